@@ -1,0 +1,38 @@
+import NIOCore
+
+/// UNSUBSCRIBE (section 3.10).
+public struct UnsubscribePacket: Sendable, Hashable {
+    public var packetIdentifier: UInt16
+    public var topicFilters: [String]
+    public var properties: Properties
+
+    public init(packetIdentifier: UInt16, topicFilters: [String], properties: Properties = []) {
+        self.packetIdentifier = packetIdentifier
+        self.topicFilters = topicFilters
+        self.properties = properties
+    }
+
+    func bodySize(version: ProtocolVersion) -> Int {
+        var size = 2 + (version == .v5 ? properties.encodedSize : 0)
+        for filter in topicFilters { size += ByteBuffer.mqttStringSize(filter) }
+        return size
+    }
+
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+        buffer.writeInteger(packetIdentifier)
+        if version == .v5 { properties.write(to: &buffer) }
+        for filter in topicFilters { buffer.writeMQTTString(filter) }
+    }
+
+    static func read(from buffer: inout ByteBuffer, version: ProtocolVersion, options: DecodingOptions) throws -> UnsubscribePacket {
+        let identifier = try buffer.readMQTTUInt16()
+        guard identifier != 0 else { throw MQTTError(.zeroPacketIdentifier) }
+        let properties = version == .v5 ? try Properties.read(from: &buffer, context: .unsubscribe, packetType: 10, policy: options.utf8Policy) : []
+        var filters: [String] = []
+        while buffer.readableBytes > 0 {
+            filters.append(try buffer.readMQTTString(policy: options.utf8Policy))
+        }
+        guard !filters.isEmpty else { throw MQTTError(.emptySubscriptionList) }
+        return UnsubscribePacket(packetIdentifier: identifier, topicFilters: filters, properties: properties)
+    }
+}

@@ -1,0 +1,237 @@
+import NIOCore
+
+/// The property list of an MQTT 5.0 packet, in wire order. Empty (and free) for 3.1 and 3.1.1.
+public struct Properties: Sendable, Hashable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    public var elements: [Property]
+
+    public init(_ elements: [Property] = []) {
+        self.elements = elements
+    }
+
+    public init(arrayLiteral elements: Property...) {
+        self.elements = elements
+    }
+
+    public var startIndex: Int { elements.startIndex }
+    public var endIndex: Int { elements.endIndex }
+    public subscript(position: Int) -> Property { elements[position] }
+
+    public mutating func append(_ property: Property) {
+        elements.append(property)
+    }
+
+    /// Removes every property with `identifier`.
+    public mutating func remove(_ identifier: Property.Identifier) {
+        elements.removeAll { $0.identifier == identifier }
+    }
+
+    /// Replaces any property with the same identifier by `property`.
+    public mutating func set(_ property: Property) {
+        remove(property.identifier)
+        append(property)
+    }
+
+    // MARK: Typed access
+
+    public var payloadFormatIndicator: UInt8? { first { if case .payloadFormatIndicator(let v) = $0 { v } else { nil } } }
+    public var messageExpiryInterval: UInt32? { first { if case .messageExpiryInterval(let v) = $0 { v } else { nil } } }
+    public var contentType: String? { first { if case .contentType(let v) = $0 { v } else { nil } } }
+    public var responseTopic: String? { first { if case .responseTopic(let v) = $0 { v } else { nil } } }
+    public var correlationData: ByteBuffer? { first { if case .correlationData(let v) = $0 { v } else { nil } } }
+    public var subscriptionIdentifiers: [Int] { elements.compactMap { if case .subscriptionIdentifier(let v) = $0 { v } else { nil } } }
+    public var sessionExpiryInterval: UInt32? { first { if case .sessionExpiryInterval(let v) = $0 { v } else { nil } } }
+    public var assignedClientIdentifier: String? { first { if case .assignedClientIdentifier(let v) = $0 { v } else { nil } } }
+    public var serverKeepAlive: UInt16? { first { if case .serverKeepAlive(let v) = $0 { v } else { nil } } }
+    public var authenticationMethod: String? { first { if case .authenticationMethod(let v) = $0 { v } else { nil } } }
+    public var authenticationData: ByteBuffer? { first { if case .authenticationData(let v) = $0 { v } else { nil } } }
+    public var requestProblemInformation: Bool? { first { if case .requestProblemInformation(let v) = $0 { v } else { nil } } }
+    public var willDelayInterval: UInt32? { first { if case .willDelayInterval(let v) = $0 { v } else { nil } } }
+    public var requestResponseInformation: Bool? { first { if case .requestResponseInformation(let v) = $0 { v } else { nil } } }
+    public var responseInformation: String? { first { if case .responseInformation(let v) = $0 { v } else { nil } } }
+    public var serverReference: String? { first { if case .serverReference(let v) = $0 { v } else { nil } } }
+    public var reasonString: String? { first { if case .reasonString(let v) = $0 { v } else { nil } } }
+    public var receiveMaximum: UInt16? { first { if case .receiveMaximum(let v) = $0 { v } else { nil } } }
+    public var topicAliasMaximum: UInt16? { first { if case .topicAliasMaximum(let v) = $0 { v } else { nil } } }
+    public var topicAlias: UInt16? { first { if case .topicAlias(let v) = $0 { v } else { nil } } }
+    public var maximumQoS: QoS? { first { if case .maximumQoS(let v) = $0 { v } else { nil } } }
+    public var retainAvailable: Bool? { first { if case .retainAvailable(let v) = $0 { v } else { nil } } }
+    public var userProperties: [(key: String, value: String)] {
+        elements.compactMap { if case .userProperty(let k, let v) = $0 { (k, v) } else { nil } }
+    }
+    public var maximumPacketSize: UInt32? { first { if case .maximumPacketSize(let v) = $0 { v } else { nil } } }
+    public var wildcardSubscriptionAvailable: Bool? { first { if case .wildcardSubscriptionAvailable(let v) = $0 { v } else { nil } } }
+    public var subscriptionIdentifiersAvailable: Bool? { first { if case .subscriptionIdentifiersAvailable(let v) = $0 { v } else { nil } } }
+    public var sharedSubscriptionAvailable: Bool? { first { if case .sharedSubscriptionAvailable(let v) = $0 { v } else { nil } } }
+
+    @inline(__always)
+    private func first<T>(_ extract: (Property) -> T?) -> T? {
+        for element in elements {
+            if let value = extract(element) { return value }
+        }
+        return nil
+    }
+}
+
+// MARK: - Wire format
+
+extension Properties {
+    /// The size of the property list without its length prefix.
+    public var contentSize: Int {
+        var size = 0
+        for property in elements { size += property.encodedSize }
+        return size
+    }
+
+    /// The size of the property list with its variable byte integer length prefix.
+    public var encodedSize: Int {
+        let content = contentSize
+        return ByteBuffer.variableByteIntegerSize(content) + content
+    }
+
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.writeVariableByteInteger(contentSize)
+        for property in elements { property.write(to: &buffer) }
+    }
+
+    /// Reads a length-prefixed property list and checks it against the rules for `context`.
+    static func read(from buffer: inout ByteBuffer, context: PropertyContext, packetType: UInt8, policy: UTF8Policy) throws -> Properties {
+        let length = try buffer.readVariableByteInteger()
+        guard length > 0 else { return Properties() }
+        guard var slice = buffer.readSlice(length: length) else { throw MQTTError.truncated }
+        var elements: [Property] = []
+        var seen: UInt64 = 0
+        while slice.readableBytes > 0 {
+            let rawIdentifier = try slice.readVariableByteInteger()
+            guard rawIdentifier < 0x80, let identifier = Property.Identifier(rawValue: UInt8(rawIdentifier)),
+                identifier.allowedIn.contains(PropertyContext.Set(context))
+            else {
+                throw MQTTError(.invalidProperty(identifier: UInt32(rawIdentifier), packetType: packetType))
+            }
+            let bit: UInt64 = 1 << identifier.rawValue
+            if seen & bit != 0 && !identifier.mayRepeat(in: context) {
+                throw MQTTError(.duplicateProperty(identifier: identifier.rawValue))
+            }
+            seen |= bit
+            elements.append(try Property.read(identifier, from: &slice, policy: policy))
+        }
+        return Properties(elements)
+    }
+}
+
+extension Property {
+    var encodedSize: Int {
+        1 + valueSize
+    }
+
+    private var valueSize: Int {
+        switch self {
+        case .payloadFormatIndicator, .requestProblemInformation, .requestResponseInformation, .maximumQoS,
+            .retainAvailable, .wildcardSubscriptionAvailable, .subscriptionIdentifiersAvailable,
+            .sharedSubscriptionAvailable:
+            1
+        case .serverKeepAlive, .receiveMaximum, .topicAliasMaximum, .topicAlias:
+            2
+        case .messageExpiryInterval, .sessionExpiryInterval, .willDelayInterval, .maximumPacketSize:
+            4
+        case .subscriptionIdentifier(let value):
+            ByteBuffer.variableByteIntegerSize(value)
+        case .contentType(let s), .responseTopic(let s), .assignedClientIdentifier(let s), .authenticationMethod(let s),
+            .responseInformation(let s), .serverReference(let s), .reasonString(let s):
+            ByteBuffer.mqttStringSize(s)
+        case .correlationData(let b), .authenticationData(let b):
+            2 + b.readableBytes
+        case .userProperty(let key, let value):
+            ByteBuffer.mqttStringSize(key) + ByteBuffer.mqttStringSize(value)
+        }
+    }
+
+    func write(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(identifier.rawValue)
+        switch self {
+        case .payloadFormatIndicator(let v): buffer.writeInteger(v)
+        case .maximumQoS(let v): buffer.writeInteger(v.rawValue)
+        case .requestProblemInformation(let v), .requestResponseInformation(let v), .retainAvailable(let v),
+            .wildcardSubscriptionAvailable(let v), .subscriptionIdentifiersAvailable(let v),
+            .sharedSubscriptionAvailable(let v):
+            buffer.writeInteger(UInt8(v ? 1 : 0))
+        case .serverKeepAlive(let v), .receiveMaximum(let v), .topicAliasMaximum(let v), .topicAlias(let v):
+            buffer.writeInteger(v)
+        case .messageExpiryInterval(let v), .sessionExpiryInterval(let v), .willDelayInterval(let v),
+            .maximumPacketSize(let v):
+            buffer.writeInteger(v)
+        case .subscriptionIdentifier(let v):
+            buffer.writeVariableByteInteger(v)
+        case .contentType(let s), .responseTopic(let s), .assignedClientIdentifier(let s), .authenticationMethod(let s),
+            .responseInformation(let s), .serverReference(let s), .reasonString(let s):
+            buffer.writeMQTTString(s)
+        case .correlationData(let b), .authenticationData(let b):
+            buffer.writeMQTTBinary(b)
+        case .userProperty(let key, let value):
+            buffer.writeMQTTString(key)
+            buffer.writeMQTTString(value)
+        }
+    }
+
+    static func read(_ identifier: Identifier, from buffer: inout ByteBuffer, policy: UTF8Policy) throws -> Property {
+        func flag() throws -> Bool {
+            switch try buffer.readMQTTByte() {
+            case 0: return false
+            case 1: return true
+            default: throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue))
+            }
+        }
+        func nonZero16() throws -> UInt16 {
+            let value = try buffer.readMQTTUInt16()
+            guard value != 0 else { throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue)) }
+            return value
+        }
+        switch identifier {
+        case .payloadFormatIndicator:
+            let value = try buffer.readMQTTByte()
+            guard value <= 1 else { throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue)) }
+            return .payloadFormatIndicator(value)
+        case .messageExpiryInterval: return .messageExpiryInterval(try buffer.readMQTTUInt32())
+        case .contentType: return .contentType(try buffer.readMQTTString(policy: policy))
+        case .responseTopic: return .responseTopic(try buffer.readMQTTString(policy: policy))
+        case .correlationData: return .correlationData(try buffer.readMQTTBinary())
+        case .subscriptionIdentifier:
+            let value = try buffer.readVariableByteInteger()
+            // "It is a Protocol Error if the Subscription Identifier has a value of 0" (3.8.2.1.2).
+            guard value != 0 else { throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue)) }
+            return .subscriptionIdentifier(value)
+        case .sessionExpiryInterval: return .sessionExpiryInterval(try buffer.readMQTTUInt32())
+        case .assignedClientIdentifier: return .assignedClientIdentifier(try buffer.readMQTTString(policy: policy))
+        case .serverKeepAlive: return .serverKeepAlive(try buffer.readMQTTUInt16())
+        case .authenticationMethod: return .authenticationMethod(try buffer.readMQTTString(policy: policy))
+        case .authenticationData: return .authenticationData(try buffer.readMQTTBinary())
+        case .requestProblemInformation: return .requestProblemInformation(try flag())
+        case .willDelayInterval: return .willDelayInterval(try buffer.readMQTTUInt32())
+        case .requestResponseInformation: return .requestResponseInformation(try flag())
+        case .responseInformation: return .responseInformation(try buffer.readMQTTString(policy: policy))
+        case .serverReference: return .serverReference(try buffer.readMQTTString(policy: policy))
+        case .reasonString: return .reasonString(try buffer.readMQTTString(policy: policy))
+        case .receiveMaximum: return .receiveMaximum(try nonZero16())
+        case .topicAliasMaximum: return .topicAliasMaximum(try buffer.readMQTTUInt16())
+        // Topic Alias 0 is answered with DISCONNECT 0x94 by the receiver's alias logic, not here.
+        case .topicAlias: return .topicAlias(try buffer.readMQTTUInt16())
+        case .maximumQoS:
+            switch try buffer.readMQTTByte() {
+            case 0: return .maximumQoS(.atMostOnce)
+            case 1: return .maximumQoS(.atLeastOnce)
+            default: throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue))
+            }
+        case .retainAvailable: return .retainAvailable(try flag())
+        case .userProperty:
+            let key = try buffer.readMQTTString(policy: policy)
+            let value = try buffer.readMQTTString(policy: policy)
+            return .userProperty(key, value)
+        case .maximumPacketSize:
+            let value = try buffer.readMQTTUInt32()
+            guard value != 0 else { throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue)) }
+            return .maximumPacketSize(value)
+        case .wildcardSubscriptionAvailable: return .wildcardSubscriptionAvailable(try flag())
+        case .subscriptionIdentifiersAvailable: return .subscriptionIdentifiersAvailable(try flag())
+        case .sharedSubscriptionAvailable: return .sharedSubscriptionAvailable(try flag())
+        }
+    }
+}
