@@ -1,0 +1,71 @@
+import MQTT
+import NIOCore
+
+/// Everything an embedding application or the `starling` command can set. Every limit is bounded by default.
+public struct BrokerConfiguration: Sendable {
+    /// Where the broker accepts connections.
+    public var listeners: [Listener]
+    public var limits: Limits
+    /// Sent as Response Information to 5.0 clients that ask for it with Request Response Information.
+    public var responseInformation: String?
+    /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
+    public var queueQoS0WhileOffline: Bool
+
+    public init(
+        listeners: [Listener] = [Listener()], limits: Limits = Limits(), responseInformation: String? = nil,
+        queueQoS0WhileOffline: Bool = false
+    ) {
+        self.listeners = listeners
+        self.limits = limits
+        self.responseInformation = responseInformation
+        self.queueQoS0WhileOffline = queueQoS0WhileOffline
+    }
+
+    public struct Listener: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String = "0.0.0.0", port: Int = 1883) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Limits: Sendable, Hashable {
+        /// The largest packet accepted from a client, fixed header included; announced as Maximum Packet Size.
+        public var maximumPacketSize: Int = 1_048_576
+        /// QoS 1 and 2 messages sent to a session and not yet acknowledged (lowered to the client's Receive Maximum).
+        public var maximumInflight: Int = 20
+        /// Messages queued per session beyond the inflight window or while it is offline.
+        public var maximumQueuedMessages: Int = 1_000
+        /// Bytes waiting in a connection's socket buffer before QoS 0 messages to it are dropped.
+        public var maximumOutboundBytes: Int = 1_048_576
+        /// How long a connection may stay unwritable (its reader stalled) before it is closed.
+        public var drainTimeout: TimeAmount = .seconds(60)
+        /// Concurrent client connections.
+        public var maximumConnections: Int = 100_000
+        /// Bytes in a topic name or filter.
+        public var maximumTopicLength: Int = 65_535
+        /// Levels in a topic name or filter.
+        public var maximumTopicLevels: Int = 200
+        /// Subscriptions one session may hold.
+        public var maximumSubscriptionsPerClient: Int = 10_000
+        /// The longest keep alive accepted; 5.0 clients asking for more (or for none) are told Server Keep Alive,
+        /// 3.1.1 clients are refused, as Mosquitto does.
+        public var maximumKeepAlive: UInt16 = 65_535
+        /// Unacknowledged QoS 2 PUBLISH packets a client may send; announced as Receive Maximum.
+        public var receiveMaximum: UInt16 = 1_024
+        /// Topic aliases a 5.0 client may use towards the broker; announced as Topic Alias Maximum.
+        public var topicAliasMaximum: UInt16 = 64
+        /// How long a socket may stay open without sending CONNECT.
+        public var connectTimeout: TimeAmount = .seconds(10)
+        /// Bytes in a client identifier.
+        public var maximumClientIdentifierLength: Int = 65_535
+
+        public init() {}
+
+        var topicLimits: TopicLimits {
+            TopicLimits(maximumLength: maximumTopicLength, maximumLevels: maximumTopicLevels)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Atomics
+import Logging
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The state shared by every connection of one broker: the event loops' replicas, the session registry and
+/// the retained messages. Only the per-loop replicas are on the publish path; the locks here are taken on
+/// connect, disconnect, subscribe and retained publishes.
+final class BrokerCore: Sendable {
+    let configuration: BrokerConfiguration
+    let loops: [BrokerLoop]
+    private let loopIndexes: [ObjectIdentifier: Int]
+    let sessions = NIOLockedValueBox<[String: Session]>([:])
+    let retained = NIOLockedValueBox(RetainedStore())
+    let connectionCount = ManagedAtomic(0)
+    let events = BrokerEventBroadcaster()
+    let logger: Logger
+    /// Live connections, so that a shutdown can say goodbye to each.
+    let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionHandler]>([:])
+
+    init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        let loops = eventLoops.enumerated().map { BrokerLoop(index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count) }
+        self.loops = loops
+        var indexes: [ObjectIdentifier: Int] = [:]
+        for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
+        self.loopIndexes = indexes
+        for loop in loops { loop.core = self }
+    }
+
+    func loop(for eventLoop: any EventLoop) -> BrokerLoop? {
+        loopIndexes[ObjectIdentifier(eventLoop)].map { loops[$0] }
+    }
+
+    /// Runs `body` on every loop's replica; the future completes when all have run it.
+    func updateSubscriptions(on eventLoop: any EventLoop, _ body: @escaping @Sendable (inout TopicTree) -> Void) -> EventLoopFuture<Void> {
+        let futures = loops.map { loop in
+            loop.eventLoop.submit { body(&loop.subscriptions) }
+        }
+        return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
+    }
+
+    /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`.
+    func publish(_ message: Message, on loop: BrokerLoop) -> Int {
+        if message.retain {
+            retained.withLockedValue { $0.retain(message) }
+        }
+        if events.hasListeners {
+            events.emit(.published(clientIdentifier: message.publisher, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
+        }
+        return loop.route(message)
+    }
+
+    /// Ends `session` for good: its subscriptions go, its pending will is published. Runs on the session's loop.
+    func endSession(_ session: Session, loop: BrokerLoop) {
+        guard session.isAlive else { return }
+        session.isAlive = false
+        session.expiryTask?.cancel()
+        session.expiryTask = nil
+        if session.willTask != nil {
+            session.willTask?.cancel()
+            session.willTask = nil
+            publishWill(of: session, loop: loop)
+        }
+        sessions.withLockedValue { sessions in
+            if sessions[session.clientIdentifier] === session {
+                sessions.removeValue(forKey: session.clientIdentifier)
+            }
+        }
+        let filters = session.subscriptions.values.map(\.filter)
+        session.subscriptions.removeAll()
+        session.inflight.removeAll()
+        session.queue.removeAll()
+        if !filters.isEmpty {
+            _ = updateSubscriptions(on: loop.eventLoop) { tree in
+                for filter in filters { tree.remove(filter, session: session) }
+            }
+        }
+    }
+
+    /// Publishes the will of `session` now and forgets it.
+    func publishWill(of session: Session, loop: BrokerLoop) {
+        guard let will = session.will else { return }
+        session.will = nil
+        var properties = will.properties
+        properties.remove(.willDelayInterval)
+        let now = NIODeadline.now()
+        let expiry = properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
+        let message = Message(
+            topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties,
+            publisher: session.clientIdentifier, expiry: expiry)
+        _ = publish(message, on: loop)
+        loop.flush()
+    }
+}

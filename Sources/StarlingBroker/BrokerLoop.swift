@@ -1,0 +1,108 @@
+import MQTT
+import NIOCore
+
+/// The broker's state for one event loop: a replica of the subscription tree, the connections with output
+/// waiting for a flush, and the deliveries bound for sessions on other loops, sent there in one batch.
+final class BrokerLoop: @unchecked Sendable {
+    // Sendable proof: `index`, `eventLoop` and `core` are immutable; every other member is touched only on
+    // `eventLoop` (the connection handlers of this loop and tasks submitted to it), asserted in debug builds.
+    let index: Int
+    let eventLoop: any EventLoop
+    unowned(unsafe) var core: BrokerCore!
+
+    var subscriptions = TopicTree()
+    private var matches: [TopicTree.Subscriber] = []
+    private var dirty: [ConnectionHandler] = []
+    private var outboxes: [[(Session, Delivery)]]
+    private var hasOutbox = false
+
+    init(index: Int, eventLoop: any EventLoop, loopCount: Int) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.outboxes = Array(repeating: [], count: loopCount)
+    }
+
+    /// Routes `message` to every matching subscription; returns how many sessions it went to.
+    @discardableResult
+    func route(_ message: Message) -> Int {
+        eventLoop.preconditionInEventLoop()
+        matches.removeAll(keepingCapacity: true)
+        subscriptions.match(message.topic, into: &matches)
+        switch matches.count {
+        case 0:
+            return 0
+        case 1:
+            return deliver(matches[0], message, identifiers: matches[0].identifier.map { [$0] } ?? []) ? 1 : 0
+        default:
+            // A session with several matching subscriptions receives the message once, at the highest QoS
+            // granted, with every matching Subscription Identifier (MQTT-3.3.4-3 to -5).
+            matches.sort { ObjectIdentifier($0.session) < ObjectIdentifier($1.session) }
+            var delivered = 0
+            var start = 0
+            while start < matches.count {
+                var end = start + 1
+                while end < matches.count && matches[end].session === matches[start].session { end += 1 }
+                var best = matches[start]
+                var identifiers: [Int] = []
+                for candidate in matches[start..<end] {
+                    if let identifier = candidate.identifier { identifiers.append(identifier) }
+                    if candidate.options.qos > best.options.qos { best.options.qos = candidate.options.qos }
+                    if candidate.options.retainAsPublished { best.options.retainAsPublished = true }
+                    if !candidate.options.noLocal { best.options.noLocal = false }
+                }
+                if deliver(best, message, identifiers: identifiers) { delivered += 1 }
+                start = end
+            }
+            return delivered
+        }
+    }
+
+    private func deliver(_ subscriber: TopicTree.Subscriber, _ message: Message, identifiers: [Int]) -> Bool {
+        // No Local: never back to the publisher's own connection (MQTT-3.8.3-3).
+        if subscriber.options.noLocal, let publisher = message.publisher, publisher == subscriber.session.clientIdentifier {
+            return false
+        }
+        let delivery = Delivery(
+            message: message, qos: min(message.qos, subscriber.options.qos),
+            retain: subscriber.options.retainAsPublished ? message.retain : false,
+            subscriptionIdentifiers: identifiers)
+        deliver(delivery, to: subscriber.session)
+        return true
+    }
+
+    /// Hands `delivery` to `session` here if the session lives on this loop, else batches it for its loop.
+    func deliver(_ delivery: Delivery, to session: Session) {
+        let home = session.homeIndex.load(ordering: .acquiring)
+        if home == index {
+            session.deliver(delivery, loop: self)
+        } else {
+            outboxes[home].append((session, delivery))
+            hasOutbox = true
+        }
+    }
+
+    /// Marks `connection` as holding output to flush at the end of this burst.
+    func needsFlush(_ connection: ConnectionHandler) {
+        dirty.append(connection)
+    }
+
+    /// Flushes every connection written to in this burst and sends the deliveries for other loops.
+    func flush() {
+        if !dirty.isEmpty {
+            let connections = dirty
+            dirty.removeAll(keepingCapacity: true)
+            for connection in connections { connection.flushOutput() }
+        }
+        guard hasOutbox else { return }
+        hasOutbox = false
+        for target in outboxes.indices where !outboxes[target].isEmpty {
+            let batch = outboxes[target]
+            outboxes[target].removeAll(keepingCapacity: true)
+            let loop = core.loops[target]
+            loop.eventLoop.execute {
+                for (session, delivery) in batch { loop.deliver(delivery, to: session) }
+                loop.flush()
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// CONNECT, session set-up and take-over, and what happens to a session when its connection ends.
+extension ConnectionHandler {
+    func handleConnect(_ connect: ConnectPacket) {
+        connectTimeout?.cancel()
+        connectTimeout = nil
+        version = connect.protocolVersion
+        let limits = core.configuration.limits
+        let v5 = version == .v5
+
+        counted = true
+        if core.connectionCount.wrappingIncrementThenLoad(ordering: .relaxed) > limits.maximumConnections {
+            logger.warning("refusing connection: maximum connections reached", metadata: ["maximum": "\(limits.maximumConnections)"])
+            refuse(v5 ? .serverBusy : .serverUnavailable)
+            return
+        }
+
+        var clientIdentifier = connect.clientIdentifier
+        var assignedIdentifier: String?
+        if clientIdentifier.isEmpty {
+            // MQTT-3.1.3-7/-8: 3.1.1 assigns an identifier only with Clean Session; 3.1 never does.
+            guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
+                refuse(.clientIdentifierNotValid)
+                return
+            }
+            clientIdentifier = Self.makeClientIdentifier()
+            assignedIdentifier = clientIdentifier
+        }
+        guard clientIdentifier.utf8.count <= limits.maximumClientIdentifierLength else {
+            refuse(.clientIdentifierNotValid)
+            return
+        }
+        if let will = connect.will {
+            do {
+                try TopicName.validate(will.topic, limits: limits.topicLimits)
+            } catch {
+                refuse(.topicNameInvalid)
+                return
+            }
+            if will.properties.payloadFormatIndicator == 1 && !will.payload.isValidUTF8 {
+                refuse(.payloadFormatInvalid)
+                return
+            }
+        }
+
+        var keepAlive = connect.keepAlive
+        var serverKeepAlive: UInt16?
+        if limits.maximumKeepAlive < UInt16.max, keepAlive == 0 || keepAlive > limits.maximumKeepAlive {
+            // 5.0 clients are told the keep alive to use (MQTT-3.2.2-21); 3.1.1 has no way to, so, as Mosquitto
+            // does, they are refused.
+            guard v5 else {
+                refuse(.clientIdentifierNotValid)
+                return
+            }
+            keepAlive = limits.maximumKeepAlive
+            serverKeepAlive = keepAlive
+        }
+
+        var receiveMaximum = UInt16.max
+        if v5 {
+            let properties = connect.properties
+            if properties.authenticationMethod != nil {
+                // No enhanced authentication method is configured (4.12).
+                refuse(.badAuthenticationMethod)
+                return
+            }
+            receiveMaximum = properties.receiveMaximum ?? UInt16.max
+            if let maximum = properties.maximumPacketSize { clientMaximumPacketSize = Int(maximum) }
+            problemInformation = properties.requestProblemInformation ?? true
+        }
+        let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)
+
+        logger[metadataKey: "client"] = "\(clientIdentifier)"
+        state = .connecting
+        let setup = SessionSetup(
+            connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
+            keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
+            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)))
+        acquireSession(setup)
+    }
+
+    struct SessionSetup {
+        var connect: ConnectPacket
+        var clientIdentifier: String
+        var assignedIdentifier: String?
+        var keepAlive: UInt16
+        var serverKeepAlive: UInt16?
+        var expiryInterval: UInt32
+        var sendWindow: Int
+    }
+
+    /// Finds or creates the session for the client; takes it over from another connection if it has one.
+    private func acquireSession(_ setup: SessionSetup) {
+        let clientIdentifier = setup.clientIdentifier
+        let cleanStart = setup.connect.cleanStart
+        let loop = self.loop
+        let (session, previous) = core.sessions.withLockedValue { sessions -> (Session, Session?) in
+            let previous = sessions[clientIdentifier]
+            if let previous, !cleanStart { return (previous, previous) }
+            let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+            sessions[clientIdentifier] = fresh
+            return (fresh, previous)
+        }
+        guard let previous else {
+            attach(session, present: false, setup: setup)
+            return
+        }
+        let resume = session === previous
+        let core = self.core
+        let previousLoop = core.loops[previous.homeIndex.load(ordering: .acquiring)]
+        previousLoop.eventLoop.submit { () -> Bool in
+            previous.connection?.takeOver(resuming: resume)
+            guard previous.isAlive else { return false }
+            guard resume else {
+                core.endSession(previous, loop: previousLoop)
+                return false
+            }
+            // The client is back in time: its pending will is not sent (MQTT-3.1.3-9) and the session stays.
+            previous.connection = nil
+            previous.expiryTask?.cancel()
+            previous.expiryTask = nil
+            previous.willTask?.cancel()
+            previous.willTask = nil
+            previous.will = nil
+            previous.homeIndex.store(loop.index, ordering: .releasing)
+            return true
+        }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
+            let resumed = (try? result.get()) ?? false
+            if resume && !resumed {
+                // The session ended while the take-over was under way: start a fresh one.
+                let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+                core.sessions.withLockedValue { sessions in
+                    if sessions[clientIdentifier] == nil || sessions[clientIdentifier] === previous {
+                        sessions[clientIdentifier] = fresh
+                    }
+                }
+                attach(fresh, present: false, setup: setup)
+            } else {
+                attach(session, present: resumed, setup: setup)
+            }
+        }
+    }
+
+    private func attach(_ session: Session, present: Bool, setup: SessionSetup) {
+        session.version = version
+        session.expiryInterval = setup.expiryInterval
+        session.will = setup.connect.will
+        session.sendWindow = max(1, setup.sendWindow)
+        self.session = session
+        guard state == .connecting else {
+            // The socket closed while the session was being set up.
+            sessionEnded(session)
+            return
+        }
+        session.connection = self
+        state = .connected
+        if setup.keepAlive > 0 {
+            let timeout = TimeAmount.milliseconds(Int64(setup.keepAlive) * 1_500)
+            try? context.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeout), position: .first)
+        }
+        var properties: Properties = []
+        if version == .v5 {
+            let limits = core.configuration.limits
+            if let assigned = setup.assignedIdentifier { properties.append(.assignedClientIdentifier(assigned)) }
+            if let keepAlive = setup.serverKeepAlive { properties.append(.serverKeepAlive(keepAlive)) }
+            properties.append(.receiveMaximum(limits.receiveMaximum))
+            properties.append(.maximumPacketSize(UInt32(clamping: limits.maximumPacketSize)))
+            if limits.topicAliasMaximum > 0 { properties.append(.topicAliasMaximum(limits.topicAliasMaximum)) }
+            if setup.connect.properties.requestResponseInformation == true, let information = core.configuration.responseInformation {
+                properties.append(.responseInformation(information))
+            }
+        }
+        send(.connAck(ConnAckPacket(sessionPresent: present, reasonCode: .success, properties: properties)))
+        logger.debug("client connected", metadata: ["version": "\(version)", "session-present": "\(present)"])
+        if core.events.hasListeners {
+            core.events.emit(.clientConnected(clientIdentifier: session.clientIdentifier, version: version))
+        }
+        session.resume()
+        let queued = packetsWhileConnecting
+        packetsWhileConnecting = []
+        for packet in queued where state == .connected { handleConnected(packet) }
+        loop.flush()
+    }
+
+    /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals).
+    func refuse(_ reason: ReasonCode) {
+        logger.info("connection refused", metadata: ["reason": "\(reason)"])
+        let code = version == .v5 ? reason : reason.connectReturnCode.reasonCode
+        send(.connAck(ConnAckPacket(sessionPresent: false, reasonCode: code)))
+        close()
+    }
+
+    /// Another connection took this one's session (MQTT-3.1.4-3): tell a 5.0 client, then close.
+    func takeOver(resuming: Bool) {
+        guard state == .connected, let session else { return }
+        if version == .v5 { send(.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver))) }
+        // The will goes out now unless the new connection resumes the session within the Will Delay Interval.
+        if let will = session.will {
+            let delay = version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
+            if delay == 0 || !resuming { core.publishWill(of: session, loop: loop) }
+        }
+        flushOutput()
+        state = .takenOver
+        context.close(promise: nil)
+        logger.info("session taken over by a new connection")
+    }
+
+    /// The connection of `session` is gone: publish or schedule the will, then end or keep the session.
+    func sessionEnded(_ session: Session) {
+        session.connection = nil
+        if core.events.hasListeners { core.events.emit(.clientDisconnected(clientIdentifier: session.clientIdentifier)) }
+        let core = self.core
+        let loop = self.loop
+        if disconnectedNormally {
+            // MQTT-3.1.2-10: a normal DISCONNECT deletes the will.
+            session.will = nil
+        } else if let will = session.will {
+            let delay = session.version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
+            if delay == 0 || session.expiryInterval == 0 {
+                core.publishWill(of: session, loop: loop)
+            } else {
+                // 3.1.3.2.2: the will waits for the earlier of its delay and the end of the session.
+                let wait = min(delay, session.expiryInterval)
+                session.willTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(wait))) {
+                    session.willTask = nil
+                    core.publishWill(of: session, loop: loop)
+                }
+            }
+        }
+        if session.expiryInterval == 0 {
+            core.endSession(session, loop: loop)
+        } else if session.expiryInterval != UInt32.max {
+            session.expiryTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(session.expiryInterval))) {
+                core.endSession(session, loop: loop)
+            }
+        }
+    }
+
+    private static func makeClientIdentifier() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return "starling-" + String(high, radix: 36) + String(low, radix: 36)
+    }
+}
+
+extension ByteBuffer {
+    /// Whether the readable bytes are well-formed UTF-8 (for Payload Format Indicator 1).
+    var isValidUTF8: Bool {
+        withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) != nil }
+    }
+}

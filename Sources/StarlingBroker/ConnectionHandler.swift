@@ -1,0 +1,299 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// One client connection: decodes its packets, runs the protocol for it and writes what the broker sends it.
+///
+/// Everything here runs on the channel's event loop. Output is gathered in one buffer and flushed once per
+/// read burst (or per batch of deliveries from other loops) by `BrokerLoop.flush`.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    // Sendable proof: the handler is reachable from other threads only through `BrokerCore.connections`, used to
+    // schedule work onto `loop.eventLoop` (shutdown); all of its state is touched on that loop only.
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State {
+        case awaitingConnect
+        /// CONNECT received; the session is being set up (maybe taken over from another loop).
+        case connecting
+        case connected
+        /// Another connection took the session over; closing must not touch it.
+        case takenOver
+        case closed
+    }
+
+    let core: BrokerCore
+    let loop: BrokerLoop
+    var logger: Logger
+    var context: ChannelHandlerContext!
+    var decoder: PacketDecoder
+    var inbound: ByteBuffer?
+    var output: ByteBuffer?
+    var flushPending = false
+    var state = State.awaitingConnect
+    var session: Session?
+    var version: ProtocolVersion = .v3_1_1
+    var connectTimeout: Scheduled<Void>?
+    var drainTimeout: Scheduled<Void>?
+    var packetsWhileConnecting: [Packet] = []
+    /// Set when the client ended the connection with a DISCONNECT that discards the will.
+    var disconnectedNormally = false
+    var topicAliases: [UInt16: String] = [:]
+    /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
+    var clientMaximumPacketSize = Int.max
+    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
+    var problemInformation = true
+    var counted = false
+
+    init(core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?) {
+        self.core = core
+        self.loop = loop
+        var logger = core.logger
+        logger[metadataKey: "peer"] = "\(remoteAddress.map { "\($0)" } ?? "unknown")"
+        self.logger = logger
+        self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
+    }
+
+    var isWritable: Bool { state == .connected && context.channel.isWritable }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let timeout = core.configuration.limits.connectTimeout
+        connectTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard state == .awaitingConnect else { return }
+            logger.info("closing connection that sent no CONNECT in time")
+            close()
+        }
+        core.connections.withLockedValue { $0[ObjectIdentifier(self)] = self }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            var incoming = bytes
+            inbound!.writeBuffer(&incoming)
+        }
+        while state != .closed && state != .takenOver {
+            let before = inbound!
+            let packet: Packet?
+            do {
+                packet = try decoder.decode(buffer: &inbound!)
+            } catch let error as MQTTError {
+                protocolViolation(error, connectBytes: state == .awaitingConnect ? before : nil)
+                return
+            } catch {
+                close()
+                return
+            }
+            guard let packet else { break }
+            handle(packet)
+        }
+        if let buffer = inbound, buffer.readerIndex > 4096, buffer.readerIndex > buffer.readableBytes {
+            inbound!.discardReadBytes()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        loop.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            drainTimeout?.cancel()
+            drainTimeout = nil
+            session?.drainQueue()
+            loop.flush()
+        } else if drainTimeout == nil {
+            drainTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.drainTimeout) { [self] in
+                logger.warning("closing connection whose client stopped reading")
+                close()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, state == .connected {
+            // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
+            logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
+            disconnect(reason: .keepAliveTimeout)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        close()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connectTimeout?.cancel()
+        drainTimeout?.cancel()
+        core.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+        if counted {
+            core.connectionCount.wrappingDecrement(ordering: .relaxed)
+            counted = false
+        }
+        let previous = state
+        state = .closed
+        output = nil
+        if previous == .connected, let session {
+            sessionEnded(session)
+        }
+        context.fireChannelInactive()
+    }
+
+    // MARK: Output
+
+    /// Appends `packet` to this burst's output.
+    func send(_ packet: Packet) {
+        guard state != .closed else { return }
+        if output == nil { output = context.channel.allocator.buffer(capacity: 256) }
+        do {
+            try packet.write(to: &output!, version: version)
+        } catch {
+            logger.error("could not encode packet", metadata: ["error": "\(error)"])
+            return
+        }
+        markDirty()
+    }
+
+    func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, duplicate: Bool, now: NIODeadline) {
+        var properties: Properties = []
+        if version == .v5 {
+            properties = delivery.message.forwardedProperties(at: now)
+            for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
+        }
+        let packet = Packet.publish(PublishPacket(
+            topic: delivery.message.topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
+            duplicate: duplicate, packetIdentifier: packetIdentifier, properties: properties))
+        if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
+            // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
+            logger.debug("message larger than the client's Maximum Packet Size not sent", metadata: ["topic": "\(delivery.message.topic)"])
+            if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
+            return
+        }
+        send(packet)
+    }
+
+    private func markDirty() {
+        guard !flushPending else { return }
+        flushPending = true
+        loop.needsFlush(self)
+    }
+
+    func flushOutput() {
+        flushPending = false
+        guard let buffer = output, state != .closed else { return }
+        output = nil
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection, first telling a 5.0 client why (4.13).
+    func disconnect(reason: ReasonCode, reasonString: String? = nil) {
+        guard state != .closed else { return }
+        if version == .v5 && (state == .connected || state == .connecting) {
+            var properties: Properties = []
+            if let reasonString { properties.append(.reasonString(reasonString)) }
+            send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
+        }
+        close()
+    }
+
+    func close() {
+        guard state != .closed, let context else { return }
+        flushOutput()
+        context.close(promise: nil)
+    }
+
+    private func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
+        logger.info("protocol violation", metadata: ["error": "\(error)", "client": "\(session?.clientIdentifier ?? "")"])
+        if state == .awaitingConnect {
+            if case .unsupportedProtocolVersion(let level) = error.kind {
+                // MQTT-3.1.2-2: answer 0x01 (3.1.1) / 0x84 (5.0), then close.
+                version = level >= 5 ? .v5 : .v3_1_1
+                send(.connAck(ConnAckPacket(reasonCode: level >= 5 ? .unsupportedProtocolVersion : ConnectReturnCode.unacceptableProtocolVersion.reasonCode)))
+            } else if let connectBytes, PacketDecoder.protocolLevel(ofConnect: connectBytes) == ProtocolVersion.v5.rawValue {
+                version = .v5
+                send(.connAck(ConnAckPacket(reasonCode: error.reasonCode)))
+            }
+            close()
+            return
+        }
+        disconnect(reason: error.reasonCode)
+    }
+
+    // MARK: Packets
+
+    private func handle(_ packet: Packet) {
+        switch state {
+        case .awaitingConnect:
+            guard case .connect(let connect) = packet else {
+                // MQTT-3.1.0-1: the first packet must be CONNECT.
+                logger.info("first packet was not CONNECT", metadata: ["type": "\(packet.type)"])
+                close()
+                return
+            }
+            handleConnect(connect)
+        case .connecting:
+            if case .connect = packet {
+                disconnect(reason: .protocolError)
+                return
+            }
+            // Packets that arrive while the session is handed over are processed once it is.
+            guard packetsWhileConnecting.count < 1_000 else {
+                disconnect(reason: .receiveMaximumExceeded)
+                return
+            }
+            packetsWhileConnecting.append(packet)
+        case .connected:
+            handleConnected(packet)
+        case .takenOver, .closed:
+            return
+        }
+    }
+
+    func handleConnected(_ packet: Packet) {
+        guard let session else { return }
+        switch packet {
+        case .publish(let publish):
+            handlePublish(publish, session: session)
+        case .pubAck(let ack):
+            session.acknowledge(ack.packetIdentifier)
+        case .pubRec(let ack):
+            session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
+        case .pubRel(let ack):
+            let known = session.receivedQoS2.remove(ack.packetIdentifier) != nil
+            send(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
+        case .pubComp(let ack):
+            session.completed(ack.packetIdentifier)
+        case .subscribe(let subscribe):
+            handleSubscribe(subscribe, session: session)
+        case .unsubscribe(let unsubscribe):
+            handleUnsubscribe(unsubscribe, session: session)
+        case .pingReq:
+            send(.pingResp)
+        case .disconnect(let disconnect):
+            handleDisconnect(disconnect, session: session)
+        case .connect:
+            // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
+            disconnect(reason: .protocolError, reasonString: "second CONNECT")
+        case .auth:
+            // No enhanced authentication method was agreed in CONNECT (MQTT-4.12.0-1).
+            disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
+        case .connAck, .subAck, .unsubAck, .pingResp:
+            disconnect(reason: .protocolError, reasonString: "packet sent only by servers")
+        }
+    }
+}

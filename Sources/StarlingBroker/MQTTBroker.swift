@@ -1,0 +1,123 @@
+import Logging
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// An MQTT 3.1, 3.1.1 and 5.0 broker.
+///
+/// ```swift
+/// let broker = MQTTBroker()
+/// try await broker.run()          // serves on 0.0.0.0:1883 until cancelled or shut down gracefully
+/// ```
+///
+/// It is a swift-service-lifecycle `Service`, so it can run in a `ServiceGroup` beside the rest of an
+/// application; `handle(_:)` attaches it to a channel that the application accepted itself.
+public final class MQTTBroker: Service, Sendable {
+    public let configuration: BrokerConfiguration
+    let core: BrokerCore
+    private let group: any EventLoopGroup
+    private let serverChannels = NIOLockedValueBox<[any Channel]>([])
+
+    /// - Parameter eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must
+    ///   belong to this group.
+    public init(
+        configuration: BrokerConfiguration = BrokerConfiguration(),
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
+        logger: Logger = Logger(label: "starling")
+    ) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.core = BrokerCore(configuration: configuration, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
+    }
+
+    /// Binds every listener and returns the bound addresses (useful with port 0).
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let limits = configuration.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
+            .childChannelInitializer { [self] channel in handle(channel) }
+        var addresses: [SocketAddress] = []
+        for listener in configuration.listeners {
+            let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+            serverChannels.withLockedValue { $0.append(channel) }
+            if let address = channel.localAddress {
+                addresses.append(address)
+                core.logger.notice("listening", metadata: ["address": "mqtt://\(listener.host):\(address.port ?? listener.port)"])
+            }
+        }
+        return addresses
+    }
+
+    /// Serves until a graceful shutdown is requested or the task is cancelled, then shuts down.
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting connections and closes every client connection, telling 5.0 clients 0x8B
+    /// (Server shutting down). Wills of the clients are published, as for any connection the server closes.
+    public func shutdown() async {
+        let servers = serverChannels.withLockedValue { channels in
+            defer { channels.removeAll() }
+            return channels
+        }
+        for server in servers { try? await server.close() }
+        let connections = core.connections.withLockedValue { Array($0.values) }
+        var closed: [EventLoopFuture<Void>] = []
+        for connection in connections {
+            let eventLoop = connection.loop.eventLoop
+            closed.append(eventLoop.submit {
+                connection.disconnect(reason: .serverShuttingDown)
+            })
+        }
+        for future in closed { try? await future.get() }
+        core.events.finish()
+    }
+
+    /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`).
+    public func handle(_ channel: any Channel) -> EventLoopFuture<Void> {
+        guard let loop = core.loop(for: channel.eventLoop) else {
+            return channel.eventLoop.makeFailedFuture(BrokerError.foreignEventLoop)
+        }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, loop: loop, remoteAddress: channel.remoteAddress))
+        }
+    }
+
+    /// Publishes a message from inside the application, as if a client had published it.
+    public func publish(_ message: Message) async {
+        let loop = core.loops[Int.random(in: 0..<core.loops.count)]
+        let core = self.core
+        try? await loop.eventLoop.submit {
+            _ = core.publish(message, on: loop)
+            loop.flush()
+        }.get()
+    }
+
+    public func publish(topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []) async {
+        let expiry = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
+        await publish(Message(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties, expiry: expiry))
+    }
+
+    public func publish(topic: String, payload: String, qos: QoS = .atMostOnce, retain: Bool = false) async {
+        await publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain)
+    }
+
+    /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread
+    /// ones are dropped oldest first.
+    public func events(bufferingNewest limit: Int = 10_000) -> AsyncStream<BrokerEvent> {
+        core.events.stream(bufferingNewest: limit)
+    }
+}
+
+public enum BrokerError: Error, Sendable, Hashable {
+    /// A channel given to `handle(_:)` runs on an event loop outside the broker's group.
+    case foreignEventLoop
+}

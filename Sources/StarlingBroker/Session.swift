@@ -1,0 +1,79 @@
+import Atomics
+import DequeModule
+import MQTT
+import NIOCore
+import OrderedCollections
+
+/// The state the broker keeps for one client identifier, which outlives any one connection: subscriptions,
+/// QoS 1/2 messages in flight and queued, the will, and the expiry.
+///
+/// A session lives on one event loop at a time, the loop of its current (or last) connection. When a client
+/// reconnects on another loop the session is handed over: the old loop lets go of it, the home index moves,
+/// then the new loop takes it up.
+final class Session: @unchecked Sendable {
+    // Sendable proof: `clientIdentifier` and `homeIndex` are immutable or atomic; every other member is read and
+    // written only on the event loop named by `homeIndex`, which the broker checks before touching it (deliveries
+    // that arrive on another loop are forwarded, see `BrokerLoop.deliver`), and the hand-over between loops is
+    // ordered: the old loop's last access happens-before the index moves, which happens-before the new loop's first.
+    let clientIdentifier: String
+    /// The index of the event loop that owns this session.
+    let homeIndex: ManagedAtomic<Int>
+
+    var connection: ConnectionHandler?
+    var version: ProtocolVersion = .v3_1_1
+    /// Seconds the session outlives its connection; `UInt32.max` never expires.
+    var expiryInterval: UInt32 = 0
+    var expiryTask: Scheduled<Void>?
+    var will: ConnectPacket.Will?
+    var willTask: Scheduled<Void>?
+    /// False once the session has ended; deliveries to it are then dropped.
+    var isAlive = true
+
+    /// The session's subscriptions, by the filter string as sent.
+    var subscriptions: [String: SubscriptionRecord] = [:]
+
+    // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
+    var inflight: OrderedDictionary<UInt16, Outbound> = [:]
+    var queue: Deque<Delivery> = []
+    private var lastPacketIdentifier: UInt16 = 0
+    /// The client's Receive Maximum and the broker's own limit, whichever is lower.
+    var sendWindow = 20
+
+    /// Inbound QoS 2 packet identifiers that got PUBREC and await PUBREL (method A of 4.3.3).
+    var receivedQoS2: Set<UInt16> = []
+
+    var droppedMessages = 0
+
+    struct SubscriptionRecord {
+        var filter: TopicFilter
+        var options: SubscriptionOptions
+        var identifier: Int?
+    }
+
+    struct Outbound {
+        var delivery: Delivery
+        /// True once PUBREC arrived and PUBREL was sent.
+        var released = false
+    }
+
+    init(clientIdentifier: String, homeIndex: Int) {
+        self.clientIdentifier = clientIdentifier
+        self.homeIndex = ManagedAtomic(homeIndex)
+    }
+
+    func nextPacketIdentifier() -> UInt16? {
+        guard inflight.count < Int(UInt16.max) - 1 else { return nil }
+        repeat {
+            lastPacketIdentifier = lastPacketIdentifier == UInt16.max ? 1 : lastPacketIdentifier + 1
+        } while inflight[lastPacketIdentifier] != nil
+        return lastPacketIdentifier
+    }
+}
+
+/// A message on its way to one session, at the QoS and with the flags its subscription gives it.
+struct Delivery: Sendable {
+    var message: Message
+    var qos: QoS
+    var retain: Bool
+    var subscriptionIdentifiers: [Int]
+}

@@ -1,0 +1,113 @@
+import MQTT
+import NIOCore
+
+/// The outbound QoS flows of a session (section 4.3): sending within the client's window, queueing the
+/// rest, and acknowledgements. All of it runs on the session's loop.
+extension Session {
+    func deliver(_ delivery: Delivery, loop: BrokerLoop) {
+        guard isAlive else { return }
+        let now = NIODeadline.now()
+        if delivery.message.isExpired(at: now) { return }
+        guard let connection else {
+            if delivery.qos != .atMostOnce || loop.core.configuration.queueQoS0WhileOffline {
+                enqueue(delivery, loop: loop)
+            }
+            return
+        }
+        if delivery.qos == .atMostOnce {
+            if connection.isWritable {
+                connection.sendPublish(delivery, packetIdentifier: nil, duplicate: false, now: now)
+            } else {
+                drop(delivery, loop: loop, reason: "the client is not reading")
+            }
+            return
+        }
+        if queue.isEmpty, inflight.count < sendWindow, connection.isWritable {
+            send(delivery, over: connection, now: now)
+        } else {
+            enqueue(delivery, loop: loop)
+        }
+    }
+
+    private func send(_ delivery: Delivery, over connection: ConnectionHandler, now: NIODeadline) {
+        guard let identifier = nextPacketIdentifier() else { return }
+        inflight[identifier] = Outbound(delivery: delivery)
+        connection.sendPublish(delivery, packetIdentifier: identifier, duplicate: false, now: now)
+    }
+
+    private func enqueue(_ delivery: Delivery, loop: BrokerLoop) {
+        guard queue.count < loop.core.configuration.limits.maximumQueuedMessages else {
+            drop(delivery, loop: loop, reason: "its queue is full")
+            return
+        }
+        queue.append(delivery)
+    }
+
+    private func drop(_ delivery: Delivery, loop: BrokerLoop, reason: @autoclosure () -> String) {
+        droppedMessages += 1
+        // One line for the first drop and then one per thousand, so a stalled client cannot flood the log.
+        if droppedMessages % 1_000 == 1 {
+            loop.core.logger.warning(
+                "dropping messages for client",
+                metadata: ["client": "\(clientIdentifier)", "reason": "\(reason())", "dropped": "\(droppedMessages)"])
+        }
+    }
+
+    /// Sends queued messages while the window and the socket allow.
+    func drainQueue() {
+        guard let connection else { return }
+        let now = NIODeadline.now()
+        while !queue.isEmpty, connection.isWritable {
+            let next = queue[queue.startIndex]
+            if next.qos != .atMostOnce && inflight.count >= sendWindow { break }
+            queue.removeFirst()
+            if next.message.isExpired(at: now) { continue }
+            if next.qos == .atMostOnce {
+                connection.sendPublish(next, packetIdentifier: nil, duplicate: false, now: now)
+            } else {
+                send(next, over: connection, now: now)
+            }
+        }
+    }
+
+    /// Resends, in order, what was in flight when the previous connection ended (MQTT-4.4.0-1), then the queue.
+    func resume() {
+        guard let connection else { return }
+        let now = NIODeadline.now()
+        for (identifier, outbound) in inflight {
+            if outbound.released {
+                connection.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
+            } else {
+                connection.sendPublish(outbound.delivery, packetIdentifier: identifier, duplicate: true, now: now)
+            }
+        }
+        drainQueue()
+    }
+
+    func acknowledge(_ identifier: UInt16) {
+        guard let outbound = inflight[identifier], outbound.delivery.qos == .atLeastOnce else { return }
+        inflight.removeValue(forKey: identifier)
+        drainQueue()
+    }
+
+    func received(_ identifier: UInt16, reasonCode: ReasonCode) {
+        guard let outbound = inflight[identifier], outbound.delivery.qos == .exactlyOnce else {
+            connection?.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier, reasonCode: .packetIdentifierNotFound)))
+            return
+        }
+        if reasonCode.isFailure {
+            // A PUBREC with a failure ends the flow (4.3.3).
+            inflight.removeValue(forKey: identifier)
+            drainQueue()
+            return
+        }
+        if !outbound.released { inflight[identifier]!.released = true }
+        connection?.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
+    }
+
+    func completed(_ identifier: UInt16) {
+        guard let outbound = inflight[identifier], outbound.released else { return }
+        inflight.removeValue(forKey: identifier)
+        drainQueue()
+    }
+}

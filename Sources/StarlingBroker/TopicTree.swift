@@ -1,0 +1,127 @@
+import MQTT
+
+/// The subscriptions of every session, as a tree of topic levels, for matching topic names to subscribers.
+///
+/// Each event loop holds its own replica, so the publish path reads it without any lock; changes are applied
+/// to every replica before SUBACK / UNSUBACK is sent.
+struct TopicTree {
+    final class Node {
+        var children: [Substring: Node] = [:]
+        /// Ordinary subscriptions ending at this level, by session.
+        var subscribers: [ObjectIdentifier: Subscriber] = [:]
+        /// Shared subscriptions ending at this level, by share name.
+        var groups: [String: SharedGroup] = [:]
+
+        var isEmpty: Bool { children.isEmpty && subscribers.isEmpty && groups.isEmpty }
+    }
+
+    struct Subscriber {
+        let session: Session
+        var options: SubscriptionOptions
+        var identifier: Int?
+    }
+
+    struct SharedGroup {
+        var members: [Subscriber] = []
+        var next = 0
+    }
+
+    private let root = Node()
+    private(set) var count = 0
+
+    /// Adds or replaces the subscription of `subscriber.session` to `filter`.
+    mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber) {
+        var node = root
+        for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if let child = node.children[level] {
+                node = child
+            } else {
+                let child = Node()
+                node.children[level] = child
+                node = child
+            }
+        }
+        let key = ObjectIdentifier(subscriber.session)
+        if let share = filter.shareName {
+            var group = node.groups[share] ?? SharedGroup()
+            if let index = group.members.firstIndex(where: { $0.session === subscriber.session }) {
+                group.members[index] = subscriber
+            } else {
+                group.members.append(subscriber)
+                count += 1
+            }
+            node.groups[share] = group
+        } else {
+            if node.subscribers.updateValue(subscriber, forKey: key) == nil { count += 1 }
+        }
+    }
+
+    /// Removes the subscription of `session` to `filter`; returns whether there was one.
+    @discardableResult
+    mutating func remove(_ filter: TopicFilter, session: Session) -> Bool {
+        var path: [(Node, Substring)] = []
+        var node = root
+        for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
+            guard let child = node.children[level] else { return false }
+            path.append((node, level))
+            node = child
+        }
+        var removed = false
+        if let share = filter.shareName {
+            if var group = node.groups[share], let index = group.members.firstIndex(where: { $0.session === session }) {
+                group.members.remove(at: index)
+                node.groups[share] = group.members.isEmpty ? nil : group
+                removed = true
+            }
+        } else {
+            removed = node.subscribers.removeValue(forKey: ObjectIdentifier(session)) != nil
+        }
+        if removed { count -= 1 }
+        // Prune levels left empty so that churn does not grow the tree.
+        var child = node
+        while let (parent, level) = path.popLast(), child.isEmpty {
+            parent.children[level] = nil
+            child = parent
+        }
+        return removed
+    }
+
+    /// Appends every subscriber whose filter matches `topic` to `matches`; for each shared group one member is
+    /// chosen, in turn.
+    func match(_ topic: String, into matches: inout [Subscriber]) {
+        let utf8 = topic.utf8
+        // MQTT-4.7.2-1: wildcards at the first level do not match topics beginning with "$".
+        let dollar = utf8.first == UInt8(ascii: "$")
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        Self.match(root, levels[...], isFirst: true, dollar: dollar, into: &matches)
+    }
+
+    private static func match(_ node: Node, _ levels: ArraySlice<Substring>, isFirst: Bool, dollar: Bool, into matches: inout [Subscriber]) {
+        let wildcardsAllowed = !(isFirst && dollar)
+        if wildcardsAllowed, let hash = node.children["#"] {
+            collect(hash, into: &matches)
+        }
+        guard let level = levels.first else {
+            collect(node, into: &matches)
+            return
+        }
+        let rest = levels.dropFirst()
+        if let exact = node.children[level] {
+            match(exact, rest, isFirst: false, dollar: dollar, into: &matches)
+        }
+        if wildcardsAllowed, let plus = node.children["+"] {
+            match(plus, rest, isFirst: false, dollar: dollar, into: &matches)
+        }
+    }
+
+    private static func collect(_ node: Node, into matches: inout [Subscriber]) {
+        for subscriber in node.subscribers.values { matches.append(subscriber) }
+        guard !node.groups.isEmpty else { return }
+        for key in node.groups.keys {
+            let group = node.groups[key]!
+            guard !group.members.isEmpty else { continue }
+            matches.append(group.members[group.next % group.members.count])
+            node.groups[key]!.next = (group.next + 1) % group.members.count
+        }
+    }
+}

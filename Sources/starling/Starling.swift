@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Starling: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "starling",
+        abstract: "An MQTT 3.1, 3.1.1 and 5.0 broker, with command-line clients.",
+        subcommands: [ServeCommand.self],
+        defaultSubcommand: ServeCommand.self
+    )
+}
