@@ -95,13 +95,18 @@ extension ByteBuffer {
         return slice
     }
 
-    mutating func writeMQTTString(_ string: String) {
-        writeInteger(UInt16(truncatingIfNeeded: string.utf8.count))
+    /// Writes a two-byte-length-prefixed string; one longer than the prefix can describe is refused, as a
+    /// truncated length would make the receiver read the rest of the string as the following fields.
+    mutating func writeMQTTString(_ string: String) throws {
+        let length = string.utf8.count
+        guard length <= UInt16.max else { throw MQTTError(.fieldTooLong(length: length)) }
+        writeInteger(UInt16(length))
         writeString(string)
     }
 
-    mutating func writeMQTTBinary(_ data: ByteBuffer) {
-        writeInteger(UInt16(truncatingIfNeeded: data.readableBytes))
+    mutating func writeMQTTBinary(_ data: ByteBuffer) throws {
+        guard data.readableBytes <= UInt16.max else { throw MQTTError(.fieldTooLong(length: data.readableBytes)) }
+        writeInteger(UInt16(data.readableBytes))
         writeImmutableBuffer(data)
     }
 

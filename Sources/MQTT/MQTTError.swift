@@ -16,7 +16,8 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         case packetTooLarge(size: Int, maximum: Int)
         /// A string that is not well-formed UTF-8 or holds U+0000 (MQTT-1.5.4-1, MQTT-1.5.4-2).
         case invalidUTF8
-        /// A string holding a control character or non-character the receiver's policy refuses (MQTT-1.5.4-3 allows this).
+        /// A string holding a control character or non-character the receiver's policy refuses (1.5.4 lets a
+        /// receiver treat these as malformed).
         case disallowedCharacter
         /// CONNECT protocol name other than "MQTT" / "MQIsdp" (MQTT-3.1.2-1).
         case invalidProtocolName(String)
@@ -58,6 +59,9 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidReasonCode(UInt8)
         /// A packet that is valid alone but not allowed in this version or direction (e.g. AUTH in 3.1.1).
         case unexpectedPacket(String)
+        /// A string or binary data field longer than the 65,535 bytes its two-byte length can describe (1.5.4,
+        /// 1.5.6); thrown by the encoder, which cannot write it without corrupting the packet.
+        case fieldTooLong(length: Int)
     }
 
     public var kind: Kind
@@ -78,7 +82,8 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
             .protocolError
         case .invalidPacketType, .invalidFixedHeaderFlags, .malformedVariableByteInteger, .remainingLengthMismatch,
             .invalidUTF8, .disallowedCharacter, .invalidProtocolName, .connectReservedFlagSet, .invalidWillFlags,
-            .invalidQoS, .duplicateFlagOnQoS0, .invalidProperty, .invalidSubscriptionOptions, .invalidReasonCode:
+            .invalidQoS, .duplicateFlagOnQoS0, .invalidProperty, .invalidSubscriptionOptions, .invalidReasonCode,
+            .fieldTooLong:
             .malformedPacket
         }
     }

@@ -7,27 +7,34 @@ extension Packet {
         return 1 + ByteBuffer.variableByteIntegerSize(body) + body
     }
 
-    /// Writes the packet to `buffer` in one pass, after reserving its exact size.
+    /// Writes the packet to `buffer` in one pass, after reserving its exact size. A packet that cannot be
+    /// encoded throws and leaves `buffer` as it was.
     public func write(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         let body = bodySize(version: version)
         guard body <= ByteBuffer.maximumVariableByteInteger else {
             throw MQTTError(.packetTooLarge(size: body, maximum: ByteBuffer.maximumVariableByteInteger))
         }
         buffer.reserveCapacity(minimumWritableBytes: 1 + ByteBuffer.variableByteIntegerSize(body) + body)
-        buffer.writeInteger(firstByte)
-        buffer.writeVariableByteInteger(body)
-        switch self {
-        case .connect(let p): p.writeBody(to: &buffer)
-        case .connAck(let p): p.writeBody(to: &buffer, version: version)
-        case .publish(let p): p.writeBody(to: &buffer, version: version)
-        case .pubAck(let p), .pubRec(let p), .pubRel(let p), .pubComp(let p): p.writeBody(to: &buffer, version: version)
-        case .subscribe(let p): p.writeBody(to: &buffer, version: version)
-        case .subAck(let p): p.writeBody(to: &buffer, version: version)
-        case .unsubscribe(let p): p.writeBody(to: &buffer, version: version)
-        case .unsubAck(let p): p.writeBody(to: &buffer, version: version)
-        case .pingReq, .pingResp: break
-        case .disconnect(let p): p.tail.write(to: &buffer, version: version)
-        case .auth(let p): p.tail.write(to: &buffer, version: version)
+        let start = buffer.writerIndex
+        do {
+            buffer.writeInteger(firstByte)
+            buffer.writeVariableByteInteger(body)
+            switch self {
+            case .connect(let p): try p.writeBody(to: &buffer)
+            case .connAck(let p): try p.writeBody(to: &buffer, version: version)
+            case .publish(let p): try p.writeBody(to: &buffer, version: version)
+            case .pubAck(let p), .pubRec(let p), .pubRel(let p), .pubComp(let p): try p.writeBody(to: &buffer, version: version)
+            case .subscribe(let p): try p.writeBody(to: &buffer, version: version)
+            case .subAck(let p): try p.writeBody(to: &buffer, version: version)
+            case .unsubscribe(let p): try p.writeBody(to: &buffer, version: version)
+            case .unsubAck(let p): try p.writeBody(to: &buffer, version: version)
+            case .pingReq, .pingResp: break
+            case .disconnect(let p): try p.tail.write(to: &buffer, version: version)
+            case .auth(let p): try p.tail.write(to: &buffer, version: version)
+            }
+        } catch {
+            buffer.moveWriterIndex(to: start)
+            throw error
         }
     }
 

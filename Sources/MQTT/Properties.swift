@@ -88,9 +88,9 @@ extension Properties {
         return ByteBuffer.variableByteIntegerSize(content) + content
     }
 
-    public func write(to buffer: inout ByteBuffer) {
+    public func write(to buffer: inout ByteBuffer) throws {
         buffer.writeVariableByteInteger(contentSize)
-        for property in elements { property.write(to: &buffer) }
+        for property in elements { try property.write(to: &buffer) }
     }
 
     /// Reads a length-prefixed property list and checks it against the rules for `context`.
@@ -145,7 +145,7 @@ extension Property {
         }
     }
 
-    func write(to buffer: inout ByteBuffer) {
+    func write(to buffer: inout ByteBuffer) throws {
         buffer.writeInteger(identifier.rawValue)
         switch self {
         case .payloadFormatIndicator(let v): buffer.writeInteger(v)
@@ -160,15 +160,19 @@ extension Property {
             .maximumPacketSize(let v):
             buffer.writeInteger(v)
         case .subscriptionIdentifier(let v):
+            // 1 to 268,435,455 (3.8.2.1.2); anything else has no variable byte integer encoding.
+            guard v >= 1 && v <= ByteBuffer.maximumVariableByteInteger else {
+                throw MQTTError(.invalidPropertyValue(identifier: identifier.rawValue))
+            }
             buffer.writeVariableByteInteger(v)
         case .contentType(let s), .responseTopic(let s), .assignedClientIdentifier(let s), .authenticationMethod(let s),
             .responseInformation(let s), .serverReference(let s), .reasonString(let s):
-            buffer.writeMQTTString(s)
+            try buffer.writeMQTTString(s)
         case .correlationData(let b), .authenticationData(let b):
-            buffer.writeMQTTBinary(b)
+            try buffer.writeMQTTBinary(b)
         case .userProperty(let key, let value):
-            buffer.writeMQTTString(key)
-            buffer.writeMQTTString(value)
+            try buffer.writeMQTTString(key)
+            try buffer.writeMQTTString(value)
         }
     }
 

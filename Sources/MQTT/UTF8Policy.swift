@@ -2,7 +2,7 @@
 ///
 /// Every policy refuses ill-formed UTF-8, surrogates and U+0000 (MQTT-1.5.4-1, MQTT-1.5.4-2). The
 /// specification says control characters and non-characters SHOULD NOT appear and lets the receiver
-/// close the connection when they do (MQTT-1.5.4-3 area); `.strict` does so, as Mosquitto does.
+/// close the connection when they do (1.5.4); `.strict` does so, as Mosquitto does.
 public enum UTF8Policy: Sendable, Hashable {
     /// Also refuse U+0001–U+001F, U+007F–U+009F and the non-characters (U+FDD0–U+FDEF, U+xxFFFE/F).
     case strict

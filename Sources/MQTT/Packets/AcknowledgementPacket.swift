@@ -20,9 +20,9 @@ public struct AcknowledgementPacket: Sendable, Hashable {
         2 + ReasonTail(reasonCode: reasonCode, properties: properties).size(version: version)
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(packetIdentifier)
-        ReasonTail(reasonCode: reasonCode, properties: properties).write(to: &buffer, version: version)
+        try ReasonTail(reasonCode: reasonCode, properties: properties).write(to: &buffer, version: version)
     }
 
     static func read(type: PacketType, from buffer: inout ByteBuffer, version: ProtocolVersion, options: DecodingOptions) throws -> AcknowledgementPacket {
@@ -46,10 +46,10 @@ struct ReasonTail {
         return 1 + properties.encodedSize
     }
 
-    func write(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func write(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         guard version == .v5, reasonCode != .success || !properties.isEmpty else { return }
         buffer.writeInteger(reasonCode.rawValue)
-        if !properties.isEmpty { properties.write(to: &buffer) }
+        if !properties.isEmpty { try properties.write(to: &buffer) }
     }
 
     static func read(

@@ -21,10 +21,10 @@ public struct ConnAckPacket: Sendable, Hashable {
         2 + (version == .v5 ? properties.encodedSize : 0)
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(UInt8(sessionPresent ? 1 : 0))
         buffer.writeInteger(reasonCode.rawValue)
-        if version == .v5 { properties.write(to: &buffer) }
+        if version == .v5 { try properties.write(to: &buffer) }
     }
 
     static func read(from buffer: inout ByteBuffer, version: ProtocolVersion, options: DecodingOptions) throws -> ConnAckPacket {

@@ -69,21 +69,21 @@ public struct ConnectPacket: Sendable, Hashable {
         return size
     }
 
-    func writeBody(to buffer: inout ByteBuffer) {
+    func writeBody(to buffer: inout ByteBuffer) throws {
         let v5 = protocolVersion == .v5
-        buffer.writeMQTTString(protocolVersion.protocolName)
+        try buffer.writeMQTTString(protocolVersion.protocolName)
         buffer.writeInteger(protocolVersion.rawValue)
         buffer.writeInteger(flags)
         buffer.writeInteger(keepAlive)
-        if v5 { properties.write(to: &buffer) }
-        buffer.writeMQTTString(clientIdentifier)
+        if v5 { try properties.write(to: &buffer) }
+        try buffer.writeMQTTString(clientIdentifier)
         if let will {
-            if v5 { will.properties.write(to: &buffer) }
-            buffer.writeMQTTString(will.topic)
-            buffer.writeMQTTBinary(will.payload)
+            if v5 { try will.properties.write(to: &buffer) }
+            try buffer.writeMQTTString(will.topic)
+            try buffer.writeMQTTBinary(will.payload)
         }
-        if let userName { buffer.writeMQTTString(userName) }
-        if let password { buffer.writeMQTTBinary(password) }
+        if let userName { try buffer.writeMQTTString(userName) }
+        if let password { try buffer.writeMQTTBinary(password) }
     }
 
     static func read(from buffer: inout ByteBuffer, options: DecodingOptions) throws -> ConnectPacket {

@@ -38,10 +38,10 @@ public struct PublishPacket: Sendable, Hashable {
         headerSize(version: version) + payload.readableBytes
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
-        buffer.writeMQTTString(topic)
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
+        try buffer.writeMQTTString(topic)
         if qos != .atMostOnce { buffer.writeInteger(packetIdentifier ?? 0) }
-        if version == .v5 { properties.write(to: &buffer) }
+        if version == .v5 { try properties.write(to: &buffer) }
         buffer.writeImmutableBuffer(payload)
     }
 

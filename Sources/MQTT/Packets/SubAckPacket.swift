@@ -18,9 +18,9 @@ public struct SubAckPacket: Sendable, Hashable {
         2 + (version == .v5 ? properties.encodedSize : 0) + reasonCodes.count
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(packetIdentifier)
-        if version == .v5 { properties.write(to: &buffer) }
+        if version == .v5 { try properties.write(to: &buffer) }
         for code in reasonCodes { buffer.writeInteger(code.rawValue) }
     }
 

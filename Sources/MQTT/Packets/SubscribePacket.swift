@@ -34,11 +34,11 @@ public struct SubscribePacket: Sendable, Hashable {
         return size
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(packetIdentifier)
-        if version == .v5 { properties.write(to: &buffer) }
+        if version == .v5 { try properties.write(to: &buffer) }
         for subscription in subscriptions {
-            buffer.writeMQTTString(subscription.topicFilter)
+            try buffer.writeMQTTString(subscription.topicFilter)
             buffer.writeInteger(subscription.options.byte(version: version))
         }
     }

@@ -18,10 +18,10 @@ public struct UnsubAckPacket: Sendable, Hashable {
         version == .v5 ? 2 + properties.encodedSize + reasonCodes.count : 2
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(packetIdentifier)
         guard version == .v5 else { return }
-        properties.write(to: &buffer)
+        try properties.write(to: &buffer)
         for code in reasonCodes { buffer.writeInteger(code.rawValue) }
     }
 

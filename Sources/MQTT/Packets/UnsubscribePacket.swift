@@ -18,10 +18,10 @@ public struct UnsubscribePacket: Sendable, Hashable {
         return size
     }
 
-    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) {
+    func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         buffer.writeInteger(packetIdentifier)
-        if version == .v5 { properties.write(to: &buffer) }
-        for filter in topicFilters { buffer.writeMQTTString(filter) }
+        if version == .v5 { try properties.write(to: &buffer) }
+        for filter in topicFilters { try buffer.writeMQTTString(filter) }
     }
 
     static func read(from buffer: inout ByteBuffer, version: ProtocolVersion, options: DecodingOptions) throws -> UnsubscribePacket {
