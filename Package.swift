@@ -55,6 +55,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The load generator behind `starling bench`.
+        .target(
+            name: "StarlingBench",
+            dependencies: [
+                "MQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The command line: argument parsing and wiring only.
         .executableTarget(
             name: "starling",
@@ -62,12 +71,18 @@ let package = Package(
                 "MQTT",
                 "StarlingBroker",
                 "StarlingClient",
+                "StarlingBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .executableTarget(
+            name: "EmbeddedBroker",
+            dependencies: ["StarlingBroker"],
+            path: "Examples/EmbeddedBroker"
         ),
         .testTarget(
             name: "MQTTTests",
@@ -87,6 +102,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
