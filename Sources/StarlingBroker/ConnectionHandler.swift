@@ -149,6 +149,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if previous == .connected, let session {
             sessionEnded(session)
         }
+        // A close in the middle of a read burst skips channelReadComplete: flush what the burst routed.
+        loop.flush()
         context.fireChannelInactive()
     }
 

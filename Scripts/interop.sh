@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Interoperability checks: starts the given `starling` on a free 127.0.0.1 port and runs real clients against it
+# (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber), then stops it
+# with SIGTERM and expects a clean exit.
+#
+#   bash Scripts/interop.sh PATH_TO_STARLING
+#
+# Prints `PASS name` or `FAIL name: reason` per check and ends with `N passed, N failed`; exits 1 if any failed.
+# INTEROP_ONLY=REGEX runs only the checks whose names match (the broker's SIGTERM check always runs).
+set -uo pipefail
+
+if (($# != 1)); then
+  echo "usage: $0 PATH_TO_STARLING" >&2
+  exit 2
+fi
+STARLING=$(realpath "$1") || exit 2
+[[ -x "$STARLING" ]] || { echo "$STARLING is not an executable" >&2; exit 2; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CHECKS="$ROOT/Tests/Interop"
+SEED=""
+for shared in "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)/../shared" "$ROOT/../shared"; do
+  if [[ -f "$shared/seed/subscriber.js" ]]; then
+    SEED=$(cd "$shared/seed" && pwd)
+    break
+  fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/starling-interop.XXXXXX")
+# The checks leave nothing behind in the checkout.
+export PYTHONDONTWRITEBYTECODE=1
+BROKER_TIMEOUT_PID=""
+idle_pid=""
+cleanup() {
+  [[ -n "$idle_pid" ]] && kill -KILL "$idle_pid" 2>/dev/null
+  [[ -n "$BROKER_TIMEOUT_PID" ]] && kill -KILL "$BROKER_TIMEOUT_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+PASSED=0
+FAILED=0
+pass() {
+  echo "PASS $1"
+  PASSED=$((PASSED + 1))
+}
+failed() {
+  echo "FAIL $1: $2"
+  FAILED=$((FAILED + 1))
+}
+
+# run_check NAME SECONDS COMMAND...: the command passes by exiting 0; otherwise its last output line is the reason.
+run_check() {
+  local name=$1 limit=$2
+  shift 2
+  [[ -z "${INTEROP_ONLY:-}" || "$name" =~ $INTEROP_ONLY ]] || return 0
+  local out="$WORK/check.out" status
+  timeout -k 5 "$limit" "$@" >"$out" 2>&1 </dev/null
+  status=$?
+  if ((status == 0)); then
+    pass "$name"
+  elif ((status == 124 || status == 137)); then
+    failed "$name" "no result within $limit s; last output: $(grep -v '^\s*$' "$out" | tail -n 1)"
+  else
+    failed "$name" "$(grep -v '^\s*$' "$out" | tail -n 1 || echo "exit status $status, no output")"
+  fi
+}
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BROKER_LOG="$WORK/broker.log"
+# The bound outlives any run of the checks; normally the broker is stopped long before by the SIGTERM below,
+# sent to the broker itself (whose pid the shell records before becoming it) rather than through `timeout`.
+timeout -k 10 900 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/broker.pid" \
+  "$STARLING" --host 127.0.0.1 --port "$PORT" >"$BROKER_LOG" 2>&1 &
+BROKER_TIMEOUT_PID=$!
+
+accepting() { timeout 2 bash -c ': </dev/tcp/127.0.0.1/$0' "$PORT" 2>/dev/null; }
+deadline=$((SECONDS + 60))
+until accepting || ! kill -0 "$BROKER_TIMEOUT_PID" 2>/dev/null || ((SECONDS >= deadline)); do
+  sleep 0.05
+done
+if ! accepting; then
+  echo "starling did not accept connections on 127.0.0.1:$PORT; its output:" >&2
+  cat "$BROKER_LOG" >&2
+  if kill -0 "$BROKER_TIMEOUT_PID" 2>/dev/null; then
+    failed "broker/start" "no connection accepted on 127.0.0.1:$PORT within 60 s"
+  else
+    wait "$BROKER_TIMEOUT_PID"
+    failed "broker/start" "$STARLING exited with status $? before accepting connections"
+  fi
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+fi
+echo "starling listening on 127.0.0.1:$PORT"
+
+for version in mqttv311 mqttv5; do
+  short=${version#mqtt}
+  for qos in 0 1 2; do
+    run_check "mosquitto/$short/qos$qos" 30 bash "$CHECKS/mosquitto_qos.sh" "$PORT" "$version" "$qos"
+  done
+  run_check "mosquitto/$short/retained" 30 bash "$CHECKS/mosquitto_retained.sh" "$PORT" "$version"
+  run_check "mosquitto/$short/will" 30 bash "$CHECKS/mosquitto_will.sh" "$PORT" "$version"
+done
+
+for protocol in 311 5; do
+  for check in qos retained will session; do
+    run_check "paho/v$protocol/$check" 60 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol "$protocol"
+  done
+done
+for check in user_properties subscription_identifiers message_expiry topic_alias; do
+  run_check "paho/v5/${check//_/-}" 60 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol 5
+done
+
+if [[ -n "$SEED" ]]; then
+  run_check "seed/mqttjs-publisher-subscriber" 60 bash "$CHECKS/seed_clients.sh" "$PORT" "$SEED"
+else
+  failed "seed/mqttjs-publisher-subscriber" "no shared/seed/ folder beside the checkout ($ROOT/../shared)"
+fi
+
+# The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.
+broker_pid=$(cat "$WORK/broker.pid")
+if ! kill -0 "$BROKER_TIMEOUT_PID" 2>/dev/null; then
+  wait "$BROKER_TIMEOUT_PID"
+  failed "broker/sigterm" "the broker exited during the checks, status $?"
+else
+  stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$PORT" -V mqttv5 -t interop/shutdown -W 30 >"$WORK/idle" 2>&1 &
+  idle_pid=$!
+  for _ in $(seq 200); do
+    grep -q '^Subscribed' "$WORK/idle" && break
+    sleep 0.05
+  done
+  kill -TERM "$broker_pid"
+  stopped=""
+  for _ in $(seq 300); do
+    kill -0 "$BROKER_TIMEOUT_PID" 2>/dev/null || { stopped=yes; break; }
+    sleep 0.05
+  done
+  if [[ -z "$stopped" ]]; then
+    kill -KILL "$broker_pid" 2>/dev/null
+    failed "broker/sigterm" "still running 15 s after SIGTERM"
+  else
+    wait "$BROKER_TIMEOUT_PID"
+    status=$?
+    BROKER_TIMEOUT_PID=""
+    if ((status == 0)); then pass "broker/sigterm"; else failed "broker/sigterm" "exit status $status after SIGTERM"; fi
+  fi
+fi
+
+if [[ -n "$idle_pid" ]]; then
+  { kill -KILL "$idle_pid" && wait "$idle_pid"; } 2>/dev/null
+  idle_pid=""
+fi
+
+if ((FAILED > 0)); then
+  echo "-- broker output (last 40 lines):" >&2
+  tail -n 40 "$BROKER_LOG" >&2
+fi
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))

@@ -1,0 +1,80 @@
+# Shared by the shell checks in this folder; sourced, never run.
+# A check is run as `bash CHECK.sh PORT ARGS...` under `timeout`: it exits 0 when it passes, otherwise it prints
+# the reason as its last line and exits non-zero.
+
+set -uo pipefail
+
+HOST=127.0.0.1
+PORT=${1:?usage: $0 PORT ...}
+shift
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/starling-interop.XXXXXX")
+BACKGROUND=()
+
+cleanup() {
+  local pid
+  for pid in "${BACKGROUND[@]}"; do
+    kill -KILL "$pid" 2>/dev/null
+    # Reaping it here keeps bash's "Killed" notice from becoming the check's last line.
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+# `timeout` stops a check with SIGTERM; leaving through EXIT also stops the clients it started.
+trap 'exit 143' TERM INT
+
+fail() {
+  echo "$*"
+  exit 1
+}
+
+# A topic no other check (nor an earlier run) shares, so a stray retained message or will cannot satisfy a check.
+unique_topic() {
+  echo "interop/$1/$$-$RANDOM"
+}
+
+# Starts `mosquitto_sub` in the background with line-buffered output (its debug lines are what says the
+# subscription is in place), records its pid in SUB_PID and its output in the file named by $1.
+# Message lines are printed as `MSG|qos|retain|topic|payload`, apart from the `-d` debug lines.
+start_sub() {
+  local out=$1
+  shift
+  stdbuf -oL mosquitto_sub -d -h "$HOST" -p "$PORT" -F 'MSG|%q|%r|%t|%p' "$@" >"$out" 2>&1 &
+  SUB_PID=$!
+  BACKGROUND+=("$SUB_PID")
+}
+
+# Waits (at most $3 seconds, default 10) until file $1 has a line matching the extended regex $2.
+wait_for_line() {
+  local file=$1 pattern=$2 limit=${3:-10}
+  local deadline=$((SECONDS + limit))
+  until grep -Eq -- "$pattern" "$file" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+# Waits for a SUBACK granting every subscription; a refused one (0x80 or a 5.0 reason >= 0x80) fails the check.
+wait_for_suback() {
+  local out=$1
+  wait_for_line "$out" '^Subscribed \(mid: [0-9]+\):' 10 || fail "no SUBACK within 10 s; client output: $(tail -n 3 "$out" | tr '\n' ' ')"
+  if grep -Eq '^Subscribed \(mid: [0-9]+\):.*\b(128|1[3-9][0-9]|2[0-9][0-9])\b' "$out"; then
+    fail "subscription refused: $(grep -E '^Subscribed' "$out")"
+  fi
+}
+
+# Waits up to $2 seconds for background process $1 to exit; returns its status, or 124 if it is still running.
+wait_for_exit() {
+  local pid=$1 limit=$2
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 124
+    sleep 0.05
+  done
+  wait "$pid"
+}
+
+messages() {
+  grep -E '^MSG\|' "$1" | cut -d'|' -f2-
+}
