@@ -43,6 +43,7 @@ final class Session: @unchecked Sendable {
     var receivedQoS2: Set<UInt16> = []
 
     var droppedMessages = 0
+    var nextDropLog = NIODeadline.uptimeNanoseconds(0)
 
     struct SubscriptionRecord {
         var filter: TopicFilter

@@ -45,12 +45,13 @@ extension Session {
 
     private func drop(_ delivery: Delivery, loop: BrokerLoop, reason: @autoclosure () -> String) {
         droppedMessages += 1
-        // One line for the first drop and then one per thousand, so a stalled client cannot flood the log.
-        if droppedMessages % 1_000 == 1 {
-            loop.core.logger.warning(
-                "dropping messages for client",
-                metadata: ["client": "\(clientIdentifier)", "reason": "\(reason())", "dropped": "\(droppedMessages)"])
-        }
+        // At most one line per session every ten seconds, so a stalled client cannot flood the log.
+        let now = NIODeadline.now()
+        guard now >= nextDropLog else { return }
+        nextDropLog = now + .seconds(10)
+        loop.core.logger.warning(
+            "dropping messages for client",
+            metadata: ["client": "\(clientIdentifier)", "reason": "\(reason())", "dropped-so-far": "\(droppedMessages)"])
     }
 
     /// Sends queued messages while the window and the socket allow.
