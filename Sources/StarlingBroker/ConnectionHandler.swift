@@ -184,8 +184,27 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
             return
         }
-        send(packet)
+        guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, case .publish(let publish) = packet else {
+            send(packet)
+            return
+        }
+        // A large payload is not copied into this connection's output: the header goes into the output buffer,
+        // then the payload slice shared by every subscriber follows it as its own write.
+        if output == nil { output = context.channel.allocator.buffer(capacity: 256) }
+        do {
+            try publish.writeHeader(to: &output!, version: version)
+        } catch {
+            logger.error("could not encode packet", metadata: ["error": "\(error)"])
+            return
+        }
+        context.write(wrapOutboundOut(output!), promise: nil)
+        output = nil
+        context.write(wrapOutboundOut(publish.payload), promise: nil)
+        markDirty()
     }
+
+    /// Payloads from this size up are written by reference instead of being copied per subscriber.
+    static let sharedPayloadThreshold = 2_048
 
     private func markDirty() {
         guard !flushPending else { return }
@@ -195,9 +214,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func flushOutput() {
         flushPending = false
-        guard let buffer = output, state != .closed else { return }
-        output = nil
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        guard state != .closed else { return }
+        if let buffer = output {
+            output = nil
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+        context.flush()
     }
 
     // MARK: Closing

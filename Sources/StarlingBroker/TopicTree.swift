@@ -89,28 +89,31 @@ struct TopicTree {
     /// Appends every subscriber whose filter matches `topic` to `matches`; for each shared group one member is
     /// chosen, in turn.
     func match(_ topic: String, into matches: inout [Subscriber]) {
-        let utf8 = topic.utf8
         // MQTT-4.7.2-1: wildcards at the first level do not match topics beginning with "$".
-        let dollar = utf8.first == UInt8(ascii: "$")
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        Self.match(root, levels[...], isFirst: true, dollar: dollar, into: &matches)
+        let dollar = topic.utf8.first == UInt8(ascii: "$")
+        Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, into: &matches)
     }
 
-    private static func match(_ node: Node, _ levels: ArraySlice<Substring>, isFirst: Bool, dollar: Bool, into matches: inout [Subscriber]) {
+    /// Walks the levels of `topic` from `start` (nil once every level is consumed) without splitting it.
+    private static func match(
+        _ node: Node, _ topic: String, from start: String.Index?, isFirst: Bool, dollar: Bool, into matches: inout [Subscriber]
+    ) {
         let wildcardsAllowed = !(isFirst && dollar)
         if wildcardsAllowed, let hash = node.children["#"] {
             collect(hash, into: &matches)
         }
-        guard let level = levels.first else {
+        guard let start else {
             collect(node, into: &matches)
             return
         }
-        let rest = levels.dropFirst()
+        let end = topic.utf8[start...].firstIndex(of: UInt8(ascii: "/"))
+        let level = topic[start..<(end ?? topic.endIndex)]
+        let next = end.map { topic.utf8.index(after: $0) }
         if let exact = node.children[level] {
-            match(exact, rest, isFirst: false, dollar: dollar, into: &matches)
+            match(exact, topic, from: next, isFirst: false, dollar: dollar, into: &matches)
         }
         if wildcardsAllowed, let plus = node.children["+"] {
-            match(plus, rest, isFirst: false, dollar: dollar, into: &matches)
+            match(plus, topic, from: next, isFirst: false, dollar: dollar, into: &matches)
         }
     }
 

@@ -39,10 +39,32 @@ public struct PublishPacket: Sendable, Hashable {
     }
 
     func writeBody(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
+        try writeVariableHeader(to: &buffer, version: version)
+        buffer.writeImmutableBuffer(payload)
+    }
+
+    private func writeVariableHeader(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
         try buffer.writeMQTTString(topic)
         if qos != .atMostOnce { buffer.writeInteger(packetIdentifier ?? 0) }
         if version == .v5 { try properties.write(to: &buffer) }
-        buffer.writeImmutableBuffer(payload)
+    }
+
+    /// Writes everything but the payload, so that a sender can hand the payload to the channel as it is, shared
+    /// rather than copied, right after these bytes. Throws and leaves `buffer` as it was if it cannot be encoded.
+    public func writeHeader(to buffer: inout ByteBuffer, version: ProtocolVersion) throws {
+        let body = bodySize(version: version)
+        guard body <= ByteBuffer.maximumVariableByteInteger else {
+            throw MQTTError(.packetTooLarge(size: body, maximum: ByteBuffer.maximumVariableByteInteger))
+        }
+        let start = buffer.writerIndex
+        do {
+            buffer.writeInteger(PacketType.publish.rawValue << 4 | flags)
+            buffer.writeVariableByteInteger(body)
+            try writeVariableHeader(to: &buffer, version: version)
+        } catch {
+            buffer.moveWriterIndex(to: start)
+            throw error
+        }
     }
 
     static func read(flags: UInt8, from buffer: inout ByteBuffer, version: ProtocolVersion, options: DecodingOptions) throws -> PublishPacket {
