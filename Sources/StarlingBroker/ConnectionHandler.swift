@@ -96,8 +96,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let packet else { break }
             handle(packet)
         }
-        if let buffer = inbound, buffer.readerIndex > 4096, buffer.readerIndex > buffer.readableBytes {
-            inbound!.discardReadBytes()
+        // An idle connection must not pin the read buffer: drop it once it is consumed.
+        if let buffer = inbound {
+            if buffer.readableBytes == 0 {
+                inbound = nil
+            } else if buffer.readerIndex > 4096, buffer.readerIndex > buffer.readableBytes {
+                inbound!.discardReadBytes()
+            }
         }
     }
 
