@@ -73,9 +73,11 @@ final class BrokerCore: Sendable {
         session.subscriptions.removeAll()
         session.inflight.removeAll()
         session.queue.removeAll()
-        if !filters.isEmpty {
-            _ = updateSubscriptions(on: loop.eventLoop) { tree in
-                for filter in filters { tree.remove(filter, session: session) }
+        // Nobody waits for this removal, so it is sent one way: a future gathering the loops' answers could
+        // be left unfulfilled on a loop that stops first when the application shuts the group down.
+        for replica in loops where !filters.isEmpty {
+            replica.eventLoop.execute {
+                for filter in filters { replica.subscriptions.remove(filter, session: session) }
             }
         }
     }

@@ -42,15 +42,22 @@ final class BrokerLoop: @unchecked Sendable {
             while start < matches.count {
                 var end = start + 1
                 while end < matches.count && matches[end].session === matches[start].session { end += 1 }
-                var best = matches[start]
+                // For the publisher's own session a No Local subscription does not match at all (MQTT-3.8.3-3):
+                // it adds neither its QoS nor its Subscription Identifier.
+                let isPublisher = message.publisher == matches[start].session.clientIdentifier
+                var best: TopicTree.Subscriber?
                 var identifiers: [Int] = []
-                for candidate in matches[start..<end] {
+                for candidate in matches[start..<end] where !(isPublisher && candidate.options.noLocal) {
                     if let identifier = candidate.identifier { identifiers.append(identifier) }
-                    if candidate.options.qos > best.options.qos { best.options.qos = candidate.options.qos }
-                    if candidate.options.retainAsPublished { best.options.retainAsPublished = true }
-                    if !candidate.options.noLocal { best.options.noLocal = false }
+                    guard var merged = best else {
+                        best = candidate
+                        continue
+                    }
+                    if candidate.options.qos > merged.options.qos { merged.options.qos = candidate.options.qos }
+                    if candidate.options.retainAsPublished { merged.options.retainAsPublished = true }
+                    best = merged
                 }
-                if deliver(best, message, identifiers: identifiers) { delivered += 1 }
+                if let best, deliver(best, message, identifiers: identifiers) { delivered += 1 }
                 start = end
             }
             return delivered

@@ -1,0 +1,154 @@
+import MQTT
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import StarlingBroker
+import Testing
+
+/// The broker inside an application: channels the application accepts, in-process publishing, the event
+/// stream and shutdown.
+@Suite struct EmbeddingTests {
+    /// `handle(_:)` serves connections accepted by the application's own `ServerBootstrap` on the broker's group,
+    /// with no listener of the broker's own.
+    @Test func handleServesChannelsTheApplicationAccepted() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let broker = MQTTBroker(configuration: BrokerConfiguration(listeners: []), eventLoopGroup: group, logger: TestBroker.quietLogger)
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in broker.handle(channel) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        do {
+            let port = try #require(server.localAddress?.port)
+            let subscriber = try await RawClient.open(port: port, version: .v5)
+            try await subscriber.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "embedded-subscriber")))
+            #expect(try await subscriber.expectConnAck().reasonCode == .success)
+            try await subscriber.subscribe("app/t", qos: .atLeastOnce)
+
+            let publisher = try await RawClient.open(port: port, version: .v3_1_1)
+            try await publisher.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "embedded-publisher")))
+            #expect(try await publisher.expectConnAck().reasonCode == .success)
+            try await publisher.publishQoS1("app/t", "through the application's listener")
+            #expect(try await subscriber.expectPublish().payloadString == "through the application's listener")
+        } catch {
+            Issue.record(error)
+        }
+        await broker.shutdown()
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// A channel of another event loop cannot be handled: the broker's state is confined to its own loops.
+    @Test func handleRefusesChannelsOfOtherEventLoops() async throws {
+        try await TestBroker.with { broker in
+            let channel = EmbeddedChannel()
+            await #expect(throws: BrokerError.foreignEventLoop) {
+                try await broker.broker.handle(channel).get()
+            }
+        }
+    }
+
+    /// `publish` from the application reaches subscribers like a client's PUBLISH: at the lower QoS, retained
+    /// for later subscribers, with its 5.0 properties.
+    @Test func inProcessPublishReachesSubscribers() async throws {
+        try await TestBroker.with { broker in
+            let v5 = try await broker.client("v5", version: .v5)
+            try await v5.subscribe("app/#", qos: .atLeastOnce)
+            let v311 = try await broker.client("v311", version: .v3_1_1)
+            try await v311.subscribe("app/status")
+
+            await broker.broker.publish(
+                topic: "app/status", payload: ByteBuffer(string: "up"), qos: .exactlyOnce, retain: true,
+                properties: [.userProperty("origin", "app"), .contentType("text/plain")])
+
+            let received = try await v5.expectPublish()
+            #expect(received.topic == "app/status")
+            #expect(received.qos == .atLeastOnce)
+            #expect(received.retain == false)
+            #expect(received.payloadString == "up")
+            #expect(received.properties.contentType == "text/plain")
+            #expect(received.properties.userProperties.map { "\($0.key)=\($0.value)" } == ["origin=app"])
+            let plain = try await v311.expectPublish()
+            #expect(plain.qos == .atMostOnce)
+            #expect(plain.payloadString == "up")
+
+            let late = try await broker.client("late", version: .v5)
+            try await late.subscribe("app/status", qos: .exactlyOnce)
+            let retained = try await late.expectPublish()
+            #expect(retained.retain == true)
+            #expect(retained.qos == .exactlyOnce)
+        }
+    }
+
+    /// `events()` reports a client's life: connected, subscribed, published, disconnected, in that order.
+    @Test func eventsReportWhatClientsDo() async throws {
+        try await TestBroker.with { broker in
+            let events = broker.broker.events()
+            let client = try await broker.client("watched", version: .v5)
+            try await client.subscribe("ev/#")
+            try await client.publishQoS1("news/t", "hello", retain: false)
+            try await client.disconnect()
+
+            let seen = try await withTimeout {
+                var seen: [BrokerEvent] = []
+                for await event in events {
+                    seen.append(event)
+                    if case .clientDisconnected(clientIdentifier: "watched") = event { break }
+                }
+                return seen
+            }
+            #expect(seen == [
+                .clientConnected(clientIdentifier: "watched", version: .v5),
+                .subscribed(clientIdentifier: "watched", topicFilters: ["ev/#"]),
+                .published(clientIdentifier: "watched", topic: "news/t", payload: ByteBuffer(string: "hello"), qos: .atLeastOnce, retain: false),
+                .clientDisconnected(clientIdentifier: "watched"),
+            ])
+        }
+    }
+
+    /// `shutdown()` finishes its work before it returns, so the application can shut the event loops down right
+    /// after it: ending sessions with subscriptions on both loops must not leave work bound for a stopped loop
+    /// (a debug build traps on the promise such work would leak).
+    @Test func loopsCanBeShutDownRightAfterTheBroker() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<25 {
+                        try await TestBroker.with { broker in
+                            let subscriber = try await broker.client("subscriber", version: .v5)
+                            try await subscriber.subscribe([("shutdown/a", SubscriptionOptions()), ("shutdown/b", SubscriptionOptions())])
+                            _ = try await broker.client("idle", version: .v5)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// 5.0 §3.14.2.1: shutting the broker down tells 5.0 clients 0x8B (Server shutting down) and closes every
+    /// connection; 3.1.1 clients are just closed.
+    @Test func shutdownClosesEveryConnection() async throws {
+        try await TestBroker.with { broker in
+            let v5 = try await broker.client("v5", version: .v5)
+            let v311 = try await broker.client("v311", version: .v3_1_1)
+            await broker.broker.shutdown()
+            #expect(try await v5.expectDisconnect().reasonCode == .serverShuttingDown)
+            try await v5.expectClosed()
+            try await v311.expectClosed()
+        }
+    }
+}
+
+/// Runs `operation`, failing if it takes longer than `limit`: a guard against a hung test, not a wait.
+func withTimeout<T: Sendable>(
+    _ limit: Duration = .seconds(5), _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw RawClient.Failure(description: "timed out after \(limit)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

@@ -1,0 +1,247 @@
+import MQTT
+import NIOCore
+import NIOPosix
+
+/// A bare MQTT connection for conformance tests: it sends exactly the packets (or bytes) it is given and
+/// reports exactly what the broker sends back, with no protocol logic of its own.
+///
+/// Everything the broker sends is queued in order; `next()` waits for the front of the queue. Its timeout only
+/// turns a broker that never answers into a failure instead of a hung test: no test waits for it to pass.
+final class RawClient: Sendable {
+    let channel: any Channel
+    let version: ProtocolVersion
+    private let inbox: NIOLoopBound<Inbox>
+
+    /// What the broker did, in the order it did it.
+    enum Event: Sendable, CustomStringConvertible {
+        case packet(Packet)
+        /// The bytes could not be decoded as a packet of the connection's version.
+        case undecodable(String)
+        /// The broker closed the connection.
+        case closed
+
+        var description: String {
+            switch self {
+            case .packet(let packet): "\(packet)"
+            case .undecodable(let error): "undecodable bytes (\(error))"
+            case .closed: "connection closed"
+            }
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static let defaultTimeout = TimeAmount.seconds(5)
+
+    private init(channel: any Channel, version: ProtocolVersion, inbox: NIOLoopBound<Inbox>) {
+        self.channel = channel
+        self.version = version
+        self.inbox = inbox
+    }
+
+    /// Opens a TCP connection to the broker on 127.0.0.1 without sending anything.
+    static func open(port: Int, version: ProtocolVersion) async throws -> RawClient {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
+                    try sync.addHandler(MessageToByteHandler(OutboundEncoder(version: version)))
+                    try sync.addHandler(Inbox())
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let inbox = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: Inbox.self), eventLoop: channel.eventLoop)
+        }.get()
+        return RawClient(channel: channel, version: version, inbox: inbox)
+    }
+
+    // MARK: Sending
+
+    func send(_ packet: Packet) async throws {
+        try await channel.writeAndFlush(Outbound.packet(packet))
+    }
+
+    /// Sends several packets in one write, so the broker reads them in one burst.
+    func send(_ packets: [Packet]) async throws {
+        for packet in packets { channel.write(Outbound.packet(packet), promise: nil) }
+        try await channel.writeAndFlush(Outbound.bytes(ByteBuffer()))
+    }
+
+    /// Sends bytes as they are, for packets the codec would refuse to write.
+    func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(Outbound.bytes(ByteBuffer(bytes: bytes)))
+    }
+
+    /// Closes the connection without DISCONNECT, as a network failure would.
+    func drop() async {
+        try? await channel.close()
+    }
+
+    // MARK: Receiving
+
+    /// The next thing the broker did; throws if it did nothing within `timeout`.
+    func next(timeout: TimeAmount = defaultTimeout) async throws -> Event {
+        let inbox = self.inbox
+        let eventLoop = channel.eventLoop
+        return try await eventLoop.flatSubmit { inbox.value.next(timeout: timeout) }.get()
+    }
+
+    /// The next packet; throws if the broker closed the connection or sent bytes that are not a packet.
+    func nextPacket(timeout: TimeAmount = defaultTimeout) async throws -> Packet {
+        let event = try await next(timeout: timeout)
+        guard case .packet(let packet) = event else {
+            throw Failure(description: "expected a packet, got \(event)")
+        }
+        return packet
+    }
+
+    /// Waits for the broker to close the connection; throws if it sends anything first.
+    func expectClosed(timeout: TimeAmount = defaultTimeout) async throws {
+        let event = try await next(timeout: timeout)
+        guard case .closed = event else { throw Failure(description: "expected the connection to close, got \(event)") }
+    }
+
+    func expectConnAck(timeout: TimeAmount = defaultTimeout) async throws -> ConnAckPacket {
+        let packet = try await nextPacket(timeout: timeout)
+        guard case .connAck(let connAck) = packet else { throw Failure(description: "expected CONNACK, got \(packet)") }
+        return connAck
+    }
+
+    func expectPublish(timeout: TimeAmount = defaultTimeout) async throws -> PublishPacket {
+        let packet = try await nextPacket(timeout: timeout)
+        guard case .publish(let publish) = packet else { throw Failure(description: "expected PUBLISH, got \(packet)") }
+        return publish
+    }
+
+    func expectPubAck() async throws -> AcknowledgementPacket {
+        let packet = try await nextPacket()
+        guard case .pubAck(let ack) = packet else { throw Failure(description: "expected PUBACK, got \(packet)") }
+        return ack
+    }
+
+    func expectPubRec() async throws -> AcknowledgementPacket {
+        let packet = try await nextPacket()
+        guard case .pubRec(let ack) = packet else { throw Failure(description: "expected PUBREC, got \(packet)") }
+        return ack
+    }
+
+    func expectPubRel() async throws -> AcknowledgementPacket {
+        let packet = try await nextPacket()
+        guard case .pubRel(let ack) = packet else { throw Failure(description: "expected PUBREL, got \(packet)") }
+        return ack
+    }
+
+    func expectPubComp() async throws -> AcknowledgementPacket {
+        let packet = try await nextPacket()
+        guard case .pubComp(let ack) = packet else { throw Failure(description: "expected PUBCOMP, got \(packet)") }
+        return ack
+    }
+
+    func expectSubAck() async throws -> SubAckPacket {
+        let packet = try await nextPacket()
+        guard case .subAck(let subAck) = packet else { throw Failure(description: "expected SUBACK, got \(packet)") }
+        return subAck
+    }
+
+    func expectUnsubAck() async throws -> UnsubAckPacket {
+        let packet = try await nextPacket()
+        guard case .unsubAck(let unsubAck) = packet else { throw Failure(description: "expected UNSUBACK, got \(packet)") }
+        return unsubAck
+    }
+
+    func expectDisconnect(timeout: TimeAmount = defaultTimeout) async throws -> DisconnectPacket {
+        let packet = try await nextPacket(timeout: timeout)
+        guard case .disconnect(let disconnect) = packet else { throw Failure(description: "expected DISCONNECT, got \(packet)") }
+        return disconnect
+    }
+
+    // MARK: Pipeline
+
+    enum Outbound: Sendable {
+        case packet(Packet)
+        case bytes(ByteBuffer)
+    }
+
+    /// `PacketEncoder` for packets, and a pass-through for hand-made bytes.
+    struct OutboundEncoder: MessageToByteEncoder {
+        typealias OutboundIn = Outbound
+        let encoder: PacketEncoder
+
+        init(version: ProtocolVersion) {
+            encoder = PacketEncoder(version: version)
+        }
+
+        func encode(data: Outbound, out: inout ByteBuffer) throws {
+            switch data {
+            case .packet(let packet): try encoder.encode(data: packet, out: &out)
+            case .bytes(var bytes): out.writeBuffer(&bytes)
+            }
+        }
+    }
+
+    /// Queues what arrives until a test asks for it. Lives on the channel's event loop only.
+    final class Inbox: ChannelInboundHandler {
+        typealias InboundIn = Packet
+
+        private var events: [Event] = []
+        private var front = 0
+        private var isClosed = false
+        private var waiter: EventLoopPromise<Event>?
+        private var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            self.context = context
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            deliver(.packet(unwrapInboundIn(data)))
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            // A broker that sends what cannot be decoded is reported once; the stream is unusable after it.
+            deliver(.undecodable("\(error)"))
+            context.close(promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            guard !isClosed else { return }
+            isClosed = true
+            deliver(.closed)
+        }
+
+        private func deliver(_ event: Event) {
+            if let waiter {
+                self.waiter = nil
+                waiter.succeed(event)
+            } else {
+                events.append(event)
+            }
+        }
+
+        func next(timeout: TimeAmount) -> EventLoopFuture<Event> {
+            let eventLoop = context!.eventLoop
+            if front < events.count {
+                let event = events[front]
+                front += 1
+                return eventLoop.makeSucceededFuture(event)
+            }
+            // A closed connection stays closed: asking again answers the same.
+            if isClosed { return eventLoop.makeSucceededFuture(.closed) }
+            precondition(waiter == nil, "one reader at a time")
+            let promise = eventLoop.makePromise(of: Event.self)
+            waiter = promise
+            let timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                guard let waiter, waiter.futureResult === promise.futureResult else { return }
+                self.waiter = nil
+                waiter.fail(Failure(description: "nothing from the broker within \(timeout)"))
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+            return promise.futureResult
+        }
+    }
+}

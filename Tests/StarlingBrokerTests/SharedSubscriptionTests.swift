@@ -1,0 +1,90 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import Testing
+
+/// 5.0 Shared Subscriptions (4.8.2).
+@Suite struct SharedSubscriptionTests {
+    /// 4.8.2: each message published to a shared subscription's topic goes to exactly one session of the group;
+    /// ordinary subscriptions to the same topic still get every message. Each member also holds an ordinary
+    /// subscription to a marker topic published last, so it has received its share when the marker arrives.
+    @Test func eachMessageGoesToOneMemberOfTheGroup() async throws {
+        try await TestBroker.with { broker in
+            var members: [RawClient] = []
+            for index in 0..<2 {
+                let member = try await broker.client("member-\(index)", version: .v5)
+                try await member.subscribe([
+                    ("$share/workers/jobs/+", SubscriptionOptions(qos: .atLeastOnce)),
+                    ("done/\(index)", SubscriptionOptions()),
+                ])
+                members.append(member)
+            }
+            let observer = try await broker.client("observer", version: .v5)
+            try await observer.subscribe("jobs/#")
+
+            let publisher = try await broker.client("publisher", version: .v5)
+            for index in 0..<6 { try await publisher.publishQoS1("jobs/\(index)", "\(index)", packetIdentifier: UInt16(index + 1)) }
+            for index in 0..<2 { try await publisher.publish("done/\(index)", "done") }
+
+            var shares: [[String]] = []
+            for member in members {
+                var share: [String] = []
+                while true {
+                    let publish = try await member.expectPublish()
+                    if publish.topic.hasPrefix("done/") { break }
+                    share.append(publish.payloadString)
+                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+                }
+                shares.append(share)
+            }
+            #expect((shares[0] + shares[1]).sorted() == ["0", "1", "2", "3", "4", "5"])
+            // The broker takes the members in turn.
+            #expect(!shares[0].isEmpty)
+            #expect(!shares[1].isEmpty)
+
+            var observed: [String] = []
+            for _ in 0..<6 { observed.append(try await observer.expectPublish().payloadString) }
+            #expect(observed == ["0", "1", "2", "3", "4", "5"])
+        }
+    }
+
+    /// MQTT-4.8.2-1, -2: a share name must be non-empty and hold no wildcard, and a filter must follow it; such a
+    /// filter is refused with 0x8F (Topic Filter invalid).
+    @Test func invalidShareNamesAreRefused() async throws {
+        try await TestBroker.with { broker in
+            let client = try await broker.client("sharer", version: .v5)
+            let codes = try await client.subscribe([
+                ("$share//t", SubscriptionOptions()),
+                ("$share/a+/t", SubscriptionOptions()),
+                ("$share/group", SubscriptionOptions()),
+                ("$share/group/ok", SubscriptionOptions()),
+            ])
+            #expect(codes == [.topicFilterInvalid, .topicFilterInvalid, .topicFilterInvalid, .grantedQoS0])
+        }
+    }
+
+    /// 3.3.1.3: retained messages are sent for new non-shared subscriptions only.
+    @Test func sharedSubscriptionsGetNoRetainedMessages() async throws {
+        try await TestBroker.with { broker in
+            let publisher = try await broker.client("publisher", version: .v5)
+            try await publisher.publishQoS1("shared/t", "kept", retain: true)
+            let member = try await broker.client("member", version: .v5)
+            try await member.subscribe("$share/g/shared/+")
+            try await publisher.publish("shared/marker", "marker")
+            #expect(try await member.expectPublish().topic == "shared/marker")
+        }
+    }
+    /// MQTT-3.10.4-1 with 4.8.2: UNSUBSCRIBE with the shared filter, share name included, leaves the group.
+    @Test func unsubscribeLeavesTheGroup() async throws {
+        try await TestBroker.with { broker in
+            let member = try await broker.client("member", version: .v5)
+            try await member.subscribe([("$share/g/left/t", SubscriptionOptions()), ("left/marker", SubscriptionOptions())])
+            try await member.send(.unsubscribe(UnsubscribePacket(packetIdentifier: 2, topicFilters: ["$share/g/left/t"])))
+            #expect(try await member.expectUnsubAck().reasonCodes == [.success])
+            let publisher = try await broker.client("publisher", version: .v5)
+            try await publisher.publish("left/t", "unseen")
+            try await publisher.publish("left/marker", "marker")
+            #expect(try await member.expectPublish().topic == "left/marker")
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Logging
+import MQTT
+import NIOCore
+import NIOPosix
+import StarlingBroker
+
+/// One broker for one test, on an ephemeral 127.0.0.1 port, with two event loops so that publisher and
+/// subscriber usually sit on different loops and cross-loop delivery is exercised.
+struct TestBroker: Sendable {
+    let broker: MQTTBroker
+    let group: MultiThreadedEventLoopGroup
+    let port: Int
+
+    /// Runs `body` against a started broker and shuts the broker and its loops down afterwards, also on failure.
+    static func with<T: Sendable>(
+        _ configure: (inout BrokerConfiguration) -> Void = { _ in },
+        _ body: (TestBroker) async throws -> T
+    ) async throws -> T {
+        var configuration = BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 0)])
+        configure(&configuration)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: quietLogger)
+        let result: Result<T, any Error>
+        do {
+            let addresses = try await broker.start()
+            let testBroker = TestBroker(broker: broker, group: group, port: addresses[0].port!)
+            result = .success(try await body(testBroker))
+        } catch {
+            result = .failure(error)
+        }
+        await broker.shutdown()
+        try await group.shutdownGracefully()
+        return try result.get()
+    }
+
+    /// Logs only what would point at a broker bug; the tests provoke every protocol violation on purpose.
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "starling-test")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    // MARK: Clients
+
+    /// Connects a raw client and checks that the broker accepts it.
+    func connect(
+        _ clientIdentifier: String, version: ProtocolVersion = .v5, cleanStart: Bool = true, keepAlive: UInt16 = 0,
+        will: ConnectPacket.Will? = nil, properties: Properties = []
+    ) async throws -> (client: RawClient, connAck: ConnAckPacket) {
+        let client = try await RawClient.open(port: port, version: version)
+        try await client.send(.connect(ConnectPacket(
+            protocolVersion: version, clientIdentifier: clientIdentifier, cleanStart: cleanStart, keepAlive: keepAlive,
+            will: will, properties: properties)))
+        let connAck = try await client.expectConnAck()
+        guard connAck.reasonCode == .success else {
+            throw RawClient.Failure(description: "CONNECT of \(clientIdentifier) refused: \(connAck)")
+        }
+        return (client, connAck)
+    }
+
+    /// Connects a raw client and returns only the client.
+    func client(
+        _ clientIdentifier: String, version: ProtocolVersion = .v5, cleanStart: Bool = true,
+        will: ConnectPacket.Will? = nil, properties: Properties = []
+    ) async throws -> RawClient {
+        try await connect(clientIdentifier, version: version, cleanStart: cleanStart, will: will, properties: properties).client
+    }
+
+    /// Opens a TCP connection that has sent nothing yet.
+    func open(version: ProtocolVersion = .v5) async throws -> RawClient {
+        try await RawClient.open(port: port, version: version)
+    }
+}
+
+extension RawClient {
+    /// Subscribes and returns the SUBACK reason codes; the broker routes to the subscription once SUBACK is out.
+    @discardableResult
+    func subscribe(
+        _ filters: [(String, SubscriptionOptions)], packetIdentifier: UInt16 = 1, subscriptionIdentifier: Int? = nil
+    ) async throws -> [ReasonCode] {
+        let properties: Properties = subscriptionIdentifier.map { [.subscriptionIdentifier($0)] } ?? []
+        try await send(.subscribe(SubscribePacket(
+            packetIdentifier: packetIdentifier,
+            subscriptions: filters.map { SubscribePacket.Subscription(topicFilter: $0.0, options: $0.1) },
+            properties: properties)))
+        let subAck = try await expectSubAck()
+        guard subAck.packetIdentifier == packetIdentifier else {
+            throw Failure(description: "SUBACK for \(subAck.packetIdentifier), expected \(packetIdentifier)")
+        }
+        return subAck.reasonCodes
+    }
+
+    @discardableResult
+    func subscribe(_ filter: String, qos: QoS = .atMostOnce, packetIdentifier: UInt16 = 1, subscriptionIdentifier: Int? = nil) async throws -> [ReasonCode] {
+        try await subscribe([(filter, SubscriptionOptions(qos: qos))], packetIdentifier: packetIdentifier, subscriptionIdentifier: subscriptionIdentifier)
+    }
+
+    /// Publishes at QoS 0; nothing comes back.
+    func publish(_ topic: String, _ payload: String, retain: Bool = false, properties: Properties = []) async throws {
+        try await send(.publish(PublishPacket(topic: topic, payload: ByteBuffer(string: payload), retain: retain, properties: properties)))
+    }
+
+    /// Publishes at QoS 1 and waits for its PUBACK.
+    @discardableResult
+    func publishQoS1(_ topic: String, _ payload: String, packetIdentifier: UInt16 = 1, retain: Bool = false) async throws -> AcknowledgementPacket {
+        try await send(.publish(PublishPacket(
+            topic: topic, payload: ByteBuffer(string: payload), qos: .atLeastOnce, retain: retain, packetIdentifier: packetIdentifier)))
+        let ack = try await expectPubAck()
+        guard ack.packetIdentifier == packetIdentifier else {
+            throw Failure(description: "PUBACK for \(ack.packetIdentifier), expected \(packetIdentifier)")
+        }
+        return ack
+    }
+
+    /// Ends the connection normally and waits until the broker has closed it.
+    func disconnect(_ reasonCode: ReasonCode = .normalDisconnection, properties: Properties = []) async throws {
+        try await send(.disconnect(DisconnectPacket(reasonCode: reasonCode, properties: properties)))
+        try await expectClosed()
+    }
+}
+
+extension PublishPacket {
+    var payloadString: String { String(buffer: payload) }
+}
