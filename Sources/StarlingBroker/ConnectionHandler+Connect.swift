@@ -75,6 +75,7 @@ extension ConnectionHandler {
 
         logger[metadataKey: "client"] = "\(clientIdentifier)"
         state = .connecting
+        pause()
         let setup = SessionSetup(
             connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
             keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
@@ -179,9 +180,7 @@ extension ConnectionHandler {
             core.events.emit(.clientConnected(clientIdentifier: session.clientIdentifier, version: version))
         }
         session.resume()
-        let queued = packetsWhileConnecting
-        packetsWhileConnecting = []
-        for packet in queued where state == .connected { handleConnected(packet) }
+        resume()
         loop.flush()
     }
 

@@ -99,7 +99,8 @@ extension ConnectionHandler {
         let loop = self.loop
         let core = self.core
         // SUBACK goes out once every loop routes to the new subscriptions, so that a message published after
-        // the client saw SUBACK always reaches it.
+        // the client saw SUBACK always reaches it; the client's next packets wait until then.
+        pause()
         core.updateSubscriptions(on: loop.eventLoop) { tree in
             for entry in entries { tree.insert(entry.filter, entry.subscriber) }
         }.assumeIsolated().whenComplete { [self] _ in
@@ -123,7 +124,7 @@ extension ConnectionHandler {
             if core.events.hasListeners {
                 core.events.emit(.subscribed(clientIdentifier: session.clientIdentifier, topicFilters: accepted.map(\.filter.rawValue)))
             }
-            loop.flush()
+            resume()
         }
     }
 
@@ -146,6 +147,7 @@ extension ConnectionHandler {
         let loop = self.loop
         let core = self.core
         let filters = removed
+        pause()
         core.updateSubscriptions(on: loop.eventLoop) { tree in
             for filter in filters { tree.remove(filter, session: session) }
         }.assumeIsolated().whenComplete { [self] _ in
@@ -153,7 +155,7 @@ extension ConnectionHandler {
             if core.events.hasListeners {
                 core.events.emit(.unsubscribed(clientIdentifier: session.clientIdentifier, topicFilters: filters.map(\.rawValue)))
             }
-            loop.flush()
+            resume()
         }
     }
 

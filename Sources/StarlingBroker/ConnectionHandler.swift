@@ -35,7 +35,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var version: ProtocolVersion = .v3_1_1
     var connectTimeout: Scheduled<Void>?
     var drainTimeout: Scheduled<Void>?
-    var packetsWhileConnecting: [Packet] = []
+    /// True while decoding waits for an asynchronous step to finish (see `pause`).
+    var paused = false
+    private var processing = false
     /// Set when the client ended the connection with a DISCONNECT that discards the will.
     var disconnectedNormally = false
     var topicAliases: [UInt16: String] = [:]
@@ -81,7 +83,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             var incoming = bytes
             inbound!.writeBuffer(&incoming)
         }
-        while state != .closed && state != .takenOver {
+        processInbound()
+    }
+
+    /// Decodes and handles the buffered bytes until they run out or an asynchronous step pauses the connection.
+    private func processInbound() {
+        // A step that finishes while packets are being handled resumes this loop rather than nesting another.
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while inbound != nil && !paused && state != .closed && state != .takenOver {
             let before = inbound!
             let packet: Packet?
             do {
@@ -104,6 +115,22 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 inbound!.discardReadBytes()
             }
         }
+    }
+
+    /// Holds the client's later packets until an asynchronous step (session take-over, a subscription reaching
+    /// every loop) is done, so that the client's packets take effect, and are answered, in the order it sent them.
+    func pause() {
+        guard !paused else { return }
+        paused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
+    func resume() {
+        guard paused else { return }
+        paused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        processInbound()
+        if !processing { loop.flush() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -276,16 +303,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             handleConnect(connect)
         case .connecting:
-            if case .connect = packet {
-                disconnect(reason: .protocolError)
-                return
-            }
-            // Packets that arrive while the session is handed over are processed once it is.
-            guard packetsWhileConnecting.count < 1_000 else {
-                disconnect(reason: .receiveMaximumExceeded)
-                return
-            }
-            packetsWhileConnecting.append(packet)
+            // Decoding is paused while the session is set up; nothing arrives here.
+            return
         case .connected:
             handleConnected(packet)
         case .takenOver, .closed:
