@@ -11,6 +11,29 @@ public struct BrokerConfiguration: Sendable {
     /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
     public var queueQoS0WhileOffline: Bool
 
+    // What the broker supports, announced to 5.0 clients in CONNACK (3.2.2.3) and enforced for every client.
+
+    /// Retained messages; when off, a PUBLISH or will with RETAIN 1 is refused with 0x9A.
+    public var retainAvailable = true
+    /// Subscriptions with `+` or `#`; when off, a 5.0 client subscribing with one is disconnected with 0xA2.
+    public var wildcardSubscriptionAvailable = true
+    /// Subscription Identifiers; when off, a SUBSCRIBE carrying one is answered with DISCONNECT 0xA1.
+    public var subscriptionIdentifiersAvailable = true
+    /// `$share/` subscriptions; when off, a 5.0 client subscribing with one is disconnected with 0x9E.
+    public var sharedSubscriptionAvailable = true
+    /// The highest QoS accepted in PUBLISH and wills (0x9B above it) and granted to subscriptions.
+    public var maximumQoS = QoS.exactlyOnce
+    /// How a shared subscription's group picks the member that receives a message.
+    public var sharedSubscriptionPolicy = SharedSubscriptionPolicy.roundRobin
+
+    public enum SharedSubscriptionPolicy: Sendable, Hashable {
+        /// The members in turn.
+        case roundRobin
+        /// The same member for every message of one publisher while the group's members stay the same, so
+        /// that its messages are handled in order; in-process publishes go round robin.
+        case hashByClient
+    }
+
     public init(
         listeners: [Listener] = [Listener()], limits: Limits = Limits(), responseInformation: String? = nil,
         queueQoS0WhileOffline: Bool = false
@@ -57,6 +80,8 @@ public struct BrokerConfiguration: Sendable {
         public var receiveMaximum: UInt16 = 1_024
         /// Topic aliases a 5.0 client may use towards the broker; announced as Topic Alias Maximum.
         public var topicAliasMaximum: UInt16 = 64
+        /// Topic aliases the broker uses towards a 5.0 client, at most the client's Topic Alias Maximum; 0 uses none.
+        public var maximumOutboundTopicAliases: UInt16 = 256
         /// How long a socket may stay open without sending CONNECT.
         public var connectTimeout: TimeAmount = .seconds(10)
         /// Bytes in a client identifier.

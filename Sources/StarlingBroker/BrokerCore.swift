@@ -22,7 +22,11 @@ final class BrokerCore: Sendable {
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        let loops = eventLoops.enumerated().map { BrokerLoop(index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count) }
+        let loops = eventLoops.enumerated().map {
+            BrokerLoop(
+                index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count,
+                sharedSubscriptionPolicy: configuration.sharedSubscriptionPolicy)
+        }
         self.loops = loops
         var indexes: [ObjectIdentifier: Int] = [:]
         for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
@@ -44,7 +48,7 @@ final class BrokerCore: Sendable {
 
     /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`.
     func publish(_ message: Message, on loop: BrokerLoop) -> Int {
-        if message.retain {
+        if message.retain && configuration.retainAvailable {
             retained.withLockedValue { $0.retain(message) }
         }
         if events.hasListeners {
@@ -70,14 +74,21 @@ final class BrokerCore: Sendable {
             }
         }
         let filters = session.subscriptions.values.map(\.filter)
+        let unfinished = session.unfinishedSharedDeliveries()
         session.subscriptions.removeAll()
         session.inflight.removeAll()
         session.queue.removeAll()
         // Nobody waits for this removal, so it is sent one way: a future gathering the loops' answers could
         // be left unfulfilled on a loop that stops first when the application shuts the group down.
-        for replica in loops where !filters.isEmpty {
+        for replica in loops where !filters.isEmpty || (replica === loop && !unfinished.isEmpty) {
+            let home = replica === loop
             replica.eventLoop.execute {
                 for filter in filters { replica.subscriptions.remove(filter, session: session) }
+                // Once this session has left its groups here, their other members take what it left undone.
+                if home && !unfinished.isEmpty {
+                    replica.reassign(unfinished)
+                    replica.flush()
+                }
             }
         }
     }

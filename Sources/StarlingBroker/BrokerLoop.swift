@@ -10,15 +10,16 @@ final class BrokerLoop: @unchecked Sendable {
     let eventLoop: any EventLoop
     unowned(unsafe) var core: BrokerCore!
 
-    var subscriptions = TopicTree()
+    var subscriptions: TopicTree
     private var matches: [TopicTree.Subscriber] = []
     private var dirty: [ConnectionHandler] = []
     private var outboxes: [[(Session, Delivery)]]
     private var hasOutbox = false
 
-    init(index: Int, eventLoop: any EventLoop, loopCount: Int) {
+    init(index: Int, eventLoop: any EventLoop, loopCount: Int, sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy = .roundRobin) {
         self.index = index
         self.eventLoop = eventLoop
+        self.subscriptions = TopicTree(sharedSubscriptionPolicy: sharedSubscriptionPolicy)
         self.outboxes = Array(repeating: [], count: loopCount)
     }
 
@@ -27,7 +28,7 @@ final class BrokerLoop: @unchecked Sendable {
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
         matches.removeAll(keepingCapacity: true)
-        subscriptions.match(message.topic, into: &matches)
+        subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
         switch matches.count {
         case 0:
             return 0
@@ -55,6 +56,8 @@ final class BrokerLoop: @unchecked Sendable {
                     }
                     if candidate.options.qos > merged.options.qos { merged.options.qos = candidate.options.qos }
                     if candidate.options.retainAsPublished { merged.options.retainAsPublished = true }
+                    // One delivery stands for both: it is the session's own, not the group's to hand on.
+                    if candidate.share == nil { merged.share = nil }
                     best = merged
                 }
                 if let best, deliver(best, message, identifiers: identifiers) { delivered += 1 }
@@ -72,9 +75,26 @@ final class BrokerLoop: @unchecked Sendable {
         let delivery = Delivery(
             message: message, qos: min(message.qos, subscriber.options.qos),
             retain: subscriber.options.retainAsPublished ? message.retain : false,
-            subscriptionIdentifiers: identifiers)
+            subscriptionIdentifiers: identifiers, share: subscriber.share)
         deliver(delivery, to: subscriber.session)
         return true
+    }
+
+    /// Gives the deliveries a shared subscription's member left unfinished when its session ended to other
+    /// members of their groups (4.8.2); those whose group has no member left are dropped.
+    func reassign(_ deliveries: [Delivery]) {
+        eventLoop.preconditionInEventLoop()
+        for delivery in deliveries {
+            guard let share = delivery.share,
+                let member = subscriptions.sharedMember(of: share, publisher: delivery.message.publisher)
+            else { continue }
+            let message = delivery.message
+            let reassigned = Delivery(
+                message: message, qos: min(message.qos, member.options.qos),
+                retain: member.options.retainAsPublished ? message.retain : false,
+                subscriptionIdentifiers: member.identifier.map { [$0] } ?? [], share: share)
+            deliver(reassigned, to: member.session)
+        }
     }
 
     /// Hands `delivery` to `session` here if the session lives on this loop, else batches it for its loop.

@@ -10,11 +10,16 @@ extension ConnectionHandler {
         version = connect.protocolVersion
         let limits = core.configuration.limits
         let v5 = version == .v5
+        if v5 {
+            // Known before any answer, refusals included, is shaped by them.
+            if let maximum = connect.properties.maximumPacketSize { clientMaximumPacketSize = Int(maximum) }
+            problemInformation = connect.properties.requestProblemInformation ?? true
+        }
 
         counted = true
         if core.connectionCount.wrappingIncrementThenLoad(ordering: .relaxed) > limits.maximumConnections {
             logger.warning("refusing connection: maximum connections reached", metadata: ["maximum": "\(limits.maximumConnections)"])
-            refuse(v5 ? .serverBusy : .serverUnavailable)
+            refuse(v5 ? .serverBusy : .serverUnavailable, reasonString: "too many connections")
             return
         }
 
@@ -23,25 +28,35 @@ extension ConnectionHandler {
         if clientIdentifier.isEmpty {
             // MQTT-3.1.3-7/-8: 3.1.1 assigns an identifier only with Clean Session; 3.1 never does.
             guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
-                refuse(.clientIdentifierNotValid)
+                refuse(.clientIdentifierNotValid, reasonString: "empty client identifier")
                 return
             }
             clientIdentifier = Self.makeClientIdentifier()
             assignedIdentifier = clientIdentifier
         }
         guard clientIdentifier.utf8.count <= limits.maximumClientIdentifierLength else {
-            refuse(.clientIdentifierNotValid)
+            refuse(.clientIdentifierNotValid, reasonString: "client identifier longer than \(limits.maximumClientIdentifierLength) bytes")
             return
         }
         if let will = connect.will {
             do {
                 try TopicName.validate(will.topic, limits: limits.topicLimits)
             } catch {
-                refuse(.topicNameInvalid)
+                refuse(.topicNameInvalid, reasonString: "invalid will topic")
                 return
             }
             if will.properties.payloadFormatIndicator == 1 && !will.payload.isValidUTF8 {
-                refuse(.payloadFormatInvalid)
+                refuse(.payloadFormatInvalid, reasonString: "will payload is not UTF-8 as its Payload Format Indicator says")
+                return
+            }
+            if will.retain && !core.configuration.retainAvailable {
+                // MQTT-3.2.2-13: a retained will needs retained messages.
+                refuse(.retainNotSupported, reasonString: "retained messages are not available")
+                return
+            }
+            if will.qos > core.configuration.maximumQoS {
+                // MQTT-3.2.2-12: a will QoS above the Maximum QoS.
+                refuse(.qosNotSupported, reasonString: "will QoS above the Maximum QoS \(core.configuration.maximumQoS.rawValue)")
                 return
             }
         }
@@ -64,12 +79,13 @@ extension ConnectionHandler {
             let properties = connect.properties
             if properties.authenticationMethod != nil {
                 // No enhanced authentication method is configured (4.12).
-                refuse(.badAuthenticationMethod)
+                refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")
                 return
             }
             receiveMaximum = properties.receiveMaximum ?? UInt16.max
-            if let maximum = properties.maximumPacketSize { clientMaximumPacketSize = Int(maximum) }
-            problemInformation = properties.requestProblemInformation ?? true
+            if let maximum = properties.topicAliasMaximum, maximum > 0, limits.maximumOutboundTopicAliases > 0 {
+                outboundAliases = OutboundTopicAliases(capacity: min(maximum, limits.maximumOutboundTopicAliases))
+            }
         }
         let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)
 
@@ -170,6 +186,13 @@ extension ConnectionHandler {
             properties.append(.receiveMaximum(limits.receiveMaximum))
             properties.append(.maximumPacketSize(UInt32(clamping: limits.maximumPacketSize)))
             if limits.topicAliasMaximum > 0 { properties.append(.topicAliasMaximum(limits.topicAliasMaximum)) }
+            // Each capability is announced only when off: absent means available (3.2.2.3.4, .5, .11 to .13).
+            let configuration = core.configuration
+            if configuration.maximumQoS < .exactlyOnce { properties.append(.maximumQoS(configuration.maximumQoS)) }
+            if !configuration.retainAvailable { properties.append(.retainAvailable(false)) }
+            if !configuration.wildcardSubscriptionAvailable { properties.append(.wildcardSubscriptionAvailable(false)) }
+            if !configuration.subscriptionIdentifiersAvailable { properties.append(.subscriptionIdentifiersAvailable(false)) }
+            if !configuration.sharedSubscriptionAvailable { properties.append(.sharedSubscriptionAvailable(false)) }
             if setup.connect.properties.requestResponseInformation == true, let information = core.configuration.responseInformation {
                 properties.append(.responseInformation(information))
             }
@@ -185,10 +208,11 @@ extension ConnectionHandler {
     }
 
     /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals).
-    func refuse(_ reason: ReasonCode) {
+    func refuse(_ reason: ReasonCode, reasonString: String? = nil) {
         logger.info("connection refused", metadata: ["reason": "\(reason)"])
         let code = version == .v5 ? reason : reason.connectReturnCode.reasonCode
-        send(.connAck(ConnAckPacket(sessionPresent: false, reasonCode: code)))
+        let properties: Properties = version == .v5 ? reasonString.map { [.reasonString($0)] } ?? [] : []
+        send(.connAck(ConnAckPacket(sessionPresent: false, reasonCode: code, properties: properties)))
         close()
     }
 

@@ -6,12 +6,22 @@ import NIOCore
 extension ConnectionHandler {
     func handlePublish(_ publish: PublishPacket, session: Session) {
         let limits = core.configuration.limits
+        if publish.qos > core.configuration.maximumQoS {
+            // MQTT-3.2.2-11 and 3.3.1.2: a QoS above the Maximum QoS in CONNACK.
+            disconnect(reason: .qosNotSupported, reasonString: "QoS above the Maximum QoS \(core.configuration.maximumQoS.rawValue)")
+            return
+        }
+        if publish.retain && !core.configuration.retainAvailable {
+            // MQTT-3.2.2-14: RETAIN 1 after Retain Available 0 in CONNACK.
+            disconnect(reason: .retainNotSupported, reasonString: "retained messages are not available")
+            return
+        }
         var topic = publish.topic
         if version == .v5 && !publish.properties.isEmpty {
             if let alias = publish.properties.topicAlias {
                 // MQTT-3.3.2-8/-9: alias 0 or above the announced maximum is invalid.
                 guard alias != 0, alias <= limits.topicAliasMaximum else {
-                    disconnect(reason: .topicAliasInvalid)
+                    disconnect(reason: .topicAliasInvalid, reasonString: "topic alias \(alias) outside 1...\(limits.topicAliasMaximum)")
                     return
                 }
                 if topic.isEmpty {
@@ -31,14 +41,14 @@ extension ConnectionHandler {
             }
             if publish.properties.payloadFormatIndicator == 1 && !publish.payload.isValidUTF8 {
                 // MQTT-3.3.2-? / 5.4.1: a payload that is not the UTF-8 it claims to be.
-                acknowledge(publish, reasonCode: .payloadFormatInvalid)
+                acknowledge(publish, reasonCode: .payloadFormatInvalid, reasonString: "payload is not UTF-8 as its Payload Format Indicator says")
                 return
             }
         }
         do {
             try TopicName.validate(topic, limits: limits.topicLimits)
         } catch {
-            disconnect(reason: .topicNameInvalid)
+            disconnect(reason: .topicNameInvalid, reasonString: "invalid topic name")
             return
         }
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
@@ -49,7 +59,7 @@ extension ConnectionHandler {
             }
             guard session.receivedQoS2.count < Int(limits.receiveMaximum) else {
                 // MQTT-3.3.4-9: more unacknowledged QoS 2 PUBLISH packets than the Receive Maximum.
-                disconnect(reason: .receiveMaximumExceeded)
+                disconnect(reason: .receiveMaximumExceeded, reasonString: "more than \(limits.receiveMaximum) QoS 2 messages unacknowledged")
                 return
             }
         }
@@ -61,41 +71,81 @@ extension ConnectionHandler {
         }
     }
 
-    private func acknowledge(_ publish: PublishPacket, reasonCode: ReasonCode) {
+    private func acknowledge(_ publish: PublishPacket, reasonCode: ReasonCode, reasonString: String? = nil) {
         guard let identifier = publish.packetIdentifier else {
-            if reasonCode.isFailure { disconnect(reason: reasonCode) }
+            if reasonCode.isFailure { disconnect(reason: reasonCode, reasonString: reasonString) }
             return
         }
-        let ack = AcknowledgementPacket(packetIdentifier: identifier, reasonCode: reasonCode)
+        let properties: Properties = reasonString.map { [.reasonString($0)] } ?? []
+        let ack = AcknowledgementPacket(packetIdentifier: identifier, reasonCode: reasonCode, properties: properties)
         send(publish.qos == .atLeastOnce ? .pubAck(ack) : .pubRec(ack))
     }
 
     func handleSubscribe(_ subscribe: SubscribePacket, session: Session) {
-        let limits = core.configuration.limits
+        let configuration = core.configuration
+        let limits = configuration.limits
         let v5 = version == .v5
         let identifier = subscribe.properties.subscriptionIdentifiers.first
+        if identifier != nil && !configuration.subscriptionIdentifiersAvailable {
+            // 3.2.2.3.12: a Subscription Identifier after Subscription Identifiers Available 0 in CONNACK.
+            disconnect(reason: .subscriptionIdentifiersNotSupported, reasonString: "Subscription Identifiers are not available")
+            return
+        }
+        let sharedRefused = !configuration.sharedSubscriptionAvailable
+        let wildcardsRefused = !configuration.wildcardSubscriptionAvailable
+        if v5 && (sharedRefused || wildcardsRefused) {
+            // 3.2.2.3.11, .13: the client was told these are not available, so using them is a Protocol Error that
+            // ends the connection, before any of the packet's subscriptions takes effect.
+            for subscription in subscribe.subscriptions {
+                guard let filter = try? TopicFilter(subscription.topicFilter, limits: limits.topicLimits) else { continue }
+                if sharedRefused && filter.isShared {
+                    disconnect(reason: .sharedSubscriptionsNotSupported, reasonString: "shared subscriptions are not available")
+                    return
+                }
+                if wildcardsRefused && filter.hasWildcards {
+                    disconnect(reason: .wildcardSubscriptionsNotSupported, reasonString: "wildcard subscriptions are not available")
+                    return
+                }
+            }
+        }
         var reasonCodes: [ReasonCode] = []
+        var problems: [String] = []
         var accepted: [(filter: TopicFilter, options: SubscriptionOptions, isNew: Bool)] = []
         for subscription in subscribe.subscriptions {
             guard let filter = try? TopicFilter(subscription.topicFilter, limits: limits.topicLimits) else {
                 reasonCodes.append(v5 ? .topicFilterInvalid : .subscriptionFailure)
+                if v5 { problems.append("invalid topic filter \"\(subscription.topicFilter)\"") }
+                continue
+            }
+            // A 3.1.1 client cannot be told what is not available: only its subscription fails.
+            if (sharedRefused && filter.isShared) || (wildcardsRefused && filter.hasWildcards) {
+                reasonCodes.append(.subscriptionFailure)
                 continue
             }
             let isNew = session.subscriptions[filter.rawValue] == nil
             if isNew && session.subscriptions.count >= limits.maximumSubscriptionsPerClient {
                 reasonCodes.append(v5 ? .quotaExceeded : .subscriptionFailure)
+                if v5 { problems.append("more than \(limits.maximumSubscriptionsPerClient) subscriptions") }
                 continue
             }
-            session.subscriptions[filter.rawValue] = Session.SubscriptionRecord(filter: filter, options: subscription.options, identifier: identifier)
-            accepted.append((filter, subscription.options, isNew))
-            reasonCodes.append(.granted(subscription.options.qos))
+            // MQTT-3.2.2-10: any requested QoS is accepted, and granted up to the Maximum QoS.
+            var options = subscription.options
+            options.qos = min(options.qos, configuration.maximumQoS)
+            session.subscriptions[filter.rawValue] = Session.SubscriptionRecord(filter: filter, options: options, identifier: identifier)
+            accepted.append((filter, options, isNew))
+            reasonCodes.append(.granted(options.qos))
         }
-        let suback = Packet.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes))
+        let properties: Properties = problems.isEmpty ? [] : [.reasonString(problems.joined(separator: "; "))]
+        let suback = Packet.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes, properties: properties))
         guard !accepted.isEmpty else {
             send(suback)
             return
         }
-        let entries = accepted.map { (filter: $0.filter, subscriber: TopicTree.Subscriber(session: session, options: $0.options, identifier: identifier)) }
+        let entries = accepted.map { entry in
+            (filter: entry.filter,
+             subscriber: TopicTree.Subscriber(
+                session: session, options: entry.options, identifier: identifier, share: entry.filter.isShared ? entry.filter : nil))
+        }
         let loop = self.loop
         let core = self.core
         // SUBACK goes out once every loop routes to the new subscriptions, so that a message published after

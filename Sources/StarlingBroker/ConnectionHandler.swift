@@ -41,6 +41,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Set when the client ended the connection with a DISCONNECT that discards the will.
     var disconnectedNormally = false
     var topicAliases: [UInt16: String] = [:]
+    /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
+    var outboundAliases: OutboundTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
     var clientMaximumPacketSize = Int.max
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
@@ -188,9 +190,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Output
 
-    /// Appends `packet` to this burst's output.
+    /// Appends `packet` to this burst's output, without the diagnostics the client does not want or has no room for.
     func send(_ packet: Packet) {
         guard state != .closed else { return }
+        var packet = packet
+        if version == .v5 {
+            packet.fitDiagnostics(problemInformation: problemInformation, maximumSize: clientMaximumPacketSize, version: version)
+        }
         if output == nil { output = context.channel.allocator.buffer(capacity: 256) }
         do {
             try packet.write(to: &output!, version: version)
@@ -203,12 +209,24 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, duplicate: Bool, now: NIODeadline) {
         var properties: Properties = []
+        var topic = delivery.message.topic
+        var newAlias: UInt16?
         if version == .v5 {
             properties = delivery.message.forwardedProperties(at: now)
             for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
+            switch outboundAliases?.resolve(topic) {
+            case .known(let alias):
+                properties.append(.topicAlias(alias))
+                topic = ""
+            case .assign(let alias):
+                properties.append(.topicAlias(alias))
+                newAlias = alias
+            case .topicOnly, nil:
+                break
+            }
         }
         let packet = Packet.publish(PublishPacket(
-            topic: delivery.message.topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
+            topic: topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
             duplicate: duplicate, packetIdentifier: packetIdentifier, properties: properties))
         if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
             // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
@@ -216,6 +234,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
             return
         }
+        // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
+        if let newAlias { outboundAliases?.commit(delivery.message.topic, alias: newAlias) }
         guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, case .publish(let publish) = packet else {
             send(packet)
             return

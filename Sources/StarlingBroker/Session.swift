@@ -62,6 +62,18 @@ final class Session: @unchecked Sendable {
         self.homeIndex = ManagedAtomic(homeIndex)
     }
 
+    /// What a group should hand to another member now that this session ends (4.8.2): the QoS 1 messages in flight
+    /// and every queued message that came by a shared subscription. A QoS 2 message already sent stays lost, as
+    /// MQTT-4.8.2-5 forbids sending it to another client.
+    func unfinishedSharedDeliveries() -> [Delivery] {
+        var unfinished: [Delivery] = []
+        for outbound in inflight.values where outbound.delivery.share != nil && outbound.delivery.qos == .atLeastOnce {
+            unfinished.append(outbound.delivery)
+        }
+        for delivery in queue where delivery.share != nil { unfinished.append(delivery) }
+        return unfinished
+    }
+
     func nextPacketIdentifier() -> UInt16? {
         guard inflight.count < Int(UInt16.max) - 1 else { return nil }
         repeat {
@@ -77,4 +89,6 @@ struct Delivery: Sendable {
     var qos: QoS
     var retain: Bool
     var subscriptionIdentifiers: [Int]
+    /// The shared subscription it was routed by, whose group takes it back if this session ends before it is done.
+    var share: TopicFilter? = nil
 }

@@ -19,8 +19,12 @@ struct TopicTree {
         let session: Session
         var options: SubscriptionOptions
         var identifier: Int?
+        /// The shared subscription this member belongs to; nil for an ordinary subscription.
+        var share: TopicFilter? = nil
     }
 
+    /// The members are kept in the order of their sessions' identities, the same in every replica whatever order
+    /// the subscriptions reached it in, so that hashing a publisher picks the same member on every loop.
     struct SharedGroup {
         var members: [Subscriber] = []
         var next = 0
@@ -28,6 +32,11 @@ struct TopicTree {
 
     private let root = Node()
     private(set) var count = 0
+    let sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy
+
+    init(sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy = .roundRobin) {
+        self.sharedSubscriptionPolicy = sharedSubscriptionPolicy
+    }
 
     /// Adds or replaces the subscription of `subscriber.session` to `filter`.
     mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber) {
@@ -47,7 +56,8 @@ struct TopicTree {
             if let index = group.members.firstIndex(where: { $0.session === subscriber.session }) {
                 group.members[index] = subscriber
             } else {
-                group.members.append(subscriber)
+                let index = group.members.firstIndex { ObjectIdentifier($0.session) > key } ?? group.members.endIndex
+                group.members.insert(subscriber, at: index)
                 count += 1
             }
             node.groups[share] = group
@@ -87,44 +97,77 @@ struct TopicTree {
     }
 
     /// Appends every subscriber whose filter matches `topic` to `matches`; for each shared group one member is
-    /// chosen, in turn.
-    func match(_ topic: String, into matches: inout [Subscriber]) {
+    /// chosen by the policy, `publisher` being the client identifier of the message's publisher.
+    func match(_ topic: String, publisher: String?, into matches: inout [Subscriber]) {
         // MQTT-4.7.2-1: wildcards at the first level do not match topics beginning with "$".
         let dollar = topic.utf8.first == UInt8(ascii: "$")
-        Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, into: &matches)
+        let pick = SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher)
+        Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, pick: pick, into: &matches)
+    }
+
+    /// A member of the shared subscription `share` chosen by the policy, if the group has any.
+    func sharedMember(of share: TopicFilter, publisher: String?) -> Subscriber? {
+        guard let shareName = share.shareName else { return nil }
+        var node = root
+        for level in share.filter.split(separator: "/", omittingEmptySubsequences: false) {
+            guard let child = node.children[level] else { return nil }
+            node = child
+        }
+        guard node.groups[shareName] != nil else { return nil }
+        return Self.choose(in: node, shareName, pick: SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher))
+    }
+
+    /// How a group's member is chosen for one message: in turn, or by the publisher's hash.
+    private struct SharedPick {
+        var hash: Int?
+
+        init(policy: BrokerConfiguration.SharedSubscriptionPolicy, publisher: String?) {
+            switch policy {
+            case .roundRobin: hash = nil
+            case .hashByClient: hash = publisher?.hashValue
+            }
+        }
+    }
+
+    private static func choose(in node: Node, _ key: String, pick: SharedPick) -> Subscriber? {
+        let group = node.groups[key]!
+        guard !group.members.isEmpty else { return nil }
+        if let hash = pick.hash {
+            return group.members[Int(UInt(bitPattern: hash) % UInt(group.members.count))]
+        }
+        node.groups[key]!.next = (group.next + 1) % group.members.count
+        return group.members[group.next % group.members.count]
     }
 
     /// Walks the levels of `topic` from `start` (nil once every level is consumed) without splitting it.
     private static func match(
-        _ node: Node, _ topic: String, from start: String.Index?, isFirst: Bool, dollar: Bool, into matches: inout [Subscriber]
+        _ node: Node, _ topic: String, from start: String.Index?, isFirst: Bool, dollar: Bool, pick: SharedPick,
+        into matches: inout [Subscriber]
     ) {
         let wildcardsAllowed = !(isFirst && dollar)
         if wildcardsAllowed, let hash = node.children["#"] {
-            collect(hash, into: &matches)
+            collect(hash, pick: pick, into: &matches)
         }
         guard let start else {
-            collect(node, into: &matches)
+            collect(node, pick: pick, into: &matches)
             return
         }
         let end = topic.utf8[start...].firstIndex(of: UInt8(ascii: "/"))
         let level = topic[start..<(end ?? topic.endIndex)]
         let next = end.map { topic.utf8.index(after: $0) }
         if let exact = node.children[level] {
-            match(exact, topic, from: next, isFirst: false, dollar: dollar, into: &matches)
+            match(exact, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
         }
         if wildcardsAllowed, let plus = node.children["+"] {
-            match(plus, topic, from: next, isFirst: false, dollar: dollar, into: &matches)
+            match(plus, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
         }
     }
 
-    private static func collect(_ node: Node, into matches: inout [Subscriber]) {
+    private static func collect(_ node: Node, pick: SharedPick, into matches: inout [Subscriber]) {
         for subscriber in node.subscribers.values { matches.append(subscriber) }
         guard !node.groups.isEmpty else { return }
         for key in node.groups.keys {
-            let group = node.groups[key]!
-            guard !group.members.isEmpty else { continue }
-            matches.append(group.members[group.next % group.members.count])
-            node.groups[key]!.next = (group.next + 1) % group.members.count
+            if let member = choose(in: node, key, pick: pick) { matches.append(member) }
         }
     }
 }

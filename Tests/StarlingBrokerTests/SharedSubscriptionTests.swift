@@ -87,4 +87,96 @@ import Testing
             #expect(try await member.expectPublish().topic == "left/marker")
         }
     }
+
+    /// 4.8.2: the QoS 1 message in flight to a member, and the messages queued behind it, go to another member of
+    /// the group when the first member's session ends without acknowledging them; to the new member they are new
+    /// messages, DUP 0 (MQTT-3.3.1-3).
+    @Test func unacknowledgedMessagesGoToAnotherMemberWhenASessionEnds() async throws {
+        try await TestBroker.with { broker in
+            // A Receive Maximum of 1 keeps the second message queued behind the first.
+            let first = try await broker.client("member-a", properties: [.receiveMaximum(1)])
+            try await first.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("work/1", "1", packetIdentifier: 1)
+            try await publisher.publishQoS1("work/2", "2", packetIdentifier: 2)
+            #expect(try await first.expectPublish().payloadString == "1")
+
+            let second = try await broker.client("member-b")
+            try await second.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            await first.drop()
+
+            let handedOn = [try await second.expectPublish(), try await second.expectPublish()]
+            #expect(handedOn.map(\.payloadString) == ["1", "2"])
+            #expect(handedOn.map(\.duplicate) == [false, false])
+            #expect(handedOn.map(\.qos) == [.atLeastOnce, .atLeastOnce])
+        }
+    }
+
+    /// MQTT-4.8.2-5: a QoS 2 message already sent to a member whose session ends is not sent to any other member;
+    /// a QoS 1 message in flight beside it is.
+    @Test func sentQoS2MessagesAreNotHandedOn() async throws {
+        try await TestBroker.with { broker in
+            let first = try await broker.client("member-a")
+            try await first.subscribe("$share/g/work/+", qos: .exactlyOnce)
+            let publisher = try await broker.client("publisher")
+            try await publisher.send(.publish(PublishPacket(
+                topic: "work/2", payload: ByteBuffer(string: "two"), qos: .exactlyOnce, packetIdentifier: 1)))
+            #expect(try await publisher.expectPubRec().packetIdentifier == 1)
+            try await publisher.publishQoS1("work/1", "one", packetIdentifier: 2)
+            #expect(try await first.expectPublish().payloadString == "two")
+            #expect(try await first.expectPublish().payloadString == "one")
+
+            let second = try await broker.client("member-b")
+            try await second.subscribe([("$share/g/work/+", SubscriptionOptions(qos: .exactlyOnce)), ("marker", SubscriptionOptions())])
+            await first.drop()
+
+            // Handed on in order, the QoS 2 message would come first.
+            #expect(try await second.expectPublish().payloadString == "one")
+            try await publisher.publish("marker", "marker")
+            #expect(try await second.expectPublish().topic == "marker")
+        }
+    }
+
+    /// `.hashByClient`: every message of one publisher goes to the same member while the group stays the same.
+    @Test(arguments: [BrokerConfiguration.SharedSubscriptionPolicy.hashByClient, .roundRobin])
+    func hashByClientKeepsAPublisherOnOneMember(policy: BrokerConfiguration.SharedSubscriptionPolicy) async throws {
+        try await TestBroker.with({ $0.sharedSubscriptionPolicy = policy }) { broker in
+            var members: [RawClient] = []
+            for index in 0..<2 {
+                let member = try await broker.client("member-\(index)")
+                try await member.subscribe([("$share/g/sticky/+", SubscriptionOptions(qos: .atLeastOnce)), ("done/\(index)", SubscriptionOptions())])
+                members.append(member)
+            }
+            for name in ["p", "q", "r"] {
+                let publisher = try await broker.client(name)
+                for index in 0..<4 {
+                    try await publisher.publishQoS1("sticky/\(name)", "\(name)\(index)", packetIdentifier: UInt16(index + 1))
+                }
+            }
+            let marker = try await broker.client("marker")
+            for index in 0..<2 { try await marker.publish("done/\(index)", "done") }
+
+            var topicsByMember: [Set<String>] = []
+            var count = 0
+            for member in members {
+                var topics: Set<String> = []
+                while true {
+                    let publish = try await member.expectPublish()
+                    if publish.topic.hasPrefix("done/") { break }
+                    topics.insert(publish.topic)
+                    count += 1
+                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+                }
+                topicsByMember.append(topics)
+            }
+            #expect(count == 12)
+            let split = topicsByMember[0].intersection(topicsByMember[1])
+            if policy == .hashByClient {
+                #expect(split.isEmpty)
+            } else {
+                // In turn, every publisher's four messages reach both members.
+                #expect(split.count == 3)
+            }
+        }
+    }
 }
