@@ -84,6 +84,16 @@ let package = Package(
             dependencies: ["StarlingBroker"],
             path: "Examples/EmbeddedBroker"
         ),
+        .executableTarget(
+            name: "Publisher",
+            dependencies: ["StarlingClient"],
+            path: "Examples/Publisher"
+        ),
+        .executableTarget(
+            name: "Subscriber",
+            dependencies: ["StarlingClient"],
+            path: "Examples/Subscriber"
+        ),
         .testTarget(
             name: "MQTTTests",
             dependencies: [
@@ -113,6 +123,7 @@ let package = Package(
                 "StarlingBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

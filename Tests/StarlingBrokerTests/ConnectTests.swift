@@ -206,7 +206,9 @@ import Testing
             }
             try await silent.expectClosed()
             let elapsed = start.duration(to: .now)
-            #expect(elapsed >= .milliseconds(1_400), "closed after \(elapsed)")
+            // The broker's clock starts when it reads CONNECT, a little before CONNACK reaches the test: the lower
+            // bound leaves room for that, and still fails a broker that closes at one keep alive.
+            #expect(elapsed >= .milliseconds(1_100), "closed after \(elapsed)")
             #expect(elapsed < .milliseconds(2_500), "closed after \(elapsed)")
 
             let published = try await watcher.expectPublish()

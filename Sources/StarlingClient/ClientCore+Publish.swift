@@ -1,0 +1,125 @@
+import NIOCore
+
+extension ClientCore {
+    /// Queues a publish and sends it as soon as the connection and the broker's Receive Maximum allow.
+    func publish(_ packet: PublishPacket, promise: EventLoopPromise<PublishResult>) {
+        if case .shutDown(let error) = state { return promise.fail(error ?? .shutdown) }
+        do {
+            try TopicName.validate(packet.topic)
+        } catch {
+            return promise.fail(MQTTClientError(.invalidTopic, "'\(packet.topic)' is not a valid topic name"))
+        }
+        guard queuedPublishes.count < configuration.maximumQueuedPublishes else {
+            return promise.fail(MQTTClientError(
+                .queueFull, "\(queuedPublishes.count) publishes are already waiting to be sent (the limit)"))
+        }
+        var packet = packet
+        packet.packetIdentifier = nil
+        packet.duplicate = false
+        // Aliases are per connection and chosen when the packet is written.
+        packet.properties.remove(.topicAlias)
+        queuedPublishes.append(QueuedPublish(packet: packet, promise: promise))
+        sendQueuedPublishes()
+    }
+
+    func sendQueuedPublishes() {
+        guard case .connected(let connection) = state else { return }
+        var wrote = false
+        while let next = queuedPublishes.first {
+            if next.packet.qos != .atMostOnce && session.outgoingCount >= connection.receiveMaximum { break }
+            if next.packet.qos > connection.maximumQoS {
+                queuedPublishes.removeFirst().promise.fail(MQTTClientError(
+                    .notSupportedByBroker, "the broker accepts QoS \(connection.maximumQoS.rawValue) at most, not \(next.packet.qos.rawValue)"))
+                continue
+            }
+            if next.packet.retain && !connection.retainAvailable {
+                queuedPublishes.removeFirst().promise.fail(MQTTClientError(.notSupportedByBroker, "the broker does not support retained messages"))
+                continue
+            }
+            if next.packet.qos == .atMostOnce {
+                let queued = queuedPublishes.removeFirst()
+                let written = eventLoop.makePromise(of: Void.self)
+                do {
+                    try write(queued.packet, on: connection, promise: written)
+                    wrote = true
+                } catch {
+                    written.fail(error)
+                }
+                written.futureResult.map { PublishResult() }.flatMapErrorThrowing { throw Self.writeError($0) }.cascade(to: queued.promise)
+                continue
+            }
+            guard let packet = session.startOutgoing(next.packet, promise: next.promise) else { break }
+            queuedPublishes.removeFirst()
+            do {
+                try write(packet, on: connection, promise: nil)
+                wrote = true
+            } catch {
+                _ = session.finishOutgoing(packet.packetIdentifier!)
+                next.promise.fail(error)
+            }
+        }
+        if wrote { connection.channel.flush() }
+    }
+
+    /// Writes (without flushing) a PUBLISH, using a topic alias when the connection has one to spare and the
+    /// result fits the broker's Maximum Packet Size.
+    func write(_ packet: PublishPacket, on connection: Connection, promise: EventLoopPromise<Void>?) throws {
+        var use = connection.outgoingAliases.use(for: packet.topic)
+        var wire = OutgoingTopicAliases.apply(use, to: packet)
+        var size = Packet.publish(wire).encodedSize(version: connection.version)
+        if size > connection.maximumPacketSize, case .establish = use {
+            use = .none
+            wire = packet
+            size = Packet.publish(wire).encodedSize(version: connection.version)
+        }
+        guard size <= connection.maximumPacketSize else {
+            throw MQTTClientError(
+                .packetTooLarge, "the PUBLISH to '\(packet.topic)' is \(size) bytes, above the broker's maximum of \(connection.maximumPacketSize)")
+        }
+        connection.outgoingAliases.commit(use, topic: packet.topic)
+        connection.channel.write(Packet.publish(wire), promise: promise)
+    }
+
+    /// Resends what the session holds after a reconnect (4.4), or settles it when the broker lost the session.
+    func resumeSession(sessionPresent: Bool, on connection: Connection) {
+        if !sessionPresent {
+            session.incomingQoS2.removeAll()
+        }
+        for flow in session.outgoingInOrder {
+            let identifier = flow.packet.packetIdentifier!
+            switch flow.stage {
+            case .awaitingPubComp(let result):
+                if sessionPresent {
+                    connection.channel.write(Packet.pubRel(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
+                } else {
+                    // The broker had the message (it sent PUBREC) and then lost the session: the flow cannot be
+                    // finished, and sending the message again would deliver it twice.
+                    _ = session.finishOutgoing(identifier)
+                    flow.promise?.succeed(result)
+                }
+            case .awaitingPubAck, .awaitingPubRec:
+                var packet = flow.packet
+                // MQTT-3.3.1-1: DUP marks a redelivery to a session that may have seen it; a new session has not.
+                packet.duplicate = sessionPresent
+                do {
+                    try write(packet, on: connection, promise: nil)
+                } catch {
+                    _ = session.finishOutgoing(identifier)
+                    flow.promise?.fail(error)
+                }
+            }
+        }
+        if !sessionPresent { resubscribe() }
+        sendPendingControl()
+        sendQueuedPublishes()
+        connection.channel.flush()
+    }
+
+    static func writeError(_ error: any Error) -> MQTTClientError {
+        if let error = error as? MQTTClientError { return error }
+        if let error = error as? MQTTError, case .packetTooLarge(let size, let maximum) = error.kind {
+            return MQTTClientError(.packetTooLarge, "the packet is \(size) bytes, above MQTT's maximum of \(maximum)")
+        }
+        return MQTTClientError(.connectionLost, "connection lost before the message was written", underlying: error)
+    }
+}

@@ -1,0 +1,296 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// An MQTT 3.1.1 and 5.0 client.
+///
+/// A client keeps one session with a broker across as many connections as it takes: `run()` (a
+/// swift-service-lifecycle `Service`) connects, reconnects with backoff when the connection is lost, and resumes
+/// the session or subscribes again when the broker lost it. For a short program, `withConnection(_:)` and
+/// `withMQTTClient(url:_:)` connect, run a closure, and disconnect.
+///
+/// Publishing, subscribing and unsubscribing work from any task; they wait for the broker's acknowledgement.
+/// Publishes made while disconnected wait (up to `maximumQueuedPublishes`) for the next connection.
+public final class MQTTClient: Sendable {
+    public let configuration: MQTTClientConfiguration
+    public let logger: Logger
+    let core: NIOLoopBoundBox<ClientCore>
+
+    var eventLoop: any EventLoop { core.eventLoop }
+
+    public init(
+        configuration: MQTTClientConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "starling.client")
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        let eventLoop = eventLoopGroup.any()
+        core = .makeBoxSendingValue(
+            ClientCore(eventLoop: eventLoop, configuration: configuration, logger: logger), eventLoop: eventLoop)
+    }
+
+    deinit {
+        // Nothing may wait forever on a client nobody can reach any more.
+        let core = self.core
+        core.eventLoop.execute { core.value.terminate(nil) }
+    }
+
+    // MARK: Connection
+
+    /// Connects and stays connected until `disconnect()`, task cancellation or graceful shutdown, reconnecting as
+    /// `configuration.reconnect` allows. Throws when it gives up (a refusal that cannot change, such as bad
+    /// credentials, or a loss with reconnection disabled).
+    public func run() async throws {
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await self.maintainConnection(connected: false)
+        } onCancelOrGracefulShutdown: {
+            self.startDisconnect()
+        }
+    }
+
+    /// Connects (one attempt: a failure is thrown), runs `body`, then disconnects. While `body` runs, the
+    /// connection is maintained as `configuration.reconnect` allows.
+    @discardableResult
+    public func withConnection<Value>(
+        isolation: isolated (any Actor)? = #isolation, _ body: (MQTTClient) async throws -> Value
+    ) async throws -> Value {
+        do {
+            _ = try await onLoop { $0.connect() }
+        } catch {
+            try? await withCore { $0.terminate(error as? MQTTClientError) }
+            throw error
+        }
+        return try await withThrowingTaskGroup(of: Void.self, returning: Value.self, isolation: isolation) { group in
+            group.addTask { try await self.maintainConnection(connected: true) }
+            let outcome: Result<Value, any Error>
+            do {
+                outcome = .success(try await body(self))
+            } catch {
+                outcome = .failure(error)
+            }
+            await self.disconnect()
+            // The loop ends with the disconnect; what it met on the way already reached the operations it affected.
+            _ = try? await group.next()
+            return try outcome.get()
+        }
+    }
+
+    /// Sends DISCONNECT (with `reasonCode` in 5.0), closes the connection and ends the client: `run()` returns,
+    /// streams finish, and operations still waiting fail with `MQTTClientError.Code.clientShutdown`.
+    public func disconnect(reasonCode: ReasonCode = .normalDisconnection, properties: Properties = []) async {
+        let packet = DisconnectPacket(reasonCode: reasonCode, properties: properties)
+        _ = try? await eventLoop.flatSubmit { self.core.value.disconnect(packet) }.get()
+    }
+
+    private func startDisconnect() {
+        let core = self.core
+        core.eventLoop.execute { _ = core.value.disconnect(DisconnectPacket()) }
+    }
+
+    /// The connection loop: waits for the connection to end, then reconnects with backoff until shut down.
+    func maintainConnection(connected: Bool) async throws {
+        let policy = configuration.reconnect
+        var connected = connected
+        var failures = 0
+        while true {
+            if !connected {
+                do {
+                    _ = try await onLoop { $0.connect() }
+                    connected = true
+                    failures = 0
+                } catch {
+                    if try await withCore({ $0.isShutdownRequested }) { return }
+                    let error = error as? MQTTClientError ?? MQTTClientError(.connectFailed, "could not connect", underlying: error)
+                    failures += 1
+                    guard error.isRetriable, policy.allowsAttempt(after: failures) else {
+                        try await withCore { $0.terminate(error) }
+                        throw error
+                    }
+                    try await pause(beforeAttempt: failures + 1)
+                    continue
+                }
+            }
+            let reason = try await onLoop { $0.connectionEnded() }
+            connected = false
+            if try await withCore({ $0.isShutdownRequested }) { return }
+            guard policy.isEnabled, reason?.isRetriable ?? true else {
+                let error = reason ?? .lost
+                try await withCore { $0.terminate(error) }
+                throw error
+            }
+            try await pause(beforeAttempt: 1)
+        }
+    }
+
+    private func pause(beforeAttempt attempt: Int) async throws {
+        let delay = configuration.reconnect.delay(beforeAttempt: attempt)
+        logger.debug("reconnecting", metadata: ["attempt": "\(attempt)", "delay": "\(delay)"])
+        try await onLoop { core in
+            core.emit(.reconnecting(attempt: attempt, delay: .nanoseconds(delay.nanoseconds)))
+            return core.sleep(for: delay)
+        }
+    }
+
+    /// Every change of the connection from now on; the stream ends when the client does.
+    public func connectionEvents() -> AsyncStream<ConnectionEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self)
+        let core = self.core
+        core.eventLoop.execute { core.value.addEventListener(continuation) }
+        return stream
+    }
+
+    // MARK: Publishing
+
+    /// Publishes a message and returns once its QoS flow is complete: when written for QoS 0, on PUBACK for
+    /// QoS 1, on PUBCOMP for QoS 2. A refusal by the broker (a 5.0 reason code of 0x80 or more) is thrown as
+    /// `MQTTClientError.Code.publishRefused` with the reason code.
+    @discardableResult
+    public func publish(
+        topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
+    ) async throws -> PublishResult {
+        let packet = PublishPacket(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        return try await request { core, promise in core.publish(packet, promise: promise) }
+    }
+
+    @discardableResult
+    public func publish(
+        topic: String, payload: String, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
+    ) async throws -> PublishResult {
+        try await publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain, properties: properties)
+    }
+
+    @discardableResult
+    public func publish(
+        topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
+    ) async throws -> PublishResult {
+        try await publish(topic: topic, payload: ByteBuffer(bytes: payload), qos: qos, retain: retain, properties: properties)
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes and returns the subscription's own message stream with the broker's SUBACK. Throws
+    /// `MQTTClientError.Code.subscriptionRefused` when the broker refuses every filter.
+    public func subscribe(to subscriptions: [SubscribePacket.Subscription], properties: Properties = []) async throws -> MQTTSubscription {
+        let pending = makeSubscription(to: subscriptions, properties: properties)
+        return try await pending.acknowledged()
+    }
+
+    public func subscribe(to filter: String, qos: QoS = .atMostOnce) async throws -> MQTTSubscription {
+        try await subscribe(to: [SubscribePacket.Subscription(topicFilter: filter, qos: qos)])
+    }
+
+    public func subscribe(to filters: [String], qos: QoS = .atMostOnce) async throws -> MQTTSubscription {
+        try await subscribe(to: filters.map { SubscribePacket.Subscription(topicFilter: $0, qos: qos) })
+    }
+
+    /// Subscribes, runs `body` with the subscription, and unsubscribes when `body` returns or throws.
+    @discardableResult
+    public func withSubscription<Value>(
+        to subscriptions: [SubscribePacket.Subscription], properties: Properties = [],
+        isolation: isolated (any Actor)? = #isolation, _ body: (MQTTSubscription) async throws -> Value
+    ) async throws -> Value {
+        let subscription = try await subscribe(to: subscriptions, properties: properties)
+        let outcome: Result<Value, any Error>
+        do {
+            outcome = .success(try await body(subscription))
+        } catch {
+            outcome = .failure(error)
+        }
+        do {
+            try await subscription.unsubscribe()
+        } catch {
+            logger.debug("unsubscribe at the end of a subscription's scope failed", metadata: ["error": "\(error)"])
+        }
+        return try outcome.get()
+    }
+
+    @discardableResult
+    public func withSubscription<Value>(
+        to filter: String, qos: QoS = .atMostOnce, isolation: isolated (any Actor)? = #isolation,
+        _ body: (MQTTSubscription) async throws -> Value
+    ) async throws -> Value {
+        try await withSubscription(to: [SubscribePacket.Subscription(topicFilter: filter, qos: qos)], isolation: isolation, body)
+    }
+
+    /// A subscription registered at once (its stream receives matching messages from this moment) whose
+    /// SUBSCRIBE goes out as soon as the client is connected.
+    public struct PendingSubscription: Sendable {
+        let client: MQTTClient
+        public let filters: [String]
+        let stream: AsyncThrowingStream<MQTTMessage, any Error>
+        let acknowledgement: EventLoopFuture<ClientCore.SubscriptionAck>
+
+        /// Waits for the SUBACK (throwing `subscriptionRefused` when every filter was refused).
+        public func acknowledged() async throws -> MQTTSubscription {
+            let core = client.core
+            let token = ObjectIdentifier(acknowledgement)
+            let ack = try await withTaskCancellationHandler {
+                try await acknowledgement.get()
+            } onCancel: {
+                core.eventLoop.execute { core.value.cancel(token) }
+            }
+            return MQTTSubscription(result: ack.result, filters: filters, owner: ack.owner, client: client, stream: stream)
+        }
+    }
+
+    /// Registers a subscription without waiting: made before connecting, it cannot miss the messages the broker
+    /// sends for it right after CONNACK (from a resumed session, for instance).
+    public func makeSubscription(to subscriptions: [SubscribePacket.Subscription], properties: Properties = []) -> PendingSubscription {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: MQTTMessage.self)
+        let promise = eventLoop.makePromise(of: ClientCore.SubscriptionAck.self)
+        let core = self.core
+        core.eventLoop.execute { core.value.subscribe(subscriptions, properties: properties, continuation: continuation, promise: promise) }
+        return PendingSubscription(
+            client: self, filters: subscriptions.map(\.topicFilter), stream: stream, acknowledgement: promise.futureResult)
+    }
+
+    /// Unsubscribes from `filters` directly, whatever subscription streams use them (they stop receiving those
+    /// messages). Useful to remove subscriptions a persistent session kept from an earlier run.
+    @discardableResult
+    public func unsubscribe(from filters: [String], properties: Properties = []) async throws -> UnsubscribeResult {
+        try await request { core, promise in core.unsubscribe(filters, properties: properties, promise: promise) }
+    }
+
+    func release(_ owner: Int) async throws -> UnsubscribeResult? {
+        try await request { core, promise in core.release(owner, promise: promise) }
+    }
+
+    /// Every message this client receives from now on, whichever subscription it is for (including
+    /// subscriptions a resumed session brought back). The stream ends when the client does.
+    public func messages() -> AsyncThrowingStream<MQTTMessage, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: MQTTMessage.self)
+        let core = self.core
+        core.eventLoop.execute { core.value.addMessageListener(continuation) }
+        return stream
+    }
+
+    // MARK: Hopping onto the loop
+
+    func onLoop<Value: Sendable>(_ body: @escaping @Sendable (ClientCore) -> EventLoopFuture<Value>) async throws -> Value {
+        let core = self.core
+        return try await core.eventLoop.flatSubmit { body(core.value) }.get()
+    }
+
+    func withCore<Value: Sendable>(_ body: @escaping @Sendable (ClientCore) -> Value) async throws -> Value {
+        let core = self.core
+        return try await core.eventLoop.submit { body(core.value) }.get()
+    }
+
+    /// Starts an operation on the loop and waits for its promise; cancelling the waiting task stops the wait
+    /// (and withdraws the operation if it has not reached the broker yet).
+    private func request<Value: Sendable>(_ start: @escaping @Sendable (ClientCore, EventLoopPromise<Value>) -> Void) async throws -> Value {
+        let core = self.core
+        let promise = core.eventLoop.makePromise(of: Value.self)
+        core.eventLoop.execute { start(core.value, promise) }
+        let future = promise.futureResult
+        let token = ObjectIdentifier(future)
+        return try await withTaskCancellationHandler {
+            try await future.get()
+        } onCancel: {
+            core.eventLoop.execute { core.value.cancel(token) }
+        }
+    }
+}
+
+extension MQTTClient: Service {}

@@ -1,0 +1,128 @@
+import NIOCore
+import NIOSSL
+
+/// Everything a client needs to know to connect and to behave once connected.
+public struct MQTTClientConfiguration: Sendable {
+    /// How MQTT packets travel to the broker.
+    public enum Transport: Sendable, Hashable {
+        /// MQTT directly over TCP (with TLS when `tls` is set).
+        case tcp
+        /// MQTT over WebSocket (section 6 of both specifications) with subprotocol `mqtt`, at `path`.
+        case webSocket(path: String)
+    }
+
+    /// The will message, published by the broker if the connection ends without DISCONNECT. In 5.0 its
+    /// properties may hold a Will Delay Interval (`.willDelayInterval`) and the message properties.
+    public typealias Will = ConnectPacket.Will
+
+    public var host: String
+    public var port: Int
+    public var transport: Transport
+    /// TLS settings; nil for a plain connection. For `mqtts://` and `wss://` URLs this is the system's default
+    /// client configuration, which verifies the broker's certificate against the system trust roots.
+    public var tls: TLSConfiguration?
+    /// The name sent in TLS SNI and checked against the broker's certificate; nil to use `host` (when it is a name).
+    public var tlsServerName: String?
+
+    public var protocolVersion: ProtocolVersion
+    public var clientIdentifier: String
+    /// Clean Start (5.0) or Clean Session (3.1.1) on the first connection. Reconnections in 5.0 ask to resume
+    /// the session whenever `sessionExpiryInterval` keeps it alive on the broker.
+    public var cleanStart: Bool
+    /// 5.0: seconds the broker keeps the session after the connection ends (0: it ends with the connection,
+    /// `UInt32.max`: never expires). 3.1.1 has no expiry: `cleanStart == false` keeps the session.
+    public var sessionExpiryInterval: UInt32
+    /// Seconds between control packets; 0 turns keep alive off.
+    public var keepAlive: UInt16
+    public var userName: String?
+    public var password: ByteBuffer?
+    public var will: Will?
+
+    /// 5.0: how many QoS 1 and 2 messages the broker may send before this client acknowledges them (nil: 65,535).
+    public var receiveMaximum: UInt16?
+    /// 5.0: the largest packet this client accepts; larger ones are refused by the broker, not sent.
+    public var maximumPacketSize: UInt32?
+    /// 5.0: how many topic aliases the broker may use towards this client (0: none).
+    public var topicAliasMaximum: UInt16
+    /// 5.0: whether publishes use topic aliases when the broker allows them, replacing repeated topic names.
+    public var usesTopicAliases: Bool
+    /// 5.0: further CONNECT properties, such as user properties or Request Response Information.
+    public var connectProperties: Properties
+
+    /// How long the transport, TLS, WebSocket and CONNACK handshakes may take together.
+    public var connectTimeout: TimeAmount
+    /// How long to wait for PINGRESP after PINGREQ before the connection counts as lost (nil: the keep alive).
+    public var pingTimeout: TimeAmount?
+    public var reconnect: ReconnectPolicy
+    /// How many publishes may wait for a connection (or for the broker's Receive Maximum) before `publish`
+    /// fails with `MQTTClientError.Code.queueFull`.
+    public var maximumQueuedPublishes: Int
+
+    public init(
+        host: String = "localhost", port: Int? = nil, transport: Transport = .tcp, tls: TLSConfiguration? = nil,
+        protocolVersion: ProtocolVersion = .v5, clientIdentifier: String = MQTTClientConfiguration.randomClientIdentifier(),
+        cleanStart: Bool = true, sessionExpiryInterval: UInt32 = 0, keepAlive: UInt16 = 60,
+        userName: String? = nil, password: String? = nil, will: Will? = nil
+    ) {
+        self.host = host
+        self.transport = transport
+        self.tls = tls
+        self.port = port ?? Self.defaultPort(transport: transport, tls: tls != nil)
+        self.tlsServerName = nil
+        self.protocolVersion = protocolVersion
+        self.clientIdentifier = clientIdentifier
+        self.cleanStart = cleanStart
+        self.sessionExpiryInterval = sessionExpiryInterval
+        self.keepAlive = keepAlive
+        self.userName = userName
+        self.password = password.map { ByteBuffer(string: $0) }
+        self.will = will
+        self.receiveMaximum = nil
+        self.maximumPacketSize = nil
+        self.topicAliasMaximum = 0
+        self.usesTopicAliases = true
+        self.connectProperties = []
+        self.connectTimeout = .seconds(10)
+        self.pingTimeout = nil
+        self.reconnect = .exponentialBackoff
+        self.maximumQueuedPublishes = 1000
+    }
+
+    /// 1883 for MQTT, 8883 for MQTT over TLS, 80 and 443 for WebSocket without and with TLS.
+    public static func defaultPort(transport: Transport, tls: Bool) -> Int {
+        switch transport {
+        case .tcp: tls ? 8883 : 1883
+        case .webSocket: tls ? 443 : 80
+        }
+    }
+
+    /// A client identifier unlikely to collide with another client's: `starling-` and 12 hexadecimal digits.
+    public static func randomClientIdentifier() -> String {
+        let value = UInt64.random(in: 0..<(1 << 48))
+        let hex = String(value, radix: 16)
+        return "starling-" + String(repeating: "0", count: 12 - hex.count) + hex
+    }
+
+    /// The CONNECT packet for a connection; `resuming` is true for reconnections after the first success.
+    func connectPacket(resuming: Bool) -> ConnectPacket {
+        var properties = connectProperties
+        var cleanStart = cleanStart
+        if protocolVersion == .v5 {
+            if sessionExpiryInterval > 0 {
+                properties.set(.sessionExpiryInterval(sessionExpiryInterval))
+                // The session outlives the connection, so a reconnection resumes it rather than starting afresh.
+                if resuming { cleanStart = false }
+            }
+            if let receiveMaximum { properties.set(.receiveMaximum(receiveMaximum)) }
+            if let maximumPacketSize { properties.set(.maximumPacketSize(maximumPacketSize)) }
+            if topicAliasMaximum > 0 { properties.set(.topicAliasMaximum(topicAliasMaximum)) }
+        } else {
+            properties = []
+        }
+        var will = will
+        if protocolVersion != .v5 { will?.properties = [] }
+        return ConnectPacket(
+            protocolVersion: protocolVersion, clientIdentifier: clientIdentifier, cleanStart: cleanStart,
+            keepAlive: keepAlive, userName: userName, password: password, will: will, properties: properties)
+    }
+}

@@ -1,0 +1,157 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What went wrong in a client operation, with the broker's reason code and reason string when it gave them.
+public struct MQTTClientError: Error, CustomStringConvertible {
+    public enum Code: Sendable, Hashable {
+        /// The configuration or an argument cannot work (bad URL, bad TLS files, …).
+        case invalidConfiguration
+        /// The transport could not be set up: name resolution, TCP connect, TLS handshake or WebSocket upgrade.
+        case connectFailed
+        /// The broker answered CONNECT with a failure; see `reasonCode`.
+        case connectionRefused
+        /// A handshake or an acknowledgement took longer than allowed.
+        case timedOut
+        /// The connection ended without a DISCONNECT from the broker.
+        case connectionLost
+        /// The broker sent DISCONNECT (5.0); see `reasonCode`.
+        case disconnectedByBroker
+        /// The broker did not answer PINGREQ in time.
+        case keepAliveTimeout
+        /// The broker broke the protocol; the connection was closed.
+        case protocolError
+        /// The broker refused a publish with a PUBACK or PUBREC failure code; see `reasonCode`.
+        case publishRefused
+        /// The broker refused every topic filter of a subscribe; see `reasonCodes`.
+        case subscriptionRefused
+        /// The broker refused an unsubscribe; see `reasonCodes`.
+        case unsubscribeRefused
+        /// The packet is larger than the broker's Maximum Packet Size (or than MQTT allows).
+        case packetTooLarge
+        /// The publish needs a QoS or retain the broker said it does not support.
+        case notSupportedByBroker
+        /// The feature needs MQTT 5.0 and the connection uses 3.1.1.
+        case requiresMQTT5
+        /// Too many publishes are waiting for a connection.
+        case queueFull
+        /// A topic name or filter that MQTT does not allow.
+        case invalidTopic
+        /// The client was shut down (by `disconnect()`, cancellation or a fatal error) before the operation ended.
+        case clientShutdown
+    }
+
+    public var code: Code
+    /// What happened, in words.
+    public var message: String
+    /// The reason code the broker gave (CONNACK, PUBACK, PUBREC or DISCONNECT), if any.
+    public var reasonCode: ReasonCode?
+    /// Per-filter reason codes of a refused SUBSCRIBE or UNSUBSCRIBE.
+    public var reasonCodes: [ReasonCode]
+    /// The broker's Reason String property, if it sent one.
+    public var reasonString: String?
+    /// The error underneath, such as a system or TLS error.
+    public var underlying: (any Error)?
+
+    public init(
+        _ code: Code, _ message: String, reasonCode: ReasonCode? = nil, reasonCodes: [ReasonCode] = [],
+        reasonString: String? = nil, underlying: (any Error)? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.reasonCode = reasonCode
+        self.reasonCodes = reasonCodes
+        self.reasonString = reasonString
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var text = message
+        if let reasonCode { text += " (reason code \(reasonCode))" }
+        if let reasonString, !reasonString.isEmpty { text += ": \(reasonString)" }
+        if let underlying { text += ": \(Self.describe(underlying))" }
+        return text
+    }
+
+    /// System errors in the words of `strerror` ("Connection refused") rather than as nested values.
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        case let error as NIOConnectionError:
+            if let first = error.connectionErrors.first { return describe(first.error) }
+            if let lookup = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve \(error.host): \(lookup)" }
+            return "\(error)"
+        case let error as MQTTClientError:
+            return error.description
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+extension MQTTClientError {
+    static func refused(_ connAck: ConnAckPacket, version: ProtocolVersion) -> MQTTClientError {
+        let meaning: String
+        if version == .v5 {
+            meaning = ReasonCode.names[connAck.reasonCode.rawValue] ?? "unknown reason"
+        } else {
+            meaning = ConnectReturnCode(rawValue: connAck.reasonCode.rawValue).map(\.meaning) ?? "unknown return code"
+        }
+        return MQTTClientError(
+            .connectionRefused, "connection refused by the broker: \(meaning)", reasonCode: connAck.reasonCode,
+            reasonString: connAck.properties.reasonString)
+    }
+
+    static func disconnected(_ packet: DisconnectPacket) -> MQTTClientError {
+        MQTTClientError(
+            .disconnectedByBroker, "the broker closed the connection", reasonCode: packet.reasonCode,
+            reasonString: packet.properties.reasonString)
+    }
+
+    static let shutdown = MQTTClientError(.clientShutdown, "the client was shut down")
+    static let lost = MQTTClientError(.connectionLost, "connection lost")
+
+    static func protocolError(_ what: String) -> MQTTClientError {
+        MQTTClientError(.protocolError, "protocol error: \(what)")
+    }
+
+    /// Whether the same CONNECT could succeed later: refusals that depend on who connects (credentials,
+    /// authorisation, identifier, protocol version) cannot.
+    var isRetriable: Bool {
+        switch code {
+        case .connectFailed, .timedOut, .connectionLost, .keepAliveTimeout, .protocolError:
+            return true
+        case .disconnectedByBroker:
+            // Another connection with this client identifier took over: reconnecting would take it back, and the
+            // two clients would push each other off for ever.
+            return reasonCode != .sessionTakenOver
+        case .connectionRefused:
+            guard let reasonCode else { return false }
+            // 3.1.1 "server unavailable" (3), 5.0 server unavailable/busy/quota/rate, and unspecified failures.
+            return [0x03, 0x80, 0x83, 0x88, 0x89, 0x97, 0x9F].contains(reasonCode.rawValue)
+        default:
+            return false
+        }
+    }
+}
+
+extension ConnectReturnCode {
+    var meaning: String {
+        switch self {
+        case .accepted: "accepted"
+        case .unacceptableProtocolVersion: "unacceptable protocol version"
+        case .identifierRejected: "identifier rejected"
+        case .serverUnavailable: "server unavailable"
+        case .badUserNameOrPassword: "bad user name or password"
+        case .notAuthorized: "not authorized"
+        }
+    }
+}

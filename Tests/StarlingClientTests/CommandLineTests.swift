@@ -1,0 +1,149 @@
+import Foundation
+import StarlingClient
+import Testing
+
+/// `starling pub` and `starling sub` run as programs against mosquitto.
+@Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
+struct CommandLineTests {
+    /// The `starling` program built beside this test bundle (or the one STARLING_CLI names).
+    static let executable: String = {
+        if let override = ProcessInfo.processInfo.environment["STARLING_CLI"] { return override }
+        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        return bundle.appendingPathComponent("starling").path
+    }()
+
+    struct Outcome {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    static func start(_ arguments: [String], withStandardInput: Bool = false) throws -> ChildProcess {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw MosquittoBroker.BrokerFailed(log: "\(executable) is missing: build the package first (swift build)")
+        }
+        return try ChildProcess("/usr/bin/timeout", ["30", executable] + arguments, withStandardInput: withStandardInput)
+    }
+
+    static func finish(_ process: ChildProcess, outputSoFar: String = "") async -> Outcome {
+        async let output = ChildProcess.readAll(process.standardOutput)
+        async let errors = ChildProcess.readAll(process.standardError)
+        let status = await process.exitStatus()
+        return Outcome(status: status, output: outputSoFar + (await output), errors: await errors)
+    }
+
+    static func run(_ arguments: [String], input: String? = nil) async throws -> Outcome {
+        let process = try start(arguments, withStandardInput: input != nil)
+        if let input, let standardInput = process.standardInput {
+            try standardInput.write(contentsOf: Data(input.utf8))
+            try standardInput.close()
+        }
+        return await finish(process)
+    }
+
+    static func broker(_ broker: MosquittoBroker, port: Int? = nil) -> [String] {
+        ["-h", "127.0.0.1", "-p", "\(port ?? broker.port)"]
+    }
+
+    @Test func publishedRetainedMessageIsPrintedBySub() async throws {
+        try await withMosquitto { broker in
+            let published = try await Self.run(["pub"] + Self.broker(broker) + ["-t", "cli/a", "-m", "hello", "-r", "-q", "1"])
+            #expect(published.status == 0, "\(published.errors)")
+            #expect(published.output.isEmpty && published.errors.isEmpty)
+            let received = try await Self.run(["sub"] + Self.broker(broker) + ["-t", "cli/#", "-C", "1", "-v"])
+            #expect(received.status == 0, "\(received.errors)")
+            #expect(received.output == "cli/a hello\n")
+        }
+    }
+
+    @Test(arguments: ["311", "5"])
+    func liveMessagesGoFromPubToSub(version: String) async throws {
+        try await withMosquitto { broker in
+            let marker = try await Self.run(["pub"] + Self.broker(broker) + ["-V", version, "-t", "live/marker", "-m", "ready", "-r"])
+            #expect(marker.status == 0, "\(marker.errors)")
+            let subscriber = try Self.start(["sub"] + Self.broker(broker) + ["-V", version, "-t", "live/#", "-C", "3", "-q", "2", "-F", "%t|%p|%q|%r"])
+            // The retained marker arrives once the subscription is in place.
+            let first = await ChildProcess.read(subscriber.standardOutput, until: "\n")
+            #expect(first == "live/marker|ready|0|1\n")
+            let lines = try await Self.run(["pub"] + Self.broker(broker) + ["-V", version, "-t", "live/lines", "-l", "-q", "2"], input: "one\n\ntwo\n")
+            #expect(lines.status == 0, "\(lines.errors)")
+            let received = await Self.finish(subscriber, outputSoFar: first)
+            #expect(received.status == 0, "\(received.errors)")
+            #expect(received.output == "live/marker|ready|0|1\nlive/lines|one|2|0\nlive/lines|two|2|0\n")
+        }
+    }
+
+    @Test func timeoutExitsWith27() async throws {
+        try await withMosquitto { broker in
+            let started = ContinuousClock.now
+            let received = try await Self.run(["sub"] + Self.broker(broker) + ["-t", "silence", "-W", "1"])
+            #expect(received.status == 27)
+            #expect(received.errors == "Timed out\n")
+            #expect(received.output.isEmpty)
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
+    @Test(arguments: [("311", Int32(5)), ("5", 135)])
+    func refusedConnectionExitsWithTheReasonCode(version: String, status: Int32) async throws {
+        try await withMosquitto { broker in
+            for command in [["pub", "-t", "t", "-m", "x"], ["sub", "-t", "t"]] {
+                let outcome = try await Self.run(
+                    [command[0]] + Self.broker(broker, port: broker.authenticatedPort) + ["-V", version] + command.dropFirst())
+                #expect(outcome.status == status)
+                #expect(outcome.errors.hasPrefix("Error: connection refused by the broker"))
+                #expect(outcome.errors.filter { $0 == "\n" }.count == 1)
+            }
+        }
+    }
+
+    @Test func unreachableBrokerExitsWith1() async throws {
+        let port = try await MosquittoBroker.freePorts(1)[0]
+        let outcome = try await Self.run(["pub", "-h", "127.0.0.1", "-p", "\(port)", "-t", "t", "-m", "x"])
+        #expect(outcome.status == 1)
+        #expect(outcome.errors == "Error: could not connect to 127.0.0.1:\(port): Connection refused\n")
+    }
+
+    @Test func propertiesReachTheSubscriberAndFormatAsJSON() async throws {
+        try await withMosquitto { broker in
+            let published = try await Self.run(
+                ["pub"] + Self.broker(broker)
+                    + ["-t", "props/x", "-m", "{\"v\":1}", "-r", "-q", "1", "-D", "publish", "user-property", "k", "v",
+                       "-D", "publish", "content-type", "application/json"])
+            #expect(published.status == 0, "\(published.errors)")
+            let formatted = try await Self.run(["sub"] + Self.broker(broker) + ["-V", "5", "-t", "props/#", "-C", "1", "-F", "%t %C %P %l %%"])
+            #expect(formatted.output == "props/x application/json k:v 7 %\n")
+            let json = try await Self.run(["sub"] + Self.broker(broker) + ["-V", "5", "-t", "props/#", "-q", "1", "-C", "1", "--json"])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+            #expect(object["topic"] as? String == "props/x")
+            #expect(object["payload"] as? String == "{\"v\":1}")
+            #expect(object["retain"] as? Int == 1)
+            #expect(object["qos"] as? Int == 1)
+        }
+    }
+
+    @Test func urlAndFilterOutAndNoStale() async throws {
+        try await withMosquitto { broker in
+            for (topic, message) in [("f/keep", "kept"), ("f/drop", "dropped")] {
+                let published = try await Self.run(["pub", "-L", "mqtt://127.0.0.1:\(broker.port)/\(topic)", "-m", message, "-r"])
+                #expect(published.status == 0, "\(published.errors)")
+            }
+            let filtered = try await Self.run(["sub"] + Self.broker(broker) + ["-t", "f/#", "-T", "f/drop", "-C", "1"])
+            #expect(filtered.output == "kept\n")
+            // Only retained messages exist, so -R prints nothing before -W ends the wait.
+            let fresh = try await Self.run(["sub"] + Self.broker(broker) + ["-t", "f/#", "-R", "-W", "1"])
+            #expect(fresh.status == 27 && fresh.output.isEmpty)
+        }
+    }
+
+    @Test func helpIsLongOnlyBecauseDashHIsTheHost() async throws {
+        for command in ["pub", "sub"] {
+            let help = try await Self.run([command, "--help"])
+            #expect(help.status == 0)
+            #expect(help.output.contains("-h, --host"))
+            #expect(help.output.contains("Exit status"))
+        }
+        let usage = try await Self.run(["pub", "-t", "t"])
+        #expect(usage.status == 64)
+    }
+}

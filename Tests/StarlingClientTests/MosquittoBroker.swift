@@ -1,0 +1,220 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// A mosquitto broker for one test, on free 127.0.0.1 ports: plain MQTT, MQTT over WebSocket, a listener that
+/// refuses anonymous clients and, when asked, TLS with and without client certificates.
+final class MosquittoBroker {
+    static let executable = "/usr/sbin/mosquitto"
+    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: executable) }
+
+    let directory: URL
+    private(set) var port = 0
+    private(set) var webSocketPort = 0
+    /// Refuses clients without a user name (CONNACK 5 / 0x87).
+    private(set) var authenticatedPort = 0
+    private(set) var tlsPort: Int?
+    private(set) var mutualTLSPort: Int?
+    private(set) var secureWebSocketPort: Int?
+    let certificates: TestCertificates?
+    private let persistence: Bool
+    private var process: ChildProcess?
+
+    /// Starts mosquitto. `persistence` keeps sessions across `restart()`, as a broker with a database would.
+    init(persistence: Bool = false, tls: Bool = false) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-mosquitto-\(UUID().uuidString)")
+        // Started as root, mosquitto runs as the user mosquitto, which must be able to write its database here.
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        try "".write(to: directory.appendingPathComponent("passwords"), atomically: true, encoding: .utf8)
+        self.persistence = persistence
+        certificates = tls ? try TestCertificates(directory: directory) : nil
+        // Another test may take a port between its release here and mosquitto's bind: then choose again.
+        for attempt in 1...5 {
+            let ports = try await Self.freePorts(tls ? 6 : 3)
+            port = ports[0]
+            webSocketPort = ports[1]
+            authenticatedPort = ports[2]
+            tlsPort = tls ? ports[3] : nil
+            mutualTLSPort = tls ? ports[4] : nil
+            secureWebSocketPort = tls ? ports[5] : nil
+            try writeConfiguration()
+            do {
+                try await start()
+                return
+            } catch let error as BrokerFailed where attempt < 5 && error.lostPortRace {
+                continue
+            }
+        }
+    }
+
+    private func writeConfiguration() throws {
+        var config = """
+            per_listener_settings true
+            persistence \(persistence)
+            persistence_location \(directory.path)/
+            log_dest stderr
+            log_type error
+            log_type warning
+            log_type notice
+            log_type information
+            listener \(port) 127.0.0.1
+            allow_anonymous true
+            listener \(webSocketPort) 127.0.0.1
+            protocol websockets
+            allow_anonymous true
+            listener \(authenticatedPort) 127.0.0.1
+            allow_anonymous false
+            password_file \(directory.path)/passwords
+
+            """
+        if let certificates, let tlsPort, let mutualTLSPort, let secureWebSocketPort {
+            config += """
+                listener \(tlsPort) 127.0.0.1
+                allow_anonymous true
+                cafile \(certificates.caCertificate)
+                certfile \(certificates.serverCertificate)
+                keyfile \(certificates.serverKey)
+                listener \(mutualTLSPort) 127.0.0.1
+                allow_anonymous true
+                cafile \(certificates.caCertificate)
+                certfile \(certificates.serverCertificate)
+                keyfile \(certificates.serverKey)
+                require_certificate true
+                listener \(secureWebSocketPort) 127.0.0.1
+                protocol websockets
+                allow_anonymous true
+                cafile \(certificates.caCertificate)
+                certfile \(certificates.serverCertificate)
+                keyfile \(certificates.serverKey)
+
+                """
+        }
+        try config.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        // A test that forgot `stop()` still ends its broker.
+        if let process { process.signal(SIGTERM) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var url: String { "mqtt://127.0.0.1:\(port)" }
+
+    /// Starts the process and returns once mosquitto reports that it is running.
+    func start() async throws {
+        // `timeout` ends the broker even if the test process dies without stopping it.
+        let process = try ChildProcess(
+            "/usr/bin/timeout", ["120", Self.executable, "-c", directory.appendingPathComponent("mosquitto.conf").path])
+        self.process = process
+        let log = await ChildProcess.read(process.standardError, until: " running")
+        guard log.contains(" running") else {
+            self.process = nil
+            _ = await process.exitStatus()
+            throw BrokerFailed(log: log)
+        }
+        // Keep draining the log so that mosquitto never blocks on a full pipe.
+        let errors = process.standardError
+        Thread.detachNewThread { _ = try? errors.readToEnd() }
+    }
+
+    /// Stops the process (SIGTERM, which lets mosquitto save its database) and waits for it to exit.
+    func stop() async {
+        guard let process else { return }
+        self.process = nil
+        process.signal(SIGTERM)
+        _ = await process.exitStatus()
+    }
+
+    func restart() async throws {
+        await stop()
+        try await start()
+    }
+
+    struct BrokerFailed: Error, CustomStringConvertible {
+        var log: String
+        var lostPortRace: Bool { log.contains("Address already in use") || log.contains("Unable to create websockets listener") }
+        var description: String { "mosquitto did not start:\n\(log)" }
+    }
+
+    /// Distinct ports nothing listens on right now, below the range the kernel hands out to outgoing connections
+    /// (so that no client of a test running alongside takes one): all held at once, then released for mosquitto.
+    static func freePorts(_ count: Int) async throws -> [Int] {
+        var channels: [any Channel] = []
+        while channels.count < count {
+            let candidate = Int.random(in: 20_000..<32_000)
+            guard let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: candidate).get()
+            else { continue }
+            channels.append(channel)
+        }
+        let ports = channels.map { $0.localAddress!.port! }
+        for channel in channels { try await channel.close() }
+        return ports
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, made with openssl.
+struct TestCertificates {
+    let caCertificate: String
+    let serverCertificate: String
+    let serverKey: String
+    let clientCertificate: String
+    let clientKey: String
+    /// A CA that signed nothing here, to see verification fail.
+    let otherCACertificate: String
+
+    init(directory: URL) throws {
+        let path = directory.path
+        caCertificate = "\(path)/ca.crt"
+        serverCertificate = "\(path)/server.crt"
+        serverKey = "\(path)/server.key"
+        clientCertificate = "\(path)/client.crt"
+        clientKey = "\(path)/client.key"
+        otherCACertificate = "\(path)/other-ca.crt"
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(path)/ca.key", "-out", caCertificate, "-days", "2", "-subj", "/CN=Starling Test CA"])
+        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(path)/other-ca.key", "-out", otherCACertificate, "-days", "2", "-subj", "/CN=Other CA"])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(path)/server.ext", atomically: true, encoding: .utf8)
+        for (name, subject, extensions) in [("server", "/CN=localhost", ["-extfile", "\(path)/server.ext"]), ("client", "/CN=starling-client", [])] {
+            try Self.openssl(["req"] + ec + ["-keyout", "\(path)/\(name).key", "-out", "\(path)/\(name).csr", "-subj", subject])
+            try Self.openssl(
+                ["x509", "-req", "-in", "\(path)/\(name).csr", "-CA", caCertificate, "-CAkey", "\(path)/ca.key", "-CAcreateserial",
+                 "-out", "\(path)/\(name).crt", "-days", "2"] + extensions)
+        }
+        // mosquitto reads the key as the user mosquitto; these keys protect nothing.
+        for key in [serverKey, clientKey] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+        }
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MosquittoBroker.BrokerFailed(log: "openssl \(arguments.joined(separator: " ")) failed")
+        }
+    }
+}
+
+/// Runs `body` with a fresh broker and stops the broker afterwards, whatever `body` does.
+func withMosquitto<Value>(
+    persistence: Bool = false, tls: Bool = false, isolation: isolated (any Actor)? = #isolation,
+    _ body: (MosquittoBroker) async throws -> Value
+) async throws -> Value {
+    let broker = try await MosquittoBroker(persistence: persistence, tls: tls)
+    do {
+        let value = try await body(broker)
+        await broker.stop()
+        return value
+    } catch {
+        await broker.stop()
+        throw error
+    }
+}

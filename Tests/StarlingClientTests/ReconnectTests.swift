@@ -1,0 +1,87 @@
+import NIOCore
+@testable import StarlingClient
+import Testing
+
+/// Reconnection across broker restarts, against mosquitto.
+@Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
+struct ReconnectTests {
+    static func configuration(_ broker: MosquittoBroker, identifier: String) throws -> MQTTClientConfiguration {
+        var configuration = try MQTTClientConfiguration(url: broker.url, clientIdentifier: identifier)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200))
+        return configuration
+    }
+
+    /// Waits for the next `.connected` event and returns whether the broker had the session.
+    static func nextConnection(_ events: inout AsyncStream<ConnectionEvent>.AsyncIterator) async throws -> Bool {
+        while let event = await events.next() {
+            if case .connected(let result) = event { return result.sessionPresent }
+        }
+        throw MQTTClientError(.clientShutdown, "events ended")
+    }
+
+    @Test func sessionIsResumedAfterBrokerRestartAndNoQoS1Or2MessageIsLost() async throws {
+        // With persistence mosquitto writes its sessions to disk on SIGTERM and reads them back on start, as a
+        // broker that survives restarts does. mosquitto 2.0.11 restores 3.1.1 persistent sessions but not 5.0
+        // sessions with an expiry interval, so the subscriber speaks 3.1.1 here.
+        try await withMosquitto(persistence: true) { broker in
+            var subscriberConfiguration = try Self.configuration(broker, identifier: "resuming-subscriber")
+            subscriberConfiguration.protocolVersion = .v3_1_1
+            subscriberConfiguration.cleanStart = false
+            let subscriber = MQTTClient(configuration: subscriberConfiguration)
+            var subscriberEvents = subscriber.connectionEvents().makeAsyncIterator()
+            let publisher = MQTTClient(configuration: try Self.configuration(broker, identifier: "restart-publisher"))
+            try await withThrowingTaskGroup { group in
+                group.addTask { try await subscriber.run() }
+                group.addTask { try await publisher.run() }
+                #expect(try await Self.nextConnection(&subscriberEvents) == false)
+                let subscription = try await subscriber.subscribe(to: "orders/#", qos: .exactlyOnce)
+                try await publisher.publish(topic: "orders/1", payload: "1", qos: .atLeastOnce)
+                try await publisher.publish(topic: "orders/2", payload: "2", qos: .exactlyOnce)
+                var messages = subscription.makeAsyncIterator()
+                var received: [String] = []
+                for _ in 0..<2 { received.append(try #require(try await messages.next()).payloadString) }
+
+                await broker.stop()
+                // Published while the broker is down: they wait in the publisher's queue.
+                async let third = publisher.publish(topic: "orders/3", payload: "3", qos: .atLeastOnce)
+                async let fourth = publisher.publish(topic: "orders/4", payload: "4", qos: .exactlyOnce)
+                try await broker.start()
+
+                #expect(try await Self.nextConnection(&subscriberEvents) == true)
+                _ = try await (third, fourth)
+                while received.count < 4 || Set(received).count < 4 {
+                    received.append(try #require(try await messages.next()).payloadString)
+                }
+                #expect(Set(received) == ["1", "2", "3", "4"])
+                // QoS 2 means exactly once, even across the restart.
+                #expect(received.filter { $0 == "2" || $0 == "4" }.count == 2)
+                await subscriber.disconnect()
+                await publisher.disconnect()
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    @Test func subscriptionsAreMadeAgainWhenTheBrokerLostTheSession() async throws {
+        try await withMosquitto(persistence: false) { broker in
+            let subscriber = MQTTClient(configuration: try Self.configuration(broker, identifier: "forgotten-subscriber"))
+            var events = subscriber.connectionEvents().makeAsyncIterator()
+            try await withThrowingTaskGroup { group in
+                group.addTask { try await subscriber.run() }
+                #expect(try await Self.nextConnection(&events) == false)
+                let subscription = try await subscriber.subscribe(to: "news", qos: .atLeastOnce)
+                try await broker.restart()
+                #expect(try await Self.nextConnection(&events) == false)
+                // Retained, so it reaches the subscription whether it is published before or after the
+                // subscriber's new SUBSCRIBE.
+                try await withMQTTClient(url: broker.url) { publisher in
+                    try await publisher.publish(topic: "news", payload: "after restart", qos: .atLeastOnce, retain: true)
+                }
+                var messages = subscription.makeAsyncIterator()
+                #expect(try await messages.next()?.payloadString == "after restart")
+                await subscriber.disconnect()
+                try await group.waitForAll()
+            }
+        }
+    }
+}
