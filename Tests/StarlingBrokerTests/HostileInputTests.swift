@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MQTT
 import NIOCore
 import StarlingBroker
@@ -148,13 +151,22 @@ import Testing
     /// Connections that never send CONNECT do not stop the broker from serving others, and each is closed by
     /// the connect timeout (5.0 §3.1.4).
     @Test func silentConnectionsDoNotStarveOthers() async throws {
+        // Both ends of 1,000 sockets live in this process.
+        Self.raiseOpenFileLimit(to: 2_500)
         try await TestBroker.with({ $0.limits.connectTimeout = .seconds(1) }) { broker in
             var silent: [RawClient] = []
-            for _ in 0..<200 { silent.append(try await broker.open()) }
+            for _ in 0..<1_000 { silent.append(try await broker.open()) }
             try await Self.expectHealthy(broker)
             try await Self.expectHealthy(broker, version: .v3_1_1)
             for client in silent { try await client.expectClosed() }
             try await Self.expectHealthy(broker)
         }
+    }
+
+    static func raiseOpenFileLimit(to wanted: rlim_t) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }
 }
