@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Interoperability checks: starts the given `starling` on a free 127.0.0.1 port and runs real clients against it
-# (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber), then stops it
-# with SIGTERM and expects a clean exit.
+# (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber, the given
+# `starling`'s own pub and sub, the Swift examples Publisher and Subscriber), then stops it with SIGTERM and
+# expects a clean exit.
 #
 #   bash Scripts/interop.sh PATH_TO_STARLING
 #
+# The examples are built first with `swift build -c release` (a quick no-op when they are up to date).
 # Prints `PASS name` or `FAIL name: reason` per check and ends with `N passed, N failed`; exits 1 if any failed.
 # INTEROP_ONLY=REGEX runs only the checks whose names match (the broker's SIGTERM check always runs).
 set -uo pipefail
@@ -67,6 +69,19 @@ run_check() {
   fi
 }
 
+# Built before the broker starts, so that the build's time does not count against the broker's bound.
+EXAMPLES=""
+EXAMPLES_ERROR=""
+if [[ -z "${INTEROP_ONLY:-}" || "swift-examples/publisher-subscriber" =~ $INTEROP_ONLY ]]; then
+  for product in Publisher Subscriber; do
+    if ! build_log=$(cd "$ROOT" && timeout -k 10 1800 swift build -c release --product "$product" 2>&1); then
+      EXAMPLES_ERROR="swift build -c release --product $product failed: $(tail -n 1 <<<"$build_log")"
+      break
+    fi
+  done
+  [[ -z "$EXAMPLES_ERROR" ]] && EXAMPLES=$(cd "$ROOT" && timeout 120 swift build -c release --show-bin-path)
+fi
+
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BROKER_LOG="$WORK/broker.log"
 # The bound outlives any run of the checks; normally the broker is stopped long before by the SIGTERM below,
@@ -114,8 +129,19 @@ done
 
 if [[ -n "$SEED" ]]; then
   run_check "seed/mqttjs-publisher-subscriber" 60 bash "$CHECKS/seed_clients.sh" "$PORT" "$SEED"
+  run_check "seed/mqttjs-publisher-starling-sub" 60 bash "$CHECKS/starling_sub_seed_publisher.sh" "$PORT" "$SEED" "$STARLING"
+  run_check "seed/starling-pub-mqttjs-subscriber" 60 bash "$CHECKS/starling_pub_seed_subscriber.sh" "$PORT" "$SEED" "$STARLING"
 else
-  failed "seed/mqttjs-publisher-subscriber" "no shared/seed/ folder beside the checkout ($ROOT/../shared)"
+  for name in mqttjs-publisher-subscriber mqttjs-publisher-starling-sub starling-pub-mqttjs-subscriber; do
+    [[ -z "${INTEROP_ONLY:-}" || "seed/$name" =~ $INTEROP_ONLY ]] || continue
+    failed "seed/$name" "no shared/seed/ folder beside the checkout ($ROOT/../shared)"
+  done
+fi
+
+if [[ -n "$EXAMPLES" ]]; then
+  run_check "swift-examples/publisher-subscriber" 60 bash "$CHECKS/swift_examples.sh" "$PORT" "$EXAMPLES/Publisher" "$EXAMPLES/Subscriber"
+elif [[ -n "$EXAMPLES_ERROR" ]]; then
+  failed "swift-examples/publisher-subscriber" "$EXAMPLES_ERROR"
 fi
 
 # The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.

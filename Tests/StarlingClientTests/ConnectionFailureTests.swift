@@ -2,7 +2,8 @@ import NIOCore
 import StarlingClient
 import Testing
 
-/// Connections that cannot be made, against mosquitto.
+/// Connections that cannot be made, against mosquitto only: Starling's broker has no authentication to refuse
+/// a client with yet.
 @Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
 struct ConnectionFailureTests {
     @Test(arguments: [(ProtocolVersion.v3_1_1, UInt8(5)), (.v5, 0x87)])

@@ -2,11 +2,12 @@ import NIOCore
 import StarlingClient
 import Testing
 
-/// MQTT 5.0 features against mosquitto.
-@Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
+/// MQTT 5.0 features, against mosquitto and against Starling's broker.
+@Suite(.timeLimit(.minutes(1)))
 struct MQTT5FeatureTests {
-    @Test func messagePropertiesTravelToTheSubscriber() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func messagePropertiesTravelToTheSubscriber(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(url: broker.url) { client in
                 let subscription = try await client.subscribe(to: "props", qos: .atLeastOnce)
                 try await client.publish(
@@ -24,8 +25,9 @@ struct MQTT5FeatureTests {
         }
     }
 
-    @Test func requestGetsTheResponseWithItsCorrelationData() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func requestGetsTheResponseWithItsCorrelationData(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(url: broker.url) { responder in
                 let requests = try await responder.subscribe(to: "service/upper", qos: .atLeastOnce)
                 let serving = Task {
@@ -44,8 +46,9 @@ struct MQTT5FeatureTests {
         }
     }
 
-    @Test func requestWithoutResponderTimesOut() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func requestWithoutResponderTimesOut(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(url: broker.url) { client in
                 let error = await #expect(throws: MQTTClientError.self) {
                     try await client.request(topic: "nobody/home", payload: "?", timeout: .milliseconds(200))
@@ -55,8 +58,9 @@ struct MQTT5FeatureTests {
         }
     }
 
-    @Test func noLocalKeepsOwnMessagesAway() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func noLocalKeepsOwnMessagesAway(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(url: broker.url) { client in
                 let subscription = try await client.subscribe(to: [
                     SubscribePacket.Subscription(topicFilter: "chat", options: SubscriptionOptions(qos: .atLeastOnce, noLocal: true))
@@ -71,8 +75,9 @@ struct MQTT5FeatureTests {
         }
     }
 
-    @Test func requestResponseNeedsMQTT5() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func requestResponseNeedsMQTT5(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             var configuration = try MQTTClientConfiguration(url: broker.url)
             configuration.protocolVersion = .v3_1_1
             try await withMQTTClient(configuration: configuration) { client in

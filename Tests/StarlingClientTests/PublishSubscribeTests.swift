@@ -2,20 +2,22 @@ import NIOCore
 import StarlingClient
 import Testing
 
-/// Publishing and subscribing against mosquitto.
-@Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
+/// Publishing and subscribing, against mosquitto and against Starling's broker.
+@Suite(.timeLimit(.minutes(1)))
 struct PublishSubscribeTests {
     static let versions: [ProtocolVersion] = [.v3_1_1, .v5]
+    static let versionsAndQoS = versions.flatMap { version in QoS.allCases.map { (version, $0) } }
 
-    static func configuration(_ broker: MosquittoBroker, version: ProtocolVersion) throws -> MQTTClientConfiguration {
+    static func configuration(_ broker: any RunningBroker, version: ProtocolVersion) throws -> MQTTClientConfiguration {
         var configuration = try MQTTClientConfiguration(url: broker.url)
         configuration.protocolVersion = version
         return configuration
     }
 
-    @Test(arguments: versions, QoS.allCases)
-    func publishedMessageReachesSubscriber(version: ProtocolVersion, qos: QoS) async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available, versionsAndQoS)
+    func publishedMessageReachesSubscriber(kind: BrokerKind, versionAndQoS: (ProtocolVersion, QoS)) async throws {
+        let (version, qos) = versionAndQoS
+        try await withBroker(kind) { broker in
             let configuration = try Self.configuration(broker, version: version)
             try await withMQTTClient(configuration: configuration) { subscriber in
                 let subscription = try await subscriber.subscribe(to: "test/+", qos: qos)
@@ -34,9 +36,9 @@ struct PublishSubscribeTests {
         }
     }
 
-    @Test(arguments: versions)
-    func retainedMessageGoesToLaterSubscribersUntilCleared(version: ProtocolVersion) async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available, versions)
+    func retainedMessageGoesToLaterSubscribersUntilCleared(kind: BrokerKind, version: ProtocolVersion) async throws {
+        try await withBroker(kind) { broker in
             let configuration = try Self.configuration(broker, version: version)
             try await withMQTTClient(configuration: configuration) { client in
                 try await client.publish(topic: "status/door", payload: "open", qos: .atLeastOnce, retain: true)
@@ -61,9 +63,9 @@ struct PublishSubscribeTests {
         }
     }
 
-    @Test(arguments: versions)
-    func overlappingSubscriptionsEachGetOnlyTheirOwnMessages(version: ProtocolVersion) async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available, versions)
+    func overlappingSubscriptionsEachGetOnlyTheirOwnMessages(kind: BrokerKind, version: ProtocolVersion) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(configuration: try Self.configuration(broker, version: version)) { client in
                 let everything = try await client.subscribe(to: "a/#", qos: .atLeastOnce)
                 let narrow = try await client.subscribe(to: "a/b", qos: .atLeastOnce)
@@ -84,9 +86,9 @@ struct PublishSubscribeTests {
         }
     }
 
-    @Test(arguments: versions)
-    func allMessagesStreamSeesEverySubscription(version: ProtocolVersion) async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available, versions)
+    func allMessagesStreamSeesEverySubscription(kind: BrokerKind, version: ProtocolVersion) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(configuration: try Self.configuration(broker, version: version)) { client in
                 let all = client.messages()
                 let first = try await client.subscribe(to: "x/1", qos: .atLeastOnce)
@@ -101,8 +103,9 @@ struct PublishSubscribeTests {
         }
     }
 
-    @Test func leavingTheScopeUnsubscribes() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func leavingTheScopeUnsubscribes(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             try await withMQTTClient(configuration: try Self.configuration(broker, version: .v5)) { client in
                 try await client.withSubscription(to: "scoped") { subscription in
                     let inside = try await client.publish(topic: "scoped", payload: "x", qos: .atLeastOnce)
@@ -110,7 +113,7 @@ struct PublishSubscribeTests {
                     var messages = subscription.makeAsyncIterator()
                     #expect(try await messages.next()?.payloadString == "x")
                 }
-                // mosquitto answers 0x10 when nobody is subscribed any more.
+                // The broker answers 0x10 when nobody is subscribed any more.
                 let outside = try await client.publish(topic: "scoped", payload: "y", qos: .atLeastOnce)
                 #expect(outside.reasonCode == .noMatchingSubscribers)
 

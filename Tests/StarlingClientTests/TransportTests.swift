@@ -3,7 +3,7 @@ import NIOSSL
 import StarlingClient
 import Testing
 
-/// WebSocket and TLS transports, against mosquitto.
+/// WebSocket and TLS transports, against mosquitto only: Starling's broker has no TLS or WebSocket listener yet.
 @Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
 struct TransportTests {
     /// Publishes a retained message through `configuration` and reads it back through a second client.

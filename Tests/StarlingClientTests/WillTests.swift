@@ -2,11 +2,12 @@ import NIOCore
 @testable import StarlingClient
 import Testing
 
-/// The will message, against mosquitto.
-@Suite(.enabled(if: MosquittoBroker.isInstalled, "needs mosquitto at /usr/sbin/mosquitto"), .timeLimit(.minutes(1)))
+/// The will message, against mosquitto and against Starling's broker.
+@Suite(.timeLimit(.minutes(1)))
 struct WillTests {
-    @Test func willIsPublishedWhenTheConnectionDropsWithoutDisconnect() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func willIsPublishedWhenTheConnectionDropsWithoutDisconnect(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             var configuration = try MQTTClientConfiguration(url: broker.url)
             configuration.protocolVersion = .v3_1_1
             configuration.reconnect = .disabled
@@ -29,8 +30,9 @@ struct WillTests {
         }
     }
 
-    @Test func willWithPropertiesIsPublishedOnDisconnectWithWillMessage() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func willWithPropertiesIsPublishedOnDisconnectWithWillMessage(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             var configuration = try MQTTClientConfiguration(url: broker.url)
             configuration.will = .init(
                 topic: "clients/bye", payload: ByteBuffer(string: "bye"), qos: .atLeastOnce,
@@ -49,8 +51,9 @@ struct WillTests {
         }
     }
 
-    @Test func normalDisconnectDiscardsTheWill() async throws {
-        try await withMosquitto { broker in
+    @Test(arguments: BrokerKind.available)
+    func normalDisconnectDiscardsTheWill(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
             var configuration = try MQTTClientConfiguration(url: broker.url)
             configuration.will = .init(topic: "clients/will", payload: ByteBuffer(string: "will"), qos: .atLeastOnce)
             try await withMQTTClient(url: broker.url) { watcher in
