@@ -52,14 +52,16 @@ import Testing
                 let count = Int.random(in: 1...600, using: &generator)
                 let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 let version: ProtocolVersion = index.isMultiple(of: 2) ? .v5 : .v3_1_1
+                // The broker may close the connection while the bytes are still being written: that write failing
+                // is an outcome the test accepts, the broker going down is not.
                 if index < 20 {
                     let client = try await broker.open(version: version)
-                    try await client.send(bytes: bytes)
+                    try? await client.send(bytes: bytes)
                     clients.append(client)
                 } else {
                     // keep alive 1: a stream that stops mid-packet is closed after 1.5 s.
                     let (client, _) = try await broker.connect("random-\(index)", version: version, keepAlive: 1)
-                    try await client.send(bytes: bytes)
+                    try? await client.send(bytes: bytes)
                     clients.append(client)
                 }
             }
