@@ -38,12 +38,39 @@ extension ByteBuffer {
         case needMoreData
     }
 
+    /// The fixed header at the front of the readable bytes, read in one access to the storage.
+    enum FixedHeaderRead {
+        case header(first: UInt8, remainingLength: Int, size: Int)
+        case needMoreData
+    }
+
+    func peekFixedHeader() throws -> FixedHeaderRead {
+        try withUnsafeReadableBytes { bytes in
+            guard let first = bytes.first else { return .needMoreData }
+            switch try Self.parseVariableByteInteger(UnsafeRawBufferPointer(rebasing: bytes[1...])) {
+            case .value(let value, let length): return .header(first: first, remainingLength: value, size: 1 + length)
+            case .needMoreData: return .needMoreData
+            }
+        }
+    }
+
     /// Peeks a variable byte integer at `index` without moving the reader index.
     func peekVariableByteInteger(at index: Int) throws -> VariableByteIntegerRead {
+        let start = index - readerIndex
+        guard start >= 0 else { return .needMoreData }
+        // One access to the storage for all four bytes: each `getInteger` pays for its own.
+        return try withUnsafeReadableBytes { bytes in
+            guard start <= bytes.count else { return .needMoreData }
+            return try Self.parseVariableByteInteger(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+        }
+    }
+
+    private static func parseVariableByteInteger(_ bytes: UnsafeRawBufferPointer) throws -> VariableByteIntegerRead {
         var value = 0
         var multiplier = 1
         for offset in 0..<4 {
-            guard let byte = getInteger(at: index + offset, as: UInt8.self) else { return .needMoreData }
+            guard offset < bytes.count else { return .needMoreData }
+            let byte = bytes[offset]
             value += Int(byte & 0x7F) * multiplier
             if byte & 0x80 == 0 {
                 // MQTT-1.5.5-1: the shortest encoding only; a trailing zero byte means it was longer than needed.
@@ -82,10 +109,34 @@ extension ByteBuffer {
 
     /// Reads a two-byte-length-prefixed UTF-8 string, validated under `policy`.
     mutating func readMQTTString(policy: UTF8Policy) throws -> String {
-        let length = Int(try readMQTTUInt16())
-        guard let slice = readSlice(length: length) else { throw MQTTError.truncated }
-        try slice.withUnsafeReadableBytes { try UTF8Validator.validate($0, policy: policy) }
-        return String(buffer: slice)
+        try readMQTTString { try UTF8Validator.validate($0, policy: policy) }
+    }
+
+    /// Reads a topic name: a string that may not hold the wildcard characters (MQTT-3.3.2-2, MQTT-4.7.3-1).
+    mutating func readMQTTTopicName(policy: UTF8Policy) throws -> String {
+        try readMQTTString { bytes in
+            try UTF8Validator.validate(bytes, policy: policy)
+            // Over the raw bytes: scanning the `String`'s UTF-8 view afterwards costs several times as much.
+            if bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
+                throw MQTTError(.invalidTopicName)
+            }
+        }
+    }
+
+    /// Reads a length-prefixed string in place, checking its bytes with `validate` before the `String` is made.
+    @inline(__always)
+    private mutating func readMQTTString(validate: (UnsafeRawBufferPointer) throws -> Void) throws -> String {
+        // The length and the bytes in one access to the storage: each access costs a runtime exclusivity check.
+        let (string, size) = try withUnsafeReadableBytes { readable in
+            guard readable.count >= 2 else { throw MQTTError.truncated }
+            let length = Int(readable[0]) << 8 | Int(readable[1])
+            guard readable.count - 2 >= length else { throw MQTTError.truncated }
+            let bytes = UnsafeRawBufferPointer(rebasing: readable[2..<(2 + length)])
+            try validate(bytes)
+            return (String(decoding: bytes, as: UTF8.self), 2 + length)
+        }
+        moveReaderIndex(forwardBy: size)
+        return string
     }
 
     /// Reads two-byte-length-prefixed binary data as a slice sharing this buffer's storage.

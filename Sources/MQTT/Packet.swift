@@ -29,7 +29,7 @@ public enum PacketType: UInt8, Sendable, Hashable, CaseIterable {
 
 /// An MQTT control packet of any version.
 public enum Packet: Sendable, Hashable {
-    case connect(ConnectPacket)
+    indirect case connect(ConnectPacket)
     case connAck(ConnAckPacket)
     case publish(PublishPacket)
     case pubAck(AcknowledgementPacket)

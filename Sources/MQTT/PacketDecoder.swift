@@ -16,21 +16,13 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes one packet from the front of `buffer`, or returns nil (consuming nothing) when more bytes are needed.
     public mutating func decode(buffer: inout ByteBuffer) throws -> Packet? {
-        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-        let remainingLength: Int
-        let lengthSize: Int
-        switch try buffer.peekVariableByteInteger(at: buffer.readerIndex + 1) {
-        case .needMoreData: return nil
-        case .value(let value, let length):
-            remainingLength = value
-            lengthSize = length
-        }
-        let total = 1 + lengthSize + remainingLength
+        guard case .header(let first, let remainingLength, let headerSize) = try buffer.peekFixedHeader() else { return nil }
+        let total = headerSize + remainingLength
         guard total <= options.maximumPacketSize else {
             throw MQTTError(.packetTooLarge(size: total, maximum: options.maximumPacketSize))
         }
         guard buffer.readableBytes >= total else { return nil }
-        buffer.moveReaderIndex(forwardBy: 1 + lengthSize)
+        buffer.moveReaderIndex(forwardBy: headerSize)
         var body = buffer.readSlice(length: remainingLength)!
         let packet = try decodeBody(first: first, body: &body)
         guard body.readableBytes == 0 else { throw MQTTError(.remainingLengthMismatch) }

@@ -11,12 +11,30 @@ public enum UTF8Policy: Sendable, Hashable {
 }
 
 enum UTF8Validator {
+    /// Whether any byte of `word` is below `limit` (at most 0x80); exact for a word of ASCII bytes.
+    @inline(__always)
+    private static func hasByte(in word: UInt64, below limit: UInt64) -> Bool {
+        (word &- 0x0101_0101_0101_0101 &* limit) & ~word & 0x8080_8080_8080_8080 != 0
+    }
+
     /// Validates `bytes` as an MQTT UTF-8 string under `policy`.
     static func validate(_ bytes: UnsafeRawBufferPointer, policy: UTF8Policy) throws {
         let count = bytes.count
         var index = 0
         let strict = policy == .strict
         while index < count {
+            // Eight bytes at a time while they are plainly acceptable: ASCII, no U+0000 and, if strict, no control
+            // character. Any other byte leaves this loop to be judged by the one below.
+            while count - index >= 8 {
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let refused = word & 0x8080_8080_8080_8080 != 0
+                    || (strict
+                        ? Self.hasByte(in: word, below: 0x20) || Self.hasByte(in: word ^ 0x7F7F_7F7F_7F7F_7F7F, below: 1)
+                        : Self.hasByte(in: word, below: 1))
+                if refused { break }
+                index += 8
+            }
+            guard index < count else { return }
             let byte = bytes[index]
             if byte < 0x80 {
                 if byte == 0 { throw MQTTError(.invalidUTF8) }

@@ -72,7 +72,7 @@ public struct PublishPacket: Sendable, Hashable {
         guard let qos = QoS(rawValue: qosBits) else { throw MQTTError(.invalidQoS) }
         let duplicate = flags & 0x08 != 0
         if qos == .atMostOnce && duplicate { throw MQTTError(.duplicateFlagOnQoS0) }
-        let topic = try buffer.readMQTTString(policy: options.utf8Policy)
+        let topic = try buffer.readMQTTTopicName(policy: options.utf8Policy)
         var packetIdentifier: UInt16?
         if qos != .atMostOnce {
             let identifier = try buffer.readMQTTUInt16()
@@ -83,8 +83,6 @@ public struct PublishPacket: Sendable, Hashable {
         if topic.utf8.isEmpty {
             // 5.0 allows an empty topic when a Topic Alias stands for it; otherwise it is a Protocol Error.
             guard version == .v5, properties.topicAlias != nil else { throw MQTTError(.missingTopicName) }
-        } else if topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
-            throw MQTTError(.invalidTopicName)
         }
         let payload = buffer.readSlice(length: buffer.readableBytes)!
         return PublishPacket(
