@@ -1,4 +1,5 @@
 import MQTT
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -43,20 +44,23 @@ final class RawClient: Sendable {
 
     /// Opens a TCP connection to the broker on 127.0.0.1 without sending anything.
     static func open(port: Int, version: ProtocolVersion) async throws -> RawClient {
+        // The inbox is kept from the initializer rather than looked up afterwards: the broker may already have
+        // closed the connection (and the pipeline emptied) by the time the connect future completes.
+        let installed = NIOLockedValueBox<NIOLoopBound<Inbox>?>(nil)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    let inbox = Inbox()
                     try sync.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
                     try sync.addHandler(MessageToByteHandler(OutboundEncoder(version: version)))
-                    try sync.addHandler(Inbox())
+                    try sync.addHandler(inbox)
+                    installed.withLockedValue { $0 = NIOLoopBound(inbox, eventLoop: channel.eventLoop) }
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        let inbox = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: Inbox.self), eventLoop: channel.eventLoop)
-        }.get()
+        guard let inbox = installed.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
         return RawClient(channel: channel, version: version, inbox: inbox)
     }
 
