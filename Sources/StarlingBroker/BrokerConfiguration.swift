@@ -10,6 +10,9 @@ public struct BrokerConfiguration: Sendable {
     public var responseInformation: String?
     /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
     public var queueQoS0WhileOffline: Bool
+    /// Decides which clients may connect and runs enhanced authentication. Without one every client is let in
+    /// and a CONNECT naming an Authentication Method is refused with 0x8C.
+    public var authenticator: (any ConnectionAuthenticator)?
 
     // What the broker supports, announced to 5.0 clients in CONNACK (3.2.2.3) and enforced for every client.
 
@@ -36,12 +39,13 @@ public struct BrokerConfiguration: Sendable {
 
     public init(
         listeners: [Listener] = [Listener()], limits: Limits = Limits(), responseInformation: String? = nil,
-        queueQoS0WhileOffline: Bool = false
+        queueQoS0WhileOffline: Bool = false, authenticator: (any ConnectionAuthenticator)? = nil
     ) {
         self.listeners = listeners
         self.limits = limits
         self.responseInformation = responseInformation
         self.queueQoS0WhileOffline = queueQoS0WhileOffline
+        self.authenticator = authenticator
     }
 
     public struct Listener: Sendable, Hashable {
@@ -84,6 +88,8 @@ public struct BrokerConfiguration: Sendable {
         public var maximumOutboundTopicAliases: UInt16 = 256
         /// How long a socket may stay open without sending CONNECT.
         public var connectTimeout: TimeAmount = .seconds(10)
+        /// How long the authenticator may take over one decision before the client is refused with 0x87 / 0x05.
+        public var authenticationTimeout: TimeAmount = .seconds(10)
         /// Bytes in a client identifier.
         public var maximumClientIdentifierLength: Int = 65_535
 

@@ -14,6 +14,8 @@ final class BrokerCore: Sendable {
     let sessions = NIOLockedValueBox<[String: Session]>([:])
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
+    /// Numbers the connections for `AuthenticationRequest.connectionNumber`.
+    let connectionNumbers = ManagedAtomic<UInt64>(0)
     let events = BrokerEventBroadcaster()
     let logger: Logger
     /// Live connections, so that a shutdown can say goodbye to each.

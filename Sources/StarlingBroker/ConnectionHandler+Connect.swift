@@ -77,8 +77,8 @@ extension ConnectionHandler {
         var receiveMaximum = UInt16.max
         if v5 {
             let properties = connect.properties
-            if properties.authenticationMethod != nil {
-                // No enhanced authentication method is configured (4.12).
+            if properties.authenticationMethod != nil && core.configuration.authenticator == nil {
+                // No enhanced authentication method is configured (MQTT-4.12.0-1).
                 refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")
                 return
             }
@@ -90,12 +90,16 @@ extension ConnectionHandler {
         let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)
 
         logger[metadataKey: "client"] = "\(clientIdentifier)"
-        state = .connecting
-        pause()
         let setup = SessionSetup(
             connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
             keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
             sendWindow: min(limits.maximumInflight, Int(receiveMaximum)))
+        if core.configuration.authenticator != nil {
+            authenticateConnect(setup)
+            return
+        }
+        state = .connecting
+        pause()
         acquireSession(setup)
     }
 
@@ -107,10 +111,12 @@ extension ConnectionHandler {
         var serverKeepAlive: UInt16?
         var expiryInterval: UInt32
         var sendWindow: Int
+        /// 5.0: the authenticator's last Authentication Data, sent in CONNACK.
+        var authenticationData: ByteBuffer?
     }
 
     /// Finds or creates the session for the client; takes it over from another connection if it has one.
-    private func acquireSession(_ setup: SessionSetup) {
+    func acquireSession(_ setup: SessionSetup) {
         let clientIdentifier = setup.clientIdentifier
         let cleanStart = setup.connect.cleanStart
         let loop = self.loop
@@ -183,6 +189,11 @@ extension ConnectionHandler {
             let limits = core.configuration.limits
             if let assigned = setup.assignedIdentifier { properties.append(.assignedClientIdentifier(assigned)) }
             if let keepAlive = setup.serverKeepAlive { properties.append(.serverKeepAlive(keepAlive)) }
+            if let method = authenticationMethod {
+                // MQTT-4.12.0-5: a successful CONNACK repeats the method.
+                properties.append(.authenticationMethod(method))
+                if let data = setup.authenticationData { properties.append(.authenticationData(data)) }
+            }
             properties.append(.receiveMaximum(limits.receiveMaximum))
             properties.append(.maximumPacketSize(UInt32(clamping: limits.maximumPacketSize)))
             if limits.topicAliasMaximum > 0 { properties.append(.topicAliasMaximum(limits.topicAliasMaximum)) }
@@ -208,10 +219,14 @@ extension ConnectionHandler {
     }
 
     /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals).
-    func refuse(_ reason: ReasonCode, reasonString: String? = nil) {
+    func refuse(_ reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
         logger.info("connection refused", metadata: ["reason": "\(reason)"])
         let code = version == .v5 ? reason : reason.connectReturnCode.reasonCode
-        let properties: Properties = version == .v5 ? reasonString.map { [.reasonString($0)] } ?? [] : []
+        var properties: Properties = []
+        if version == .v5 {
+            properties = extra
+            if let reasonString { properties.append(.reasonString(reasonString)) }
+        }
         send(.connAck(ConnAckPacket(sessionPresent: false, reasonCode: code, properties: properties)))
         close()
     }

@@ -14,6 +14,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     enum State {
         case awaitingConnect
+        /// CONNECT received; the authenticator is deciding, or the client's next AUTH is awaited.
+        case authenticating
         /// CONNECT received; the session is being set up (maybe taken over from another loop).
         case connecting
         case connected
@@ -48,10 +50,25 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
     var problemInformation = true
     var counted = false
+    let remoteAddress: SocketAddress?
+    let connectionNumber: UInt64
+    /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
+    var authenticationMethod: String?
+    var authenticationStage = AuthenticationStage.idle
+    /// Tells the authenticator's answer apart from a late one to a request that has timed out since.
+    var authenticationSerial: UInt64 = 0
+    var authenticationTask: Task<Void, Never>?
+    var authenticationTimeout: Scheduled<Void>?
+    /// What every request about this connection says about the client; the password is dropped once it is in.
+    var authenticationSubject: AuthenticationRequest?
+    /// The CONNECT waiting for the authenticator.
+    var pendingSetup: SessionSetup?
 
     init(core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?) {
         self.core = core
         self.loop = loop
+        self.remoteAddress = remoteAddress
+        self.connectionNumber = core.connectionNumbers.wrappingIncrementThenLoad(ordering: .relaxed)
         var logger = core.logger
         logger[metadataKey: "peer"] = "\(remoteAddress.map { "\($0)" } ?? "unknown")"
         self.logger = logger
@@ -172,6 +189,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         connectTimeout?.cancel()
         drainTimeout?.cancel()
+        authenticationTimeout?.cancel()
+        authenticationTask?.cancel()
         core.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
         if counted {
             core.connectionCount.wrappingDecrement(ordering: .relaxed)
@@ -277,10 +296,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Closing
 
     /// Closes the connection, first telling a 5.0 client why (4.13).
-    func disconnect(reason: ReasonCode, reasonString: String? = nil) {
+    func disconnect(reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
         guard state != .closed else { return }
         if version == .v5 && (state == .connected || state == .connecting) {
-            var properties: Properties = []
+            var properties = extra
             if let reasonString { properties.append(.reasonString(reasonString)) }
             send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
         }
@@ -307,6 +326,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             close()
             return
         }
+        if state == .authenticating {
+            // Before CONNACK a refusal is the only way to tell the client why.
+            refuse(error.reasonCode)
+            return
+        }
         disconnect(reason: error.reasonCode)
     }
 
@@ -322,6 +346,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             handleConnect(connect)
+        case .authenticating:
+            handleAuthenticating(packet)
         case .connecting:
             // Decoding is paused while the session is set up; nothing arrives here.
             return
@@ -357,9 +383,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         case .connect:
             // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
             disconnect(reason: .protocolError, reasonString: "second CONNECT")
-        case .auth:
-            // No enhanced authentication method was agreed in CONNECT (MQTT-4.12.0-1).
-            disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
+        case .auth(let auth):
+            handleReauthentication(auth)
         case .connAck, .subAck, .unsubAck, .pingResp:
             disconnect(reason: .protocolError, reasonString: "packet sent only by servers")
         }

@@ -1,0 +1,208 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// The embedder's `ConnectionAuthenticator` at work: plain credentials, the enhanced authentication exchange
+/// between CONNECT and CONNACK (4.12), re-authentication (4.12.1) and redirection (4.11).
+extension ConnectionHandler {
+    enum AuthenticationStage {
+        case idle
+        /// The authenticator is deciding on request number `serial`.
+        case deciding(serial: UInt64, request: AuthenticationRequest)
+        /// AUTH 0x18 went out; the client's AUTH 0x18 will be step `step` of the exchange.
+        case awaitingClient(step: Int)
+    }
+
+    /// Asks the authenticator about a CONNECT that passed every other check; decoding waits for its answer.
+    func authenticateConnect(_ setup: SessionSetup) {
+        let connect = setup.connect
+        let properties = version == .v5 ? connect.properties : []
+        authenticationMethod = properties.authenticationMethod
+        authenticationSubject = AuthenticationRequest(
+            connectionNumber: connectionNumber, clientIdentifier: setup.clientIdentifier, userName: connect.userName,
+            password: connect.password, protocolVersion: version, remoteAddress: remoteAddress,
+            authenticationMethod: authenticationMethod)
+        pendingSetup = setup
+        state = .authenticating
+        pause()
+        ask(stage: .connect, step: 1, properties: properties)
+    }
+
+    /// A packet arriving between CONNECT and CONNACK: only the client's answer to AUTH 0x18 belongs there.
+    func handleAuthenticating(_ packet: Packet) {
+        switch packet {
+        case .auth(let auth):
+            guard case .awaitingClient(let step) = authenticationStage else {
+                refuse(.protocolError, reasonString: "AUTH out of turn")
+                return
+            }
+            guard auth.reasonCode == .continueAuthentication else {
+                // MQTT-4.12.0-3: the client answers AUTH with Continue authentication.
+                refuse(.protocolError, reasonString: "AUTH before CONNACK must be Continue authentication")
+                return
+            }
+            guard auth.properties.authenticationMethod == authenticationMethod else {
+                // MQTT-4.12.0-5.
+                refuse(.protocolError, reasonString: "Authentication Method differs from the CONNECT's")
+                return
+            }
+            authenticationTimeout?.cancel()
+            authenticationTimeout = nil
+            pause()
+            ask(stage: .connect, step: step, properties: auth.properties)
+        case .disconnect:
+            close()
+        default:
+            refuse(.protocolError, reasonString: "only AUTH may follow CONNECT before CONNACK")
+        }
+    }
+
+    /// AUTH from a connected client: the start or a step of re-authentication (4.12.1).
+    func handleReauthentication(_ auth: AuthPacket) {
+        guard let method = authenticationMethod else {
+            // MQTT-4.12.0-7: a client that named no method in CONNECT sends no AUTH.
+            disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
+            return
+        }
+        guard auth.properties.authenticationMethod == method else {
+            // MQTT-4.12.1-1, MQTT-4.12.0-5: the method stays the one of CONNECT.
+            disconnect(reason: .protocolError, reasonString: "Authentication Method differs from the CONNECT's")
+            return
+        }
+        let step: Int
+        switch (auth.reasonCode, authenticationStage) {
+        case (.reAuthenticate, .idle):
+            step = 1
+        case (.continueAuthentication, .awaitingClient(let next)):
+            step = next
+        default:
+            disconnect(reason: .protocolError, reasonString: "AUTH \(auth.reasonCode) out of turn")
+            return
+        }
+        // Other packets keep flowing meanwhile: the connection stays authenticated as before until the outcome.
+        ask(stage: .reauthentication, step: step, properties: auth.properties)
+    }
+
+    /// Calls the authenticator off the event loop and comes back to it with the answer, or with a timeout.
+    private func ask(stage: AuthenticationRequest.Stage, step: Int, properties: Properties) {
+        guard let authenticator = core.configuration.authenticator, var request = authenticationSubject else { return }
+        request.stage = stage
+        request.step = step
+        request.authenticationData = properties.authenticationData
+        request.properties = properties
+        if stage == .reauthentication { request.password = nil }
+        authenticationSerial &+= 1
+        let serial = authenticationSerial
+        authenticationStage = .deciding(serial: serial, request: request)
+        let eventLoop = loop.eventLoop
+        authenticationTask = Task { [self] in
+            let result: Result<AuthenticationDecision, any Error>
+            do {
+                result = .success(try await authenticator.authenticate(request))
+            } catch {
+                result = .failure(error)
+            }
+            // Cancelled means the connection closed or the timeout already decided: nobody waits for the answer,
+            // and the loop may be gone.
+            guard !Task.isCancelled else { return }
+            eventLoop.execute { self.decided(result, serial: serial) }
+        }
+        authenticationTimeout = eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.authenticationTimeout) { [self] in
+            authenticationTask?.cancel()
+            decided(.failure(AuthenticationTimedOut()), serial: serial)
+        }
+    }
+
+    private func decided(_ result: Result<AuthenticationDecision, any Error>, serial: UInt64) {
+        guard case .deciding(let current, let request) = authenticationStage, current == serial else { return }
+        authenticationStage = .idle
+        authenticationTimeout?.cancel()
+        authenticationTimeout = nil
+        authenticationTask = nil
+        let decision: AuthenticationDecision
+        switch result {
+        case .success(let answer):
+            decision = answer
+        case .failure(let error):
+            logger.warning("authenticator failed", metadata: ["error": "\(error)", "stage": "\(request.stage)", "step": "\(request.step)"])
+            decision = .refuse(.notAuthorized, reasonString: "authentication failed")
+        }
+        switch request.stage {
+        case .connect:
+            guard state == .authenticating else { return }
+            concludeConnect(decision, step: request.step)
+        case .reauthentication:
+            guard state == .connected else { return }
+            concludeReauthentication(decision, step: request.step)
+        }
+        loop.flush()
+    }
+
+    private func concludeConnect(_ decision: AuthenticationDecision, step: Int) {
+        switch decision {
+        case .accept(let data):
+            guard var setup = pendingSetup else { return }
+            pendingSetup = nil
+            authenticationSubject?.password = nil
+            setup.authenticationData = data
+            state = .connecting
+            acquireSession(setup)
+        case .continueAuthentication(let data):
+            guard let method = authenticationMethod else {
+                // MQTT-4.12.0-6: no AUTH to a client that named no method.
+                logger.error("authenticator continued an authentication without an Authentication Method")
+                refuse(.notAuthorized, reasonString: "authentication failed")
+                return
+            }
+            sendAuth(.continueAuthentication, method: method, data: data)
+            authenticationStage = .awaitingClient(step: step + 1)
+            // The CONNECT's own deadline is over: the client gets as long again for each answer.
+            authenticationTimeout = loop.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.connectTimeout) { [self] in
+                guard state == .authenticating, case .awaitingClient = authenticationStage else { return }
+                logger.info("closing connection that did not answer AUTH in time")
+                close()
+            }
+            resume()
+        case .refuse(let reason, let reasonString):
+            refuse(Self.refusal(reason), reasonString: reasonString)
+        case .redirect(let reference, let permanently):
+            // 3.1.1 has no Server Reference: its return code for these is Server unavailable.
+            refuse(permanently ? .serverMoved : .useAnotherServer, properties: [.serverReference(reference)])
+        }
+    }
+
+    private func concludeReauthentication(_ decision: AuthenticationDecision, step: Int) {
+        guard let method = authenticationMethod else { return }
+        switch decision {
+        case .accept(let data):
+            logger.debug("client re-authenticated")
+            sendAuth(.success, method: method, data: data)
+        case .continueAuthentication(let data):
+            sendAuth(.continueAuthentication, method: method, data: data)
+            authenticationStage = .awaitingClient(step: step + 1)
+        case .refuse(let reason, let reasonString):
+            // MQTT-4.12.1-2: a failed re-authentication ends the connection.
+            logger.info("re-authentication refused", metadata: ["reason": "\(reason)"])
+            disconnect(reason: Self.refusal(reason), reasonString: reasonString)
+        case .redirect(let reference, let permanently):
+            logger.info("client redirected", metadata: ["server-reference": "\(reference)"])
+            disconnect(reason: permanently ? .serverMoved : .useAnotherServer, properties: [.serverReference(reference)])
+        }
+    }
+
+    private func sendAuth(_ reason: ReasonCode, method: String, data: ByteBuffer?) {
+        var properties: Properties = [.authenticationMethod(method)]
+        if let data { properties.append(.authenticationData(data)) }
+        send(.auth(AuthPacket(reasonCode: reason, properties: properties)))
+    }
+
+    /// Only error codes refuse; an authenticator that answers with another one is taken to mean Not authorized.
+    private static func refusal(_ reason: ReasonCode) -> ReasonCode {
+        reason.rawValue >= 0x80 ? reason : .notAuthorized
+    }
+}
+
+/// The authenticator did not answer within `BrokerConfiguration.Limits.authenticationTimeout`.
+private struct AuthenticationTimedOut: Error, CustomStringConvertible {
+    var description: String { "no answer within the authentication timeout" }
+}
