@@ -123,7 +123,7 @@ for protocol in 311 5; do
     run_check "paho/v$protocol/$check" 60 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol "$protocol"
   done
 done
-for check in user_properties subscription_identifiers message_expiry topic_alias; do
+for check in user_properties subscription_identifiers message_expiry topic_alias shared_subscriptions; do
   run_check "paho/v5/${check//_/-}" 60 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol 5
 done
 

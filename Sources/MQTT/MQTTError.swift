@@ -51,6 +51,8 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         case emptySubscriptionList
         /// Reserved bits of the Subscription Options byte are set (MQTT-3.8.3-5).
         case invalidSubscriptionOptions
+        /// A 5.0 subscription asking for QoS 3 (3.8.3.1: a Protocol Error).
+        case invalidSubscriptionQoS
         /// Retain Handling 3 (MQTT-3.8.3-6 area: "It is a Protocol Error to send a Retain Handling value of 3").
         case invalidRetainHandling
         /// No Local on a shared subscription (MQTT-3.8.3-4).
@@ -78,7 +80,7 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidTopicName: .topicNameInvalid
         case .invalidTopicFilter: .topicFilterInvalid
         case .duplicateProperty, .invalidPropertyValue, .zeroPacketIdentifier, .emptySubscriptionList,
-            .invalidRetainHandling, .noLocalOnSharedSubscription, .missingTopicName, .unexpectedPacket, .passwordWithoutUserName:
+            .invalidRetainHandling, .invalidSubscriptionQoS, .noLocalOnSharedSubscription, .missingTopicName, .unexpectedPacket, .passwordWithoutUserName:
             .protocolError
         case .invalidPacketType, .invalidFixedHeaderFlags, .malformedVariableByteInteger, .remainingLengthMismatch,
             .invalidUTF8, .disallowedCharacter, .invalidProtocolName, .connectReservedFlagSet, .invalidWillFlags,

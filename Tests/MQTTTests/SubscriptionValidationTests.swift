@@ -19,6 +19,12 @@ import Testing
         expectDecodingError(Self.subscribe(.v3_1_1, options: 0x03), version: .v3_1_1, .invalidSubscriptionOptions, .malformedPacket)
     }
 
+    /// 3.8.3.1 (5.0): "It is a Protocol Error if the Maximum QoS field has the value 3."
+    @Test(arguments: [0x03, 0x07, 0x2F] as [UInt8])
+    func requestedQoS3IsAProtocolErrorIn5(_ options: UInt8) {
+        expectDecodingError(Self.subscribe(.v5, options: options), version: .v5, .invalidSubscriptionQoS, .protocolError)
+    }
+
     /// MQTT-3.8.3-5: bits 6 and 7 of the 5.0 options byte are reserved.
     @Test(arguments: [0x40, 0x80, 0xC0, 0x6A] as [UInt8])
     func reservedOptionBitsAreMalformedIn5(_ options: UInt8) {

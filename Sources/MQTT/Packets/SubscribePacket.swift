@@ -93,7 +93,10 @@ public struct SubscriptionOptions: Sendable, Hashable {
         // 3.1.1: the upper six bits are reserved (MQTT-3.8.3-4); 5.0: bits 6 and 7 are (MQTT-3.8.3-5).
         let reserved: UInt8 = version == .v5 ? 0xC0 : 0xFC
         guard byte & reserved == 0 else { throw MQTTError(.invalidSubscriptionOptions) }
-        guard let qos = QoS(rawValue: byte & 0x03) else { throw MQTTError(.invalidSubscriptionOptions) }
+        // 3.1.1 calls a QoS of 3 malformed (MQTT-3-8.3-4); 5.0 calls it a Protocol Error (3.8.3.1).
+        guard let qos = QoS(rawValue: byte & 0x03) else {
+            throw MQTTError(version == .v5 ? .invalidSubscriptionQoS : .invalidSubscriptionOptions)
+        }
         guard let handling = RetainHandling(rawValue: (byte >> 4) & 0x03) else { throw MQTTError(.invalidRetainHandling) }
         self.init(qos: qos, noLocal: byte & 0x04 != 0, retainAsPublished: byte & 0x08 != 0, retainHandling: handling)
     }
