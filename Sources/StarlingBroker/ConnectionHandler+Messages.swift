@@ -35,7 +35,7 @@ extension ConnectionHandler {
                 }
             }
             // MQTT-3.3.4-6: a client does not send Subscription Identifiers.
-            if !publish.properties.subscriptionIdentifiers.isEmpty {
+            if publish.properties.contains(where: { $0.identifier == .subscriptionIdentifier }) {
                 disconnect(reason: .protocolError, reasonString: "Subscription Identifier in PUBLISH")
                 return
             }

@@ -78,3 +78,36 @@ wait_for_exit() {
 messages() {
   grep -E '^MSG\|' "$1" | cut -d'|' -f2-
 }
+
+# Waits (15 s at most) for WANTED `Hello mqtt <ms>` lines in SUB_FILE, then checks the seed's output format:
+# the given header lines, then a `test` line and its payload per message, stamped after STARTED_MS and increasing.
+# Usage: expect_hello_messages SUB_FILE PUB_FILE STARTED_MS WANTED HEADER_LINE...
+expect_hello_messages() {
+  local sub=$1 pub=$2 started_ms=$3 wanted=$4
+  shift 4
+  local deadline=$((SECONDS + 15))
+  while (($(grep -Ec '^Hello mqtt [0-9]+$' "$sub") < wanted)); do
+    ((SECONDS < deadline)) || fail "fewer than $wanted messages within 15 s; subscriber: $(tr '\n' ' ' <"$sub" | head -c 300) publisher: $(tr '\n' ' ' <"$pub" | head -c 200)"
+    sleep 0.1
+  done
+  [[ "$(head -n 1 "$pub")" == "connected!" ]] || fail "publisher's first line is not 'connected!': $(head -n 1 "$pub")"
+  python3 - "$sub" "$started_ms" "$@" <<'PY' || exit 1
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+started = int(sys.argv[2])
+header = sys.argv[3:]
+if lines[:len(header)] != header:
+    sys.exit(f"subscriber output should begin {header}; got {lines[:len(header)]}")
+body = lines[len(header):]
+if len(body) % 2:
+    body = body[:-1]  # A message whose payload line is still being written.
+stamps = []
+for topic, payload in zip(body[0::2], body[1::2]):
+    match = re.fullmatch(r"Hello mqtt (\d+)", payload)
+    if topic != "test" or not match:
+        sys.exit(f"expected a 'test' line then 'Hello mqtt <ms>', got {topic!r}, {payload!r}")
+    stamps.append(int(match.group(1)))
+if any(s < started - 1000 for s in stamps) or stamps != sorted(stamps) or len(set(stamps)) != len(stamps):
+    sys.exit(f"timestamps not fresh, increasing and distinct: {stamps}")
+PY
+}
