@@ -20,6 +20,8 @@ final class BrokerCore: Sendable {
     let logger: Logger
     /// Live connections, so that a shutdown can say goodbye to each.
     let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionHandler]>([:])
+    /// The turns of the shared groups by filter, held weakly: the groups in the replicas keep them alive.
+    private let sharedGroupCursors = NIOLockedValueBox(SharedGroupCursors())
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -46,6 +48,11 @@ final class BrokerCore: Sendable {
             loop.eventLoop.submit { body(&loop.subscriptions) }
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
+    }
+
+    /// The cursor every replica's copy of the shared group `filter` takes turns by.
+    func sharedGroupCursor(for filter: TopicFilter) -> SharedGroupCursor {
+        sharedGroupCursors.withLockedValue { $0.cursor(for: filter.rawValue) }
     }
 
     /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`.
@@ -108,5 +115,27 @@ final class BrokerCore: Sendable {
             publisher: session.clientIdentifier, expiry: expiry)
         _ = publish(message, on: loop)
         loop.flush()
+    }
+}
+
+/// The cursors of the shared groups that exist, by filter.
+private struct SharedGroupCursors {
+    private struct Entry {
+        weak var cursor: SharedGroupCursor?
+    }
+
+    private var entries: [String: Entry] = [:]
+    /// Entries of groups gone from every replica are swept when the table outgrows this.
+    private var sweepAt = 64
+
+    mutating func cursor(for key: String) -> SharedGroupCursor {
+        if let cursor = entries[key]?.cursor { return cursor }
+        if entries.count >= sweepAt {
+            entries = entries.filter { $0.value.cursor != nil }
+            sweepAt = max(64, entries.count * 2)
+        }
+        let cursor = SharedGroupCursor()
+        entries[key] = Entry(cursor: cursor)
+        return cursor
     }
 }

@@ -23,7 +23,7 @@ final class BrokerLoop: @unchecked Sendable {
         self.outboxes = Array(repeating: [], count: loopCount)
     }
 
-    /// Routes `message` to every matching subscription; returns how many sessions it went to.
+    /// Routes `message` to every matching subscription; returns how many copies went out.
     @discardableResult
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
@@ -49,6 +49,12 @@ final class BrokerLoop: @unchecked Sendable {
                 var best: TopicTree.Subscriber?
                 var identifiers: [Int] = []
                 for candidate in matches[start..<end] where !(isPublisher && candidate.options.noLocal) {
+                    if candidate.share != nil {
+                        // 4.8.2: what a group hands this session is a copy of its own, besides the one the
+                        // session's non-shared subscriptions give it.
+                        if deliver(candidate, message, identifiers: candidate.identifier.map { [$0] } ?? []) { delivered += 1 }
+                        continue
+                    }
                     if let identifier = candidate.identifier { identifiers.append(identifier) }
                     guard var merged = best else {
                         best = candidate
@@ -56,8 +62,6 @@ final class BrokerLoop: @unchecked Sendable {
                     }
                     if candidate.options.qos > merged.options.qos { merged.options.qos = candidate.options.qos }
                     if candidate.options.retainAsPublished { merged.options.retainAsPublished = true }
-                    // One delivery stands for both: it is the session's own, not the group's to hand on.
-                    if candidate.share == nil { merged.share = nil }
                     best = merged
                 }
                 if let best, deliver(best, message, identifiers: identifiers) { delivered += 1 }
@@ -88,13 +92,33 @@ final class BrokerLoop: @unchecked Sendable {
             guard let share = delivery.share,
                 let member = subscriptions.sharedMember(of: share, publisher: delivery.message.publisher)
             else { continue }
-            let message = delivery.message
-            let reassigned = Delivery(
-                message: message, qos: min(message.qos, member.options.qos),
-                retain: member.options.retainAsPublished ? message.retain : false,
-                subscriptionIdentifiers: member.identifier.map { [$0] } ?? [], share: share)
-            deliver(reassigned, to: member.session)
+            deliver(delivery, to: member, share: share)
         }
+    }
+
+    private func deliver(_ delivery: Delivery, to member: TopicTree.Subscriber, share: TopicFilter) {
+        let message = delivery.message
+        let reassigned = Delivery(
+            message: message, qos: min(message.qos, member.options.qos),
+            retain: member.options.retainAsPublished ? message.retain : false,
+            subscriptionIdentifiers: member.identifier.map { [$0] } ?? [], share: share)
+        deliver(reassigned, to: member.session)
+    }
+
+    /// Gives the shared subscriptions' deliveries that `session` has not finished to connected members of their
+    /// groups, now that its client is gone (4.8.2 allows it as soon as the connection is lost): QoS 1 messages in
+    /// flight and messages not yet sent. A QoS 2 message already sent waits for the client (MQTT-4.8.2-4).
+    func handOverSharedDeliveries(of session: Session) {
+        eventLoop.preconditionInEventLoop()
+        session.handOverSharedDeliveries { delivery in
+            guard let share = delivery.share,
+                let member = subscriptions.sharedMember(
+                    of: share, publisher: delivery.message.publisher, excluding: session, connectedOnly: true)
+            else { return false }
+            deliver(delivery, to: member, share: share)
+            return true
+        }
+        flush()
     }
 
     /// Hands `delivery` to `session` here if the session lives on this loop, else batches it for its loop.

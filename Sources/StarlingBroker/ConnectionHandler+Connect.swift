@@ -270,7 +270,10 @@ extension ConnectionHandler {
         }
         if session.expiryInterval == 0 {
             core.endSession(session, loop: loop)
-        } else if session.expiryInterval != UInt32.max {
+            return
+        }
+        loop.handOverSharedDeliveries(of: session)
+        if session.expiryInterval != UInt32.max {
             session.expiryTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(session.expiryInterval))) {
                 core.endSession(session, loop: loop)
             }

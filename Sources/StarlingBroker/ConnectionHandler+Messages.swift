@@ -144,7 +144,8 @@ extension ConnectionHandler {
         let entries = accepted.map { entry in
             (filter: entry.filter,
              subscriber: TopicTree.Subscriber(
-                session: session, options: entry.options, identifier: identifier, share: entry.filter.isShared ? entry.filter : nil))
+                session: session, options: entry.options, identifier: identifier, share: entry.filter.isShared ? entry.filter : nil),
+             cursor: entry.filter.isShared ? self.core.sharedGroupCursor(for: entry.filter) : nil)
         }
         let loop = self.loop
         let core = self.core
@@ -152,7 +153,7 @@ extension ConnectionHandler {
         // the client saw SUBACK always reaches it; the client's next packets wait until then.
         pause()
         core.updateSubscriptions(on: loop.eventLoop) { tree in
-            for entry in entries { tree.insert(entry.filter, entry.subscriber) }
+            for entry in entries { tree.insert(entry.filter, entry.subscriber, cursor: entry.cursor) }
         }.assumeIsolated().whenComplete { [self] _ in
             send(suback)
             let now = NIODeadline.now()

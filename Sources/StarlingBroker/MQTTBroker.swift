@@ -110,6 +110,31 @@ public final class MQTTBroker: Service, Sendable {
         await publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain)
     }
 
+    /// Closes the connection of the client `clientIdentifier`, telling a 5.0 client `reason` first: for instance
+    /// 0x9C (Use another server) or 0x9D (Server moved) with `serverReference` to send it elsewhere (4.11), or
+    /// 0x98 (Administrative action). Its session stays as its expiry says; its will is published as for any
+    /// connection the server closes. Returns whether the client was connected.
+    @discardableResult
+    public func disconnect(
+        clientIdentifier: String, reason: ReasonCode = .administrativeAction, serverReference: String? = nil,
+        reasonString: String? = nil
+    ) async -> Bool {
+        guard let session = core.sessions.withLockedValue({ $0[clientIdentifier] }) else { return false }
+        let properties: Properties = serverReference.map { [.serverReference($0)] } ?? []
+        // The session may move to another loop while this call travels to it; then it follows.
+        for _ in 0..<4 {
+            let loop = core.loops[session.homeIndex.load(ordering: .acquiring)]
+            let outcome = try? await loop.eventLoop.submit { () -> Bool? in
+                guard session.homeIndex.load(ordering: .acquiring) == loop.index else { return nil }
+                guard let connection = session.connection, connection.state == .connected else { return false }
+                connection.disconnect(reason: reason, reasonString: reasonString, properties: properties)
+                return true
+            }.get()
+            if let outcome { return outcome }
+        }
+        return false
+    }
+
     /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread
     /// ones are dropped oldest first.
     public func events(bufferingNewest limit: Int = 10_000) -> AsyncStream<BrokerEvent> {

@@ -19,7 +19,12 @@ final class Session: @unchecked Sendable {
     /// The index of the event loop that owns this session.
     let homeIndex: ManagedAtomic<Int>
 
-    var connection: ConnectionHandler?
+    var connection: ConnectionHandler? {
+        didSet { isConnected.store(connection != nil, ordering: .relaxed) }
+    }
+    /// Whether a client is connected to this session now; read from every loop, so that a shared subscription's
+    /// group prefers members that can take a message at once.
+    let isConnected = ManagedAtomic(false)
     var version: ProtocolVersion = .v3_1_1
     /// Seconds the session outlives its connection; `UInt32.max` never expires.
     var expiryInterval: UInt32 = 0
@@ -67,11 +72,25 @@ final class Session: @unchecked Sendable {
     /// MQTT-4.8.2-5 forbids sending it to another client.
     func unfinishedSharedDeliveries() -> [Delivery] {
         var unfinished: [Delivery] = []
-        for outbound in inflight.values where outbound.delivery.share != nil && outbound.delivery.qos == .atLeastOnce {
-            unfinished.append(outbound.delivery)
-        }
+        for outbound in inflight.values where Self.canHandBack(outbound) { unfinished.append(outbound.delivery) }
         for delivery in queue where delivery.share != nil { unfinished.append(delivery) }
         return unfinished
+    }
+
+    /// Takes out of this session the deliveries of shared subscriptions that `handOver` gives to another member,
+    /// in the order they were sent or queued; those it declines stay.
+    func handOverSharedDeliveries(_ handOver: (Delivery) -> Bool) {
+        for (identifier, outbound) in inflight where Self.canHandBack(outbound) {
+            if handOver(outbound.delivery) { inflight.removeValue(forKey: identifier) }
+        }
+        guard queue.contains(where: { $0.share != nil }) else { return }
+        var kept: Deque<Delivery> = []
+        for delivery in queue where delivery.share == nil || !handOver(delivery) { kept.append(delivery) }
+        queue = kept
+    }
+
+    private static func canHandBack(_ outbound: Outbound) -> Bool {
+        outbound.delivery.share != nil && outbound.delivery.qos == .atLeastOnce
     }
 
     func nextPacketIdentifier() -> UInt16? {

@@ -1,3 +1,4 @@
+import Atomics
 import MQTT
 
 /// The subscriptions of every session, as a tree of topic levels, for matching topic names to subscribers.
@@ -24,10 +25,11 @@ struct TopicTree {
     }
 
     /// The members are kept in the order of their sessions' identities, the same in every replica whatever order
-    /// the subscriptions reached it in, so that hashing a publisher picks the same member on every loop.
+    /// the subscriptions reached it in, so that hashing a publisher picks the same member on every loop, and the
+    /// replicas share one cursor, so that taking turns spans the loops.
     struct SharedGroup {
         var members: [Subscriber] = []
-        var next = 0
+        let cursor: SharedGroupCursor
     }
 
     private let root = Node()
@@ -38,8 +40,9 @@ struct TopicTree {
         self.sharedSubscriptionPolicy = sharedSubscriptionPolicy
     }
 
-    /// Adds or replaces the subscription of `subscriber.session` to `filter`.
-    mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber) {
+    /// Adds or replaces the subscription of `subscriber.session` to `filter`; a shared group new to this replica
+    /// takes `cursor`, which every replica's copy of the group must share.
+    mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber, cursor: SharedGroupCursor? = nil) {
         var node = root
         for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
             if let child = node.children[level] {
@@ -52,7 +55,7 @@ struct TopicTree {
         }
         let key = ObjectIdentifier(subscriber.session)
         if let share = filter.shareName {
-            var group = node.groups[share] ?? SharedGroup()
+            var group = node.groups[share] ?? SharedGroup(cursor: cursor ?? SharedGroupCursor())
             if let index = group.members.firstIndex(where: { $0.session === subscriber.session }) {
                 group.members[index] = subscriber
             } else {
@@ -105,16 +108,25 @@ struct TopicTree {
         Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, pick: pick, into: &matches)
     }
 
-    /// A member of the shared subscription `share` chosen by the policy, if the group has any.
-    func sharedMember(of share: TopicFilter, publisher: String?) -> Subscriber? {
+    /// A member of the shared subscription `share` chosen by the policy, other than `excluded`; with
+    /// `connectedOnly`, only a member whose client is connected.
+    func sharedMember(of share: TopicFilter, publisher: String?, excluding excluded: Session? = nil, connectedOnly: Bool = false) -> Subscriber? {
         guard let shareName = share.shareName else { return nil }
         var node = root
         for level in share.filter.split(separator: "/", omittingEmptySubsequences: false) {
             guard let child = node.children[level] else { return nil }
             node = child
         }
-        guard node.groups[shareName] != nil else { return nil }
-        return Self.choose(in: node, shareName, pick: SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher))
+        guard let group = node.groups[shareName] else { return nil }
+        let pick = SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher)
+        guard let excluded else {
+            let member = Self.choose(in: group, pick: pick)
+            return connectedOnly && member?.session.isConnected.load(ordering: .relaxed) != true ? nil : member
+        }
+        var others = group
+        others.members.removeAll { $0.session === excluded }
+        let member = Self.choose(in: others, pick: pick)
+        return connectedOnly && member?.session.isConnected.load(ordering: .relaxed) != true ? nil : member
     }
 
     /// How a group's member is chosen for one message: in turn, or by the publisher's hash.
@@ -129,14 +141,18 @@ struct TopicTree {
         }
     }
 
-    private static func choose(in node: Node, _ key: String, pick: SharedPick) -> Subscriber? {
-        let group = node.groups[key]!
-        guard !group.members.isEmpty else { return nil }
-        if let hash = pick.hash {
-            return group.members[Int(UInt(bitPattern: hash) % UInt(group.members.count))]
+    /// The member the policy points at, or the next one after it whose client is connected: a member whose session
+    /// waits offline gets a message only when no member is connected.
+    private static func choose(in group: SharedGroup, pick: SharedPick) -> Subscriber? {
+        let count = group.members.count
+        guard count > 0 else { return nil }
+        let position = pick.hash ?? group.cursor.advance()
+        let start = Int(UInt(bitPattern: position) % UInt(count))
+        for offset in 0..<count {
+            let member = group.members[(start + offset) % count]
+            if member.session.isConnected.load(ordering: .relaxed) { return member }
         }
-        node.groups[key]!.next = (group.next + 1) % group.members.count
-        return group.members[group.next % group.members.count]
+        return group.members[start]
     }
 
     /// Walks the levels of `topic` from `start` (nil once every level is consumed) without splitting it.
@@ -166,8 +182,18 @@ struct TopicTree {
     private static func collect(_ node: Node, pick: SharedPick, into matches: inout [Subscriber]) {
         for subscriber in node.subscribers.values { matches.append(subscriber) }
         guard !node.groups.isEmpty else { return }
-        for key in node.groups.keys {
-            if let member = choose(in: node, key, pick: pick) { matches.append(member) }
+        for group in node.groups.values {
+            if let member = choose(in: group, pick: pick) { matches.append(member) }
         }
+    }
+}
+
+/// The turn of a shared subscription's group, shared by the group's copies in every loop's replica.
+final class SharedGroupCursor: Sendable {
+    private let position = ManagedAtomic(0)
+
+    /// The position of this message's turn.
+    func advance() -> Int {
+        position.loadThenWrappingIncrement(ordering: .relaxed)
     }
 }

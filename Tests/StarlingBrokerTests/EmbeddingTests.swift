@@ -136,6 +136,28 @@ import Testing
             try await v311.expectClosed()
         }
     }
+
+    /// 4.11: the application sends a connected 5.0 client elsewhere with DISCONNECT 0x9C and a Server Reference;
+    /// a 3.1.1 client is closed without a DISCONNECT, which that version does not have from the server; an unknown
+    /// client identifier is answered false.
+    @Test func theApplicationRedirectsAClient() async throws {
+        try await TestBroker.with { broker in
+            let modern = try await broker.client("modern", version: .v5)
+            let redirected = await broker.broker.disconnect(
+                clientIdentifier: "modern", reason: .useAnotherServer, serverReference: "backup.example:1883")
+            #expect(redirected)
+            let disconnect = try await modern.expectDisconnect()
+            #expect(disconnect.reasonCode == .useAnotherServer)
+            #expect(disconnect.properties.serverReference == "backup.example:1883")
+            try await modern.expectClosed()
+
+            let legacy = try await broker.client("legacy", version: .v3_1_1)
+            #expect(await broker.broker.disconnect(clientIdentifier: "legacy", reason: .serverMoved, serverReference: "x"))
+            try await legacy.expectClosed()
+
+            #expect(await broker.broker.disconnect(clientIdentifier: "nobody") == false)
+        }
+    }
 }
 
 /// Runs `operation`, failing if it takes longer than `limit`: a guard against a hung test, not a wait.

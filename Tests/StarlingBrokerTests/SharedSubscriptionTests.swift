@@ -179,4 +179,135 @@ import Testing
             }
         }
     }
+
+    /// 4.8.2: turns are taken across the whole broker. The two publishers connect one after the other, so they sit
+    /// on the test broker's two different event loops; each message goes to the member after the previous one.
+    @Test func membersTakeTurnsAcrossEventLoops() async throws {
+        try await TestBroker.with { broker in
+            var members: [RawClient] = []
+            for index in 0..<2 {
+                let member = try await broker.client("member-\(index)")
+                try await member.subscribe([("$share/g/turns/+", SubscriptionOptions(qos: .atLeastOnce)), ("done/\(index)", SubscriptionOptions())])
+                members.append(member)
+            }
+            let publishers = [try await broker.client("publisher-a"), try await broker.client("publisher-b")]
+            // PUBACK follows the routing, so the messages take their turns in this order.
+            for index in 0..<6 {
+                try await publishers[index % 2].publishQoS1("turns/t", "\(index)", packetIdentifier: UInt16(index + 1))
+            }
+            for index in 0..<2 { try await publishers[0].publish("done/\(index)", "done") }
+
+            var received: [[Int]] = []
+            for member in members {
+                var numbers: [Int] = []
+                while true {
+                    let publish = try await member.expectPublish()
+                    if publish.topic.hasPrefix("done/") { break }
+                    numbers.append(Int(publish.payloadString)!)
+                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+                }
+                received.append(numbers)
+            }
+            let evens = [0, 2, 4], odds = [1, 3, 5]
+            #expect(received == [evens, odds] || received == [odds, evens])
+        }
+    }
+
+    /// A member whose client is offline, its session kept by Session Expiry, is passed over while another member is
+    /// connected: the message reaches a client now rather than waiting in a queue.
+    @Test func offlineMembersArePassedOver() async throws {
+        try await TestBroker.with { broker in
+            let away = try await broker.client("away", properties: [.sessionExpiryInterval(60)])
+            try await away.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
+            try await away.send(.disconnect(DisconnectPacket()))
+            try await away.expectClosed()
+            let present = try await broker.client("present")
+            try await present.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
+
+            let publisher = try await broker.client("publisher")
+            for index in 0..<4 { try await publisher.publishQoS1("jobs/\(index)", "\(index)", packetIdentifier: UInt16(index + 1)) }
+            var received: [String] = []
+            for _ in 0..<4 {
+                let publish = try await present.expectPublish()
+                received.append(publish.payloadString)
+                try await present.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+            }
+            #expect(received == ["0", "1", "2", "3"])
+
+            // Back online, the first member has nothing waiting; it takes its turns again.
+            let (back, connAck) = try await broker.connect("away", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            #expect(connAck.sessionPresent)
+            try await back.subscribe("marker")
+            try await publisher.publish("marker", "marker")
+            #expect(try await back.expectPublish().topic == "marker")
+        }
+    }
+
+    /// With no member connected, a message waits in a member's session rather than being lost.
+    @Test func withNoMemberConnectedTheMessageWaitsInASession() async throws {
+        try await TestBroker.with { broker in
+            let away = try await broker.client("away", properties: [.sessionExpiryInterval(60)])
+            try await away.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
+            try await away.send(.disconnect(DisconnectPacket()))
+            try await away.expectClosed()
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("jobs/1", "kept", packetIdentifier: 1)
+
+            let (back, connAck) = try await broker.connect("away", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            #expect(connAck.sessionPresent)
+            #expect(try await back.expectPublish().payloadString == "kept")
+        }
+    }
+
+    /// 4.8.2: a client with a shared and a non-shared subscription matching one message gets a copy through each.
+    @Test func aSharedAndANonSharedSubscriptionEachGiveACopy() async throws {
+        try await TestBroker.with { broker in
+            let client = try await broker.client("both")
+            try await client.send(.subscribe(SubscribePacket(
+                packetIdentifier: 1,
+                subscriptions: [.init(topicFilter: "$share/g/copies/t", options: SubscriptionOptions(qos: .atLeastOnce))],
+                properties: [.subscriptionIdentifier(1)])))
+            _ = try await client.expectSubAck()
+            try await client.send(.subscribe(SubscribePacket(
+                packetIdentifier: 2, subscriptions: [.init(topicFilter: "copies/+", options: SubscriptionOptions())],
+                properties: [.subscriptionIdentifier(2)])))
+            _ = try await client.expectSubAck()
+
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("copies/t", "once", packetIdentifier: 1)
+            let copies = [try await client.expectPublish(), try await client.expectPublish()]
+            let byIdentifier = Dictionary(uniqueKeysWithValues: copies.map { ($0.properties.subscriptionIdentifiers, $0) })
+            #expect(byIdentifier[[1]]?.qos == .atLeastOnce)
+            #expect(byIdentifier[[2]]?.qos == .atMostOnce)
+            #expect(copies.allSatisfy { $0.payloadString == "once" })
+        }
+    }
+
+    /// 4.8.2: the broker may hand a QoS 1 message on as soon as the connection to its member is lost. A member whose
+    /// session outlives its connection leaves its unacknowledged and queued messages to a connected member at once.
+    @Test func aLostConnectionHandsItsMessagesToAConnectedMember() async throws {
+        try await TestBroker.with { broker in
+            let first = try await broker.client("member-a", properties: [.receiveMaximum(1), .sessionExpiryInterval(60)])
+            try await first.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("work/1", "1", packetIdentifier: 1)
+            try await publisher.publishQoS1("work/2", "2", packetIdentifier: 2)
+            #expect(try await first.expectPublish().payloadString == "1")
+
+            let second = try await broker.client("member-b")
+            try await second.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            await first.drop()
+
+            let handedOn = [try await second.expectPublish(), try await second.expectPublish()]
+            #expect(handedOn.map(\.payloadString) == ["1", "2"])
+            for publish in handedOn { try await second.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!))) }
+
+            // They left the first member's session: back, it is not sent them again.
+            let (back, connAck) = try await broker.connect("member-a", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            #expect(connAck.sessionPresent)
+            try await back.subscribe("marker")
+            try await publisher.publish("marker", "marker")
+            #expect(try await back.expectPublish().topic == "marker")
+        }
+    }
 }
