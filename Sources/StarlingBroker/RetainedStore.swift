@@ -1,37 +1,104 @@
 import MQTT
 import NIOCore
 
-/// The last retained message of every topic (section 3.3.1.3).
+/// The last retained message of every topic (section 3.3.1.3), with the topics also kept as a tree of levels so
+/// that a wildcard subscription visits only the branches its filter can match, not every retained topic.
 struct RetainedStore {
     private var messages: [String: Message] = [:]
+    private var root = Level()
+
+    /// One topic level: the levels below it, and the topic that ends here if a message is retained for it.
+    private struct Level {
+        var children: [Substring: Level] = [:]
+        var topic: String?
+
+        var isEmpty: Bool { children.isEmpty && topic == nil }
+    }
 
     var count: Int { messages.count }
 
     /// Stores `message` as the retained message of its topic; an empty payload deletes it (MQTT-3.3.1-6, -7).
     mutating func retain(_ message: Message) {
         if message.payload.readableBytes == 0 {
-            messages.removeValue(forKey: message.topic)
+            remove(message.topic)
         } else {
-            messages[message.topic] = message
+            if messages.updateValue(message, forKey: message.topic) == nil {
+                let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+                Self.insert(message.topic, levels: levels[...], into: &root)
+            }
         }
     }
 
-    /// The retained messages whose topics match `filter`, dropping those that have expired.
+    /// The retained messages whose topics match `filter`, in topic order, dropping those that have expired.
     mutating func matching(_ filter: TopicFilter, now: NIODeadline) -> [Message] {
-        if !filter.hasWildcards {
-            guard let message = messages[filter.filter] else { return [] }
-            if message.isExpired(at: now) {
-                messages.removeValue(forKey: filter.filter)
-                return []
-            }
-            return [message]
+        var topics: [String] = []
+        if filter.hasWildcards {
+            let levels = filter.filter.split(separator: "/", omittingEmptySubsequences: false)
+            Self.collect(root, filter: levels[...], isFirst: true, into: &topics)
+            topics.sort()
+        } else if messages[filter.filter] != nil {
+            topics.append(filter.filter)
         }
         var found: [Message] = []
-        var expired: [String] = []
-        for (topic, message) in messages where TopicFilter.matches(filter: filter.filter, topic: topic) {
-            if message.isExpired(at: now) { expired.append(topic) } else { found.append(message) }
+        found.reserveCapacity(topics.count)
+        for topic in topics {
+            guard let message = messages[topic] else { continue }
+            if message.isExpired(at: now) { remove(topic) } else { found.append(message) }
         }
-        for topic in expired { messages.removeValue(forKey: topic) }
-        return found.sorted { $0.topic < $1.topic }
+        return found
+    }
+
+    private mutating func remove(_ topic: String) {
+        guard messages.removeValue(forKey: topic) != nil else { return }
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        Self.remove(levels: levels[...], from: &root)
+    }
+
+    private static func insert(_ topic: String, levels: ArraySlice<Substring>, into level: inout Level) {
+        guard let name = levels.first else {
+            level.topic = topic
+            return
+        }
+        insert(topic, levels: levels.dropFirst(), into: &level.children[name, default: Level()])
+    }
+
+    /// Removes the topic ending at `levels` and prunes the levels it leaves empty.
+    private static func remove(levels: ArraySlice<Substring>, from level: inout Level) {
+        guard let name = levels.first else {
+            level.topic = nil
+            return
+        }
+        guard level.children[name] != nil else { return }
+        remove(levels: levels.dropFirst(), from: &level.children[name]!)
+        if level.children[name]!.isEmpty { level.children.removeValue(forKey: name) }
+    }
+
+    private static func collect(_ level: Level, filter: ArraySlice<Substring>, isFirst: Bool, into topics: inout [String]) {
+        guard let name = filter.first else {
+            if let topic = level.topic { topics.append(topic) }
+            return
+        }
+        switch name {
+        case "#":
+            // "#" matches the parent level too (MQTT-4.7.1-2), and every level below it.
+            if let topic = level.topic { topics.append(topic) }
+            for (child, below) in level.children where !(isFirst && child.hasPrefix("$")) {
+                collectAll(below, into: &topics)
+            }
+        case "+":
+            // MQTT-4.7.2-1: a wildcard at the first level does not match topics beginning with "$".
+            for (child, below) in level.children where !(isFirst && child.hasPrefix("$")) {
+                collect(below, filter: filter.dropFirst(), isFirst: false, into: &topics)
+            }
+        default:
+            if let below = level.children[name] {
+                collect(below, filter: filter.dropFirst(), isFirst: false, into: &topics)
+            }
+        }
+    }
+
+    private static func collectAll(_ level: Level, into topics: inout [String]) {
+        if let topic = level.topic { topics.append(topic) }
+        for below in level.children.values { collectAll(below, into: &topics) }
     }
 }

@@ -108,4 +108,44 @@ import Testing
             #expect(try await subscriber.expectPublish().topic == "marker")
         }
     }
+
+    /// 4.7.1 with 3.3.1.3: retained messages are matched by every kind of filter: "+" for one level (an empty one
+    /// too), "#" for the parent level and all below (MQTT-4.7.1-2), neither for "$" topics at the first level
+    /// (MQTT-4.7.2-1); a deleted one no longer matches. They arrive in topic order.
+    @Test func retainedMessagesMatchWildcardFilters() async throws {
+        try await TestBroker.with { broker in
+            let publisher = try await broker.client("publisher")
+            let topics = ["a", "a/b", "a/b/c", "a/x/c", "a//c", "$SYS/x", "/lead", "b", "ab/c"]
+            for (index, topic) in topics.enumerated() {
+                try await publisher.publishQoS1(topic, topic, packetIdentifier: UInt16(index + 1), retain: true)
+            }
+            try await publisher.publishQoS1("a/x/c", "", packetIdentifier: 20, retain: true)
+
+            let expectations: [(String, [String])] = [
+                ("a/#", ["a", "a//c", "a/b", "a/b/c"]),
+                ("a/+/c", ["a//c", "a/b/c"]),
+                ("+/b", ["a/b"]),
+                ("+", ["a", "b"]),
+                ("+/+", ["/lead", "a/b", "ab/c"]),
+                ("#", ["/lead", "a", "a//c", "a/b", "a/b/c", "ab/c", "b"]),
+                ("$SYS/#", ["$SYS/x"]),
+                ("+/+/+", ["a//c", "a/b/c"]),
+                ("a/b/c/#", ["a/b/c"]),
+                ("nothing/#", []),
+            ]
+            for (index, (filter, expected)) in expectations.enumerated() {
+                let subscriber = try await broker.client("subscriber-\(index)")
+                try await subscriber.subscribe([(filter, SubscriptionOptions()), ("marker/\(index)", SubscriptionOptions())])
+                try await publisher.publish("marker/\(index)", "marker")
+                var received: [String] = []
+                while true {
+                    let publish = try await subscriber.expectPublish()
+                    if publish.topic == "marker/\(index)" { break }
+                    #expect(publish.retain)
+                    received.append(publish.topic)
+                }
+                #expect(received == expected, "filter \(filter)")
+            }
+        }
+    }
 }
