@@ -12,6 +12,8 @@ final class BrokerCore: Sendable {
     let loops: [BrokerLoop]
     private let loopIndexes: [ObjectIdentifier: Int]
     let sessions = NIOLockedValueBox<[String: Session]>([:])
+    /// For each client identifier with a CONNECT taking its session, when the last of them will have done so.
+    let sessionTurns = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
     /// Numbers the connections for `AuthenticationRequest.connectionNumber`.

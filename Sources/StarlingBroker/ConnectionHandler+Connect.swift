@@ -115,8 +115,34 @@ extension ConnectionHandler {
         var authenticationData: ByteBuffer?
     }
 
-    /// Finds or creates the session for the client; takes it over from another connection if it has one.
+    /// Finds or creates the session for the client, once every earlier connection of the same client identifier
+    /// has done so: two CONNECTs at once on different loops would otherwise both take the session over from
+    /// the same state, and both keep it.
     func acquireSession(_ setup: SessionSetup) {
+        let clientIdentifier = setup.clientIdentifier
+        let turn = loop.eventLoop.makePromise(of: Void.self)
+        let core = self.core
+        let earlier = core.sessionTurns.withLockedValue { turns -> EventLoopFuture<Void>? in
+            defer { turns[clientIdentifier] = turn.futureResult }
+            return turns[clientIdentifier]
+        }
+        turn.futureResult.whenComplete { _ in
+            core.sessionTurns.withLockedValue { turns in
+                if turns[clientIdentifier] === turn.futureResult { turns.removeValue(forKey: clientIdentifier) }
+            }
+        }
+        guard let earlier else {
+            takeSession(setup, turn: turn)
+            return
+        }
+        earlier.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] _ in
+            takeSession(setup, turn: turn)
+        }
+    }
+
+    /// Takes the client's session over from another connection if it has one, and completes `turn` once this
+    /// connection holds it.
+    private func takeSession(_ setup: SessionSetup, turn: EventLoopPromise<Void>) {
         let clientIdentifier = setup.clientIdentifier
         let cleanStart = setup.connect.cleanStart
         let loop = self.loop
@@ -129,6 +155,7 @@ extension ConnectionHandler {
         }
         guard let previous else {
             attach(session, present: false, setup: setup)
+            turn.succeed()
             return
         }
         let resume = session === previous
@@ -164,6 +191,7 @@ extension ConnectionHandler {
             } else {
                 attach(session, present: resumed, setup: setup)
             }
+            turn.succeed()
         }
     }
 

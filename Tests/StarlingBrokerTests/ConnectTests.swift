@@ -337,4 +337,38 @@ import Testing
             #expect(try await subscriber.expectPublish().payloadString == "still here")
         }
     }
+
+    /// MQTT-3.1.4-3 under a race: two CONNECTs of one client identifier arriving together, on the broker's two
+    /// loops, take the session one after the other, so exactly one connection keeps it and the other is told 0x8E
+    /// (Session taken over). Were both to take it from the same state, both would stay connected.
+    @Test func simultaneousConnectsOfOneClientLeaveOneConnection() async throws {
+        try await TestBroker.with { broker in
+            let (first, _) = try await broker.connect("twin", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            try await first.send(.disconnect(DisconnectPacket()))
+            try await first.expectClosed()
+            for round in 0..<20 {
+                let clients = [try await broker.open(), try await broker.open()]
+                let connect = Packet.connect(ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "twin", cleanStart: round % 2 == 0,
+                    properties: [.sessionExpiryInterval(60)]))
+                async let sentA: Void = clients[0].send(connect)
+                async let sentB: Void = clients[1].send(connect)
+                _ = try await (sentA, sentB)
+                for client in clients { #expect(try await client.expectConnAck().reasonCode == .success) }
+                // Both CONNACKs out means both took the session in turn: the first was told before the second's.
+                var kept = 0
+                for client in clients {
+                    // The connection taken over may be closed already.
+                    try? await client.send(.pingReq)
+                    switch try await client.nextPacket() {
+                    case .pingResp: kept += 1
+                    case .disconnect(let disconnect): #expect(disconnect.reasonCode == .sessionTakenOver)
+                    case let other: Issue.record("unexpected \(other)")
+                    }
+                }
+                #expect(kept == 1, "round \(round)")
+                for client in clients { await client.drop() }
+            }
+        }
+    }
 }
