@@ -89,7 +89,7 @@ extension ConnectionHandler {
         }
         let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)
 
-        logger[metadataKey: "client"] = "\(clientIdentifier)"
+        loggedClientIdentifier = clientIdentifier
         let setup = SessionSetup(
             connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
             keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,

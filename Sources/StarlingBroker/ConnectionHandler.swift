@@ -26,7 +26,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let core: BrokerCore
     let loop: BrokerLoop
-    var logger: Logger
+    /// The client identifier from CONNECT, for the log.
+    var loggedClientIdentifier: String?
     var context: ChannelHandlerContext!
     var decoder: PacketDecoder
     var inbound: ByteBuffer?
@@ -54,25 +55,68 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let connectionNumber: UInt64
     /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
     var authenticationMethod: String?
-    var authenticationStage = AuthenticationStage.idle
+    /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
+    private var authentication: AuthenticationState?
+
+    final class AuthenticationState {
+        var stage = AuthenticationStage.idle
+        var serial: UInt64 = 0
+        var task: Task<Void, Never>?
+        var timeout: Scheduled<Void>?
+        var subject: AuthenticationRequest?
+        var pendingSetup: SessionSetup?
+    }
+
+    private var authenticationState: AuthenticationState {
+        if let authentication { return authentication }
+        let state = AuthenticationState()
+        authentication = state
+        return state
+    }
+
+    var authenticationStage: AuthenticationStage {
+        get { authentication?.stage ?? .idle }
+        set { authenticationState.stage = newValue }
+    }
     /// Tells the authenticator's answer apart from a late one to a request that has timed out since.
-    var authenticationSerial: UInt64 = 0
-    var authenticationTask: Task<Void, Never>?
-    var authenticationTimeout: Scheduled<Void>?
+    var authenticationSerial: UInt64 {
+        get { authentication?.serial ?? 0 }
+        set { authenticationState.serial = newValue }
+    }
+    var authenticationTask: Task<Void, Never>? {
+        get { authentication?.task }
+        set { authenticationState.task = newValue }
+    }
+    var authenticationTimeout: Scheduled<Void>? {
+        get { authentication?.timeout }
+        set { authenticationState.timeout = newValue }
+    }
     /// What every request about this connection says about the client; the password is dropped once it is in.
-    var authenticationSubject: AuthenticationRequest?
+    var authenticationSubject: AuthenticationRequest? {
+        get { authentication?.subject }
+        set { authenticationState.subject = newValue }
+    }
     /// The CONNECT waiting for the authenticator.
-    var pendingSetup: SessionSetup?
+    var pendingSetup: SessionSetup? {
+        get { authentication?.pendingSetup }
+        set { authenticationState.pendingSetup = newValue }
+    }
 
     init(core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?) {
         self.core = core
         self.loop = loop
         self.remoteAddress = remoteAddress
         self.connectionNumber = core.connectionNumbers.wrappingIncrementThenLoad(ordering: .relaxed)
+        self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
+    }
+
+    /// The broker's logger with this connection's peer and client, made when a line is logged so that an idle
+    /// connection keeps no log metadata of its own.
+    var logger: Logger {
         var logger = core.logger
         logger[metadataKey: "peer"] = "\(remoteAddress.map { "\($0)" } ?? "unknown")"
-        self.logger = logger
-        self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
+        if let loggedClientIdentifier { logger[metadataKey: "client"] = "\(loggedClientIdentifier)" }
+        return logger
     }
 
     var isWritable: Bool { state == .connected && context.channel.isWritable }
@@ -95,6 +139,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // After the broker closed the connection, what the client still sends is read only to be discarded.
+        guard state != .closed else { return }
         let bytes = unwrapInboundIn(data)
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = bytes
@@ -187,6 +233,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        endConnection()
+        context.fireChannelInactive()
+    }
+
+    /// The connection is over for the broker: timers stop, the session is let go of (its will published or
+    /// scheduled), and what the connection routed is flushed.
+    private func endConnection() {
+        guard state != .closed else { return }
         connectTimeout?.cancel()
         drainTimeout?.cancel()
         authenticationTimeout?.cancel()
@@ -204,7 +258,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         // A close in the middle of a read burst skips channelReadComplete: flush what the burst routed.
         loop.flush()
-        context.fireChannelInactive()
     }
 
     // MARK: Output
@@ -312,6 +365,21 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
+    /// Closes a connection whose client may still be sending: the rest of a packet refused unread, say. A socket
+    /// closed with unread input is reset, and the reset can destroy the DISCONNECT or CONNACK that says why before
+    /// the client reads it. So only the sending side closes now; the connection is over for the broker at once,
+    /// and the socket stays open for a moment, its input discarded, for the client to read the answer and close.
+    private func closeLingering() {
+        guard state != .closed, let context else { return }
+        flushOutput()
+        let channel = context.channel
+        endConnection()
+        context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+    }
+
+    static let lingerTime = TimeAmount.seconds(2)
+
     private func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
         logger.info("protocol violation", metadata: ["error": "\(error)", "client": "\(session?.clientIdentifier ?? "")"])
         if state == .awaitingConnect {
@@ -323,7 +391,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 version = .v5
                 send(.connAck(ConnAckPacket(reasonCode: error.reasonCode)))
             }
-            close()
+            closeLingering()
             return
         }
         if state == .authenticating {
@@ -331,7 +399,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             refuse(error.reasonCode)
             return
         }
-        disconnect(reason: error.reasonCode)
+        if version == .v5 && (state == .connected || state == .connecting) {
+            send(.disconnect(DisconnectPacket(reasonCode: error.reasonCode)))
+        }
+        closeLingering()
     }
 
     // MARK: Packets

@@ -40,6 +40,9 @@ public final class MQTTBroker: Service, Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each channel keeps its last receive buffer for the next read: small at first, so that an idle
+            // connection holds little; it grows with the connection's traffic.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
             .childChannelInitializer { [self] channel in handle(channel) }
         var addresses: [SocketAddress] = []

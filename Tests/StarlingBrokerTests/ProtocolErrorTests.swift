@@ -199,6 +199,19 @@ import Testing
         }
     }
 
+    /// 4.13 with MQTT-3.2.2-15: a packet far larger than the maximum is refused from its fixed header, most of it
+    /// still unread. The DISCONNECT 0x95 must still reach the client and the connection end with an orderly close:
+    /// a socket closed with unread input is reset instead, and a reset can destroy the DISCONNECT on its way.
+    @Test func v5HugePacketIsRefusedWithAnOrderlyClose() async throws {
+        try await TestBroker.with({ $0.limits.maximumPacketSize = 1_024 }) { broker in
+            let client = try await broker.client("huge", version: .v5)
+            try await client.send(.publish(PublishPacket(
+                topic: "big", payload: ByteBuffer(repeating: 0x61, count: 256 * 1_024), qos: .atLeastOnce, packetIdentifier: 1)))
+            #expect(try await client.expectDisconnect().reasonCode == .packetTooLarge)
+            try await client.expectClosed()
+        }
+    }
+
     /// 3.1.1: a packet larger than the broker accepts closes the connection.
     @Test func v311PacketLargerThanTheMaximumClosesTheConnection() async throws {
         try await TestBroker.with({ $0.limits.maximumPacketSize = 1_024 }) { broker in
