@@ -119,8 +119,8 @@ for version in mqttv311 mqttv5; do
 done
 
 for protocol in 311 5; do
-  for check in qos retained will session; do
-    run_check "paho/v$protocol/$check" 60 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol "$protocol"
+  for check in qos retained will session churn; do
+    run_check "paho/v$protocol/$check" 120 python3 "$CHECKS/paho_$check.py" --port "$PORT" --protocol "$protocol"
   done
 done
 for check in user_properties subscription_identifiers message_expiry topic_alias shared_subscriptions; do
