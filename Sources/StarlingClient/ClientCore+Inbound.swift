@@ -124,14 +124,17 @@ extension ClientCore {
     /// Hands a message to the live subscriptions it belongs to and to every message listener.
     func deliver(_ message: MQTTMessage) {
         var delivered = false
+        var lagging = false
         for owner in owners(of: message) {
-            liveSubscriptions[owner]?.continuation.yield(message)
+            guard let sink = liveSubscriptions[owner]?.sink else { continue }
+            if !sink.yield(message) { lagging = laggingStreams.insert(sink.id).inserted || lagging }
             delivered = true
         }
         for listener in messageListeners.values {
-            listener.yield(message)
+            if !listener.yield(message) { lagging = laggingStreams.insert(listener.id).inserted || lagging }
             delivered = true
         }
+        if lagging { updateReading() }
         if !delivered {
             logger.warning("message matches no subscription stream and no listener; dropped", metadata: ["topic": "\(message.topic)"])
         }

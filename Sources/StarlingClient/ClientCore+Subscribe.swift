@@ -5,36 +5,30 @@ extension ClientCore {
     /// so nothing that arrives between SUBSCRIBE and SUBACK (retained messages, say) is missed.
     func subscribe(
         _ subscriptions: [SubscribePacket.Subscription], properties: Properties,
-        continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation, promise: EventLoopPromise<SubscriptionAck>
+        sink: MessageSink, promise: EventLoopPromise<SubscriptionAck>
     ) {
         if case .shutDown(let error) = state {
-            continuation.finish(throwing: error ?? .shutdown)
+            sink.finish(error ?? .shutdown)
             return promise.fail(error ?? .shutdown)
         }
         var filters: [TopicFilter] = []
         for subscription in subscriptions {
             guard let filter = try? TopicFilter(subscription.topicFilter) else {
                 let error = MQTTClientError(.invalidTopic, "'\(subscription.topicFilter)' is not a valid topic filter")
-                continuation.finish(throwing: error)
+                sink.finish(error)
                 return promise.fail(error)
             }
             filters.append(filter)
         }
         guard !filters.isEmpty else {
             let error = MQTTClientError(.invalidTopic, "a subscription needs at least one topic filter")
-            continuation.finish(throwing: error)
+            sink.finish(error)
             return promise.fail(error)
         }
         let owner = nextSubscriptionIdentifier
         // Subscription identifiers run from 1 to 268,435,455 (3.8.2.1.2).
         nextSubscriptionIdentifier = nextSubscriptionIdentifier == 268_435_455 ? 1 : nextSubscriptionIdentifier + 1
-        liveSubscriptions[owner] = LiveSubscription(filters: filters, continuation: continuation)
-        let bound = self.bound
-        continuation.onTermination = { termination in
-            // A consumer that stops listening (cancelled, or dropped the stream) no longer wants the messages.
-            guard case .cancelled = termination else { return }
-            bound.eventLoop.execute { bound.value.release(owner, promise: nil) }
-        }
+        liveSubscriptions[owner] = LiveSubscription(filters: filters, sink: sink)
         var properties = properties
         properties.remove(.subscriptionIdentifier)
         let packet = SubscribePacket(packetIdentifier: 1, subscriptions: subscriptions, properties: properties)
@@ -49,7 +43,7 @@ extension ClientCore {
             promise?.succeed(nil)
             return
         }
-        live.continuation.finish()
+        live.sink.finish(nil)
         // A SUBSCRIBE still waiting to be sent is simply dropped.
         if let index = pendingControl.firstIndex(where: { if case .subscribe(_, owner, _) = $0.request { true } else { false } }) {
             if case .subscribe(_, _, let waiting) = pendingControl.remove(at: index).request { waiting?.fail(CancellationError()) }
@@ -156,7 +150,7 @@ extension ClientCore {
             let error = MQTTClientError(
                 .subscriptionRefused, "the broker refused the subscription to \(filters)", reasonCodes: ack.reasonCodes,
                 reasonString: ack.properties.reasonString)
-            if let live = liveSubscriptions.removeValue(forKey: owner) { live.continuation.finish(throwing: error) }
+            if let live = liveSubscriptions.removeValue(forKey: owner) { live.sink.finish(error) }
             if promise == nil { logger.warning("resubscription refused", metadata: ["error": "\(error)"]) }
             promise?.fail(error)
         } else {

@@ -40,7 +40,7 @@ final class ClientCore {
     /// A subscription whose messages go to its own stream.
     struct LiveSubscription {
         let filters: [TopicFilter]
-        let continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation
+        let sink: MessageSink
         var rawFilters: [String] { filters.map(\.rawValue) }
     }
 
@@ -70,7 +70,9 @@ final class ClientCore {
     private var nextControlSequence: UInt64 = 0
     var liveSubscriptions: [Int: LiveSubscription] = [:]
     var nextSubscriptionIdentifier = 1
-    var messageListeners: [UInt64: AsyncThrowingStream<MQTTMessage, any Error>.Continuation] = [:]
+    var messageListeners: [ObjectIdentifier: MessageSink] = [:]
+    /// The streams whose consumers have fallen behind; while any has, the client reads nothing from the broker.
+    var laggingStreams: Set<ObjectIdentifier> = []
     var eventListeners: [UInt64: AsyncStream<ConnectionEvent>.Continuation] = [:]
     var nextListenerID: UInt64 = 0
 
@@ -187,6 +189,7 @@ final class ClientCore {
         closedPromise = eventLoop.makePromise(of: MQTTClientError?.self)
         let result = ConnectResult(sessionPresent: connAck.sessionPresent, properties: connAck.properties, protocolVersion: connection.version)
         logger.debug("connected", metadata: ["sessionPresent": "\(connAck.sessionPresent)"])
+        updateReading()
         resumeSession(sessionPresent: connAck.sessionPresent, on: connection)
         emit(.connected(result))
         attempt.promise.succeed(result)
@@ -274,28 +277,46 @@ final class ClientCore {
         }
         pendingControl.removeAll()
         awaitingAck.removeAll()
-        for live in liveSubscriptions.values { finish(live.continuation, error: error) }
+        for live in liveSubscriptions.values { live.sink.finish(error) }
         liveSubscriptions.removeAll()
-        for listener in messageListeners.values { finish(listener, error: error) }
+        for listener in messageListeners.values { listener.finish(error) }
         messageListeners.removeAll()
+        laggingStreams.removeAll()
         for listener in eventListeners.values { listener.finish() }
         eventListeners.removeAll()
         closedPromise?.succeed(error)
     }
 
-    private func finish(_ continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation, error: MQTTClientError?) {
-        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+    func addMessageListener(_ sink: MessageSink) {
+        if case .shutDown(let error) = state { return sink.finish(error) }
+        messageListeners[sink.id] = sink
     }
 
-    // MARK: Listeners
+    // MARK: Back-pressure
 
-    func addMessageListener(_ continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation) {
-        if case .shutDown(let error) = state { return finish(continuation, error: error) }
-        nextListenerID += 1
-        let id = nextListenerID
-        messageListeners[id] = continuation
-        let bound = self.bound
-        continuation.onTermination = { _ in bound.eventLoop.execute { bound.value.messageListeners[id] = nil } }
+    /// A stream's consumer took enough of its messages: reading from the broker may go on.
+    func streamCaughtUp(_ id: ObjectIdentifier) {
+        if laggingStreams.remove(id) != nil { updateReading() }
+    }
+
+    /// A stream ended on the consumer's side (its task cancelled, or the stream dropped): a subscription's
+    /// filters are released, a listener is forgotten.
+    func streamTerminated(_ id: ObjectIdentifier) {
+        if laggingStreams.remove(id) != nil { updateReading() }
+        if messageListeners.removeValue(forKey: id) != nil { return }
+        if let owner = liveSubscriptions.first(where: { $0.value.sink.id == id })?.key {
+            release(owner, promise: nil)
+        }
+    }
+
+    /// Reads from the broker only while no stream's consumer lags behind.
+    func updateReading() {
+        guard case .connected(let connection) = state else { return }
+        let paused = !laggingStreams.isEmpty
+        guard paused != connection.handler.readsPaused else { return }
+        connection.handler.readsPaused = paused
+        connection.channel.setOption(ChannelOptions.autoRead, value: !paused).whenFailure { _ in }
+        emit(paused ? .receivingPaused : .receivingResumed)
     }
 
     func addEventListener(_ continuation: AsyncStream<ConnectionEvent>.Continuation) {

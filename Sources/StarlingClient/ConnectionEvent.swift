@@ -6,4 +6,9 @@ public enum ConnectionEvent: Sendable {
     case disconnected(MQTTClientError?)
     /// The client will try to connect again after `delay` (attempt counts from 1 after each loss).
     case reconnecting(attempt: Int, delay: Duration)
+    /// A message stream holds `MQTTClientConfiguration.messageBufferLimit` unread messages: the client stops
+    /// reading from the broker until its consumer catches up.
+    case receivingPaused
+    /// Every stream's consumer has caught up: the client reads from the broker again.
+    case receivingResumed
 }

@@ -218,7 +218,7 @@ public final class MQTTClient: Sendable {
     public struct PendingSubscription: Sendable {
         let client: MQTTClient
         public let filters: [String]
-        let stream: AsyncThrowingStream<MQTTMessage, any Error>
+        let stream: MQTTMessageStream
         let acknowledgement: EventLoopFuture<ClientCore.SubscriptionAck>
 
         /// Waits for the SUBACK (throwing `subscriptionRefused` when every filter was refused).
@@ -237,10 +237,10 @@ public final class MQTTClient: Sendable {
     /// Registers a subscription without waiting: made before connecting, it cannot miss the messages the broker
     /// sends for it right after CONNACK (from a resumed session, for instance).
     public func makeSubscription(to subscriptions: [SubscribePacket.Subscription], properties: Properties = []) -> PendingSubscription {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: MQTTMessage.self)
+        let (stream, sink) = MQTTMessageStream.make(core: core, limit: configuration.messageBufferLimit)
         let promise = eventLoop.makePromise(of: ClientCore.SubscriptionAck.self)
         let core = self.core
-        core.eventLoop.execute { core.value.subscribe(subscriptions, properties: properties, continuation: continuation, promise: promise) }
+        core.eventLoop.execute { core.value.subscribe(subscriptions, properties: properties, sink: sink, promise: promise) }
         return PendingSubscription(
             client: self, filters: subscriptions.map(\.topicFilter), stream: stream, acknowledgement: promise.futureResult)
     }
@@ -258,10 +258,10 @@ public final class MQTTClient: Sendable {
 
     /// Every message this client receives from now on, whichever subscription it is for (including
     /// subscriptions a resumed session brought back). The stream ends when the client does.
-    public func messages() -> AsyncThrowingStream<MQTTMessage, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: MQTTMessage.self)
+    public func messages() -> MQTTMessageStream {
+        let (stream, sink) = MQTTMessageStream.make(core: core, limit: configuration.messageBufferLimit)
         let core = self.core
-        core.eventLoop.execute { core.value.addMessageListener(continuation) }
+        core.eventLoop.execute { core.value.addMessageListener(sink) }
         return stream
     }
 

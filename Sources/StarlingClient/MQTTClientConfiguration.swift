@@ -57,6 +57,9 @@ public struct MQTTClientConfiguration: Sendable {
     /// How many publishes may wait for a connection (or for the broker's Receive Maximum) before `publish`
     /// fails with `MQTTClientError.Code.queueFull`.
     public var maximumQueuedPublishes: Int
+    /// How many received messages may wait unread in one subscription or `messages()` stream before the client
+    /// stops reading from the broker until the consumer has taken half of them.
+    public var messageBufferLimit: Int
 
     public init(
         host: String = "localhost", port: Int? = nil, transport: Transport = .tcp, tls: TLSConfiguration? = nil,
@@ -86,6 +89,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.pingTimeout = nil
         self.reconnect = .exponentialBackoff
         self.maximumQueuedPublishes = 1000
+        self.messageBufferLimit = 1000
     }
 
     /// 1883 for MQTT, 8883 for MQTT over TLS, 80 and 443 for WebSocket without and with TLS.

@@ -25,6 +25,9 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
     private var state = State.waitingForActive
     private var context: ChannelHandlerContext?
     private var pingDeadline: Scheduled<Void>?
+    /// True while the client reads nothing because a consumer lags behind: a PINGRESP cannot be read then, so
+    /// its absence proves nothing.
+    var readsPaused = false
     /// Why the connection ended, when this side knows before the channel closes.
     private var closeError: MQTTClientError?
 
@@ -105,8 +108,13 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(.pingReq), promise: nil)
         let pingTimeout = self.pingTimeout
         pingDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: pingTimeout) { [weak self] in
+            guard let self else { return }
+            guard !readsPaused else {
+                pingDeadline = nil
+                return
+            }
             // The broker is silent: a DISCONNECT would most likely not arrive, so the connection is simply closed.
-            self?.close(with: MQTTClientError(.keepAliveTimeout, "no PINGRESP from the broker within \(pingTimeout)"), reasonCode: nil)
+            close(with: MQTTClientError(.keepAliveTimeout, "no PINGRESP from the broker within \(pingTimeout)"), reasonCode: nil)
         }
     }
 

@@ -5,8 +5,9 @@
 /// When the consumer stops iterating (its task is cancelled, or the subscription is dropped) or calls
 /// `unsubscribe()`, the client unsubscribes from the filters no other subscription of this client still uses.
 ///
-/// Messages wait in the stream until they are read, without limit: a subscription nobody reads holds on to
-/// everything it receives. Iterate it from one task at a time.
+/// Messages wait in the stream until they are read, up to `MQTTClientConfiguration.messageBufferLimit`; beyond it
+/// the client stops reading from the broker until the consumer catches up (see `MQTTMessageStream`). Iterate it
+/// from one task at a time.
 public struct MQTTSubscription: AsyncSequence, Sendable {
     public typealias Element = MQTTMessage
     public typealias Failure = any Error
@@ -16,10 +17,10 @@ public struct MQTTSubscription: AsyncSequence, Sendable {
     public let filters: [String]
     let owner: Int
     let client: MQTTClient
-    let stream: AsyncThrowingStream<MQTTMessage, any Error>
+    let stream: MQTTMessageStream
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<MQTTMessage, any Error>.AsyncIterator
+        var base: MQTTMessageStream.AsyncIterator
 
         public mutating func next() async throws -> MQTTMessage? {
             try await base.next()

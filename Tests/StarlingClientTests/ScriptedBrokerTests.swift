@@ -329,4 +329,46 @@ extension ScriptedBrokerTests {
         #expect(late?.code == .clientShutdown)
         await broker.close()
     }
+
+    /// A consumer that falls behind makes the client stop reading from the broker once `messageBufferLimit`
+    /// messages wait unread, and read again once it catches up; nothing is lost or reordered meanwhile, and QoS 1
+    /// messages are acknowledged as they reach the stream.
+    @Test func aLaggingConsumerPausesReadingFromTheBroker() async throws {
+        let broker = try await ScriptedBroker()
+        var configuration = try Self.configuration(broker)
+        configuration.messageBufferLimit = 4
+        try await Self.withRunningClient(configuration) { client, events in
+            var events = events
+            let connection = try await broker.accept()
+            _ = try await connection.handshake()
+            guard case .connected = await events.next() else { throw ScriptedConnection.Unexpected() }
+            async let subscribing = client.subscribe(to: "flood", qos: .atLeastOnce)
+            guard case .subscribe(let subscribe) = try await connection.receive() else { throw ScriptedConnection.Unexpected() }
+            try await connection.send(.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: [.grantedQoS1])))
+            let subscription = try await subscribing
+
+            let count = 200
+            let payload = String(repeating: "x", count: 1_024)
+            for index in 0..<count {
+                try await connection.send(.publish(PublishPacket(
+                    topic: "flood", payload: ByteBuffer(string: "\(index) \(payload)"), qos: .atLeastOnce,
+                    packetIdentifier: UInt16(index + 1))))
+            }
+            guard case .receivingPaused = await events.next() else { throw ScriptedConnection.Unexpected() }
+
+            var received: [Int] = []
+            for try await message in subscription {
+                received.append(Int(message.payloadString.prefix { $0 != " " })!)
+                if received.count == count { break }
+            }
+            #expect(received == Array(0..<count))
+            guard case .receivingResumed = await events.next() else { throw ScriptedConnection.Unexpected() }
+            var acknowledged: [UInt16] = []
+            while acknowledged.count < count {
+                guard case .pubAck(let ack) = try await connection.receive() else { throw ScriptedConnection.Unexpected() }
+                acknowledged.append(ack.packetIdentifier)
+            }
+            #expect(acknowledged == (1...UInt16(count)).map { $0 })
+        }
+    }
 }
