@@ -28,6 +28,8 @@ public struct BrokerConfiguration: Sendable {
     public var maximumQoS = QoS.exactlyOnce
     /// How a shared subscription's group picks the member that receives a message.
     public var sharedSubscriptionPolicy = SharedSubscriptionPolicy.roundRobin
+    /// How often the statistics are published as retained messages under `$SYS/broker/`; nil publishes none.
+    public var systemTopicsInterval: TimeAmount? = .seconds(10)
 
     public enum SharedSubscriptionPolicy: Sendable, Hashable {
         /// The members in turn.

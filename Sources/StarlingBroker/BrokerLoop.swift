@@ -11,6 +11,7 @@ final class BrokerLoop: @unchecked Sendable {
     unowned(unsafe) var core: BrokerCore!
 
     var subscriptions: TopicTree
+    var counters = LoopCounters()
     private var matches: [TopicTree.Subscriber] = []
     private var dirty: [ConnectionHandler] = []
     private var outboxes: [[(Session, Delivery)]]

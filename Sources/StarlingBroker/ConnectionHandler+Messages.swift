@@ -5,6 +5,7 @@ import NIOCore
 /// PUBLISH, SUBSCRIBE, UNSUBSCRIBE and DISCONNECT from a connected client.
 extension ConnectionHandler {
     func handlePublish(_ publish: PublishPacket, session: Session) {
+        loop.counters.messagesReceived &+= 1
         let limits = core.configuration.limits
         if publish.qos > core.configuration.maximumQoS {
             // MQTT-3.2.2-11 and 3.3.1.2: a QoS above the Maximum QoS in CONNACK.

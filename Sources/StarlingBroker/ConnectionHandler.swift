@@ -142,6 +142,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         // After the broker closed the connection, what the client still sends is read only to be discarded.
         guard state != .closed else { return }
         let bytes = unwrapInboundIn(data)
+        loop.counters.bytesReceived &+= UInt64(bytes.readableBytes)
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -304,8 +305,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
             logger.debug("message larger than the client's Maximum Packet Size not sent", metadata: ["topic": "\(delivery.message.topic)"])
             if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
+            loop.counters.messagesDropped &+= 1
             return
         }
+        loop.counters.messagesSent &+= 1
         // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
         if let newAlias { outboundAliases?.commit(delivery.message.topic, alias: newAlias) }
         guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, case .publish(let publish) = packet else {
@@ -321,6 +324,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.error("could not encode packet", metadata: ["error": "\(error)"])
             return
         }
+        loop.counters.bytesSent &+= UInt64(output!.readableBytes + publish.payload.readableBytes)
         context.write(wrapOutboundOut(output!), promise: nil)
         output = nil
         context.write(wrapOutboundOut(publish.payload), promise: nil)
@@ -341,6 +345,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard state != .closed else { return }
         if let buffer = output {
             output = nil
+            loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
             context.write(wrapOutboundOut(buffer), promise: nil)
         }
         context.flush()

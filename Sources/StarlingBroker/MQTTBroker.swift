@@ -19,6 +19,11 @@ public final class MQTTBroker: Service, Sendable {
     let core: BrokerCore
     private let group: any EventLoopGroup
     private let serverChannels = NIOLockedValueBox<[any Channel]>([])
+    private let started = NIODeadline.now()
+    private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
+
+    /// The version of Starling, as `$SYS/broker/version` gives it.
+    public static let version = "0.1.0"
 
     /// - Parameter eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must
     ///   belong to this group.
@@ -45,6 +50,13 @@ public final class MQTTBroker: Service, Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
             .childChannelInitializer { [self] channel in handle(channel) }
+        if let interval = configuration.systemTopicsInterval, interval > .zero {
+            let core = self.core
+            let started = self.started
+            systemTopics.withLockedValue { topics in
+                if topics == nil { topics = SystemTopics(core: core, interval: interval, version: Self.version, started: started) }
+            }
+        }
         var addresses: [SocketAddress] = []
         for listener in configuration.listeners {
             let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
@@ -72,6 +84,10 @@ public final class MQTTBroker: Service, Sendable {
             return channels
         }
         for server in servers { try? await server.close() }
+        systemTopics.withLockedValue { topics in
+            topics?.cancel()
+            topics = nil
+        }
         let connections = core.connections.withLockedValue { Array($0.values) }
         var closed: [EventLoopFuture<Void>] = []
         for connection in connections {
@@ -136,6 +152,11 @@ public final class MQTTBroker: Service, Sendable {
             if let outcome { return outcome }
         }
         return false
+    }
+
+    /// What the broker has done since it started: clients, sessions, subscriptions, messages and bytes.
+    public func statistics() async throws -> BrokerStatistics {
+        try await core.statistics(since: started).get()
     }
 
     /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread

@@ -45,6 +45,7 @@ extension Session {
 
     private func drop(_ delivery: Delivery, loop: BrokerLoop, reason: @autoclosure () -> String) {
         droppedMessages += 1
+        loop.counters.messagesDropped &+= 1
         // At most one line per session every ten seconds, so a stalled client cannot flood the log.
         let now = NIODeadline.now()
         guard now >= nextDropLog else { return }

@@ -115,7 +115,7 @@ import Testing
     @Test func retainedMessagesMatchWildcardFilters() async throws {
         try await TestBroker.with { broker in
             let publisher = try await broker.client("publisher")
-            let topics = ["a", "a/b", "a/b/c", "a/x/c", "a//c", "$SYS/x", "/lead", "b", "ab/c"]
+            let topics = ["a", "a/b", "a/b/c", "a/x/c", "a//c", "$data/x", "/lead", "b", "ab/c"]
             for (index, topic) in topics.enumerated() {
                 try await publisher.publishQoS1(topic, topic, packetIdentifier: UInt16(index + 1), retain: true)
             }
@@ -128,7 +128,7 @@ import Testing
                 ("+", ["a", "b"]),
                 ("+/+", ["/lead", "a/b", "ab/c"]),
                 ("#", ["/lead", "a", "a//c", "a/b", "a/b/c", "ab/c", "b"]),
-                ("$SYS/#", ["$SYS/x"]),
+                ("$data/#", ["$data/x"]),
                 ("+/+/+", ["a//c", "a/b/c"]),
                 ("a/b/c/#", ["a/b/c"]),
                 ("nothing/#", []),

@@ -1,0 +1,41 @@
+import NIOCore
+
+/// What the broker has done since it started, as `MQTTBroker.statistics()` reports it and the `$SYS/broker/`
+/// topics publish it.
+public struct BrokerStatistics: Sendable, Hashable {
+    /// Seconds since the broker started.
+    public var uptime: Int64 = 0
+    public var connectedClients = 0
+    /// Sessions, connected or kept for a client that is away.
+    public var sessions = 0
+    public var subscriptions = 0
+    public var retainedMessages = 0
+    /// PUBLISH packets received from clients.
+    public var messagesReceived: UInt64 = 0
+    /// PUBLISH packets sent to clients.
+    public var messagesSent: UInt64 = 0
+    /// Messages not delivered to a subscriber: its queue was full, it read too slowly, or the message was larger
+    /// than its Maximum Packet Size.
+    public var messagesDropped: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+
+    public init() {}
+}
+
+/// The counters of one event loop, touched only on that loop, so that counting costs no atomic operation on
+/// the publish path; a snapshot adds up every loop's.
+struct LoopCounters {
+    var messagesReceived: UInt64 = 0
+    var messagesSent: UInt64 = 0
+    var messagesDropped: UInt64 = 0
+    var bytesReceived: UInt64 = 0
+    var bytesSent: UInt64 = 0
+
+    static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
+        LoopCounters(
+            messagesReceived: lhs.messagesReceived &+ rhs.messagesReceived, messagesSent: lhs.messagesSent &+ rhs.messagesSent,
+            messagesDropped: lhs.messagesDropped &+ rhs.messagesDropped, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
+            bytesSent: lhs.bytesSent &+ rhs.bytesSent)
+    }
+}
