@@ -17,6 +17,8 @@ struct TestBroker: Sendable {
         _ body: (TestBroker) async throws -> T
     ) async throws -> T {
         var configuration = BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 0)])
+        // Tests that count retained messages or "$" topics must not see the broker's own.
+        configuration.systemTopicsInterval = nil
         configure(&configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: quietLogger)
