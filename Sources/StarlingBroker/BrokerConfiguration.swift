@@ -94,6 +94,13 @@ public struct BrokerConfiguration: Sendable {
         public var authenticationTimeout: TimeAmount = .seconds(10)
         /// Bytes in a client identifier.
         public var maximumClientIdentifierLength: Int = 65_535
+        /// Sessions kept at once, connected or waiting for their client; a new client identifier beyond it is
+        /// refused with 0x97 (Quota exceeded) / 0x03 (Server unavailable).
+        public var maximumSessions: Int = 1_000_000
+        /// Retained messages kept at once; beyond it a message on a new topic is delivered but not retained.
+        public var maximumRetainedMessages: Int = 1_000_000
+        /// Payload bytes of all retained messages together; beyond it a new retained message is not kept.
+        public var maximumRetainedBytes: Int = 1 << 30
 
         public init() {}
 

@@ -16,6 +16,7 @@ final class BrokerCore: Sendable {
     let sessionTurns = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
+    let retainedRefusals = RareLog()
     /// Numbers the connections for `AuthenticationRequest.connectionNumber`.
     let connectionNumbers = ManagedAtomic<UInt64>(0)
     let events = BrokerEventBroadcaster()
@@ -60,7 +61,10 @@ final class BrokerCore: Sendable {
     /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`.
     func publish(_ message: Message, on loop: BrokerLoop) -> Int {
         if message.retain && configuration.retainAvailable {
-            retained.withLockedValue { $0.retain(message) }
+            let limits = configuration.limits
+            if !retained.withLockedValue({ $0.retain(message, limits: limits) }) {
+                retainedRefusals.logRarely(logger, "retained store full: message delivered but not retained", topic: message.topic)
+            }
         }
         if events.hasListeners {
             events.emit(.published(clientIdentifier: message.publisher, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))

@@ -146,12 +146,21 @@ extension ConnectionHandler {
         let clientIdentifier = setup.clientIdentifier
         let cleanStart = setup.connect.cleanStart
         let loop = self.loop
-        let (session, previous) = core.sessions.withLockedValue { sessions -> (Session, Session?) in
+        let maximumSessions = core.configuration.limits.maximumSessions
+        let found = core.sessions.withLockedValue { sessions -> (Session, Session?)? in
             let previous = sessions[clientIdentifier]
             if let previous, !cleanStart { return (previous, previous) }
+            if previous == nil && sessions.count >= maximumSessions { return nil }
             let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
             sessions[clientIdentifier] = fresh
             return (fresh, previous)
+        }
+        guard let (session, previous) = found else {
+            // Sessions of clients that are away count too: without a bound, new client identifiers could fill memory.
+            logger.warning("session limit reached; connection refused", metadata: ["limit": "\(maximumSessions)"])
+            refuse(.quotaExceeded, reasonString: "the broker holds its maximum of \(maximumSessions) sessions")
+            turn.succeed()
+            return
         }
         guard let previous else {
             attach(session, present: false, setup: setup)

@@ -16,17 +16,29 @@ struct RetainedStore {
     }
 
     var count: Int { messages.count }
+    /// Payload bytes of every retained message.
+    private(set) var bytes = 0
 
     /// Stores `message` as the retained message of its topic; an empty payload deletes it (MQTT-3.3.1-6, -7).
-    mutating func retain(_ message: Message) {
-        if message.payload.readableBytes == 0 {
+    /// Returns false when the limits leave no room for it, and the store is unchanged.
+    @discardableResult
+    mutating func retain(_ message: Message, limits: BrokerConfiguration.Limits = .init()) -> Bool {
+        let size = message.payload.readableBytes
+        guard size > 0 else {
             remove(message.topic)
-        } else {
-            if messages.updateValue(message, forKey: message.topic) == nil {
-                let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
-                Self.insert(message.topic, levels: levels[...], into: &root)
-            }
+            return true
         }
+        let replaced = messages[message.topic]?.payload.readableBytes
+        guard replaced != nil || messages.count < limits.maximumRetainedMessages,
+            bytes - (replaced ?? 0) + size <= limits.maximumRetainedBytes
+        else { return false }
+        messages[message.topic] = message
+        bytes += size - (replaced ?? 0)
+        if replaced == nil {
+            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+            Self.insert(message.topic, levels: levels[...], into: &root)
+        }
+        return true
     }
 
     /// The retained messages whose topics match `filter`, in topic order, dropping those that have expired.
@@ -49,7 +61,8 @@ struct RetainedStore {
     }
 
     private mutating func remove(_ topic: String) {
-        guard messages.removeValue(forKey: topic) != nil else { return }
+        guard let removed = messages.removeValue(forKey: topic) else { return }
+        bytes -= removed.payload.readableBytes
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         Self.remove(levels: levels[...], from: &root)
     }

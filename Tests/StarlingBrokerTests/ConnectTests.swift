@@ -371,4 +371,31 @@ import Testing
             }
         }
     }
+
+    /// `maximumSessions` bounds the sessions kept, connected or not: a new client identifier beyond it is refused
+    /// with 0x97 (5.0) / 0x03 (3.1.1), while a client with a session still resumes it.
+    @Test func sessionsAreBounded() async throws {
+        try await TestBroker.with({ $0.limits.maximumSessions = 2 }) { broker in
+            let (away, _) = try await broker.connect("away", properties: [.sessionExpiryInterval(60)])
+            try await away.send(.disconnect(DisconnectPacket()))
+            try await away.expectClosed()
+            let present = try await broker.client("present")
+
+            for version in [ProtocolVersion.v5, .v3_1_1] {
+                let refused = try await broker.open(version: version)
+                try await refused.send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "newcomer")))
+                let connAck = try await refused.expectConnAck()
+                #expect(connAck.reasonCode == (version == .v5 ? .quotaExceeded : ConnectReturnCode.serverUnavailable.reasonCode))
+                try await refused.expectClosed()
+            }
+
+            let (back, connAck) = try await broker.connect("away", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            #expect(connAck.sessionPresent)
+            // A session that ends makes room.
+            try await present.send(.disconnect(DisconnectPacket()))
+            try await present.expectClosed()
+            _ = try await broker.client("newcomer")
+            _ = back
+        }
+    }
 }

@@ -148,4 +148,44 @@ import Testing
             }
         }
     }
+
+    /// `maximumRetainedMessages` and `maximumRetainedBytes` bound the store: a retained message on a new topic
+    /// beyond them is delivered to current subscribers but not kept; replacing or deleting a kept one still works.
+    @Test func retainedStoreIsBounded() async throws {
+        try await TestBroker.with({
+            $0.limits.maximumRetainedMessages = 2
+            $0.limits.maximumRetainedBytes = 12
+        }) { broker in
+            let live = try await broker.client("live")
+            try await live.subscribe("bounded/+")
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("bounded/a", "aaaa", packetIdentifier: 1, retain: true)
+            try await publisher.publishQoS1("bounded/b", "bbbb", packetIdentifier: 2, retain: true)
+            try await publisher.publishQoS1("bounded/c", "cccc", packetIdentifier: 3, retain: true)
+            for expected in ["aaaa", "bbbb", "cccc"] { #expect(try await live.expectPublish().payloadString == expected) }
+
+            func kept(_ name: String) async throws -> [String] {
+                let late = try await broker.client(name)
+                try await late.subscribe([("bounded/+", SubscriptionOptions()), ("marker/\(name)", SubscriptionOptions())])
+                try await publisher.publish("marker/\(name)", "marker")
+                var payloads: [String] = []
+                while true {
+                    let publish = try await late.expectPublish()
+                    if publish.topic.hasPrefix("marker/") { return payloads }
+                    payloads.append(publish.payloadString)
+                }
+            }
+            #expect(try await kept("first") == ["aaaa", "bbbb"])
+            // Replacing a kept message needs no new room, as long as the bytes fit.
+            try await publisher.publishQoS1("bounded/a", "AAAAAAAA", packetIdentifier: 4, retain: true)
+            #expect(try await kept("second") == ["AAAAAAAA", "bbbb"])
+            // Over the byte bound: the old message stays.
+            try await publisher.publishQoS1("bounded/b", "BBBBBBBBB", packetIdentifier: 5, retain: true)
+            #expect(try await kept("third") == ["AAAAAAAA", "bbbb"])
+            // Deleting one makes room for another.
+            try await publisher.publishQoS1("bounded/b", "", packetIdentifier: 6, retain: true)
+            try await publisher.publishQoS1("bounded/c", "cccc", packetIdentifier: 7, retain: true)
+            #expect(try await kept("fourth") == ["AAAAAAAA", "cccc"])
+        }
+    }
 }
