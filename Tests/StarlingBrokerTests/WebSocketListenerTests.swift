@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func otherPathIsNotUpgraded() async throws {
-        try await Self.withWebSocketBroker { broker in
+        try await Self.withWebSocketBroker { (broker: TestBroker) -> Void in
             await #expect(throws: (any Error).self) {
                 _ = try await RawClient.open(port: broker.port, version: .v5, transport: try RawTransport.webSocket(path: "/elsewhere"))
             }
