@@ -7,8 +7,8 @@
 #
 # Prints `PASS listeners/name` or `FAIL listeners/name: reason` per check; exits 1 if any failed.
 set -uo pipefail
-STARLING=$1
-EXAMPLE=$2
+STARLING=$(realpath "$1")
+EXAMPLE=$(realpath "$2")
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/starling-listeners.XXXXXX")
 BROKER_PID=""
@@ -55,7 +55,7 @@ ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 } >openssl.log 2>&1 || die "openssl: $(tail -n 1 openssl.log)"
 
 # The example, for this machine: every listener on 127.0.0.1 and a free port, the certificates above.
-python3 - "$EXAMPLE" "$WORK" >ports.env <<'PY' || die "cannot rewrite the example: $(tail -n 1 ports.env)"
+python3 - "$EXAMPLE" "$WORK" >ports.env 2>&1 <<'PY' || die "cannot rewrite the example: $(tail -n 1 ports.env)"
 import socket, sys, yaml
 example, work = sys.argv[1], sys.argv[2]
 config = yaml.safe_load(open(example))
