@@ -44,19 +44,28 @@ enum RawTransport {
     }
 }
 
-/// The client side of MQTT over WebSocket for tests: masked binary frames out, frame payloads in.
+/// The client side of MQTT over WebSocket for tests: masked binary frames out, binary frame payloads in.
 final class ClientWebSocketFrames: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = WebSocketFrame
 
-    /// The opcodes of the frames the broker sent, for tests about the framing itself.
-    private(set) var receivedOpcodes: [WebSocketOpcode] = []
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Sends a frame of `opcode` as it is, for tests of what the broker does with frames MQTT does not use.
+    func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8]) {
+        guard let context else { return }
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: ByteBuffer(bytes: bytes))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        receivedOpcodes.append(frame.opcode)
         switch frame.opcode {
         case .binary, .continuation:
             context.fireChannelRead(wrapInboundOut(frame.unmaskedData))

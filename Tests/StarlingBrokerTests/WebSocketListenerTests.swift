@@ -35,6 +35,31 @@ import Testing
         }
     }
 
+    @Test func textFrameClosesTheConnection() async throws {
+        // MQTT-6.0.0-1: MQTT travels in binary frames; a text frame means the peer does not speak MQTT.
+        try await Self.withWebSocketBroker { broker in
+            let client = try await broker.connect(over: try RawTransport.webSocket(), "ws-text")
+            try await client.subscribe("t")
+            // A 5.0 PUBLISH to "t" whose bytes are all ASCII: taken as MQTT, it would come back to the client.
+            let publish: [UInt8] = [0x30, 0x05, 0x00, 0x01, 0x74, 0x00, 0x78]
+            try await client.channel.eventLoop.submit {
+                try client.channel.pipeline.syncOperations.handler(type: ClientWebSocketFrames.self).send(.text, publish)
+            }.get()
+            try await client.expectClosed()
+        }
+    }
+
+    @Test func pingFrameLeavesTheConnectionUp() async throws {
+        try await Self.withWebSocketBroker { broker in
+            let client = try await broker.connect(over: try RawTransport.webSocket(), "ws-ping")
+            try await client.channel.eventLoop.submit {
+                try client.channel.pipeline.syncOperations.handler(type: ClientWebSocketFrames.self).send(.ping, Array("are you there".utf8))
+            }.get()
+            try await client.send(.pingReq)
+            #expect(try await client.nextPacket() == .pingResp)
+        }
+    }
+
     @Test(arguments: ["mqtt", "mqttv3.1", "chat, mqtt"])
     func subprotocolIsAccepted(_ offered: String) async throws {
         try await Self.withWebSocketBroker { broker in
@@ -78,5 +103,18 @@ import Testing
             #expect(message.topic == "library/ws")
             #expect(message.payloadString == "over WebSocket")
         }
+    }
+}
+
+extension TestBroker {
+    /// Opens a raw client over `transport` and checks that the broker accepts its CONNECT.
+    func connect(over transport: @escaping RawClient.Transport, _ clientIdentifier: String, version: ProtocolVersion = .v5) async throws -> RawClient {
+        let client = try await RawClient.open(port: port, version: version, transport: transport)
+        try await client.send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: clientIdentifier)))
+        let connAck = try await client.expectConnAck()
+        guard connAck.reasonCode == .success else {
+            throw RawClient.Failure(description: "CONNECT of \(clientIdentifier) refused: \(connAck)")
+        }
+        return client
     }
 }
