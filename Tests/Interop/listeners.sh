@@ -92,6 +92,7 @@ report paho-websocket-tls python3 "$HERE/listeners_paho_websocket.py" --port "$P
 report mqttjs-websocket env NODE_PATH=/usr/share/nodejs node "$HERE/listeners_mqttjs.js" "ws://127.0.0.1:$PORT_LOCAL_WEB/mqtt"
 report mqttjs-websocket-tls env NODE_PATH=/usr/share/nodejs node "$HERE/listeners_mqttjs.js" "wss://127.0.0.1:$PORT_BROWSERS/mqtt" "$WORK/ca.crt"
 report proxy-protocol-v2 python3 "$HERE/listeners_proxy_protocol.py" --port "$PORT_BEHIND_PROXY" --log "$WORK/broker.log"
+report configuration-precedence-and-errors bash "$HERE/listeners_configuration.sh" "$STARLING"
 report plain-local bash -c "mosquitto_pub -h 127.0.0.1 -p $PORT_LOCAL -t interop/listeners/local -m hi -q 1"
 
 kill -TERM "$BROKER_PID"
