@@ -102,6 +102,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         set { authenticationState.pendingSetup = newValue }
     }
 
+    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
+    /// `channelActive` sees the channel active first.
+    private var activated = false
     /// TLS listeners: the certificate the client presented, verified.
     let clientCertificate: ClientCertificate?
     /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
@@ -145,6 +148,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func activate(context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
         let timeout = core.configuration.limits.connectTimeout
         connectTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard state == .awaitingConnect else { return }
