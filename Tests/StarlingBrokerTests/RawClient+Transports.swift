@@ -58,9 +58,9 @@ final class ClientWebSocketFrames: ChannelDuplexHandler {
     }
 
     /// Sends a frame of `opcode` as it is, for tests of what the broker does with frames MQTT does not use.
-    func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8]) {
+    func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true) {
         guard let context else { return }
-        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: ByteBuffer(bytes: bytes))
+        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: ByteBuffer(bytes: bytes))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 

@@ -35,6 +35,22 @@ import Testing
         }
     }
 
+    @Test func packetInAFragmentedMessage() async throws {
+        try await Self.withWebSocketBroker { broker in
+            let client = try await RawClient.open(port: broker.port, version: .v3_1_1, transport: try RawTransport.webSocket())
+            let connect = try Array(Packet.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "ws-fragments"))
+                .encoded(version: .v3_1_1).readableBytesView)
+            // One WebSocket message in three fragments: binary without FIN, then continuations.
+            try await client.channel.eventLoop.submit {
+                let frames = try client.channel.pipeline.syncOperations.handler(type: ClientWebSocketFrames.self)
+                frames.send(.binary, Array(connect.prefix(3)), fin: false)
+                frames.send(.continuation, Array(connect.dropFirst(3).prefix(4)), fin: false)
+                frames.send(.continuation, Array(connect.dropFirst(7)), fin: true)
+            }.get()
+            #expect(try await client.expectConnAck().reasonCode == .success)
+        }
+    }
+
     @Test func textFrameClosesTheConnection() async throws {
         // MQTT-6.0.0-1: MQTT travels in binary frames; a text frame means the peer does not speak MQTT.
         try await Self.withWebSocketBroker { broker in
