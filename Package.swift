@@ -52,6 +52,7 @@ let package = Package(
         .target(
             name: "StarlingConfiguration",
             dependencies: [
+                "MQTT",
                 "StarlingBroker",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
@@ -142,6 +143,7 @@ let package = Package(
         .testTarget(
             name: "StarlingConfigurationTests",
             dependencies: [
+                "MQTT",
                 "StarlingBroker",
                 "StarlingConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),

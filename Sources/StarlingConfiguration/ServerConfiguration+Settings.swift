@@ -1,4 +1,5 @@
 import Logging
+import MQTT
 import StarlingBroker
 
 extension ServerConfiguration {
@@ -23,5 +24,19 @@ extension ServerConfiguration {
         .int("max_outbound_bytes", \.broker.limits.maximumOutboundBytes, in: 1_024...1_073_741_824),
         .seconds("connect_timeout", \.broker.limits.connectTimeout),
         .seconds("drain_timeout", \.broker.limits.drainTimeout),
+        .seconds("auth_timeout", \.broker.limits.authenticationTimeout),
+        .int("max_client_id_length", \.broker.limits.maximumClientIdentifierLength, in: 1...65_535),
+        .uint16("outbound_topic_alias_maximum", \.broker.limits.maximumOutboundTopicAliases),
+        .bool("retain_available", \.broker.retainAvailable),
+        .bool("wildcard_subscription_available", \.broker.wildcardSubscriptionAvailable),
+        .bool("subscription_identifiers_available", \.broker.subscriptionIdentifiersAvailable),
+        .bool("shared_subscription_available", \.broker.sharedSubscriptionAvailable),
+        .choice("maximum_qos", \.broker.maximumQoS, ["0": .atMostOnce, "1": .atLeastOnce, "2": .exactlyOnce]),
+        .choice("shared_subscription_policy", \.broker.sharedSubscriptionPolicy, [
+            "round_robin": .roundRobin, "hash_by_client": .hashByClient,
+        ]),
+        .bool("queue_qos0_while_offline", \.broker.queueQoS0WhileOffline),
+        .string("response_information", \.broker.responseInformation),
+        .seconds("sys_interval", \.broker.systemTopicsInterval),
     ]
 }

@@ -31,6 +31,13 @@ struct Setting<Root>: Sendable {
         }
     }
 
+    /// Seconds, where 0 turns the feature off (nil).
+    static func seconds(_ key: String, _ path: WritableKeyPath<Root, TimeAmount?> & Sendable, in range: ClosedRange<Int> = 0...86_400) -> Setting {
+        Setting(key: key, expected: "a number of seconds from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+            if let value = try values.int(fullKey, in: range) { root[keyPath: path] = value == 0 ? nil : .seconds(Int64(value)) }
+        }
+    }
+
     static func bool(_ key: String, _ path: WritableKeyPath<Root, Bool> & Sendable) -> Setting {
         Setting(key: key, expected: "true or false") { values, fullKey, root in
             if let value = try values.bool(fullKey) { root[keyPath: path] = value }

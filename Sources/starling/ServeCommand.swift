@@ -71,6 +71,42 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a client may leave its socket unread before it is disconnected (default: 60).")
     var drainTimeout: Int?
 
+    @Option(name: .long, help: "Seconds the authenticator may take over one decision (default: 10).")
+    var authTimeout: Int?
+
+    @Option(name: .long, help: "Bytes in a client identifier (default: \(limits.maximumClientIdentifierLength)).")
+    var maxClientIdLength: Int?
+
+    @Option(name: .long, help: "Topic aliases the broker uses towards a 5.0 client, at most the client's own maximum; 0 uses none (default: \(limits.maximumOutboundTopicAliases)).")
+    var outboundTopicAliasMaximum: Int?
+
+    @Option(name: .long, help: "Retained messages: true or false (default: true).")
+    var retainAvailable: Bool?
+
+    @Option(name: .long, help: "Subscriptions with + or #: true or false (default: true).")
+    var wildcardSubscriptionAvailable: Bool?
+
+    @Option(name: .long, help: "Subscription Identifiers: true or false (default: true).")
+    var subscriptionIdentifiersAvailable: Bool?
+
+    @Option(name: .long, help: "$share/ subscriptions: true or false (default: true).")
+    var sharedSubscriptionAvailable: Bool?
+
+    @Option(name: .long, help: "Highest QoS accepted and granted: 0, 1 or 2 (default: 2).")
+    var maximumQos: Int?
+
+    @Option(name: .long, help: "How a shared subscription picks a member: round_robin or hash_by_client (default: round_robin).")
+    var sharedSubscriptionPolicy: String?
+
+    @Option(name: .long, help: "Queue QoS 0 messages for offline persistent sessions: true or false (default: false).")
+    var queueQos0WhileOffline: Bool?
+
+    @Option(name: .long, help: "Response Information sent to 5.0 clients that ask for it (default: none).")
+    var responseInformation: String?
+
+    @Option(name: .long, help: "Seconds between updates of the $SYS/broker/ topics; 0 publishes none (default: 10).")
+    var sysInterval: Int?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default: info).")
     var logLevel: String?
 
@@ -95,6 +131,18 @@ struct ServeCommand: AsyncParsableCommand {
             ("max_outbound_bytes", maxOutboundBytes),
             ("connect_timeout", connectTimeout),
             ("drain_timeout", drainTimeout),
+            ("auth_timeout", authTimeout),
+            ("max_client_id_length", maxClientIdLength),
+            ("outbound_topic_alias_maximum", outboundTopicAliasMaximum),
+            ("retain_available", retainAvailable),
+            ("wildcard_subscription_available", wildcardSubscriptionAvailable),
+            ("subscription_identifiers_available", subscriptionIdentifiersAvailable),
+            ("shared_subscription_available", sharedSubscriptionAvailable),
+            ("maximum_qos", maximumQos),
+            ("shared_subscription_policy", sharedSubscriptionPolicy),
+            ("queue_qos0_while_offline", queueQos0WhileOffline),
+            ("response_information", responseInformation),
+            ("sys_interval", sysInterval),
             ("log_level", logLevel),
             ("threads", threads),
         ]

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 import NIOCore
 import NIOSSL
 import StarlingBroker
@@ -71,6 +72,29 @@ import Testing
         #expect(listeners[1].port == 8083)
         guard case .webSocket(let path) = listeners[1].transport else { Issue.record("expected WebSocket"); return }
         #expect(path == "/socket")
+    }
+
+    @Test func capabilitiesAndSystemTopics() throws {
+        let configuration = try Self.load("""
+            retain_available: false
+            maximum_qos: 1
+            shared_subscription_policy: hash_by_client
+            queue_qos0_while_offline: true
+            response_information: reply/
+            sys_interval: 0
+            auth_timeout: 3
+            """, flags: ["wildcard_subscription_available": "false"])
+        let broker = configuration.broker
+        #expect(!broker.retainAvailable)
+        #expect(!broker.wildcardSubscriptionAvailable)
+        #expect(broker.subscriptionIdentifiersAvailable)
+        #expect(broker.maximumQoS == .atLeastOnce)
+        #expect(broker.sharedSubscriptionPolicy == .hashByClient)
+        #expect(broker.queueQoS0WhileOffline)
+        #expect(broker.responseInformation == "reply/")
+        #expect(broker.systemTopicsInterval == nil)
+        #expect(broker.limits.authenticationTimeout == .seconds(3))
+        #expect(try Self.load("sys_interval: 30\n").broker.systemTopicsInterval == .seconds(30))
     }
 
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
