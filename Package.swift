@@ -146,6 +146,7 @@ let package = Package(
                 "MQTT",
                 "StarlingBroker",
                 "StarlingConfiguration",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

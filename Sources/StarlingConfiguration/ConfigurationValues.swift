@@ -38,6 +38,21 @@ struct ConfigurationValues: Sendable {
         return value
     }
 
+    func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        let expected = "a number from \(range.lowerBound) to \(range.upperBound)"
+        guard let (content, source) = try lookup(key, .double, expected: expected) else { return nil }
+        let value: Double
+        switch content {
+        case .double(let double): value = double
+        case .int(let int): value = Double(int)
+        default: throw ConfigurationError(key: key, source: source.describe(key), reason: "expected \(expected), got \(content.shown)")
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(key: key, source: source.describe(key), reason: "expected \(expected), got \(content.shown)")
+        }
+        return value
+    }
+
     func bool(_ key: String) throws -> Bool? {
         guard let (content, source) = try lookup(key, .bool, expected: "true or false") else { return nil }
         guard case .bool(let value) = content else {

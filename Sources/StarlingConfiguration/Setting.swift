@@ -19,6 +19,13 @@ struct Setting<Root>: Sendable {
         }
     }
 
+    /// A rate or another fractional number; nil (the key's absence) leaves the default.
+    static func double(_ key: String, _ path: WritableKeyPath<Root, Double?> & Sendable, in range: ClosedRange<Double>) -> Setting {
+        Setting(key: key, expected: "a number from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+            if let value = try values.double(fullKey, in: range) { root[keyPath: path] = value }
+        }
+    }
+
     static func uint16(_ key: String, _ path: WritableKeyPath<Root, UInt16> & Sendable, in range: ClosedRange<Int> = 0...65_535) -> Setting {
         Setting(key: key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
             if let value = try values.int(fullKey, in: range) { root[keyPath: path] = UInt16(value) }
