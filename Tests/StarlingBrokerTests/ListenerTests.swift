@@ -34,6 +34,25 @@ import Testing
         throw lastError!
     }
 
+    /// A connection that never finishes its PROXY header, TLS handshake or WebSocket upgrade is closed after the
+    /// connect timeout, as one that never sends CONNECT is.
+    @Test(arguments: ["proxy", "tls", "webSocket"])
+    func silentConnectionBeforeMQTTIsClosed(_ kind: String) async throws {
+        let tls = try TestCertificates.get().serverConfiguration()
+        try await TestBroker.with({ configuration in
+            let listener: BrokerConfiguration.Listener = switch kind {
+            case "proxy": .init(host: "127.0.0.1", port: 0, proxyProtocol: true)
+            case "tls": .init(host: "127.0.0.1", port: 0, transport: .tls(tls))
+            default: .init(host: "127.0.0.1", port: 0, transport: .webSocket(path: "/mqtt"))
+            }
+            configuration.listeners = [listener]
+            configuration.limits.connectTimeout = .milliseconds(300)
+        }) { broker in
+            let client = try await broker.open()
+            _ = try await client.expectClosedWithoutPackets()
+        }
+    }
+
     @Test func severalListenersServeOneBroker() async throws {
         try await TestBroker.with({
             $0.listeners = [.init(host: "127.0.0.1", port: 0), .init(host: "127.0.0.1", port: 0, transport: .webSocket(path: "/mqtt"))]
