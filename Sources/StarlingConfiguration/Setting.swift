@@ -7,58 +7,56 @@ import NIOCore
 struct Setting<Root>: Sendable {
     /// The dotted key relative to `Root`'s section.
     let key: String
-    /// What the example file and the error messages say the value must be.
-    let expected: String
     let apply: @Sendable (ConfigurationValues, String, inout Root) throws -> Void
 
     static func int(
         _ key: String, _ path: WritableKeyPath<Root, Int> & Sendable, in range: ClosedRange<Int> = 0...Int.max
     ) -> Setting {
-        Setting(key: key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.int(fullKey, in: range) { root[keyPath: path] = value }
         }
     }
 
     /// A rate or another fractional number; nil (the key's absence) leaves the default.
     static func double(_ key: String, _ path: WritableKeyPath<Root, Double?> & Sendable, in range: ClosedRange<Double>) -> Setting {
-        Setting(key: key, expected: "a number from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.double(fullKey, in: range) { root[keyPath: path] = value }
         }
     }
 
     static func uint16(_ key: String, _ path: WritableKeyPath<Root, UInt16> & Sendable, in range: ClosedRange<Int> = 0...65_535) -> Setting {
-        Setting(key: key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.int(fullKey, in: range) { root[keyPath: path] = UInt16(value) }
         }
     }
 
     static func seconds(_ key: String, _ path: WritableKeyPath<Root, TimeAmount> & Sendable, in range: ClosedRange<Int> = 1...86_400) -> Setting {
-        Setting(key: key, expected: "a number of seconds from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.int(fullKey, in: range) { root[keyPath: path] = .seconds(Int64(value)) }
         }
     }
 
     /// Seconds, where 0 turns the feature off (nil).
     static func seconds(_ key: String, _ path: WritableKeyPath<Root, TimeAmount?> & Sendable, in range: ClosedRange<Int> = 0...86_400) -> Setting {
-        Setting(key: key, expected: "a number of seconds from \(range.lowerBound) to \(range.upperBound)") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.int(fullKey, in: range) { root[keyPath: path] = value == 0 ? nil : .seconds(Int64(value)) }
         }
     }
 
     static func bool(_ key: String, _ path: WritableKeyPath<Root, Bool> & Sendable) -> Setting {
-        Setting(key: key, expected: "true or false") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.bool(fullKey) { root[keyPath: path] = value }
         }
     }
 
     static func string(_ key: String, _ path: WritableKeyPath<Root, String?> & Sendable) -> Setting {
-        Setting(key: key, expected: "a string") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.string(fullKey) { root[keyPath: path] = value }
         }
     }
 
     static func string(_ key: String, _ path: WritableKeyPath<Root, String> & Sendable) -> Setting {
-        Setting(key: key, expected: "a string") { values, fullKey, root in
+        Setting(key: key) { values, fullKey, root in
             if let value = try values.string(fullKey) { root[keyPath: path] = value }
         }
     }
@@ -69,7 +67,7 @@ struct Setting<Root>: Sendable {
     ) -> Setting {
         let names = choices.map(\.key)
         let table = Dictionary(choices.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        return Setting(key: key, expected: "one of \(names.joined(separator: ", "))") { values, fullKey, root in
+        return Setting(key: key) { values, fullKey, root in
             if let value = try values.choice(fullKey, table, names: names) { root[keyPath: path] = value }
         }
     }
