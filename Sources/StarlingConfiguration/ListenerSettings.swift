@@ -40,7 +40,7 @@ struct ListenerSettings: Sendable {
     /// The keys of one listener, relative to `listeners.<name>`.
     static let settings: [Setting<ListenerSettings>] = [
         .string("host", \.host),
-        .int("port", \.portOrZero, in: 0...65_535),
+        .int("port", \.chosenPort, in: 0...65_535),
         .choice("protocol", \.protocol, ["mqtt": .mqtt, "mqtts": .mqtts, "ws": .ws, "wss": .wss]),
         .string("path", \.path),
         .bool("proxy_protocol", \.proxyProtocol),
@@ -54,7 +54,7 @@ struct ListenerSettings: Sendable {
     ]
 
     /// Port 0 asks the system for a free port (useful in tests); unset means the protocol's usual port.
-    private var portOrZero: Int {
+    private var chosenPort: Int {
         get { port ?? `protocol`.defaultPort }
         set { port = newValue }
     }
