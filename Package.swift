@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The wire protocol: packets, properties, reason codes, codec. No I/O.
@@ -39,6 +41,24 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        // The `starling` configuration file, STARLING_ environment variables and flags, turned into a
+        // BrokerConfiguration; kept out of the broker so that embedders need no YAML.
+        .target(
+            name: "StarlingConfiguration",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The client library.
@@ -70,6 +90,7 @@ let package = Package(
             dependencies: [
                 "MQTT",
                 "StarlingBroker",
+                "StarlingConfiguration",
                 "StarlingClient",
                 "StarlingBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,11 +130,25 @@ let package = Package(
             dependencies: [
                 "MQTT",
                 "StarlingBroker",
+                "StarlingClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StarlingConfigurationTests",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                "StarlingConfiguration",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(

@@ -2,7 +2,8 @@
 # Interoperability checks: starts the given `starling` on a free 127.0.0.1 port and runs real clients against it
 # (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber, the given
 # `starling`'s own pub and sub, the Swift examples Publisher and Subscriber), then stops it with SIGTERM and
-# expects a clean exit.
+# expects a clean exit. A second broker, configured from starling.example.yaml, serves the TLS, WebSocket and
+# PROXY protocol checks.
 #
 #   bash Scripts/interop.sh PATH_TO_STARLING
 #
@@ -142,6 +143,21 @@ if [[ -n "$EXAMPLES" ]]; then
   run_check "swift-examples/publisher-subscriber" 60 bash "$CHECKS/swift_examples.sh" "$PORT" "$EXAMPLES/Publisher" "$EXAMPLES/Subscriber"
 elif [[ -n "$EXAMPLES_ERROR" ]]; then
   failed "swift-examples/publisher-subscriber" "$EXAMPLES_ERROR"
+fi
+
+# A second broker, started from starling.example.yaml: TLS with client certificates, WebSocket with and without
+# TLS, PROXY protocol (Tests/Interop/listeners.sh reports its own checks).
+if [[ -z "${INTEROP_ONLY:-}" || "listeners/" =~ $INTEROP_ONLY || "$INTEROP_ONLY" =~ ^listeners ]]; then
+  while IFS= read -r line; do
+    case $line in
+      PASS\ *) pass "${line#PASS }" ;;
+      FAIL\ *)
+        check=${line#FAIL }
+        failed "${check%%: *}" "${check#*: }"
+        ;;
+      *) echo "$line" >&2 ;;
+    esac
+  done < <(timeout -k 5 300 bash "$CHECKS/listeners.sh" "$STARLING" "$ROOT/starling.example.yaml" 2>&1)
 fi
 
 # The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.

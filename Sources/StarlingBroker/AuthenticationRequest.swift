@@ -23,7 +23,10 @@ public struct AuthenticationRequest: Sendable {
     /// The CONNECT's password; nil in re-authentication, where only Authentication Data counts.
     public var password: ByteBuffer?
     public var protocolVersion: ProtocolVersion
+    /// The client's address; on a listener with the PROXY protocol, the one the proxy reported.
     public var remoteAddress: SocketAddress?
+    /// On a TLS listener, the certificate the client presented and the listener's trust roots verified.
+    public var clientCertificate: ClientCertificate?
     /// 5.0: the method named in CONNECT; every AUTH of the connection repeats it (MQTT-4.12.0-5).
     public var authenticationMethod: String?
     /// 5.0: the Authentication Data of the packet this request is for.
@@ -34,7 +37,8 @@ public struct AuthenticationRequest: Sendable {
     public init(
         stage: Stage = .connect, step: Int = 1, connectionNumber: UInt64 = 0, clientIdentifier: String,
         userName: String? = nil, password: ByteBuffer? = nil, protocolVersion: ProtocolVersion,
-        remoteAddress: SocketAddress? = nil, authenticationMethod: String? = nil, authenticationData: ByteBuffer? = nil,
+        remoteAddress: SocketAddress? = nil, clientCertificate: ClientCertificate? = nil,
+        authenticationMethod: String? = nil, authenticationData: ByteBuffer? = nil,
         properties: Properties = []
     ) {
         self.stage = stage
@@ -45,6 +49,7 @@ public struct AuthenticationRequest: Sendable {
         self.password = password
         self.protocolVersion = protocolVersion
         self.remoteAddress = remoteAddress
+        self.clientCertificate = clientCertificate
         self.authenticationMethod = authenticationMethod
         self.authenticationData = authenticationData
         self.properties = properties

@@ -50,16 +50,6 @@ public struct BrokerConfiguration: Sendable {
         self.authenticator = authenticator
     }
 
-    public struct Listener: Sendable, Hashable {
-        public var host: String
-        public var port: Int
-
-        public init(host: String = "0.0.0.0", port: Int = 1883) {
-            self.host = host
-            self.port = port
-        }
-    }
-
     public struct Limits: Sendable, Hashable {
         /// The largest packet accepted from a client, fixed header included; announced as Maximum Packet Size.
         public var maximumPacketSize: Int = 1_048_576

@@ -21,7 +21,7 @@ extension ConnectionHandler {
         authenticationSubject = AuthenticationRequest(
             connectionNumber: connectionNumber, clientIdentifier: setup.clientIdentifier, userName: connect.userName,
             password: connect.password, protocolVersion: version, remoteAddress: remoteAddress,
-            authenticationMethod: authenticationMethod)
+            clientCertificate: clientCertificate, authenticationMethod: authenticationMethod)
         pendingSetup = setup
         state = .authenticating
         pause()

@@ -23,6 +23,15 @@ extension ConnectionHandler {
             return
         }
 
+        var connect = connect
+        if userNameFromCertificate {
+            guard let commonName = clientCertificate?.commonName else {
+                refuse(.notAuthorized, reasonString: "a client certificate with a Common Name is required")
+                return
+            }
+            connect.userName = commonName
+        }
+
         var clientIdentifier = connect.clientIdentifier
         var assignedIdentifier: String?
         if clientIdentifier.isEmpty {

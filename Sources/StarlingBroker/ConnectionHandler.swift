@@ -102,10 +102,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         set { authenticationState.pendingSetup = newValue }
     }
 
-    init(core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?) {
+    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
+    /// `channelActive` sees the channel active first.
+    private var activated = false
+    /// TLS listeners: the certificate the client presented, verified.
+    let clientCertificate: ClientCertificate?
+    /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
+    let userNameFromCertificate: Bool
+
+    init(
+        core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?, clientCertificate: ClientCertificate? = nil,
+        userNameFromCertificate: Bool = false
+    ) {
         self.core = core
         self.loop = loop
         self.remoteAddress = remoteAddress
+        self.clientCertificate = clientCertificate
+        self.userNameFromCertificate = userNameFromCertificate
         self.connectionNumber = core.connectionNumbers.wrappingIncrementThenLoad(ordering: .relaxed)
         self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
     }
@@ -125,9 +138,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // Added after a handshake (TLS, WebSocket, PROXY header), the channel is active already.
+        if context.channel.isActive { activate(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        activate(context: context)
+        context.fireChannelActive()
+    }
+
+    private func activate(context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
         let timeout = core.configuration.limits.connectTimeout
         connectTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard state == .awaitingConnect else { return }
@@ -135,7 +157,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             close()
         }
         core.connections.withLockedValue { $0[ObjectIdentifier(self)] = self }
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -37,19 +37,10 @@ public final class MQTTBroker: Service, Sendable {
         self.core = BrokerCore(configuration: configuration, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
     }
 
-    /// Binds every listener and returns the bound addresses (useful with port 0).
+    /// Binds every listener and returns the bound addresses (useful with port 0), in the listeners' order.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         let limits = configuration.limits
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // Each channel keeps its last receive buffer for the next read: small at first, so that an idle
-            // connection holds little; it grows with the connection's traffic.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
-            .childChannelInitializer { [self] channel in handle(channel) }
         if let interval = configuration.systemTopicsInterval, interval > .zero {
             let core = self.core
             let started = self.started
@@ -59,11 +50,26 @@ public final class MQTTBroker: Service, Sendable {
         }
         var addresses: [SocketAddress] = []
         for listener in configuration.listeners {
+            let pipeline = try ListenerPipeline(listener: listener, core: core)
+            let bootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // Each channel keeps its last receive buffer for the next read: small at first, so that an idle
+                // connection holds little; it grows with the connection's traffic.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
+                .childChannelInitializer { channel in pipeline.initialize(channel) }
             let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
             serverChannels.withLockedValue { $0.append(channel) }
             if let address = channel.localAddress {
                 addresses.append(address)
-                core.logger.notice("listening", metadata: ["address": "mqtt://\(listener.host):\(address.port ?? listener.port)"])
+                core.logger.notice("listening", metadata: ["address": "\(listener.url(port: address.port ?? listener.port))"])
+                if configuration.authenticator == nil, !address.isLoopback {
+                    core.logger.warning("listening beyond this machine without authentication: any client may connect", metadata: [
+                        "address": "\(listener.url(port: address.port ?? listener.port))",
+                    ])
+                }
             }
         }
         return addresses

@@ -4,90 +4,171 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import StarlingBroker
+import StarlingConfiguration
 
 /// `starling` / `starling serve`: runs the broker.
+///
+/// Every flag is also a key of the configuration file and a `STARLING_` environment variable; a flag given
+/// here wins over both (see `ConfigurationLoader`).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the broker (the default when no subcommand is given)."
+        abstract: "Run the broker (the default when no subcommand is given).",
+        discussion: """
+            Settings come from, in order of precedence: these flags, STARLING_ environment variables \
+            (STARLING_MAX_PACKET_SIZE, STARLING_LISTENERS_DEFAULT_PORT), the --config file, the defaults. \
+            starling.example.yaml documents every setting.
+            """
     )
 
-    @Option(name: .long, help: "Address to listen on.")
-    var host = "0.0.0.0"
+    private static let limits = BrokerConfiguration.Limits()
 
-    @Option(name: .long, help: "TCP port to listen on.")
-    var port = 1883
+    @Option(name: .long, help: "Configuration file (YAML).")
+    var config: String?
 
-    @Option(name: .long, help: "Largest packet accepted from a client, in bytes.")
-    var maxPacketSize = BrokerConfiguration.Limits().maximumPacketSize
+    @Option(name: .long, help: "Address of the listener named default (default: 0.0.0.0).")
+    var host: String?
 
-    @Option(name: .long, help: "Unacknowledged QoS 1/2 messages in flight to each client.")
-    var maxInflight = BrokerConfiguration.Limits().maximumInflight
+    @Option(name: .long, help: "Port of the listener named default (default: 1883).")
+    var port: Int?
 
-    @Option(name: .long, help: "Messages queued per session beyond the inflight window or while offline.")
-    var maxQueued = BrokerConfiguration.Limits().maximumQueuedMessages
+    @Option(name: .long, help: "Largest packet accepted from a client, in bytes (default: \(limits.maximumPacketSize)).")
+    var maxPacketSize: Int?
 
-    @Option(name: .long, help: "Concurrent client connections.")
-    var maxConnections = BrokerConfiguration.Limits().maximumConnections
+    @Option(name: .long, help: "Unacknowledged QoS 1/2 messages in flight to each client (default: \(limits.maximumInflight)).")
+    var maxInflight: Int?
 
-    @Option(name: .long, help: "Bytes in a topic name or filter.")
-    var maxTopicLength = BrokerConfiguration.Limits().maximumTopicLength
+    @Option(name: .long, help: "Messages queued per session beyond the inflight window or while offline (default: \(limits.maximumQueuedMessages)).")
+    var maxQueued: Int?
 
-    @Option(name: .long, help: "Levels in a topic name or filter.")
-    var maxTopicLevels = BrokerConfiguration.Limits().maximumTopicLevels
+    @Option(name: .long, help: "Concurrent client connections (default: \(limits.maximumConnections)).")
+    var maxConnections: Int?
 
-    @Option(name: .long, help: "Subscriptions per client.")
-    var maxSubscriptions = BrokerConfiguration.Limits().maximumSubscriptionsPerClient
+    @Option(name: .long, help: "Bytes in a topic name or filter (default: \(limits.maximumTopicLength)).")
+    var maxTopicLength: Int?
 
-    @Option(name: .long, help: "Longest keep alive accepted, in seconds (5.0 clients are told; 3.1.1 clients asking for more are refused).")
-    var maxKeepalive = BrokerConfiguration.Limits().maximumKeepAlive
+    @Option(name: .long, help: "Levels in a topic name or filter (default: \(limits.maximumTopicLevels)).")
+    var maxTopicLevels: Int?
 
-    @Option(name: .long, help: "Receive Maximum announced to 5.0 clients.")
-    var receiveMaximum = BrokerConfiguration.Limits().receiveMaximum
+    @Option(name: .long, help: "Subscriptions per client (default: \(limits.maximumSubscriptionsPerClient)).")
+    var maxSubscriptions: Int?
 
-    @Option(name: .long, help: "Topic Alias Maximum announced to 5.0 clients (0 disables inbound aliases).")
-    var topicAliasMaximum = BrokerConfiguration.Limits().topicAliasMaximum
+    @Option(name: .long, help: "Longest keep alive accepted, in seconds; 5.0 clients are told, 3.1.1 clients asking for more are refused (default: \(limits.maximumKeepAlive)).")
+    var maxKeepalive: Int?
 
-    @Option(name: .long, help: "Bytes buffered for a client before QoS 0 messages to it are dropped.")
-    var maxOutboundBytes = BrokerConfiguration.Limits().maximumOutboundBytes
+    @Option(name: .long, help: "Receive Maximum announced to 5.0 clients (default: \(limits.receiveMaximum)).")
+    var receiveMaximum: Int?
 
-    @Option(name: .long, help: "Seconds a connection may go without sending CONNECT.")
-    var connectTimeout = 10
+    @Option(name: .long, help: "Topic Alias Maximum announced to 5.0 clients; 0 disables inbound aliases (default: \(limits.topicAliasMaximum)).")
+    var topicAliasMaximum: Int?
 
-    @Option(name: .long, help: "Seconds a client may leave its socket unread before it is disconnected.")
-    var drainTimeout = 60
+    @Option(name: .long, help: "Bytes buffered for a client before QoS 0 messages to it are dropped (default: \(limits.maximumOutboundBytes)).")
+    var maxOutboundBytes: Int?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @Option(name: .long, help: "Seconds a connection may go without sending CONNECT (default: 10).")
+    var connectTimeout: Int?
 
-    @Option(name: .long, help: "Event loop threads (default: one per core).")
-    var threads = System.coreCount
+    @Option(name: .long, help: "Seconds a client may leave its socket unread before it is disconnected (default: 60).")
+    var drainTimeout: Int?
+
+    @Option(name: .long, help: "Seconds the authenticator may take over one decision (default: 10).")
+    var authTimeout: Int?
+
+    @Option(name: .long, help: "Bytes in a client identifier (default: \(limits.maximumClientIdentifierLength)).")
+    var maxClientIdLength: Int?
+
+    @Option(name: .long, help: "Topic aliases the broker uses towards a 5.0 client, at most the client's own maximum; 0 uses none (default: \(limits.maximumOutboundTopicAliases)).")
+    var outboundTopicAliasMaximum: Int?
+
+    @Option(name: .long, help: "Retained messages: true or false (default: true).")
+    var retainAvailable: Bool?
+
+    @Option(name: .long, help: "Subscriptions with + or #: true or false (default: true).")
+    var wildcardSubscriptionAvailable: Bool?
+
+    @Option(name: .long, help: "Subscription Identifiers: true or false (default: true).")
+    var subscriptionIdentifiersAvailable: Bool?
+
+    @Option(name: .long, help: "$share/ subscriptions: true or false (default: true).")
+    var sharedSubscriptionAvailable: Bool?
+
+    @Option(name: .long, help: "Highest QoS accepted and granted: 0, 1 or 2 (default: 2).")
+    var maximumQos: Int?
+
+    @Option(name: .long, help: "How a shared subscription picks a member: round_robin or hash_by_client (default: round_robin).")
+    var sharedSubscriptionPolicy: String?
+
+    @Option(name: .long, help: "Queue QoS 0 messages for offline persistent sessions: true or false (default: false).")
+    var queueQos0WhileOffline: Bool?
+
+    @Option(name: .long, help: "Response Information sent to 5.0 clients that ask for it (default: none).")
+    var responseInformation: String?
+
+    @Option(name: .long, help: "Seconds between updates of the $SYS/broker/ topics; 0 publishes none (default: 10).")
+    var sysInterval: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default: info).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Event loop threads; 0 is one per core (default: 0).")
+    var threads: Int?
+
+    /// The flags given, by configuration key: one line per setting.
+    var flagValues: [String: String] {
+        let flags: [(String, (any CustomStringConvertible)?)] = [
+            ("listeners.default.host", host),
+            ("listeners.default.port", port),
+            ("max_packet_size", maxPacketSize),
+            ("max_inflight", maxInflight),
+            ("max_queued", maxQueued),
+            ("max_connections", maxConnections),
+            ("max_topic_length", maxTopicLength),
+            ("max_topic_levels", maxTopicLevels),
+            ("max_subscriptions", maxSubscriptions),
+            ("max_keepalive", maxKeepalive),
+            ("receive_maximum", receiveMaximum),
+            ("topic_alias_maximum", topicAliasMaximum),
+            ("max_outbound_bytes", maxOutboundBytes),
+            ("connect_timeout", connectTimeout),
+            ("drain_timeout", drainTimeout),
+            ("auth_timeout", authTimeout),
+            ("max_client_id_length", maxClientIdLength),
+            ("outbound_topic_alias_maximum", outboundTopicAliasMaximum),
+            ("retain_available", retainAvailable),
+            ("wildcard_subscription_available", wildcardSubscriptionAvailable),
+            ("subscription_identifiers_available", subscriptionIdentifiersAvailable),
+            ("shared_subscription_available", sharedSubscriptionAvailable),
+            ("maximum_qos", maximumQos),
+            ("shared_subscription_policy", sharedSubscriptionPolicy),
+            ("queue_qos0_while_offline", queueQos0WhileOffline),
+            ("response_information", responseInformation),
+            ("sys_interval", sysInterval),
+            ("log_level", logLevel),
+            ("threads", threads),
+        ]
+        return Dictionary(flags.compactMap { key, value in value.map { (key, "\($0)") } }, uniquingKeysWith: { _, last in last })
+    }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let settings: ServerConfiguration
+        do {
+            settings = try ConfigurationLoader.load(file: config, flags: flagValues)
+        } catch let error as ConfigurationError {
+            // Before logging is set up: the message goes straight to standard error, with EX_CONFIG.
+            ClientStandardStreams.write(Array("starling: configuration error: \(error)\n".utf8), to: ClientStandardStreams.standardError)
+            throw ExitCode(78)
+        }
+        let level = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "starling")
-        var configuration = BrokerConfiguration(listeners: [.init(host: host, port: port)])
-        configuration.limits.maximumPacketSize = maxPacketSize
-        configuration.limits.maximumInflight = maxInflight
-        configuration.limits.maximumQueuedMessages = maxQueued
-        configuration.limits.maximumConnections = maxConnections
-        configuration.limits.maximumTopicLength = maxTopicLength
-        configuration.limits.maximumTopicLevels = maxTopicLevels
-        configuration.limits.maximumSubscriptionsPerClient = maxSubscriptions
-        configuration.limits.maximumKeepAlive = maxKeepalive
-        configuration.limits.receiveMaximum = receiveMaximum
-        configuration.limits.topicAliasMaximum = topicAliasMaximum
-        configuration.limits.maximumOutboundBytes = maxOutboundBytes
-        configuration.limits.connectTimeout = .seconds(Int64(connectTimeout))
-        configuration.limits.drainTimeout = .seconds(Int64(drainTimeout))
+        for warning in settings.warnings { logger.warning("\(warning)") }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
+        let broker = MQTTBroker(configuration: settings.broker, eventLoopGroup: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

@@ -42,24 +42,38 @@ final class RawClient: Sendable {
         self.inbox = inbox
     }
 
+    /// Sets up what the MQTT stream runs over (TLS, a WebSocket) on a new channel, calls `addMQTT` once that
+    /// stream is ready and returns a future that succeeds then.
+    typealias Transport = @Sendable (_ channel: any Channel, _ addMQTT: @escaping @Sendable () throws -> Void) throws -> EventLoopFuture<Void>
+
     /// Opens a TCP connection to the broker on 127.0.0.1 without sending anything.
-    static func open(port: Int, version: ProtocolVersion) async throws -> RawClient {
+    static func open(port: Int, version: ProtocolVersion, transport: Transport? = nil) async throws -> RawClient {
         // The inbox is kept from the initializer rather than looked up afterwards: the broker may already have
         // closed the connection (and the pipeline emptied) by the time the connect future completes.
         let installed = NIOLockedValueBox<NIOLoopBound<Inbox>?>(nil)
+        let ready = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    let inbox = Inbox()
-                    try sync.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
-                    try sync.addHandler(MessageToByteHandler(OutboundEncoder(version: version)))
-                    try sync.addHandler(inbox)
-                    installed.withLockedValue { $0 = NIOLoopBound(inbox, eventLoop: channel.eventLoop) }
+                    let addMQTT: @Sendable () throws -> Void = {
+                        let sync = channel.pipeline.syncOperations
+                        let inbox = Inbox()
+                        try sync.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
+                        try sync.addHandler(MessageToByteHandler(OutboundEncoder(version: version)))
+                        try sync.addHandler(inbox)
+                        installed.withLockedValue { $0 = NIOLoopBound(inbox, eventLoop: channel.eventLoop) }
+                    }
+                    if let transport {
+                        let future = try transport(channel, addMQTT)
+                        ready.withLockedValue { $0 = future }
+                    } else {
+                        try addMQTT()
+                    }
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
+        if let future = ready.withLockedValue({ $0 }) { try await future.get() }
         guard let inbox = installed.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
         return RawClient(channel: channel, version: version, inbox: inbox)
     }

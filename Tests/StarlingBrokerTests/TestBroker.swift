@@ -10,6 +10,8 @@ struct TestBroker: Sendable {
     let broker: MQTTBroker
     let group: MultiThreadedEventLoopGroup
     let port: Int
+    /// Every listener's address, in the configuration's order; `port` is the first one's.
+    var addresses: [SocketAddress] = []
 
     /// Runs `body` against a started broker and shuts the broker and its loops down afterwards, also on failure.
     static func with<T: Sendable>(
@@ -25,7 +27,7 @@ struct TestBroker: Sendable {
         let result: Result<T, any Error>
         do {
             let addresses = try await broker.start()
-            let testBroker = TestBroker(broker: broker, group: group, port: addresses[0].port!)
+            let testBroker = TestBroker(broker: broker, group: group, port: addresses[0].port!, addresses: addresses)
             result = .success(try await body(testBroker))
         } catch {
             result = .failure(error)

@@ -1,0 +1,75 @@
+import NIOCore
+import NIOSSL
+
+extension BrokerConfiguration {
+    /// One address the broker accepts connections on, and how clients there speak to it.
+    public struct Listener: Sendable {
+        public var host: String
+        public var port: Int
+        public var transport: Transport
+        /// Each connection starts with a PROXY protocol v1 or v2 header from a load balancer, whose client address
+        /// then stands for the connection in logs and authentication. A connection without one is closed.
+        public var proxyProtocol: Bool
+        /// Connections open at once on this listener, counted from accept; further ones are closed at once.
+        /// Nil leaves only the broker-wide `Limits.maximumConnections`.
+        public var maximumConnections: Int?
+        /// TLS listeners: the verified client certificate's Common Name is the client's user name, whatever
+        /// CONNECT says; a client without one is refused as not authorized.
+        public var userNameFromCertificate: Bool
+
+        public init(
+            host: String = "0.0.0.0", port: Int = 1883, transport: Transport = .tcp, proxyProtocol: Bool = false,
+            maximumConnections: Int? = nil, userNameFromCertificate: Bool = false
+        ) {
+            self.host = host
+            self.port = port
+            self.transport = transport
+            self.proxyProtocol = proxyProtocol
+            self.maximumConnections = maximumConnections
+            self.userNameFromCertificate = userNameFromCertificate
+        }
+
+        public enum Transport: Sendable {
+            /// MQTT over TCP.
+            case tcp
+            /// MQTT over TLS. The configuration should set `minimumTLSVersion` to 1.2 or later, and a `trustRoots`
+            /// with `certificateVerification` to ask for client certificates.
+            case tls(TLSConfiguration)
+            /// MQTT over WebSocket (section 6 of both specifications) at an HTTP path such as `/mqtt`.
+            case webSocket(path: String)
+            /// MQTT over WebSocket over TLS.
+            case webSocketTLS(path: String, TLSConfiguration)
+
+            var tlsConfiguration: TLSConfiguration? {
+                switch self {
+                case .tls(let configuration), .webSocketTLS(_, let configuration): configuration
+                case .tcp, .webSocket: nil
+                }
+            }
+
+            var webSocketPath: String? {
+                switch self {
+                case .webSocket(let path), .webSocketTLS(let path, _): path
+                case .tcp, .tls: nil
+                }
+            }
+
+            /// The URL scheme clients use, for logs.
+            var scheme: String {
+                switch self {
+                case .tcp: "mqtt"
+                case .tls: "mqtts"
+                case .webSocket: "ws"
+                case .webSocketTLS: "wss"
+                }
+            }
+        }
+    }
+}
+
+extension BrokerConfiguration.Listener {
+    func url(port: Int) -> String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return "\(transport.scheme)://\(host):\(port)\(transport.webSocketPath ?? "")"
+    }
+}

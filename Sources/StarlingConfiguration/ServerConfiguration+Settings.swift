@@ -1,0 +1,42 @@
+import Logging
+import MQTT
+import StarlingBroker
+
+extension ServerConfiguration {
+    /// The top-level keys of the configuration file. Each is also a `STARLING_` environment variable
+    /// (`max_packet_size` → `STARLING_MAX_PACKET_SIZE`) and a `serve` flag (`--max-packet-size`).
+    static let settings: [Setting<ServerConfiguration>] = [
+        .choice("log_level", \.logLevel, [
+            "trace": .trace, "debug": .debug, "info": .info, "notice": .notice, "warning": .warning, "error": .error,
+            "critical": .critical,
+        ]),
+        .int("threads", \.threads, in: 0...1_024),
+        .int("max_packet_size", \.broker.limits.maximumPacketSize, in: 16...268_435_455),
+        .int("max_inflight", \.broker.limits.maximumInflight, in: 1...65_535),
+        .int("max_queued", \.broker.limits.maximumQueuedMessages, in: 0...10_000_000),
+        .int("max_connections", \.broker.limits.maximumConnections, in: 1...10_000_000),
+        .int("max_topic_length", \.broker.limits.maximumTopicLength, in: 1...65_535),
+        .int("max_topic_levels", \.broker.limits.maximumTopicLevels, in: 1...65_535),
+        .int("max_subscriptions", \.broker.limits.maximumSubscriptionsPerClient, in: 1...10_000_000),
+        .uint16("max_keepalive", \.broker.limits.maximumKeepAlive, in: 1...65_535),
+        .uint16("receive_maximum", \.broker.limits.receiveMaximum, in: 1...65_535),
+        .uint16("topic_alias_maximum", \.broker.limits.topicAliasMaximum),
+        .int("max_outbound_bytes", \.broker.limits.maximumOutboundBytes, in: 1_024...1_073_741_824),
+        .seconds("connect_timeout", \.broker.limits.connectTimeout),
+        .seconds("drain_timeout", \.broker.limits.drainTimeout),
+        .seconds("auth_timeout", \.broker.limits.authenticationTimeout),
+        .int("max_client_id_length", \.broker.limits.maximumClientIdentifierLength, in: 1...65_535),
+        .uint16("outbound_topic_alias_maximum", \.broker.limits.maximumOutboundTopicAliases),
+        .bool("retain_available", \.broker.retainAvailable),
+        .bool("wildcard_subscription_available", \.broker.wildcardSubscriptionAvailable),
+        .bool("subscription_identifiers_available", \.broker.subscriptionIdentifiersAvailable),
+        .bool("shared_subscription_available", \.broker.sharedSubscriptionAvailable),
+        .choice("maximum_qos", \.broker.maximumQoS, ["0": .atMostOnce, "1": .atLeastOnce, "2": .exactlyOnce]),
+        .choice("shared_subscription_policy", \.broker.sharedSubscriptionPolicy, [
+            "round_robin": .roundRobin, "hash_by_client": .hashByClient,
+        ]),
+        .bool("queue_qos0_while_offline", \.broker.queueQoS0WhileOffline),
+        .string("response_information", \.broker.responseInformation),
+        .seconds("sys_interval", \.broker.systemTopicsInterval),
+    ]
+}

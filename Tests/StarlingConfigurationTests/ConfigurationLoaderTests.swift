@@ -1,0 +1,250 @@
+import Foundation
+import MQTT
+import NIOCore
+import NIOSSL
+import StarlingBroker
+import StarlingConfiguration
+import Testing
+
+/// The configuration file, `STARLING_` environment variables and flags, and what is refused.
+@Suite struct ConfigurationLoaderTests {
+    /// Writes `yaml` to a file of its own and loads it with `environment` and `flags`.
+    static func load(
+        _ yaml: String?, environment: [String: String] = [:], flags: [String: String] = [:]
+    ) throws -> ServerConfiguration {
+        guard let yaml else { return try ConfigurationLoader.load(file: nil, environment: environment, flags: flags) }
+        let file = TemporaryFile(contents: yaml, name: "starling.yaml")
+        defer { file.remove() }
+        return try ConfigurationLoader.load(file: file.path, environment: environment, flags: flags)
+    }
+
+    /// The error loading `yaml` gives, with the file's path replaced by `FILE`.
+    static func error(_ yaml: String, environment: [String: String] = [:], flags: [String: String] = [:]) -> String? {
+        let file = TemporaryFile(contents: yaml, name: "starling.yaml")
+        defer { file.remove() }
+        do {
+            _ = try ConfigurationLoader.load(file: file.path, environment: environment, flags: flags)
+            return nil
+        } catch {
+            return "\(error)".replacingOccurrences(of: file.path, with: "FILE")
+        }
+    }
+
+    @Test func withoutConfigurationOneListenerOnPort1883() throws {
+        let configuration = try Self.load(nil)
+        #expect(configuration.broker.listeners.count == 1)
+        let listener = try #require(configuration.broker.listeners.first)
+        #expect(listener.host == "0.0.0.0")
+        #expect(listener.port == 1883)
+        guard case .tcp = listener.transport else { Issue.record("expected TCP, got \(listener.transport)"); return }
+        #expect(!listener.proxyProtocol)
+        #expect(configuration.broker.limits == BrokerConfiguration.Limits())
+        #expect(configuration.logLevel == .info)
+    }
+
+    @Test func fileSetsLimitsAndListeners() throws {
+        let configuration = try Self.load("""
+            # comments are fine
+            log_level: debug
+            max_packet_size: 65536
+            max_keepalive: 300
+            connect_timeout: 5
+            listeners:
+              public:
+                port: 1884
+                proxy_protocol: true
+                max_connections: 500
+              browsers:
+                protocol: ws
+                host: 127.0.0.1
+                path: /socket
+            """)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.broker.limits.maximumPacketSize == 65_536)
+        #expect(configuration.broker.limits.maximumKeepAlive == 300)
+        #expect(configuration.broker.limits.connectTimeout == .seconds(5))
+        let listeners = configuration.broker.listeners
+        #expect(listeners.count == 2)
+        #expect(listeners[0].port == 1884)
+        #expect(listeners[0].proxyProtocol)
+        #expect(listeners[0].maximumConnections == 500)
+        #expect(listeners[1].host == "127.0.0.1")
+        #expect(listeners[1].port == 8083)
+        guard case .webSocket(let path) = listeners[1].transport else { Issue.record("expected WebSocket"); return }
+        #expect(path == "/socket")
+    }
+
+    @Test func capabilitiesAndSystemTopics() throws {
+        let configuration = try Self.load("""
+            retain_available: false
+            maximum_qos: 1
+            shared_subscription_policy: hash_by_client
+            queue_qos0_while_offline: true
+            response_information: reply/
+            sys_interval: 0
+            auth_timeout: 3
+            """, flags: ["wildcard_subscription_available": "false"])
+        let broker = configuration.broker
+        #expect(!broker.retainAvailable)
+        #expect(!broker.wildcardSubscriptionAvailable)
+        #expect(broker.subscriptionIdentifiersAvailable)
+        #expect(broker.maximumQoS == .atLeastOnce)
+        #expect(broker.sharedSubscriptionPolicy == .hashByClient)
+        #expect(broker.queueQoS0WhileOffline)
+        #expect(broker.responseInformation == "reply/")
+        #expect(broker.systemTopicsInterval == nil)
+        #expect(broker.limits.authenticationTimeout == .seconds(3))
+        #expect(try Self.load("sys_interval: 30\n").broker.systemTopicsInterval == .seconds(30))
+    }
+
+    @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
+        let message = Self.error("max_packet_size: 1000\nmax_pakcet_size: 2000\n")
+        #expect(message == "FILE (line 2): max_pakcet_size: unknown key")
+    }
+
+    @Test func unknownListenerKeyIsRefusedNamingKeyAndFile() {
+        let message = Self.error("""
+            listeners:
+              secure:
+                protocol: mqtts
+                tls:
+                  certificate: /etc/starling/server.pem
+                  keyfile: /etc/starling/server.key
+            """)
+        #expect(message == "FILE (line 6): listeners.secure.tls.keyfile: unknown key")
+    }
+
+    @Test func sectionWhereAValueBelongsIsRefused() {
+        #expect(Self.error("max_inflight:\n  value: 3\n") == "FILE (line 2): max_inflight: expected a single value, not a mapping")
+        #expect(Self.error("listeners:\n  a:\n    port: [1, 2]\n") == "FILE (line 3): listeners.a.port: expected a single value, not a list")
+    }
+
+    @Test(arguments: [
+        ("max_packet_size: lots\n", "FILE: max_packet_size: expected an integer from 16 to 268435455, got \"lots\""),
+        ("max_packet_size: 3\n", "FILE: max_packet_size: expected an integer from 16 to 268435455, got 3"),
+        ("log_level: loud\n", "FILE: log_level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
+        ("listeners:\n  a:\n    proxy_protocol: maybe\n", "FILE: listeners.a.proxy_protocol: expected true or false, got \"maybe\""),
+        ("listeners:\n  a:\n    port: 70000\n", "FILE: listeners.a.port: expected an integer from 0 to 65535, got 70000"),
+        ("listeners:\n  a:\n    protocol: http\n", "FILE: listeners.a.protocol: expected one of mqtt, mqtts, ws, wss, got \"http\""),
+    ])
+    func badValueIsRefusedNamingKeyAndFile(_ yaml: String, _ expected: String) {
+        #expect(Self.error(yaml) == expected)
+    }
+
+    @Test func tlsListenerNeedsACertificate() {
+        #expect(Self.error("listeners:\n  secure:\n    protocol: mqtts\n")
+            == "FILE: listeners.secure.tls.certificate: protocol mqtts needs a certificate chain (PEM)")
+    }
+
+    @Test func tlsSettingsOnAPlainListenerAreRefused() {
+        #expect(Self.error("listeners:\n  plain:\n    tls:\n      ca: /tmp/ca.pem\n")
+            == "FILE: listeners.plain.tls.ca: TLS settings need protocol mqtts or wss, not mqtt")
+    }
+
+    @Test func missingCertificateFileIsNamed() throws {
+        let message = try #require(Self.error("""
+            listeners:
+              secure:
+                protocol: wss
+                tls:
+                  certificate: /nonexistent/server.pem
+                  key: /nonexistent/server.key
+            """))
+        #expect(message.hasPrefix("FILE: listeners.secure.tls.certificate: cannot read a PEM certificate chain from /nonexistent/server.pem"))
+    }
+
+    @Test func tlsListenerFromFiles() throws {
+        let directory = try SelfSignedCertificate.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = try Self.load("""
+            listeners:
+              secure:
+                protocol: mqtts
+                tls:
+                  certificate: \(directory)/cert.pem
+                  key: \(directory)/key.pem
+                  ca: \(directory)/cert.pem
+                  require_certificate: true
+                  username_from_certificate: true
+            """)
+        let listener = try #require(configuration.broker.listeners.first)
+        #expect(listener.port == 8883)
+        #expect(listener.userNameFromCertificate)
+        guard case .tls(let tls) = listener.transport else { Issue.record("expected TLS"); return }
+        #expect(tls.minimumTLSVersion == .tlsv12)
+        #expect(tls.certificateVerification == .noHostnameVerification)
+    }
+
+    @Test func requireCertificateNeedsACA() throws {
+        let directory = try SelfSignedCertificate.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let message = Self.error("""
+            listeners:
+              secure:
+                protocol: mqtts
+                tls:
+                  certificate: \(directory)/cert.pem
+                  key: \(directory)/key.pem
+                  require_certificate: true
+            """)
+        #expect(message == "FILE: listeners.secure.tls.require_certificate: needs tls.ca, the certificates that client certificates are verified against")
+    }
+
+    @Test func environmentOverridesTheFileAndFlagsOverrideBoth() throws {
+        let yaml = "max_inflight: 10\nmax_queued: 100\nmax_subscriptions: 5\nlisteners:\n  default:\n    port: 1884\n"
+        let environment = ["STARLING_MAX_QUEUED": "200", "STARLING_MAX_SUBSCRIPTIONS": "6", "STARLING_LISTENERS_DEFAULT_PORT": "1885"]
+        let fromEnvironment = try Self.load(yaml, environment: environment)
+        #expect(fromEnvironment.broker.limits.maximumInflight == 10)
+        #expect(fromEnvironment.broker.limits.maximumQueuedMessages == 200)
+        #expect(fromEnvironment.broker.limits.maximumSubscriptionsPerClient == 6)
+        #expect(fromEnvironment.broker.listeners.map(\.port) == [1885])
+
+        let fromFlags = try Self.load(yaml, environment: environment, flags: ["max_subscriptions": "7", "listeners.default.port": "1886"])
+        #expect(fromFlags.broker.limits.maximumInflight == 10)
+        #expect(fromFlags.broker.limits.maximumQueuedMessages == 200)
+        #expect(fromFlags.broker.limits.maximumSubscriptionsPerClient == 7)
+        #expect(fromFlags.broker.listeners.map(\.port) == [1886])
+    }
+
+    @Test func flagsChangeTheDefaultListenerWithoutAFile() throws {
+        let configuration = try Self.load(nil, flags: ["listeners.default.host": "127.0.0.1", "listeners.default.port": "1999"])
+        #expect(configuration.broker.listeners.map(\.host) == ["127.0.0.1"])
+        #expect(configuration.broker.listeners.map(\.port) == [1999])
+    }
+
+    @Test func environmentValuesAreCheckedAndNamed() {
+        #expect(Self.error("", environment: ["STARLING_MAX_INFLIGHT": "many"])
+            == "environment variable STARLING_MAX_INFLIGHT: max_inflight: expected an integer from 1 to 65535, got \"many\"")
+        #expect(Self.error("listeners:\n  edge:\n    port: 1\n", environment: ["STARLING_LISTENERS_EDGE_PORT": "-1"])
+            == "environment variable STARLING_LISTENERS_EDGE_PORT: listeners.edge.port: expected an integer from 0 to 65535, got -1")
+    }
+
+    @Test func unknownEnvironmentVariableIsReported() throws {
+        let configuration = try Self.load(nil, environment: ["STARLING_MAX_INFLIGTH": "3", "STARLING_CLI": "/bin/starling", "HOME": "/root"])
+        #expect(configuration.warnings == ["environment variable STARLING_MAX_INFLIGTH is not a setting and was ignored"])
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        let configuration = try Self.load("# nothing yet\n")
+        #expect(configuration.broker.listeners.map(\.port) == [1883])
+    }
+
+    @Test func invalidYAMLIsRefusedNamingTheFile() throws {
+        let message = try #require(Self.error("listeners: [\n"))
+        #expect(message.hasPrefix("FILE: (file): not valid YAML"))
+    }
+
+    @Test func exampleFileLoads() throws {
+        // The documented example must stay a valid configuration: only its TLS files are missing here.
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("starling.example.yaml").path
+        let directory = try SelfSignedCertificate.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = try String(contentsOfFile: example, encoding: .utf8)
+            .replacingOccurrences(of: "/etc/starling/server.crt", with: "\(directory)/cert.pem")
+            .replacingOccurrences(of: "/etc/starling/server.key", with: "\(directory)/key.pem")
+            .replacingOccurrences(of: "/etc/starling/ca.crt", with: "\(directory)/cert.pem")
+        let configuration = try Self.load(text)
+        #expect(configuration.broker.listeners.count >= 4)
+    }
+}
