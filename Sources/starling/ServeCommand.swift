@@ -53,6 +53,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Subscriptions per client (default: \(limits.maximumSubscriptionsPerClient)).")
     var maxSubscriptions: Int?
 
+    @Option(name: .long, help: "Sessions kept at once, connected or waiting for their client (default: \(limits.maximumSessions)).")
+    var maxSessions: Int?
+
+    @Option(name: .long, help: "Retained messages kept at once (default: \(limits.maximumRetainedMessages)).")
+    var maxRetainedMessages: Int?
+
+    @Option(name: .long, help: "Payload bytes of all retained messages together (default: \(limits.maximumRetainedBytes)).")
+    var maxRetainedBytes: Int?
+
     @Option(name: .long, help: "Longest keep alive accepted, in seconds; 5.0 clients are told, 3.1.1 clients asking for more are refused (default: \(limits.maximumKeepAlive)).")
     var maxKeepalive: Int?
 
@@ -125,6 +134,9 @@ struct ServeCommand: AsyncParsableCommand {
             ("max_topic_length", maxTopicLength),
             ("max_topic_levels", maxTopicLevels),
             ("max_subscriptions", maxSubscriptions),
+            ("max_sessions", maxSessions),
+            ("max_retained_messages", maxRetainedMessages),
+            ("max_retained_bytes", maxRetainedBytes),
             ("max_keepalive", maxKeepalive),
             ("receive_maximum", receiveMaximum),
             ("topic_alias_maximum", topicAliasMaximum),
