@@ -83,7 +83,7 @@ if [[ -z "${INTEROP_ONLY:-}" || "swift-examples/publisher-subscriber" =~ $INTERO
   [[ -z "$EXAMPLES_ERROR" ]] && EXAMPLES=$(cd "$ROOT" && timeout 120 swift build -c release --show-bin-path)
 fi
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(python3 "$CHECKS/free_ports.py")
 BROKER_LOG="$WORK/broker.log"
 # The bound outlives any run of the checks; normally the broker is stopped long before by the SIGTERM below,
 # sent to the broker itself (whose pid the shell records before becoming it) rather than through `timeout`.

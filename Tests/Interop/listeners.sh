@@ -55,14 +55,14 @@ ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 } >openssl.log 2>&1 || die "openssl: $(tail -n 1 openssl.log)"
 
 # The example, for this machine: every listener on 127.0.0.1 and a free port, the certificates above.
-python3 - "$EXAMPLE" "$WORK" >ports.env 2>&1 <<'PY' || die "cannot rewrite the example: $(tail -n 1 ports.env)"
-import socket, sys, yaml
+python3 - "$EXAMPLE" "$WORK" "$HERE" >ports.env 2>&1 <<'PY' || die "cannot rewrite the example: $(tail -n 1 ports.env)"
+import sys, yaml
+sys.path.insert(0, sys.argv[3])
+from free_ports import free_ports
 example, work = sys.argv[1], sys.argv[2]
 config = yaml.safe_load(open(example))
-for name, listener in config["listeners"].items():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+ports = free_ports(len(config["listeners"]))
+for (name, listener), port in zip(config["listeners"].items(), ports):
     listener["host"] = "127.0.0.1"
     listener["port"] = port
     print(f"PORT_{name.upper().replace('-', '_')}={port}")

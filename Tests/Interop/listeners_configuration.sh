@@ -3,10 +3,7 @@
 # Usage: bash listeners_configuration.sh PATH_TO_STARLING
 STARLING=$1
 source "$(dirname "$0")/lib.sh" 0
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-FILE_PORT=$(free_port)
-ENV_PORT=$(free_port)
-FLAG_PORT=$(free_port)
+read -r FILE_PORT ENV_PORT FLAG_PORT < <(python3 "$(dirname "$0")/free_ports.py" 3 | tr '\n' ' ')
 printf 'listeners:\n  default:\n    host: 127.0.0.1\n    port: %s\n' "$FILE_PORT" >"$WORK/starling.yaml"
 
 # Starts starling with the given environment and flags, waits until it listens on $1, and stops it.
