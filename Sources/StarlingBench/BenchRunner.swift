@@ -1,52 +1,16 @@
+import Histogram
 import MQTT
 import NIOCore
 import NIOPosix
-
-/// A benchmark scenario and its parameters.
-public struct BenchOptions: Sendable {
-    public enum Scenario: String, Sendable, CaseIterable {
-        /// P publishers on their own topics, one subscriber on a wildcard.
-        case fanin
-        /// P publisher/subscriber pairs, each on its own topic.
-        case pairs
-        /// One publisher, S subscribers on one topic.
-        case fanout
-    }
-
-    public var scenario: Scenario = .fanin
-    public var host = "127.0.0.1"
-    public var port = 1883
-    public var version: ProtocolVersion = .v3_1_1
-    public var qos: QoS = .atMostOnce
-    public var publishers = 10
-    public var subscribers = 1
-    public var messagesPerPublisher = 100_000
-    public var payloadSize = 64
-    public var inflight = 64
-    public var timeout: TimeAmount = .seconds(60)
-    public var threads = 1
-
-    public init() {}
-}
-
-/// What a run measured.
-public struct BenchResult: Sendable {
-    public var expected: Int
-    public var delivered: Int
-    public var duplicates: Int
-    public var outOfOrder: Int
-    public var seconds: Double
-    public var latencyMicroseconds: (p50: Double, p99: Double, max: Double)
-
-    public var lost: Int { expected - delivered }
-    public var rate: Double { seconds > 0 ? Double(delivered) / seconds : 0 }
-}
+import NIOSSL
 
 public enum BenchRunner {
-    public static func run(_ options: BenchOptions) async throws -> BenchResult {
+    /// Runs a scenario to its end: its count, its duration, or the timeout, whichever comes first.
+    /// `progress` is called about once a second from a task of the run.
+    public static func run(_ options: BenchOptions, progress: (@Sendable (BenchProgress) -> Void)? = nil) async throws -> BenchResult {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         do {
-            let result = try await run(options, on: group)
+            let result = try await Run(options: options, group: group, progress: progress).execute()
             try await group.shutdownGracefully()
             return result
         } catch {
@@ -54,105 +18,345 @@ public enum BenchRunner {
             throw error
         }
     }
+}
 
-    private static func run(_ options: BenchOptions, on group: MultiThreadedEventLoopGroup) async throws -> BenchResult {
-        let m = options.messagesPerPublisher
+/// One run: its connections, their loops' counters and the phases connect, publish, drain, collect.
+private struct Run {
+    let options: BenchOptions
+    let group: MultiThreadedEventLoopGroup
+    let progress: (@Sendable (BenchProgress) -> Void)?
+    let stats: [BenchLoopStats]
+    let runTag: String
+    let sslContext: NIOSSLContext?
+    let origin: NIODeadline
+
+    init(options: BenchOptions, group: MultiThreadedEventLoopGroup, progress: (@Sendable (BenchProgress) -> Void)?) throws {
+        self.options = options
+        self.group = group
+        self.progress = progress
+        self.origin = .now()
+        let origin = self.origin.uptimeNanoseconds
+        self.stats = group.makeIterator().map { BenchLoopStats(eventLoop: $0, origin: origin) }
+        // Client identifiers differ between runs, so a broker still closing the last run's sessions does not
+        // take over this run's connections.
+        self.runTag = String(origin % 1_000_000, radix: 36)
+        self.sslContext = try options.tls.map { try NIOSSLContext(configuration: $0) }
+    }
+
+    struct Shape {
         var publisherTopics: [String] = []
-        var subscriberFilters: [(filter: String, expected: Int, publishers: Int)] = []
+        var subscriberFilters: [String] = []
+        var idle = 0
+        /// For each subscriber, the publishers it hears from; `shared` when the subscribers split one stream.
+        var heard: (Int) -> [Int] = { _ in [] }
+        var shared = false
+        var knowsExpected = true
+    }
+
+    func shape() -> Shape {
+        var shape = Shape()
+        let p = max(1, options.publishers)
+        let s = max(1, options.subscribers)
+        func topics(_ n: Int) -> [String] { (0..<n).map { expand(options.publisherTopic, index: $0, run: runTag) } }
+        func filters(_ n: Int) -> [String] { (0..<n).map { expand(options.subscriberFilter, index: $0, run: runTag) } }
         switch options.scenario {
+        case .conn:
+            shape.idle = max(0, options.connections)
+        case .pub:
+            shape.publisherTopics = topics(p)
+        case .sub:
+            shape.subscriberFilters = filters(s)
+            shape.knowsExpected = false
         case .fanin:
-            publisherTopics = (0..<options.publishers).map { "bench/fanin/\($0)" }
-            subscriberFilters = [("bench/fanin/+", options.publishers * m, options.publishers)]
+            shape.publisherTopics = topics(p)
+            shape.subscriberFilters = filters(1)
+            shape.heard = { _ in Array(0..<p) }
         case .pairs:
-            publisherTopics = (0..<options.publishers).map { "bench/pairs/\($0)" }
-            subscriberFilters = (0..<options.publishers).map { ("bench/pairs/\($0)", m, options.publishers) }
+            shape.publisherTopics = topics(p)
+            shape.subscriberFilters = filters(p)
+            shape.heard = { [$0] }
         case .fanout:
-            publisherTopics = ["bench/fanout"]
-            subscriberFilters = (0..<options.subscribers).map { _ in ("bench/fanout", m, 1) }
+            shape.publisherTopics = topics(1)
+            shape.subscriberFilters = filters(s)
+            shape.heard = { _ in [0] }
+        case .latency:
+            shape.publisherTopics = topics(1)
+            shape.subscriberFilters = filters(1)
+            shape.heard = { _ in [0] }
+        case .sharedsub:
+            shape.publisherTopics = topics(p)
+            shape.subscriberFilters = filters(s)
+            shape.heard = { _ in Array(0..<p) }
+            shape.shared = true
+        }
+        return shape
+    }
+
+    func execute() async throws -> BenchResult {
+        let shape = shape()
+        let brokerBefore = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
+        var index = 0
+        var roles: [BenchConnection.Role] = []
+        roles += shape.subscriberFilters.map { .subscriber(filter: $0) }
+        let rate: Double? = options.scenario == .latency ? (options.rate ?? 1000) : options.rate
+        let plan = BenchConnection.PublishPlan(
+            count: options.messagesPerPublisher ?? (options.duration == nil ? 100_000 : nil),
+            duration: options.duration,
+            rate: rate.map { $0 / Double(max(1, shape.publisherTopics.count)) })
+        roles += shape.publisherTopics.enumerated().map { .publisher(topic: $0.element, index: UInt32($0.offset), plan: plan) }
+        roles += repeatElement(.idle, count: shape.idle)
+
+        let handlers = roles.map { role -> BenchConnection in
+            defer { index += 1 }
+            let loopStats = stats[index % stats.count]
+            return BenchConnection(
+                role: role, qos: options.qos, version: options.version, payloadSize: options.payloadSize,
+                inflightWindow: options.inflight, clientIdentifier: expand(options.clientIdentifier, index: index, run: runTag),
+                stats: loopStats)
+        }
+        let connectStart = NIODeadline.now()
+        let connectRate = options.scenario == .conn ? options.rate : nil
+        let outcome = await connectAll(handlers, rate: connectRate)
+        let connectSeconds = Double((NIODeadline.now() - connectStart).nanoseconds) / 1e9
+        var connections = BenchResult.Connections(
+            attempted: handlers.count, connected: outcome.channels.count, failed: outcome.failures, seconds: connectSeconds,
+            brokerBytesBefore: brokerBefore, brokerBytesAfter: nil)
+        defer { closeAll(outcome.channels) }
+        if options.scenario != .conn, let firstError = outcome.firstError {
+            throw BenchError.noConnection(attempts: handlers.count, firstError: "\(outcome.failures) failed, first: \(firstError)")
+        }
+        if outcome.channels.isEmpty, let firstError = outcome.firstError {
+            throw BenchError.noConnection(attempts: handlers.count, firstError: firstError)
         }
 
-        var subscribers: [(BenchConnection, BenchReceiver, any Channel)] = []
-        for (index, subscription) in subscriberFilters.enumerated() {
-            let eventLoop = group.next()
-            let receiver = BenchReceiver(expected: subscription.expected, publishers: subscription.publishers, messagesPerPublisher: m, eventLoop: eventLoop)
-            let handler = BenchConnection(
-                role: .subscriber(filter: subscription.filter), qos: options.qos, version: options.version,
-                payloadSize: options.payloadSize, inflightWindow: options.inflight, clientIdentifier: "bench-sub-\(index)",
-                receiver: receiver, eventLoop: eventLoop)
-            let channel = try await connect(handler, on: eventLoop, options: options)
-            try await handler.connected.futureResult.get()
-            subscribers.append((handler, receiver, channel))
-        }
-        var publishers: [(BenchConnection, any Channel)] = []
-        for (index, topic) in publisherTopics.enumerated() {
-            let eventLoop = group.next()
-            let handler = BenchConnection(
-                role: .publisher(topic: topic, count: m, publisherIndex: index), qos: options.qos, version: options.version,
-                payloadSize: options.payloadSize, inflightWindow: options.inflight, clientIdentifier: "bench-pub-\(index)",
-                receiver: nil, eventLoop: eventLoop)
-            let channel = try await connect(handler, on: eventLoop, options: options)
-            try await handler.connected.futureResult.get()
-            publishers.append((handler, channel))
-        }
+        let subscribers = handlers.filter { if case .subscriber = $0.role { true } else { false } }
+        let publishers = handlers.filter { if case .publisher = $0.role { true } else { false } }
+        let runDeadline = NIODeadline.now() + options.timeout
+        var reporter = ProgressReporter(progress: progress, origin: .now())
+        let publishStart = NIODeadline.now()
 
-        for (handler, channel) in publishers {
-            channel.eventLoop.execute { handler.startPublishing() }
-        }
-        let allDone = EventLoopFuture.andAllComplete(subscribers.map { $0.1.done.futureResult }, on: group.next())
-        let timeout = options.timeout
-        // The run ends when every subscriber has all its messages, or at the timeout with what arrived.
-        try? await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await allDone.get() }
-            tasks.addTask {
-                try await Task.sleep(nanoseconds: UInt64(timeout.nanoseconds))
-                throw CancellationError()
+        if options.scenario == .conn {
+            // Let the broker settle after the last CONNACK before reading its memory.
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            connections.brokerBytesAfter = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
+            if let hold = options.duration { try await wait(until: min(runDeadline, publishStart + hold), reporter: &reporter, connected: outcome.channels.count) }
+        } else {
+            for publisher in publishers { publisher.stats.eventLoop.execute { publisher.startPublishing() } }
+            if options.scenario == .sub {
+                try await wait(until: min(runDeadline, publishStart + (options.duration ?? .seconds(10))), reporter: &reporter, connected: outcome.channels.count)
+            } else {
+                while NIODeadline.now() < runDeadline {
+                    let now = await poll(connected: outcome.channels.count)
+                    if now.publishersDone >= publishers.count { break }
+                    reporter.tick(now)
+                    try await Task.sleep(nanoseconds: 20_000_000)
+                }
+                if !subscribers.isEmpty {
+                    // Expected deliveries are known once the publishers are done; wait for them, or for the
+                    // stream to dry up for the drain period.
+                    let sentBy = try await collect(publishers) { $0.sent }
+                    var expected = 0
+                    for (s, _) in subscribers.enumerated() where !shape.shared || s == 0 {
+                        expected += shape.heard(s).reduce(0) { $0 + sentBy[$1] }
+                    }
+                    var last = await poll(connected: outcome.channels.count)
+                    var lastChange = NIODeadline.now()
+                    while last.delivered < expected && NIODeadline.now() < runDeadline && NIODeadline.now() - lastChange < options.drain {
+                        try await Task.sleep(nanoseconds: 20_000_000)
+                        let now = await poll(connected: outcome.channels.count)
+                        if now.delivered != last.delivered { lastChange = .now() }
+                        last = now
+                        reporter.tick(now)
+                    }
+                }
             }
-            defer { tasks.cancelAll() }
-            try await tasks.next()
+            for handler in publishers { handler.stats.eventLoop.execute { handler.stop() } }
         }
+        return try await result(shape: shape, subscribers: subscribers, publishers: publishers, connections: connections, publishStart: publishStart)
+    }
 
+    private func result(shape: Shape, subscribers: [BenchConnection], publishers: [BenchConnection], connections: BenchResult.Connections, publishStart: NIODeadline) async throws -> BenchResult {
+        let sentBy = try await collect(publishers) { $0.sent }
+        let trackers = try await collect(subscribers) { $0.tracker }
         var delivered = 0
         var duplicates = 0
         var outOfOrder = 0
-        var firstAt = UInt64.max
-        var lastAt: UInt64 = 0
-        var latencies: [UInt64] = []
-        for (_, receiver, channel) in subscribers {
-            let snapshot = try await channel.eventLoop.submit {
-                (receiver.received, receiver.duplicates, receiver.outOfOrder, receiver.firstAt, receiver.lastAt, receiver.latencies)
-            }.get()
-            delivered += snapshot.0
-            duplicates += snapshot.1
-            outOfOrder += snapshot.2
-            if snapshot.0 > 0 {
-                firstAt = min(firstAt, snapshot.3)
-                lastAt = max(lastAt, snapshot.4)
+        var foreign = 0
+        var lost = 0
+        if shape.shared {
+            var group = DeliveryTracker()
+            for tracker in trackers { group.merge(tracker) }
+            (delivered, duplicates, outOfOrder, foreign) = (group.delivered, group.duplicates, group.outOfOrder, group.foreign)
+            lost = sentBy.enumerated().reduce(0) { $0 + group.lost(publisher: $1.offset, sent: $1.element) }
+        } else {
+            for (s, tracker) in trackers.enumerated() {
+                delivered += tracker.delivered
+                duplicates += tracker.duplicates
+                outOfOrder += tracker.outOfOrder
+                foreign += tracker.foreign
+                lost += shape.heard(s).reduce(0) { $0 + tracker.lost(publisher: $1, sent: sentBy[$1]) }
             }
-            latencies.append(contentsOf: snapshot.5)
         }
-        for (_, _, channel) in subscribers { try? await channel.close() }
-        for (_, channel) in publishers { try? await channel.close() }
-        latencies.sort()
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return 0 }
-            return Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1_000
-        }
-        let seconds = lastAt > firstAt ? Double(lastAt - firstAt) / 1e9 : 0
-        return BenchResult(
-            expected: subscriberFilters.reduce(0) { $0 + $1.expected }, delivered: delivered, duplicates: duplicates,
-            outOfOrder: outOfOrder, seconds: seconds,
-            latencyMicroseconds: (percentile(0.5), percentile(0.99), latencies.last.map { Double($0) / 1_000 } ?? 0))
-    }
-
-    private static func connect(_ handler: BenchConnection, on eventLoop: any EventLoop, options: BenchOptions) async throws -> any Channel {
-        try await ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder(version: options.version)))
-                    try channel.pipeline.syncOperations.addHandler(handler)
+        let loops = try await withThrowingTaskGroup(of: (Int, Int, Histogram<UInt64>, BenchTimeline, UInt64).self) { tasks in
+            for loopStats in stats {
+                tasks.addTask {
+                    try await loopStats.eventLoop.submit { (loopStats.sent, loopStats.acknowledged, loopStats.latency, loopStats.timeline,
+                        subscribers.isEmpty ? (options.qos == .atMostOnce ? loopStats.lastSentAt : loopStats.lastAcknowledgedAt) : loopStats.lastDeliveredAt) }.get()
                 }
             }
-            .connect(host: options.host, port: options.port).get()
+            var all: [(Int, Int, Histogram<UInt64>, BenchTimeline, UInt64)] = []
+            for try await loop in tasks { all.append(loop) }
+            return all
+        }
+        var latency = BenchLoopStats.makeHistogram()
+        var timeline = BenchTimeline()
+        var sent = 0
+        var acknowledged = 0
+        var lastEventAt: UInt64 = 0
+        for loop in loops {
+            sent += loop.0
+            acknowledged += loop.1
+            latency.add(loop.2)
+            timeline.merge(loop.3)
+            lastEventAt = max(lastEventAt, loop.4)
+        }
+        let start = publishStart.uptimeNanoseconds
+        let seconds = lastEventAt > start ? Double(lastEventAt - start) / 1e9 : 0
+        return BenchResult(
+            scenario: options.scenario, qos: Int(options.qos.rawValue), payloadSize: max(options.payloadSize, BenchPayload.headerSize),
+            publishers: publishers.count, subscribers: subscribers.count, connections: connections,
+            sent: sent, acknowledged: acknowledged, expected: shape.knowsExpected ? delivered + lost : nil,
+            delivered: delivered, duplicates: duplicates, outOfOrder: outOfOrder, foreign: foreign, seconds: seconds,
+            latency: BenchResult.Latency(latency), timeline: timeline)
+    }
+
+    private func collect<T: Sendable>(_ handlers: [BenchConnection], _ read: @escaping @Sendable (BenchConnection) -> T) async throws -> [T] {
+        var values: [T] = []
+        values.reserveCapacity(handlers.count)
+        for handler in handlers {
+            values.append(try await handler.stats.eventLoop.submit { read(handler) }.get())
+        }
+        return values
+    }
+
+    private func poll(connected: Int) async -> BenchProgress {
+        var sent = 0
+        var delivered = 0
+        var done = 0
+        for loopStats in stats {
+            if let counts = try? await loopStats.eventLoop.submit({ (loopStats.sent, loopStats.delivered, loopStats.publishersDone) }).get() {
+                sent += counts.0
+                delivered += counts.1
+                done += counts.2
+            }
+        }
+        var progress = BenchProgress(elapsed: Double((NIODeadline.now() - origin).nanoseconds) / 1e9, connected: connected, sent: sent, delivered: delivered)
+        progress.publishersDone = done
+        return progress
+    }
+
+    private func wait(until deadline: NIODeadline, reporter: inout ProgressReporter, connected: Int) async throws {
+        while NIODeadline.now() < deadline {
+            try await Task.sleep(nanoseconds: UInt64(max(0, min(100_000_000, (deadline - NIODeadline.now()).nanoseconds))))
+            reporter.tick(await poll(connected: connected))
+        }
+    }
+
+    struct ConnectOutcome {
+        var channels: [any Channel] = []
+        var failures = 0
+        var firstError: String?
+    }
+
+    /// Connects every handler, at most `connectConcurrency` at a time and at `rate` per second if given, each
+    /// ready once its CONNACK (and SUBACK) arrived.
+    private func connectAll(_ handlers: [BenchConnection], rate: Double?) async -> ConnectOutcome {
+        let start = NIODeadline.now()
+        let window = max(1, options.connectConcurrency)
+        return await withTaskGroup(of: Result<any Channel, any Error>.self) { tasks in
+            var outcome = ConnectOutcome()
+            outcome.channels.reserveCapacity(handlers.count)
+            func absorb(_ result: Result<any Channel, any Error>) {
+                switch result {
+                case .success(let channel): outcome.channels.append(channel)
+                case .failure(let error):
+                    outcome.failures += 1
+                    if outcome.firstError == nil { outcome.firstError = "\(error)" }
+                }
+            }
+            for (index, handler) in handlers.enumerated() {
+                if index >= window, let result = await tasks.next() { absorb(result) }
+                if let rate, rate > 0 {
+                    let due = start + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                    let wait = (due - NIODeadline.now()).nanoseconds
+                    if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait)) }
+                }
+                tasks.addTask {
+                    do {
+                        return .success(try await connect(handler, index: index))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            for await result in tasks { absorb(result) }
+            return outcome
+        }
+    }
+
+    private func connect(_ handler: BenchConnection, index: Int) async throws -> any Channel {
+        let eventLoop = handler.stats.eventLoop
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+        if options.sourceAddresses > 0 {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: "127.0.0.\(1 + index % min(254, options.sourceAddresses))", port: 0))
+        }
+        let sslContext = sslContext
+        let host = options.host
+        let version = options.version
+        let channel = try await bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let sslContext {
+                    let serverName = host.first.map { $0.isNumber || $0 == "[" } == true ? nil : host
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                }
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }
+        }
+        .connect(host: options.host, port: options.port).get()
+        // A broker that accepts the socket but never answers must not hold the run.
+        let timeout = eventLoop.scheduleTask(in: .seconds(10)) { handler.connected.fail(BenchError.handshakeTimedOut) }
+        do {
+            try await handler.connected.futureResult.get()
+            timeout.cancel()
+            return channel
+        } catch {
+            timeout.cancel()
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+    private func closeAll(_ channels: [any Channel]) {
+        for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// Calls the progress callback at most once a second with the counts so far.
+private struct ProgressReporter {
+    let progress: (@Sendable (BenchProgress) -> Void)?
+    var next: NIODeadline
+
+    init(progress: (@Sendable (BenchProgress) -> Void)?, origin: NIODeadline) {
+        self.progress = progress
+        self.next = origin + .seconds(1)
+    }
+
+    mutating func tick(_ counts: BenchProgress) {
+        guard let progress, NIODeadline.now() >= next else { return }
+        next = next + .seconds(1)
+        progress(counts)
     }
 }

@@ -2,13 +2,22 @@ import ArgumentParser
 import Foundation
 import MQTT
 import NIOCore
+import NIOSSL
 import StarlingBench
+import StarlingClient
+import Synchronization
 
 /// `starling bench`: a load generator for MQTT brokers.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure a broker: publishers and subscribers on loopback, with loss, duplicate and latency counts."
+        abstract: "Measure a broker: connections, throughput, loss, duplicates, ordering and latency.",
+        discussion: """
+            Scenarios: conn (open N connections at a rate and hold them), pub, sub, fanin (P publishers on their \
+            own topics, one wildcard subscriber), pairs (P publisher/subscriber pairs), fanout (one publisher, S \
+            subscribers), latency (QoS 1 at a fixed rate, 1,000 msg/s unless --rate), sharedsub (P publishers \
+            into a $share group of S members). Every run ends by itself after --count or --duration.
+            """
     )
 
     @Argument(help: "Scenario: \(BenchOptions.Scenario.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -17,32 +26,74 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("h"), .long], help: "Broker host.")
     var host = "127.0.0.1"
 
-    @Option(name: [.customShort("p"), .long], help: "Broker port.")
-    var port = 1883
+    @Option(name: [.customShort("p"), .long], help: "Broker port (default 1883, 8883 with TLS).")
+    var port: Int?
+
+    @Option(name: [.customShort("L"), .long], help: "Broker URL, mqtt://host:port or mqtts://host:port, instead of --host and --port.")
+    var url: String?
+
+    @Flag(name: .long, help: "Connect with TLS.")
+    var tls = false
+
+    @Option(name: .long, help: "CA certificates (PEM) to trust for the broker's certificate.")
+    var cafile: String?
+
+    @Flag(name: .long, help: "Do not verify the broker's certificate (for self-signed test brokers).")
+    var insecure = false
 
     @Option(name: [.customShort("V"), .long], help: "MQTT version: 311 or 5.")
     var mqttVersion = "311"
 
-    @Option(name: [.customShort("q"), .long], help: "QoS of every message.")
-    var qos = 0
+    @Option(name: [.customShort("q"), .long], help: "QoS of every message (latency: 1 unless given).")
+    var qos: Int?
 
-    @Option(name: [.customShort("P"), .long], help: "Publishers (fanin, pairs).")
+    @Option(name: [.customShort("P"), .long], help: "Publishers (pub, fanin, pairs, sharedsub).")
     var publishers = 10
 
-    @Option(name: [.customShort("S"), .long], help: "Subscribers (fanout).")
+    @Option(name: [.customShort("S"), .long], help: "Subscribers (sub, fanout, sharedsub).")
     var subscribers = 100
 
-    @Option(name: [.customShort("n"), .long], help: "Messages each publisher sends.")
-    var count = 100_000
+    @Option(name: [.customShort("c"), .long], help: "Connections (conn).")
+    var connections = 1000
 
-    @Option(name: [.customShort("s"), .long], help: "Payload size in bytes (at least 20).")
+    @Option(name: [.customShort("n"), .long], help: "Messages each publisher sends (default 100000, or unlimited with --duration).")
+    var count: Int?
+
+    @Option(name: [.customShort("d"), .long], help: "Seconds to publish (or to hold, for conn and sub).")
+    var duration: Double?
+
+    @Option(name: [.customShort("r"), .long], help: "Messages per second across all publishers, or connections per second for conn.")
+    var rate: Double?
+
+    @Option(name: [.customShort("s"), .long], help: "Payload size in bytes (at least 20: sequence, publisher, timestamp).")
     var size = 64
 
     @Option(name: .long, help: "QoS 1/2 messages in flight per publisher.")
     var inflight = 64
 
-    @Option(name: .long, help: "Seconds after which the run stops with what arrived.")
-    var timeout = 60
+    @Option(name: [.customShort("i"), .long], help: "Client identifier pattern; %i is the connection's index, %r a tag of the run.")
+    var clientId = "bench-%r-%i"
+
+    @Option(name: [.customShort("t"), .long], help: "Publishers' topic pattern, %i the publisher's index (default per scenario).")
+    var topic: String?
+
+    @Option(name: [.customShort("f"), .long], help: "Subscribers' filter pattern, %i the subscriber's index (default per scenario).")
+    var filter: String?
+
+    @Option(name: .long, help: "Seconds to wait for messages still in flight after the publishers are done.")
+    var drain = 10.0
+
+    @Option(name: .long, help: "Seconds after which the run stops with what it has.")
+    var timeout = 300.0
+
+    @Option(name: .long, help: "Connection attempts under way at once.")
+    var connectConcurrency = 64
+
+    @Option(name: .long, help: "Use 127.0.0.1 … 127.0.0.N in turn as source addresses (many connections to one port).")
+    var sourceAddresses = 0
+
+    @Option(name: .long, help: "Process id of the broker, to report its resident memory per connection (Linux).")
+    var brokerPid: Int?
 
     @Option(name: .long, help: "Event loop threads of the load generator.")
     var threads = 1
@@ -50,36 +101,107 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
+    @Option(name: .long, help: "Write a self-contained HTML page charting the run.")
+    var report: String?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "A progress line once a second (default: when standard error is a terminal).")
+    var progress: Bool?
+
     func run() async throws {
         guard let scenario = BenchOptions.Scenario(rawValue: scenario) else {
             throw ValidationError("unknown scenario '\(scenario)'")
         }
-        guard let qos = QoS(rawValue: UInt8(clamping: qos)) else { throw ValidationError("QoS must be 0, 1 or 2") }
+        let qosValue = qos ?? (scenario == .latency ? 1 : 0)
+        guard let qos = QoS(rawValue: UInt8(clamping: qosValue)), qosValue >= 0 else { throw ValidationError("QoS must be 0, 1 or 2") }
         var options = BenchOptions()
         options.scenario = scenario
+        var useTLS = tls
         options.host = host
-        options.port = port
-        options.version = ["5", "mqttv5"].contains(mqttVersion) ? .v5 : .v3_1_1
+        if let url {
+            guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts", "tcp", "ssl"].contains(scheme) else {
+                throw ValidationError("URL must look like mqtt://host:port or mqtts://host:port")
+            }
+            useTLS = useTLS || scheme == "mqtts" || scheme == "ssl"
+            options.host = parsed.host ?? host
+            options.port = parsed.port ?? (useTLS ? 8883 : 1883)
+        } else {
+            options.port = port ?? (useTLS ? 8883 : 1883)
+        }
+        if useTLS {
+            var configuration = try MQTTClientConfiguration.tls(caFile: cafile)
+            if insecure { configuration.certificateVerification = .none }
+            options.tls = configuration
+        }
+        options.version = ["5", "50", "5.0", "mqttv5"].contains(mqttVersion) ? .v5 : .v3_1_1
         options.qos = qos
         options.publishers = publishers
         options.subscribers = subscribers
-        options.messagesPerPublisher = count
+        options.connections = connections
+        options.messagesPerPublisher = count ?? (duration == nil ? (scenario == .latency ? 10_000 : 100_000) : nil)
+        options.duration = duration.map { .nanoseconds(Int64($0 * 1e9)) }
+        options.rate = rate
         options.payloadSize = size
         options.inflight = inflight
-        options.timeout = .seconds(Int64(timeout))
+        options.clientIdentifier = clientId
+        options.topic = topic
+        options.filter = filter
+        options.drain = .nanoseconds(Int64(drain * 1e9))
+        options.timeout = .nanoseconds(Int64(timeout * 1e9))
+        options.connectConcurrency = connectConcurrency
+        options.sourceAddresses = sourceAddresses
+        options.brokerProcessIdentifier = brokerPid
         options.threads = threads
-        let result = try await BenchRunner.run(options)
+
+        let showProgress = progress ?? (isatty(STDERR_FILENO) != 0)
+        var progressLine: (@Sendable (BenchProgress) -> Void)?
+        if showProgress { progressLine = { @Sendable in ProgressPrinter.shared.print($0) } }
+        let result = try await BenchRunner.run(options, progress: progressLine)
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         if json {
-            print(
-                "{\"scenario\":\"\(scenario.rawValue)\",\"qos\":\(qos.rawValue),\"expected\":\(result.expected),\"delivered\":\(result.delivered),"
-                    + "\"lost\":\(result.lost),\"duplicates\":\(result.duplicates),\"out_of_order\":\(result.outOfOrder),"
-                    + "\"seconds\":\(result.seconds),\"rate\":\(Int(result.rate)),\"latency_us\":{\"p50\":\(result.latencyMicroseconds.p50),"
-                    + "\"p99\":\(result.latencyMicroseconds.p99),\"max\":\(result.latencyMicroseconds.max)}}")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(BenchJSON(result)), as: UTF8.self))
         } else {
-            print(String(format: "%@ qos%d: %d/%d delivered (%d lost, %d duplicated, %d out of order) in %.3f s = %.0f msg/s; latency p50 %.0f us, p99 %.0f us",
-                scenario.rawValue, Int(qos.rawValue), result.delivered, result.expected, result.lost, result.duplicates, result.outOfOrder,
-                result.seconds, result.rate, result.latencyMicroseconds.p50, result.latencyMicroseconds.p99))
+            print(BenchSummary.table(result))
+        }
+        if let report {
+            let title = "starling bench \(scenario.rawValue) — \(options.host):\(options.port)"
+            try BenchReport.html(result, title: title).write(toFile: report, atomically: true, encoding: .utf8)
         }
         if result.lost > 0 || result.duplicates > 0 { throw ExitCode(3) }
+    }
+}
+
+/// The JSON form of a result: every measured field plus the derived rates.
+private struct BenchJSON: Encodable {
+    let result: BenchResult
+    init(_ result: BenchResult) { self.result = result }
+
+    enum Keys: String, CodingKey { case result, lost, rate, sendRate = "send_rate", connectRate = "connect_rate", brokerBytesPerConnection = "broker_bytes_per_connection" }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(result.lost, forKey: .lost)
+        try container.encode(result.rate, forKey: .rate)
+        try container.encode(result.sendRate, forKey: .sendRate)
+        try container.encode(result.connections.perSecond, forKey: .connectRate)
+        try container.encodeIfPresent(result.connections.brokerBytesPerConnection, forKey: .brokerBytesPerConnection)
+    }
+}
+
+/// Rewrites one line of standard error with the run's progress.
+private final class ProgressPrinter: Sendable {
+    static let shared = ProgressPrinter()
+    private let previous = Mutex<BenchProgress?>(nil)
+
+    func print(_ progress: BenchProgress) {
+        let line = previous.withLock { previous in
+            defer { previous = progress }
+            return progress.line(since: previous)
+        }
+        // On a terminal the line is rewritten in place; into a file, one line a second.
+        let prefix = isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" : "\n"
+        FileHandle.standardError.write(Data((prefix + line).utf8))
     }
 }

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Mosquitto and Starling side by side on loopback, each broker pinned to one core and the load generator
+# (`starling bench`) to the other, the same scenarios against each in alternation (A B A B A B), medians.
+#
+#   Benchmarks/compare.sh [--rounds N] [--scenarios "fanin10_q0 latency_q1 ..."] [--starling PATH]
+#                         [--results DIR] [--scaling] [--list]
+#
+# Every broker and every run is started with `timeout`, so the whole run stops by itself; the default run
+# (9 scenarios, 3 rounds) takes about 8 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=3
+SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn18k"
+STARLING=""
+RESULTS=""
+SCALING=0
+BROKER_CORE=1
+LOADGEN_CORE=0
+MOSQUITTO_PORT=18830
+STARLING_PORT=18831
+
+# name | bench arguments. Message counts keep each throughput run at 200k-1M deliveries.
+scenario_args() {
+  case "$1" in
+    fanin10_q0) echo "fanin -P 10 -q 0 -n 100000" ;;
+    fanin10_q1) echo "fanin -P 10 -q 1 -n 20000" ;;
+    pairs10_q0) echo "pairs -P 10 -q 0 -n 100000" ;;
+    pairs10_q1) echo "pairs -P 10 -q 1 -n 20000" ;;
+    fanout100_q0) echo "fanout -S 100 -q 0 -n 10000" ;;
+    fanout1000_q0) echo "fanout -S 1000 -q 0 -n 1000" ;;
+    sharedsub10_q1) echo "sharedsub -P 10 -S 10 -q 1 -n 20000" ;;
+    latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
+    conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    conn18k) echo "conn -c 18000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    *) return 1 ;;
+  esac
+}
+
+while (($#)); do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --scenarios) SCENARIOS=$2; shift 2 ;;
+    --starling) STARLING=$2; shift 2 ;;
+    --results) RESULTS=$2; shift 2 ;;
+    --scaling) SCALING=1; shift ;;
+    --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn18k; do
+              printf '%-16s %s\n' "$s" "$(scenario_args "$s")"; done; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for s in $SCENARIOS; do scenario_args "$s" >/dev/null || { echo "unknown scenario $s (see --list)" >&2; exit 2; }; done
+
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+[ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "taskset not found (util-linux)" >&2; exit 1; }
+if [ -z "$STARLING" ]; then
+  swift build -c release --product starling >&2
+  STARLING=.build/release/starling
+fi
+NCPU=$(nproc)
+if ((NCPU < 2)); then BROKER_CORE=0; LOADGEN_CORE=0; fi
+
+# Connections need descriptors on both sides; the hard limit is as far as a process may go.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+RESULTS=${RESULTS:-$(mktemp -d /tmp/starling-compare.XXXXXX)}
+mkdir -p "$RESULTS"
+WORK=$(mktemp -d /tmp/starling-compare-run.XXXXXX)
+BROKER_PID=""
+cleanup() {
+  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Mosquitto without persistence and without the limits that would make it drop messages silently: unlimited
+# queue and inflight per client, no memory limit, Nagle off like Starling.
+cat >"$WORK/mosquitto.conf" <<CONF
+listener $MOSQUITTO_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 10000000
+max_queued_bytes 0
+max_inflight_messages 0
+max_inflight_bytes 0
+memory_limit 0
+max_connections -1
+set_tcp_nodelay true
+log_dest stderr
+log_type error
+CONF
+
+wait_for_port() {
+  local port=$1
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "broker did not listen on $port" >&2; return 1
+}
+
+# start_broker mosquitto|starling|starling2 → BROKER_PID, PORT
+start_broker() {
+  case "$1" in
+    mosquitto)
+      PORT=$MOSQUITTO_PORT
+      timeout 900 taskset -c "$BROKER_CORE" "$MOSQUITTO" -c "$WORK/mosquitto.conf" 2>>"$RESULTS/mosquitto.log" &
+      ;;
+    starling|starling2)
+      PORT=$STARLING_PORT
+      local cores=$BROKER_CORE threads=1
+      if [ "$1" = starling2 ]; then cores="0-$((NCPU - 1))"; threads=$NCPU; fi
+      timeout 900 taskset -c "$cores" "$STARLING" serve --host 127.0.0.1 --port "$PORT" --threads "$threads" \
+        --max-queued 1000000 --max-outbound-bytes 268435456 --max-inflight 1000 --max-connections 100000 \
+        --log-level error 2>>"$RESULTS/starling.log" &
+      ;;
+  esac
+  BROKER_PID=$!
+  wait_for_port "$PORT"
+  # timeout forks; the broker is its child.
+  local child
+  child=$(pgrep -P "$BROKER_PID" | head -1 || true)
+  BROKER_MEMORY_PID=${child:-$BROKER_PID}
+}
+
+stop_broker() {
+  kill "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_PID=""
+}
+
+run_one() { # scenario broker round
+  local scenario=$1 broker=$2 round=$3 out
+  out="$RESULTS/$scenario.$broker.$round.json"
+  start_broker "$broker"
+  local loadgen_cores=$LOADGEN_CORE
+  [ "$broker" = starling2 ] && loadgen_cores="0-$((NCPU - 1))"
+  # shellcheck disable=SC2046
+  timeout 200 taskset -c "$loadgen_cores" "$STARLING" bench $(scenario_args "$scenario") -p "$PORT" \
+    --broker-pid "$BROKER_MEMORY_PID" --timeout 150 --drain 5 --json --no-progress >"$out" 2>>"$RESULTS/bench.log" || true
+  stop_broker
+  python3 - "$out" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+import json, sys
+path, load = sys.argv[1], sys.argv[2]
+try:
+    r = json.load(open(path))
+except Exception:
+    r = {"error": "no result"}
+r["loadavg"] = float(load)
+json.dump(r, open(path, "w"))
+PY
+  printf '  %-15s %-10s round %d: %s\n' "$scenario" "$broker" "$round" "$(summarize "$out")" >&2
+}
+
+summarize() {
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("failed"); sys.exit()
+if r["scenario"] == "conn":
+    c = r["connections"]
+    print(f'{c["connected"]} connections, {r["connect_rate"]:.0f}/s, {r.get("broker_bytes_per_connection", 0):.0f} B each (load {r["loadavg"]})')
+elif r["scenario"] == "latency":
+    l = r["latency"]
+    print(f'p50 {l["p50"]:.0f} us, p99 {l["p99"]:.0f} us, lost {r["lost"]} (load {r["loadavg"]})')
+else:
+    print(f'{r["rate"]:.0f} msg/s, lost {r["lost"]}, dup {r["duplicates"]} (load {r["loadavg"]})')
+PY
+}
+
+BROKERS="mosquitto starling"
+((SCALING)) && BROKERS="$BROKERS starling2"
+echo "results in $RESULTS; $NCPU cores, brokers on core $BROKER_CORE, load generator on core $LOADGEN_CORE" >&2
+for scenario in $SCENARIOS; do
+  for round in $(seq 1 "$ROUNDS"); do
+    for broker in $BROKERS; do run_one "$scenario" "$broker" "$round"; done
+  done
+done
+
+python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$BROKERS" <<'PY'
+import json, statistics, sys, os
+results, rounds, scenarios, brokers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+def load(s, b):
+    out = []
+    for i in range(1, rounds + 1):
+        try:
+            r = json.load(open(os.path.join(results, f"{s}.{b}.{i}.json")))
+            if "error" not in r: out.append(r)
+        except Exception: pass
+    return out
+def metrics(s, runs):
+    if not runs: return {}
+    kind = runs[0]["scenario"]
+    if kind == "conn":
+        return {"connections/s": [r["connect_rate"] for r in runs],
+                "RSS bytes/conn": [r.get("broker_bytes_per_connection", float("nan")) for r in runs],
+                "held": [r["connections"]["connected"] for r in runs]}
+    if kind == "latency":
+        return {"p50 us": [r["latency"]["p50"] for r in runs], "p99 us": [r["latency"]["p99"] for r in runs],
+                "lost": [r["lost"] for r in runs]}
+    return {"msg/s": [r["rate"] for r in runs], "lost": [r["lost"] for r in runs]}
+lower_is_better = {"p50 us", "p99 us", "RSS bytes/conn"}
+head = ["scenario", "metric"] + [f"{b} median" for b in brokers] + ["ratio"]
+rows = []
+for s in scenarios:
+    per = {b: metrics(s, load(s, b)) for b in brokers}
+    names = next((list(m) for m in per.values() if m), [])
+    for name in names:
+        if name in ("lost", "held"): continue
+        med = {b: statistics.median(per[b][name]) if per[b].get(name) else float("nan") for b in brokers}
+        m, st = med.get("mosquitto", float("nan")), med.get("starling", float("nan"))
+        if name in lower_is_better: ratio = m / st if st else float("nan")
+        else: ratio = st / m if m else float("nan")
+        cells = []
+        for b in brokers:
+            v = med[b]
+            extra = ""
+            if per[b].get("lost") and max(per[b]["lost"]) > 0: extra = f" (lost up to {max(per[b]['lost'])})"
+            if per[b].get("held"): extra = f" ({min(per[b]['held'])} held)"
+            cells.append(f"{v:,.0f}{extra}")
+        rows.append([s, name] + cells + [f"{ratio:.2f}x"])
+widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+print(line(head)); print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for r in rows: print(line(r))
+print("\nratio: Starling over Mosquitto for rates, Mosquitto over Starling for latency and memory (above 1 = Starling better).")
+PY
