@@ -28,6 +28,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     let version: ProtocolVersion
     let payloadSize: Int
     let inflightWindow: Int
+    let keepAlive: UInt16
     let clientIdentifier: String
     let stats: BenchLoopStats
     /// Succeeded once the connection is ready: CONNACK, and SUBACK for a subscriber.
@@ -49,9 +50,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private var pinger: RepeatedTask?
     private var scratch = ByteBuffer()
 
-    static let keepAlive: UInt16 = 600
-
-    init(role: Role, qos: QoS, version: ProtocolVersion, payloadSize: Int, inflightWindow: Int, clientIdentifier: String, stats: BenchLoopStats) {
+    init(role: Role, qos: QoS, version: ProtocolVersion, payloadSize: Int, inflightWindow: Int, keepAlive: UInt16, clientIdentifier: String, stats: BenchLoopStats) {
+        self.keepAlive = keepAlive
         self.role = role
         self.qos = qos
         self.version = version
@@ -65,13 +65,16 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: clientIdentifier, cleanStart: true, keepAlive: Self.keepAlive)))
+        send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: clientIdentifier, cleanStart: true, keepAlive: keepAlive)))
         context.flush()
-        // Subscribers and idle connections send nothing else, so they ping to outlive a long run.
-        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(Int64(Self.keepAlive / 2)), delay: .seconds(Int64(Self.keepAlive / 2))) { [weak self] _ in
-            guard let self, let context = self.context else { return }
-            self.send(.pingReq)
-            context.flush()
+        if keepAlive > 0 {
+            // Subscribers and idle connections send nothing else, so they ping to outlive a long run.
+            let interval = TimeAmount.seconds(Int64(max(1, keepAlive / 2)))
+            pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+                guard let self, let context = self.context else { return }
+                self.send(.pingReq)
+                context.flush()
+            }
         }
         context.fireChannelActive()
     }

@@ -43,6 +43,8 @@ public struct BenchOptions: Sendable {
     public var rate: Double?
     public var payloadSize = 64
     public var inflight = 64
+    /// Keep alive of every connection, in seconds; each pings at half of it. 0 turns keep alive off.
+    public var keepAlive: UInt16 = 600
     /// Client identifiers; `%i` is replaced by the connection's index.
     public var clientIdentifier = "bench-%r-%i"
     /// Publishers' topics, `%i` being the publisher's index; nil for the scenario's default.

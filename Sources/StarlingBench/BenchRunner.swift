@@ -111,7 +111,7 @@ private struct Run {
             let loopStats = stats[index % stats.count]
             return BenchConnection(
                 role: role, qos: options.qos, version: options.version, payloadSize: options.payloadSize,
-                inflightWindow: options.inflight, clientIdentifier: expand(options.clientIdentifier, index: index, run: runTag),
+                inflightWindow: options.inflight, keepAlive: options.keepAlive, clientIdentifier: expand(options.clientIdentifier, index: index, run: runTag),
                 stats: loopStats)
         }
         let connectStart = NIODeadline.now()

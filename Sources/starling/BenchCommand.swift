@@ -71,6 +71,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "QoS 1/2 messages in flight per publisher.")
     var inflight = 64
 
+    @Option(name: [.customShort("k"), .long], help: "Keep alive in seconds (0: off); connections ping at half of it.")
+    var keepalive: UInt16 = 600
+
     @Option(name: [.customShort("i"), .long], help: "Client identifier pattern; %i is the connection's index, %r a tag of the run.")
     var clientId = "bench-%r-%i"
 
@@ -142,6 +145,7 @@ struct BenchCommand: AsyncParsableCommand {
         options.rate = rate
         options.payloadSize = size
         options.inflight = inflight
+        options.keepAlive = keepalive
         options.clientIdentifier = clientId
         options.topic = topic
         options.filter = filter
