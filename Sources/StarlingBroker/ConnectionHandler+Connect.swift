@@ -227,8 +227,7 @@ extension ConnectionHandler {
         session.connection = self
         state = .connected
         if setup.keepAlive > 0 {
-            let timeout = TimeAmount.milliseconds(Int64(setup.keepAlive) * 1_500)
-            try? context.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeout), position: .first)
+            startKeepAlive(.milliseconds(Int64(setup.keepAlive) * 1_500))
         }
         var properties: Properties = []
         if version == .v5 {
@@ -255,7 +254,10 @@ extension ConnectionHandler {
             }
         }
         send(.connAck(ConnAckPacket(sessionPresent: present, reasonCode: .success, properties: properties)))
-        logger.debug("client connected", metadata: ["version": "\(version)", "session-present": "\(present)"])
+        // Checked first: the connection's logger is made for each line, and this one is usually filtered out.
+        if core.logger.logLevel <= .debug {
+            logger.debug("client connected", metadata: ["version": "\(version)", "session-present": "\(present)"])
+        }
         if core.events.hasListeners {
             core.events.emit(.clientConnected(clientIdentifier: session.clientIdentifier, version: version))
         }
