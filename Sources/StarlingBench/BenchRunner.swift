@@ -29,6 +29,8 @@ private struct Run {
     let runTag: String
     let sslContext: NIOSSLContext?
     let origin: NIODeadline
+    /// The broker's address, resolved once rather than for each of possibly thousands of connections.
+    let address: SocketAddress
 
     init(options: BenchOptions, group: MultiThreadedEventLoopGroup, progress: (@Sendable (BenchProgress) -> Void)?) throws {
         self.options = options
@@ -41,6 +43,7 @@ private struct Run {
         // take over this run's connections.
         self.runTag = String(origin % 1_000_000, radix: 36)
         self.sslContext = try options.tls.map { try NIOSSLContext(configuration: $0) }
+        self.address = try SocketAddress.makeAddressResolvingHost(options.host, port: options.port)
     }
 
     struct Shape {
@@ -325,7 +328,7 @@ private struct Run {
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
         }
-        .connect(host: options.host, port: options.port).get()
+        .connect(to: address).get()
         // A broker that accepts the socket but never answers must not hold the run.
         let timeout = eventLoop.scheduleTask(in: .seconds(10)) { handler.connected.fail(BenchError.handshakeTimedOut) }
         do {
