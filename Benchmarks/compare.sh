@@ -3,7 +3,10 @@
 # (`starling bench`) to the other, the same scenarios against each in alternation (A B A B A B), medians.
 #
 #   Benchmarks/compare.sh [--rounds N] [--scenarios "fanin10_q0 latency_q1 ..."] [--starling PATH]
-#                         [--results DIR] [--scaling] [--list]
+#                         [--results DIR] [--scale PERCENT] [--scaling] [--list]
+#
+# --scale shrinks (or grows) every message count, for a quick look or a loaded machine; --scaling adds Starling
+# unpinned on every core with as many threads.
 #
 # Every broker and every run is started with `timeout`, so the whole run stops by itself; the default run
 # (9 scenarios, 3 rounds) takes about 8 minutes.
@@ -15,21 +18,23 @@ SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q
 STARLING=""
 RESULTS=""
 SCALING=0
+SCALE=100
 BROKER_CORE=1
 LOADGEN_CORE=0
 MOSQUITTO_PORT=18830
 STARLING_PORT=18831
 
 # name | bench arguments. Message counts keep each throughput run at 200k-1M deliveries.
+n() { echo $(($1 * SCALE / 100 > 0 ? $1 * SCALE / 100 : 1)); }
 scenario_args() {
   case "$1" in
-    fanin10_q0) echo "fanin -P 10 -q 0 -n 100000" ;;
-    fanin10_q1) echo "fanin -P 10 -q 1 -n 20000" ;;
-    pairs10_q0) echo "pairs -P 10 -q 0 -n 100000" ;;
-    pairs10_q1) echo "pairs -P 10 -q 1 -n 20000" ;;
-    fanout100_q0) echo "fanout -S 100 -q 0 -n 10000" ;;
-    fanout1000_q0) echo "fanout -S 1000 -q 0 -n 1000" ;;
-    sharedsub10_q1) echo "sharedsub -P 10 -S 10 -q 1 -n 20000" ;;
+    fanin10_q0) echo "fanin -P 10 -q 0 -n $(n 100000)" ;;
+    fanin10_q1) echo "fanin -P 10 -q 1 -n $(n 20000)" ;;
+    pairs10_q0) echo "pairs -P 10 -q 0 -n $(n 100000)" ;;
+    pairs10_q1) echo "pairs -P 10 -q 1 -n $(n 20000)" ;;
+    fanout100_q0) echo "fanout -S 100 -q 0 -n $(n 10000)" ;;
+    fanout1000_q0) echo "fanout -S 1000 -q 0 -n $(n 1000)" ;;
+    sharedsub10_q1) echo "sharedsub -P 10 -S 10 -q 1 -n $(n 20000)" ;;
     latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
     conn18k) echo "conn -c 18000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
@@ -44,9 +49,10 @@ while (($#)); do
     --starling) STARLING=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     --scaling) SCALING=1; shift ;;
+    --scale) SCALE=$2; shift 2 ;;
     --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn18k; do
               printf '%-16s %s\n' "$s" "$(scenario_args "$s")"; done; exit 0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
