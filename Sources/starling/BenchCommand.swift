@@ -16,7 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
             Scenarios: conn (open N connections at a rate and hold them), pub, sub, fanin (P publishers on their \
             own topics, one wildcard subscriber), pairs (P publisher/subscriber pairs), fanout (one publisher, S \
             subscribers), latency (QoS 1 at a fixed rate, 1,000 msg/s unless --rate), sharedsub (P publishers \
-            into a $share group of S members). Every run ends by itself after --count or --duration.
+            into a $share group of S members). Every run ends by itself after --count or --duration. The exit \
+            status is 3 when a message was lost or duplicated.
             """
     )
 
