@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // The wire protocol: packets, properties, reason codes, codec. No I/O.
@@ -62,6 +63,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The broker's store on SQLite.
+        .target(
+            name: "StarlingSQLite",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The client library.
         .target(
             name: "StarlingClient",
@@ -96,6 +111,7 @@ let package = Package(
                 "StarlingConfiguration",
                 "StarlingClient",
                 "StarlingBench",
+                "StarlingSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -157,6 +173,17 @@ let package = Package(
         .testTarget(
             name: "StarlingBenchTests",
             dependencies: ["StarlingBench", "MQTT", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "StarlingSQLiteTests",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                "StarlingSQLite",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "StarlingClientTests",

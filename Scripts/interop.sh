@@ -88,7 +88,7 @@ BROKER_LOG="$WORK/broker.log"
 # The bound outlives any run of the checks; normally the broker is stopped long before by the SIGTERM below,
 # sent to the broker itself (whose pid the shell records before becoming it) rather than through `timeout`.
 timeout -k 10 900 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/broker.pid" \
-  "$STARLING" --host 127.0.0.1 --port "$PORT" >"$BROKER_LOG" 2>&1 &
+  "$STARLING" --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" >"$BROKER_LOG" 2>&1 &
 BROKER_TIMEOUT_PID=$!
 
 accepting() { timeout 2 bash -c ': </dev/tcp/127.0.0.1/$0' "$PORT" 2>/dev/null; }
@@ -159,6 +159,9 @@ if [[ -z "${INTEROP_ONLY:-}" || "listeners/" =~ $INTEROP_ONLY || "$INTEROP_ONLY"
     esac
   done < <(timeout -k 5 300 bash "$CHECKS/listeners.sh" "$STARLING" "$ROOT/starling.example.yaml" 2>&1)
 fi
+
+# A broker of its own, killed with SIGKILL again and again: what it acknowledged must survive.
+run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
 
 # The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.
 broker_pid=$(cat "$WORK/broker.pid")

@@ -13,6 +13,10 @@ public struct BrokerConfiguration: Sendable {
     /// Decides which clients may connect and runs enhanced authentication. Without one every client is let in
     /// and a CONNECT naming an Authentication Method is refused with 0x8C.
     public var authenticator: (any ConnectionAuthenticator)?
+    /// Where persistent sessions and retained messages are kept across restarts; nil keeps them in memory only.
+    public var store: (any BrokerStore)?
+    /// When QoS 1 and 2 messages are acknowledged relative to their commit to `store`.
+    public var durability = Durability.everyAck
 
     // What the broker supports, announced to 5.0 clients in CONNACK (3.2.2.3) and enforced for every client.
 

@@ -25,6 +25,8 @@ final class BrokerCore: Sendable {
     let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionHandler]>([:])
     /// The turns of the shared groups by filter, held weakly: the groups in the replicas keep them alive.
     private let sharedGroupCursors = NIOLockedValueBox(SharedGroupCursors())
+    /// Commits the loops' changes to the configured store; nil without one.
+    let writer: StoreWriter?
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -38,7 +40,9 @@ final class BrokerCore: Sendable {
         var indexes: [ObjectIdentifier: Int] = [:]
         for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
         self.loopIndexes = indexes
+        self.writer = configuration.store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
+        if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
     }
 
     func loop(for eventLoop: any EventLoop) -> BrokerLoop? {
@@ -64,6 +68,8 @@ final class BrokerCore: Sendable {
             let limits = configuration.limits
             if !retained.withLockedValue({ $0.retain(message, limits: limits) }) {
                 retainedRefusals.logRarely(logger, "retained store full: message delivered but not retained", topic: message.topic)
+            } else if let storage = loop.storage {
+                storage.recordRetained(message)
             }
         }
         if events.hasListeners {
@@ -76,6 +82,11 @@ final class BrokerCore: Sendable {
     func endSession(_ session: Session, loop: BrokerLoop) {
         guard session.isAlive else { return }
         session.isAlive = false
+        if let storage = loop.storage, session.isDurable.exchange(false, ordering: .relaxed) {
+            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
+            // Handed off now, before a new session of the same client can record itself from another loop.
+            storage.handOff()
+        }
         session.expiryTask?.cancel()
         session.expiryTask = nil
         if session.willTask != nil {

@@ -16,6 +16,8 @@ final class BrokerLoop: @unchecked Sendable {
     private var dirty: [ConnectionHandler] = []
     private var outboxes: [[(Session, Delivery)]]
     private var hasOutbox = false
+    /// The changes this loop records for the broker's store; nil without a store.
+    var storage: LoopStorage?
 
     init(index: Int, eventLoop: any EventLoop, loopCount: Int, sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy = .roundRobin) {
         self.index = index
@@ -124,6 +126,17 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Hands `delivery` to `session` here if the session lives on this loop, else batches it for its loop.
     func deliver(_ delivery: Delivery, to session: Session) {
+        if let storage, delivery.qos != .atMostOnce, delivery.sequence == 0, session.isDurable.load(ordering: .relaxed) {
+            // Recorded here, on the publisher's loop, so that the publisher's acknowledgement waits for it.
+            var recorded = delivery
+            storage.record(&recorded, for: session)
+            dispatch(recorded, to: session)
+            return
+        }
+        dispatch(delivery, to: session)
+    }
+
+    private func dispatch(_ delivery: Delivery, to session: Session) {
         let home = session.homeIndex.load(ordering: .acquiring)
         if home == index {
             session.deliver(delivery, loop: self)
@@ -140,6 +153,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Flushes every connection written to in this burst and sends the deliveries for other loops.
     func flush() {
+        storage?.handOff()
         if !dirty.isEmpty {
             let connections = dirty
             dirty.removeAll(keepingCapacity: true)

@@ -193,6 +193,8 @@ extension ConnectionHandler {
             previous.willTask?.cancel()
             previous.willTask = nil
             previous.will = nil
+            // What the old loop recorded for the session reaches the store before what the new loop will.
+            previousLoop.storage?.handOff()
             previous.homeIndex.store(loop.index, ordering: .releasing)
             return true
         }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
@@ -219,6 +221,7 @@ extension ConnectionHandler {
         session.will = setup.connect.will
         session.sendWindow = max(1, setup.sendWindow)
         self.session = session
+        recordAttached(session)
         guard state == .connecting else {
             // The socket closed while the session was being set up.
             sessionEnded(session)
@@ -316,6 +319,7 @@ extension ConnectionHandler {
                 }
             }
         }
+        recordDetached(session)
         if session.expiryInterval == 0 {
             core.endSession(session, loop: loop)
             return

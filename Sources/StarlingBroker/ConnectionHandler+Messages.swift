@@ -55,7 +55,7 @@ extension ConnectionHandler {
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             if session.receivedQoS2.contains(identifier) {
                 // A resent QoS 2 PUBLISH is acknowledged again but not delivered twice (4.3.3).
-                send(.pubRec(AcknowledgementPacket(packetIdentifier: identifier)))
+                sendDurably(.pubRec(AcknowledgementPacket(packetIdentifier: identifier)))
                 return
             }
             guard session.receivedQoS2.count < Int(limits.receiveMaximum) else {
@@ -66,10 +66,11 @@ extension ConnectionHandler {
         }
         let message = Message(publish: publish, topic: topic, publisher: session.clientIdentifier, now: .now())
         let receivers = core.publish(message, on: loop)
-        acknowledge(publish, reasonCode: receivers == 0 ? .noMatchingSubscribers : .success)
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             session.receivedQoS2.insert(identifier)
+            recordReceivedQoS2(identifier, released: false, session: session)
         }
+        acknowledge(publish, reasonCode: receivers == 0 ? .noMatchingSubscribers : .success)
     }
 
     private func acknowledge(_ publish: PublishPacket, reasonCode: ReasonCode, reasonString: String? = nil) {
@@ -79,7 +80,7 @@ extension ConnectionHandler {
         }
         let properties: Properties = reasonString.map { [.reasonString($0)] } ?? []
         let ack = AcknowledgementPacket(packetIdentifier: identifier, reasonCode: reasonCode, properties: properties)
-        send(publish.qos == .atLeastOnce ? .pubAck(ack) : .pubRec(ack))
+        sendDurably(publish.qos == .atLeastOnce ? .pubAck(ack) : .pubRec(ack))
     }
 
     func handleSubscribe(_ subscribe: SubscribePacket, session: Session) {
@@ -136,6 +137,7 @@ extension ConnectionHandler {
             accepted.append((filter, options, isNew))
             reasonCodes.append(.granted(options.qos))
         }
+        recordSubscribed(accepted.map(\.filter), options: accepted.map(\.options), identifier: identifier, session: session)
         let properties: Properties = problems.isEmpty ? [] : [.reasonString(problems.joined(separator: "; "))]
         let suback = Packet.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes, properties: properties))
         guard !accepted.isEmpty else {
@@ -156,7 +158,7 @@ extension ConnectionHandler {
         core.updateSubscriptions(on: loop.eventLoop) { tree in
             for entry in entries { tree.insert(entry.filter, entry.subscriber, cursor: entry.cursor) }
         }.assumeIsolated().whenComplete { [self] _ in
-            send(suback)
+            sendDurably(suback)
             let now = NIODeadline.now()
             for entry in accepted where !entry.filter.isShared {
                 // MQTT-3.3.1-9/-10/-11: retained messages by Retain Handling; none for shared subscriptions.
@@ -192,6 +194,7 @@ extension ConnectionHandler {
             }
         }
         let unsuback = Packet.unsubAck(UnsubAckPacket(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes))
+        recordUnsubscribed(removed, session: session)
         guard !removed.isEmpty else {
             send(unsuback)
             return
@@ -203,7 +206,7 @@ extension ConnectionHandler {
         core.updateSubscriptions(on: loop.eventLoop) { tree in
             for filter in filters { tree.remove(filter, session: session) }
         }.assumeIsolated().whenComplete { [self] _ in
-            send(unsuback)
+            sendDurably(unsuback)
             if core.events.hasListeners {
                 core.events.emit(.unsubscribed(clientIdentifier: session.clientIdentifier, topicFilters: filters.map(\.rawValue)))
             }

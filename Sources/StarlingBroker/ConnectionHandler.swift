@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import MQTT
 import NIOCore
@@ -61,6 +62,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var authenticationMethod: String?
     /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
     private var authentication: AuthenticationState?
+    /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
+    var heldAcknowledgements: Deque<HeldAcknowledgement> = []
+    var awaitingCommit = false
 
     final class AuthenticationState {
         var stage = AuthenticationStage.idle
@@ -343,7 +347,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
             // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
             logger.debug("message larger than the client's Maximum Packet Size not sent", metadata: ["topic": "\(delivery.message.topic)"])
-            if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
+            if let packetIdentifier, let session {
+                session.inflight.removeValue(forKey: packetIdentifier)
+                loop.storage?.recordRemoval(delivery, for: session)
+            }
             loop.counters.messagesDropped &+= 1
             return
         }
@@ -484,7 +491,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
         case .pubRel(let ack):
             let known = session.receivedQoS2.remove(ack.packetIdentifier) != nil
-            send(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
+            if known { recordReceivedQoS2(ack.packetIdentifier, released: true, session: session) }
+            sendDurably(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
         case .pubComp(let ack):
             session.completed(ack.packetIdentifier)
         case .subscribe(let subscribe):

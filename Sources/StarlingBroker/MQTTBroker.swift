@@ -40,6 +40,10 @@ public final class MQTTBroker: Service, Sendable {
     /// Binds every listener and returns the bound addresses (useful with port 0), in the listeners' order.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
+        if let writer = core.writer {
+            try await core.restore(from: writer.store)
+            writer.start(loops: core.loops)
+        }
         let limits = configuration.limits
         if let interval = configuration.systemTopicsInterval, interval > .zero {
             let core = self.core
@@ -103,6 +107,12 @@ public final class MQTTBroker: Service, Sendable {
             })
         }
         for future in closed { try? await future.get() }
+        if let writer = core.writer {
+            for loop in core.loops {
+                try? await loop.eventLoop.submit { loop.storage?.handOff() }.get()
+            }
+            await writer.finish()
+        }
         core.events.finish()
     }
 

@@ -47,6 +47,11 @@ final class Session: @unchecked Sendable {
     /// Inbound QoS 2 packet identifiers that got PUBREC and await PUBREL (method A of 4.3.3).
     var receivedQoS2: Set<UInt16> = []
 
+    /// Whether the session is stored: read by the loops that route to it, set on its own loop.
+    let isDurable = ManagedAtomic(false)
+    /// The sequence number of the next delivery recorded for the store.
+    let nextSequence = ManagedAtomic<UInt64>(1)
+
     var droppedMessages = 0
     var nextDropLog = NIODeadline.uptimeNanoseconds(0)
 
@@ -110,4 +115,6 @@ struct Delivery: Sendable {
     var subscriptionIdentifiers: [Int]
     /// The shared subscription it was routed by, whose group takes it back if this session ends before it is done.
     var share: TopicFilter? = nil
+    /// Its number among the session's stored deliveries; 0 when it is not stored.
+    var sequence: UInt64 = 0
 }

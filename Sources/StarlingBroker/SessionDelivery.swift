@@ -7,7 +7,10 @@ extension Session {
     func deliver(_ delivery: Delivery, loop: BrokerLoop) {
         guard isAlive else { return }
         let now = NIODeadline.now()
-        if delivery.message.isExpired(at: now) { return }
+        if delivery.message.isExpired(at: now) {
+            loop.storage?.recordRemoval(delivery, for: self)
+            return
+        }
         guard let connection else {
             if delivery.qos != .atMostOnce || loop.core.configuration.queueQoS0WhileOffline {
                 enqueue(delivery, loop: loop)
@@ -22,22 +25,32 @@ extension Session {
             }
             return
         }
-        if queue.isEmpty, inflight.count < sendWindow, connection.isWritable {
-            send(delivery, over: connection, now: now)
+        if queue.isEmpty, inflight.count < sendWindow, connection.isWritable, send(delivery, over: connection, now: now) {
+            return
         } else {
             enqueue(delivery, loop: loop)
         }
     }
 
-    private func send(_ delivery: Delivery, over connection: ConnectionHandler, now: NIODeadline) {
-        guard let identifier = nextPacketIdentifier() else { return }
+    /// False when a stored delivery's packet identifier is still in flight: it then waits in the queue.
+    private func send(_ delivery: Delivery, over connection: ConnectionHandler, now: NIODeadline) -> Bool {
+        let identifier: UInt16
+        if delivery.sequence != 0 {
+            identifier = Self.packetIdentifier(forSequence: delivery.sequence)
+            guard inflight[identifier] == nil else { return false }
+        } else {
+            guard let next = nextPacketIdentifier() else { return true }
+            identifier = next
+        }
         inflight[identifier] = Outbound(delivery: delivery)
         connection.sendPublish(delivery, packetIdentifier: identifier, duplicate: false, now: now)
+        return true
     }
 
     private func enqueue(_ delivery: Delivery, loop: BrokerLoop) {
         guard queue.count < loop.core.configuration.limits.maximumQueuedMessages else {
             drop(delivery, loop: loop, reason: "its queue is full")
+            loop.storage?.recordRemoval(delivery, for: self)
             return
         }
         queue.append(delivery)
@@ -62,12 +75,16 @@ extension Session {
         while !queue.isEmpty, connection.isWritable {
             let next = queue[queue.startIndex]
             if next.qos != .atMostOnce && inflight.count >= sendWindow { break }
+            if next.sequence != 0 && inflight[Self.packetIdentifier(forSequence: next.sequence)] != nil { break }
             queue.removeFirst()
-            if next.message.isExpired(at: now) { continue }
+            if next.message.isExpired(at: now) {
+                connection.loop.storage?.recordRemoval(next, for: self)
+                continue
+            }
             if next.qos == .atMostOnce {
                 connection.sendPublish(next, packetIdentifier: nil, duplicate: false, now: now)
             } else {
-                send(next, over: connection, now: now)
+                _ = send(next, over: connection, now: now)
             }
         }
     }
@@ -89,6 +106,7 @@ extension Session {
     func acknowledge(_ identifier: UInt16) {
         guard let outbound = inflight[identifier], outbound.delivery.qos == .atLeastOnce else { return }
         inflight.removeValue(forKey: identifier)
+        connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }
 
@@ -100,16 +118,27 @@ extension Session {
         if reasonCode.isFailure {
             // A PUBREC with a failure ends the flow (4.3.3).
             inflight.removeValue(forKey: identifier)
+            connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
             drainQueue()
             return
         }
-        if !outbound.released { inflight[identifier]!.released = true }
-        connection?.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
+        guard outbound.delivery.sequence != 0, let connection, let storage = connection.loop.storage else {
+            if !outbound.released { inflight[identifier]!.released = true }
+            connection?.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
+            return
+        }
+        if !outbound.released {
+            inflight[identifier]!.released = true
+            storage.append(.deliveryReleased(clientIdentifier: clientIdentifier, sequence: outbound.delivery.sequence))
+        }
+        // Once the client has PUBREL, a restart must not send it the PUBLISH again: PUBREL waits for the commit.
+        connection.sendDurably(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
     }
 
     func completed(_ identifier: UInt16) {
         guard let outbound = inflight[identifier], outbound.released else { return }
         inflight.removeValue(forKey: identifier)
+        connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import StarlingBroker
 import StarlingConfiguration
+import StarlingSQLite
 
 /// `starling` / `starling serve`: runs the broker.
 ///
@@ -122,6 +123,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Event loop threads; 0 is one per core (default: 0).")
     var threads: Int?
 
+    @Option(name: .long, help: "Directory of the database (starling.db) that keeps persistent sessions and retained messages.")
+    var dataDir = "./data"
+
+    @Flag(name: .long, help: "Keep sessions and retained messages in memory only: they are lost when the broker stops.")
+    var memory = false
+
+    @Option(name: .long, help: "every-ack: acknowledge QoS 1/2 messages once committed to disk; periodic: acknowledge at once, commit every --durability-interval-ms.")
+    var durability = DurabilityMode.everyAck
+
+    @Option(name: .long, help: "Milliseconds between commits with --durability periodic.")
+    var durabilityIntervalMs = 100
+
     /// The flags given, by configuration key: one line per setting.
     var flagValues: [String: String] {
         let flags: [(String, (any CustomStringConvertible)?)] = [
@@ -179,8 +192,20 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "starling")
         for warning in settings.warnings { logger.warning("\(warning)") }
 
+        var configuration = settings.broker
+        if !memory {
+            let path = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
+            do {
+                configuration.store = try await SQLiteBrokerStore.open(path: path, logger: logger)
+            } catch {
+                logger.critical("cannot open the store", metadata: ["error": "\(error)"])
+                throw ExitCode(3)
+            }
+            configuration.durability = try durability.durability(intervalMilliseconds: durabilityIntervalMs)
+            logger.notice("persistence", metadata: ["path": "\(path)", "durability": "\(durability.rawValue)"])
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
-        let broker = MQTTBroker(configuration: settings.broker, eventLoopGroup: group, logger: logger)
+        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

@@ -75,7 +75,7 @@ yaml.safe_dump(config, open(f"{work}/starling.yaml", "w"))
 PY
 source ports.env
 
-"$STARLING" --config "$WORK/starling.yaml" >broker.log 2>&1 &
+"$STARLING" --config "$WORK/starling.yaml" --memory >broker.log 2>&1 &
 BROKER_PID=$!
 accepting() { timeout 2 bash -c ': </dev/tcp/127.0.0.1/$0' "$1" 2>/dev/null; }
 for _ in $(seq 600); do

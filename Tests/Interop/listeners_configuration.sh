@@ -10,7 +10,7 @@ printf 'listeners:\n  default:\n    host: 127.0.0.1\n    port: %s\n' "$FILE_PORT
 listens_on() {
   local port=$1
   shift
-  env "$@" --config "$WORK/starling.yaml" >"$WORK/broker.log" 2>&1 &
+  env "$@" --config "$WORK/starling.yaml" --memory >"$WORK/broker.log" 2>&1 &
   local pid=$!
   BACKGROUND+=("$pid")
   local found=""

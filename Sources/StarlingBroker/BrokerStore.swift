@@ -1,0 +1,48 @@
+/// Where a broker keeps what must outlive its process: persistent sessions with their subscriptions, the QoS 1
+/// and 2 messages queued for them or in flight in either direction, and the retained messages.
+///
+/// The broker never waits for a store on the publish path. Its event loops record changes in memory and a single
+/// writer hands them to `commit` in batches, one at a time and in order; with `Durability.everyAck` a PUBACK or
+/// PUBREC goes out only once the batch holding the publish's changes is committed. An implementation applies a
+/// batch atomically, in order, and is durable when `commit` returns.
+public protocol BrokerStore: Sendable {
+    /// Everything stored, read once when the broker starts.
+    func load() async throws -> StoredState
+    /// Applies `changes`, in order, as one atomic and durable step.
+    func commit(_ changes: [StoreChange]) async throws
+    /// Releases the store once the last batch is committed.
+    func close() async throws
+}
+
+/// One change to a broker's stored state.
+public enum StoreChange: Sendable, Hashable {
+    /// Creates or updates a session. `expiresAt` is nil while the client is connected and when it never expires.
+    case sessionSaved(clientIdentifier: String, expiryInterval: UInt32, expiresAt: WallClockTime?)
+    /// Removes a session with everything stored for it.
+    case sessionDeleted(clientIdentifier: String)
+    case subscriptionSaved(clientIdentifier: String, StoredSubscription)
+    case subscriptionDeleted(clientIdentifier: String, topicFilter: String)
+    /// A QoS 1 or 2 message routed to the session, queued or in flight.
+    case deliveryAdded(clientIdentifier: String, StoredDelivery)
+    /// The subscriber sent PUBREC for a QoS 2 delivery and the broker answers PUBREL.
+    case deliveryReleased(clientIdentifier: String, sequence: UInt64)
+    /// The delivery is done (acknowledged, expired or dropped).
+    case deliveryRemoved(clientIdentifier: String, sequence: UInt64)
+    /// A QoS 2 PUBLISH the client sent was answered with PUBREC: a resent one must not be routed again.
+    case qos2Received(clientIdentifier: String, packetIdentifier: UInt16)
+    /// The client sent PUBREL for it.
+    case qos2Released(clientIdentifier: String, packetIdentifier: UInt16)
+    case retainedSaved(StoredMessage)
+    case retainedDeleted(topic: String)
+}
+
+/// What a store holds, as read at start.
+public struct StoredState: Sendable, Hashable {
+    public var sessions: [StoredSession]
+    public var retained: [StoredMessage]
+
+    public init(sessions: [StoredSession] = [], retained: [StoredMessage] = []) {
+        self.sessions = sessions
+        self.retained = retained
+    }
+}

@@ -1,0 +1,114 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// Acknowledgements that wait for the store, and what a connection records there about its session.
+extension ConnectionHandler {
+    struct HeldAcknowledgement {
+        var ticket: UInt64
+        var packet: Packet
+    }
+
+    /// Sends `packet` once every change recorded so far on this loop is committed (with `Durability.everyAck`),
+    /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2).
+    func sendDurably(_ packet: Packet) {
+        guard let storage = loop.storage, storage.holdsAcknowledgements else {
+            send(packet)
+            return
+        }
+        let ticket = storage.currentTicket
+        guard ticket > storage.committedTicket || !heldAcknowledgements.isEmpty else {
+            send(packet)
+            return
+        }
+        heldAcknowledgements.append(HeldAcknowledgement(ticket: ticket, packet: packet))
+        if !awaitingCommit {
+            awaitingCommit = true
+            storage.wait(self)
+        }
+    }
+
+    /// The loop's changes up to `ticket` are committed, or failed to be: the acknowledgements waiting for them go.
+    func releaseAcknowledgements(through ticket: UInt64, failed: Bool) {
+        awaitingCommit = false
+        var refused = 0
+        while let held = heldAcknowledgements.first, held.ticket <= ticket {
+            heldAcknowledgements.removeFirst()
+            guard failed, let refusal = refusal(of: held.packet) else {
+                send(held.packet)
+                continue
+            }
+            refused += 1
+            if version == .v5 { send(refusal) }
+        }
+        if refused > 0 {
+            logger.warning("refused QoS 1/2 messages the store could not keep", metadata: ["count": "\(refused)"])
+            if version != .v5 {
+                // 3.1.1 has no negative acknowledgement: closing leaves the messages unacknowledged, to be sent again.
+                close()
+                return
+            }
+        }
+        if !heldAcknowledgements.isEmpty, let storage = loop.storage {
+            awaitingCommit = true
+            storage.wait(self)
+        }
+    }
+
+    /// A publish the store could not keep is answered 0x97 Quota exceeded rather than acknowledged.
+    private func refusal(of packet: Packet) -> Packet? {
+        let reasonString: Properties = [.reasonString("the broker's storage could not keep the message")]
+        switch packet {
+        case .pubAck(let ack) where !ack.reasonCode.isFailure:
+            return .pubAck(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .quotaExceeded, properties: reasonString))
+        case .pubRec(let ack) where !ack.reasonCode.isFailure:
+            // A PUBREC with a failure ends the flow (4.3.3): a PUBLISH sent again is a new message.
+            session?.receivedQoS2.remove(ack.packetIdentifier)
+            return .pubRec(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .quotaExceeded, properties: reasonString))
+        default:
+            return nil
+        }
+    }
+
+    /// The session is stored while it outlives its connection (Session Expiry Interval above 0, or Clean Session 0).
+    func recordAttached(_ session: Session) {
+        guard let storage = loop.storage else { return }
+        if session.expiryInterval > 0 {
+            session.isDurable.store(true, ordering: .relaxed)
+            storage.append(session.savedChange(disconnectedAt: nil))
+        } else if session.isDurable.exchange(false, ordering: .relaxed) {
+            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
+        }
+    }
+
+    /// The connection is gone: the session's expiry starts counting, in wall-clock time.
+    func recordDetached(_ session: Session) {
+        guard let storage = loop.storage, session.expiryInterval > 0, session.isDurable.load(ordering: .relaxed) else { return }
+        storage.append(session.savedChange(disconnectedAt: .now()))
+    }
+
+    func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, session: Session) {
+        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        for (filter, options) in zip(filters, options) {
+            storage.append(.subscriptionSaved(
+                clientIdentifier: session.clientIdentifier,
+                StoredSubscription(topicFilter: filter.rawValue, options: options, identifier: identifier)))
+        }
+    }
+
+    func recordUnsubscribed(_ filters: [TopicFilter], session: Session) {
+        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        for filter in filters {
+            storage.append(.subscriptionDeleted(clientIdentifier: session.clientIdentifier, topicFilter: filter.rawValue))
+        }
+    }
+
+    /// A QoS 2 PUBLISH answered with PUBREC, or its PUBREL: a resent PUBLISH after a restart must be recognised.
+    func recordReceivedQoS2(_ packetIdentifier: UInt16, released: Bool, session: Session) {
+        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        storage.append(
+            released
+                ? .qos2Released(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier)
+                : .qos2Received(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier))
+    }
+}

@@ -1,0 +1,82 @@
+import NIOConcurrencyHelpers
+import OrderedCollections
+
+/// A store that keeps its state in memory: for tests, and for applications that persist it themselves or want a
+/// broker's sessions to survive a restart of the broker (not of the process) by giving the new broker the same store.
+public final class InMemoryBrokerStore: BrokerStore {
+    private struct Session {
+        var expiryInterval: UInt32
+        var expiresAt: WallClockTime?
+        var subscriptions: OrderedDictionary<String, StoredSubscription> = [:]
+        var deliveries: OrderedDictionary<UInt64, StoredDelivery> = [:]
+        var receivedQoS2: OrderedSet<UInt16> = []
+    }
+
+    private struct State {
+        var sessions: OrderedDictionary<String, Session> = [:]
+        var retained: OrderedDictionary<String, StoredMessage> = [:]
+        var commits = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// Batches committed so far.
+    public var commitCount: Int { state.withLockedValue { $0.commits } }
+
+    public func load() async throws -> StoredState {
+        state.withLockedValue { state in
+            StoredState(
+                sessions: state.sessions.map { clientIdentifier, session in
+                    StoredSession(
+                        clientIdentifier: clientIdentifier, expiryInterval: session.expiryInterval, expiresAt: session.expiresAt,
+                        subscriptions: Array(session.subscriptions.values),
+                        deliveries: session.deliveries.values.sorted { $0.sequence < $1.sequence },
+                        receivedQoS2: Array(session.receivedQoS2))
+                },
+                retained: Array(state.retained.values))
+        }
+    }
+
+    public func commit(_ changes: [StoreChange]) async throws {
+        state.withLockedValue { state in
+            state.commits += 1
+            for change in changes { Self.apply(change, to: &state) }
+        }
+    }
+
+    public func close() async throws {}
+
+    private static func apply(_ change: StoreChange, to state: inout State) {
+        switch change {
+        case .sessionSaved(let clientIdentifier, let expiryInterval, let expiresAt):
+            if state.sessions[clientIdentifier] == nil {
+                state.sessions[clientIdentifier] = Session(expiryInterval: expiryInterval, expiresAt: expiresAt)
+            } else {
+                state.sessions[clientIdentifier]!.expiryInterval = expiryInterval
+                state.sessions[clientIdentifier]!.expiresAt = expiresAt
+            }
+        case .sessionDeleted(let clientIdentifier):
+            state.sessions.removeValue(forKey: clientIdentifier)
+        case .subscriptionSaved(let clientIdentifier, let subscription):
+            state.sessions[clientIdentifier]?.subscriptions[subscription.topicFilter] = subscription
+        case .subscriptionDeleted(let clientIdentifier, let topicFilter):
+            state.sessions[clientIdentifier]?.subscriptions.removeValue(forKey: topicFilter)
+        case .deliveryAdded(let clientIdentifier, let delivery):
+            state.sessions[clientIdentifier]?.deliveries[delivery.sequence] = delivery
+        case .deliveryReleased(let clientIdentifier, let sequence):
+            state.sessions[clientIdentifier]?.deliveries[sequence]?.released = true
+        case .deliveryRemoved(let clientIdentifier, let sequence):
+            state.sessions[clientIdentifier]?.deliveries.removeValue(forKey: sequence)
+        case .qos2Received(let clientIdentifier, let packetIdentifier):
+            state.sessions[clientIdentifier]?.receivedQoS2.append(packetIdentifier)
+        case .qos2Released(let clientIdentifier, let packetIdentifier):
+            state.sessions[clientIdentifier]?.receivedQoS2.remove(packetIdentifier)
+        case .retainedSaved(let message):
+            state.retained[message.topic] = message
+        case .retainedDeleted(let topic):
+            state.retained.removeValue(forKey: topic)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import NIOCore
+
+/// The changes one event loop records for the store, and the acknowledgements waiting for them to be committed.
+/// Confined to its loop: recording a change is an append to an array, with no lock; the array is handed to the
+/// writer once per burst (at `BrokerLoop.flush`), before deliveries for other loops are sent, so that a change
+/// made here always reaches the store before any change another loop makes in response to it.
+final class LoopStorage {
+    unowned(unsafe) let loop: BrokerLoop
+    let writer: StoreWriter
+    /// With `Durability.everyAck`, acknowledgements wait for their changes to be committed.
+    let holdsAcknowledgements: Bool
+    private var changes: [StoreChange] = []
+    private var nextTicket: UInt64 = 1
+    private(set) var committedTicket: UInt64 = 0
+    private var handOffScheduled = false
+    private var waiting: [ConnectionHandler] = []
+
+    init(loop: BrokerLoop, writer: StoreWriter) {
+        self.loop = loop
+        self.writer = writer
+        if case .everyAck = writer.durability { holdsAcknowledgements = true } else { holdsAcknowledgements = false }
+    }
+
+    func append(_ change: StoreChange) {
+        if changes.isEmpty && !handOffScheduled {
+            // Changes made outside a read burst (timers, tasks from other loops) are handed off all the same.
+            handOffScheduled = true
+            let loop = self.loop
+            loop.eventLoop.execute {
+                guard let storage = loop.storage else { return }
+                storage.handOffScheduled = false
+                storage.handOff()
+            }
+        }
+        changes.append(change)
+    }
+
+    /// The ticket of the batch that holds every change recorded so far.
+    var currentTicket: UInt64 { changes.isEmpty ? nextTicket - 1 : nextTicket }
+
+    func handOff() {
+        guard !changes.isEmpty else { return }
+        writer.submit(StoreWriter.Batch(loopIndex: loop.index, ticket: nextTicket, changes: changes))
+        changes.removeAll(keepingCapacity: true)
+        nextTicket += 1
+    }
+
+    /// `connection` holds acknowledgements until a commit.
+    func wait(_ connection: ConnectionHandler) {
+        waiting.append(connection)
+    }
+
+    func committed(through ticket: UInt64, failed: Bool) {
+        committedTicket = max(committedTicket, ticket)
+        guard !waiting.isEmpty else { return }
+        let connections = waiting
+        waiting.removeAll(keepingCapacity: true)
+        for connection in connections { connection.releaseAcknowledgements(through: committedTicket, failed: failed) }
+        loop.flush()
+    }
+
+    /// Records `delivery` for `session`, giving it the session's next sequence number.
+    func record(_ delivery: inout Delivery, for session: Session) {
+        delivery.sequence = session.nextSequence.loadThenWrappingIncrement(ordering: .relaxed)
+        let message = delivery.message
+        let stored: StoredMessage
+        if message.expiry == nil {
+            stored = StoredMessage(
+                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                properties: message.properties, publisher: message.publisher)
+        } else {
+            stored = StoredMessage(message, now: .now(), wallNow: .now())
+        }
+        append(.deliveryAdded(
+            clientIdentifier: session.clientIdentifier,
+            StoredDelivery(
+                sequence: delivery.sequence, message: stored, qos: delivery.qos, retain: delivery.retain,
+                subscriptionIdentifiers: delivery.subscriptionIdentifiers, share: delivery.share?.rawValue)))
+    }
+
+    func recordRemoval(_ delivery: Delivery, for session: Session) {
+        guard delivery.sequence != 0 else { return }
+        append(.deliveryRemoved(clientIdentifier: session.clientIdentifier, sequence: delivery.sequence))
+    }
+}
+
+extension LoopStorage {
+    func recordRetained(_ message: Message) {
+        if message.payload.readableBytes == 0 {
+            append(.retainedDeleted(topic: message.topic))
+        } else {
+            append(.retainedSaved(StoredMessage(message, now: .now(), wallNow: .now())))
+        }
+    }
+}

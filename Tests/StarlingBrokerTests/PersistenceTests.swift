@@ -1,0 +1,250 @@
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+import StarlingBroker
+import Testing
+
+/// Persistent sessions, in-flight state and retained messages kept by a `BrokerStore` across a restart of the
+/// broker: each test runs a first broker, then a second one on the same store.
+@Suite struct PersistenceTests {
+    static let sessionExpiry: Properties = [.sessionExpiryInterval(3_600)]
+
+    /// The queued messages of an offline persistent session come back with it after a restart, in the order they
+    /// were published (MQTT-4.6.0-5), and its subscription still routes new messages.
+    @Test(arguments: [ProtocolVersion.v3_1_1, .v5])
+    func queuedMessagesSurviveRestart(version: ProtocolVersion) async throws {
+        let store = InMemoryBrokerStore()
+        let properties = version == .v5 ? Self.sessionExpiry : []
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("keeper", version: version, cleanStart: false, properties: properties)
+            try await subscriber.subscribe("kept/#", qos: .atLeastOnce)
+            try await subscriber.disconnect()
+            let publisher = try await broker.client("publisher", version: version)
+            for index in 1...3 {
+                try await publisher.publishQoS1("kept/\(index)", "message \(index)", packetIdentifier: UInt16(index))
+            }
+        }
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let (subscriber, connAck) = try await broker.connect("keeper", version: version, cleanStart: false, properties: properties)
+            #expect(connAck.sessionPresent)
+            for index in 1...3 {
+                let delivered = try await subscriber.expectPublish()
+                #expect(delivered.payloadString == "message \(index)")
+                #expect(delivered.qos == .atLeastOnce)
+                try await subscriber.send(.pubAck(AcknowledgementPacket(packetIdentifier: delivered.packetIdentifier!)))
+            }
+            let publisher = try await broker.client("publisher", version: version)
+            try await publisher.publishQoS1("kept/new", "after restart")
+            #expect(try await subscriber.expectPublish().payloadString == "after restart")
+        }
+    }
+
+    /// The guarantee: the PUBACK of a message routed to a persistent session waits for the store's commit.
+    @Test func pubAckWaitsForTheCommit() async throws {
+        let store = GatedStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            store.hold()
+            try await subscriber.send(.subscribe(SubscribePacket(
+                packetIdentifier: 1, subscriptions: [.init(topicFilter: "gated", options: SubscriptionOptions(qos: .atLeastOnce))])))
+            // SUBACK waits for the subscription to be stored.
+            await #expect(throws: (any Error).self) { try await subscriber.nextPacket(timeout: .milliseconds(300)) }
+            store.release()
+            _ = try await subscriber.expectSubAck()
+
+            store.hold()
+            let publisher = try await broker.client("publisher")
+            try await publisher.send(.publish(PublishPacket(
+                topic: "gated", payload: ByteBuffer(string: "durable"), qos: .atLeastOnce, packetIdentifier: 7)))
+            // Delivered at once, but not acknowledged to its publisher before it is stored.
+            #expect(try await subscriber.expectPublish().payloadString == "durable")
+            await #expect(throws: (any Error).self) { try await publisher.nextPacket(timeout: .milliseconds(300)) }
+            store.release()
+            let ack = try await publisher.expectPubAck()
+            #expect(ack.packetIdentifier == 7)
+            let stored = try await store.inner.load()
+            #expect(stored.sessions.first { $0.clientIdentifier == "keeper" }?.deliveries.map(\.message.topic) == ["gated"])
+        }
+    }
+
+    /// Without a persistent session to route to, nothing is stored and nothing waits.
+    @Test func cleanSessionsAreNotStored() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("passing")
+            try await subscriber.subscribe("passing", qos: .atLeastOnce)
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("passing", "not kept")
+            _ = try await subscriber.expectPublish()
+        }
+        #expect(try await store.load() == StoredState())
+    }
+
+    /// Retained messages are restored, and an empty retained message deletes the stored one (MQTT-3.3.1-6, -7).
+    @Test func retainedMessagesSurviveRestart() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("retained/a", "kept", packetIdentifier: 1, retain: true)
+            try await publisher.publishQoS1("retained/b", "gone", packetIdentifier: 2, retain: true)
+            try await publisher.publishQoS1("retained/b", "", packetIdentifier: 3, retain: true)
+        }
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("subscriber")
+            try await subscriber.subscribe("retained/#", qos: .atLeastOnce)
+            let delivered = try await subscriber.expectPublish()
+            #expect(delivered.topic == "retained/a")
+            #expect(delivered.payloadString == "kept")
+            #expect(delivered.retain)
+            try await subscriber.send(.pingReq)
+            #expect(try await subscriber.nextPacket() == .pingResp)
+        }
+    }
+
+    /// Session expiry counts in wall-clock time across the downtime: a session whose end passed while the broker
+    /// was down is gone (MQTT-3.1.2-23), one whose end is still ahead is resumed.
+    @Test func sessionExpiryCountsAcrossDowntime() async throws {
+        let store = InMemoryBrokerStore()
+        let now = WallClockTime.now()
+        try await store.commit([
+            .sessionSaved(clientIdentifier: "expired", expiryInterval: 10, expiresAt: now.adding(milliseconds: -1_000)),
+            .sessionSaved(clientIdentifier: "alive", expiryInterval: 10, expiresAt: now.adding(milliseconds: 9_000)),
+        ])
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let expired = try await broker.connect("expired", cleanStart: false, properties: [.sessionExpiryInterval(10)])
+            #expect(!expired.connAck.sessionPresent)
+            let alive = try await broker.connect("alive", cleanStart: false, properties: [.sessionExpiryInterval(10)])
+            #expect(alive.connAck.sessionPresent)
+        }
+    }
+
+    /// QoS 2 exactly once across a restart, inbound: a PUBLISH the broker answered with PUBREC and that the client
+    /// sends again (DUP) after the restart is acknowledged but not routed again (4.3.3, MQTT-4.3.3-10 5.0 / -2 3.1.1).
+    @Test func resentQoS2PublishIsNotRoutedTwiceAfterRestart() async throws {
+        let store = InMemoryBrokerStore()
+        let publish = PublishPacket(topic: "twice", payload: ByteBuffer(string: "once"), qos: .exactlyOnce, packetIdentifier: 9)
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            try await subscriber.subscribe("twice", qos: .exactlyOnce)
+            try await subscriber.disconnect()
+            let publisher = try await broker.client("publisher", cleanStart: false, properties: Self.sessionExpiry)
+            try await publisher.send(.publish(publish))
+            #expect(try await publisher.expectPubRec().packetIdentifier == 9)
+        }
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let publisher = try await broker.client("publisher", cleanStart: false, properties: Self.sessionExpiry)
+            var again = publish
+            again.duplicate = true
+            try await publisher.send(.publish(again))
+            #expect(try await publisher.expectPubRec().packetIdentifier == 9)
+            try await publisher.send(.pubRel(AcknowledgementPacket(packetIdentifier: 9)))
+            #expect(try await publisher.expectPubComp().reasonCode == .success)
+
+            let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            let delivered = try await subscriber.expectPublish()
+            #expect(delivered.payloadString == "once")
+            try await subscriber.send(.pubRec(AcknowledgementPacket(packetIdentifier: delivered.packetIdentifier!)))
+            _ = try await subscriber.expectPubRel()
+            try await subscriber.send(.pubComp(AcknowledgementPacket(packetIdentifier: delivered.packetIdentifier!)))
+            try await subscriber.send(.pingReq)
+            #expect(try await subscriber.nextPacket() == .pingResp)
+        }
+    }
+
+    /// QoS 2 exactly once across a restart, outbound: once the subscriber has PUBREL, the broker sends it PUBREL
+    /// again after a restart, never the PUBLISH (MQTT-4.4.0-1); a message not yet acknowledged is sent again with
+    /// the same Packet Identifier, which the client may hold.
+    @Test func releasedQoS2DeliveryResumesWithPubRel() async throws {
+        let store = InMemoryBrokerStore()
+        let (released, pending) = try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            try await subscriber.subscribe("q2", qos: .exactlyOnce)
+            let publisher = try await broker.client("publisher")
+            for (index, payload) in ["first", "second"].enumerated() {
+                try await publisher.send(.publish(PublishPacket(
+                    topic: "q2", payload: ByteBuffer(string: payload), qos: .exactlyOnce, packetIdentifier: UInt16(index + 1))))
+                _ = try await publisher.expectPubRec()
+            }
+            let first = try await subscriber.expectPublish()
+            let second = try await subscriber.expectPublish()
+            let released = try #require(first.packetIdentifier)
+            try await subscriber.send(.pubRec(AcknowledgementPacket(packetIdentifier: released)))
+            #expect(try await subscriber.expectPubRel().packetIdentifier == released)
+            return (released, try #require(second.packetIdentifier))
+        }
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let (subscriber, connAck) = try await broker.connect("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            #expect(connAck.sessionPresent)
+            #expect(try await subscriber.expectPubRel().packetIdentifier == released)
+            let again = try await subscriber.expectPublish()
+            #expect(again.payloadString == "second")
+            #expect(again.packetIdentifier == pending)
+        }
+    }
+
+    /// A store that cannot commit: the publish is refused with 0x97 rather than acknowledged.
+    @Test func failedCommitRefusesThePublish() async throws {
+        let store = GatedStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
+            try await subscriber.subscribe("full", qos: .atLeastOnce)
+            store.fail(true)
+            let publisher = try await broker.client("publisher")
+            try await publisher.send(.publish(PublishPacket(
+                topic: "full", payload: ByteBuffer(string: "no room"), qos: .atLeastOnce, packetIdentifier: 3)))
+            let ack = try await publisher.expectPubAck()
+            #expect(ack.reasonCode == .quotaExceeded)
+            store.fail(false)
+            #expect(try await publisher.publishQoS1("full", "room again", packetIdentifier: 4).reasonCode == .success)
+        }
+    }
+}
+
+/// An in-memory store whose commits can be held back or made to fail.
+final class GatedStore: BrokerStore {
+    struct DiskFull: Error {}
+
+    private struct State {
+        var isOpen = true
+        var failing = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let inner = InMemoryBrokerStore()
+    private let state = NIOLockedValueBox(State())
+
+    func hold() {
+        state.withLockedValue { $0.isOpen = false }
+    }
+
+    func release() {
+        let waiting = state.withLockedValue { state in
+            state.isOpen = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func fail(_ failing: Bool) {
+        state.withLockedValue { $0.failing = failing }
+    }
+
+    func load() async throws -> StoredState { try await inner.load() }
+
+    func commit(_ changes: [StoreChange]) async throws {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLockedValue { state in
+                if !state.isOpen { state.waiting.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+        if state.withLockedValue({ $0.failing }) { throw DiskFull() }
+        try await inner.commit(changes)
+    }
+
+    func close() async throws {
+        release()
+    }
+}
