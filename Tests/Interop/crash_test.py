@@ -10,9 +10,13 @@ otherwise prints the reason as its last line and exits 1.
 """
 
 import argparse
+import collections
+import contextlib
 import os
 import random
+import select
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,7 +56,7 @@ class Broker:
     def start(self):
         self.process = subprocess.Popen(
             ["timeout", "-s", "KILL", "600", self.starling, "--host", HOST, "--port", str(self.port),
-             "--data-dir", self.data_dir, "--log-level", "warning", "--threads", "2"],
+             "--data-dir", self.data_dir, "--log-level", "warning", "--threads", "2", "--max-queued", "1000000"],
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -101,65 +105,163 @@ def connect(client, port, v5, expiry=3600, clean_start=mqtt.MQTT_CLEAN_START_FIR
     client.loop_start()
 
 
+def encode_packet(first_byte, body):
+    length, encoded = len(body), b""
+    while True:
+        digit, length = length % 128, length // 128
+        encoded += bytes([digit | (0x80 if length else 0)])
+        if not length:
+            return bytes([first_byte]) + encoded + body
+
+
+def mqtt_string(data):
+    return struct.pack("!H", len(data)) + data
+
+
 class Publisher:
-    """Publishes numbered messages, at most `window` unacknowledged, and records those the broker acknowledged."""
+    """Publishes numbered messages over its own minimal MQTT client, at most `window` unacknowledged, and records
+    those the broker acknowledged (PUBACK, or PUBREC for QoS 2). On reconnecting it resends, in order, each PUBLISH
+    not yet acknowledged (DUP 1) and each PUBREL not yet completed, as MQTT-4.4.0-1 asks.
+
+    Not paho: paho 2.x, when a `publish` call races the loss of the connection, can leave a QoS 2 message that
+    already got its PUBREC marked as never sent and then publishes it again as a new message (DUP 0) after
+    reconnecting, which no broker can tell from a new message.
+    """
 
     def __init__(self, name, topic, qos, v5, port, window=60):
-        self.name, self.topic, self.qos, self.window = name, topic, qos, window
-        self.client = make_client(f"crash-{name}-{uuid.uuid4().hex[:8]}", v5)
+        self.name, self.topic, self.qos, self.v5, self.port, self.window = name, topic, qos, v5, port, window
+        self.client_id = f"crash-{name}-{uuid.uuid4().hex[:8]}".encode()
         self.acked = set()
         self.refused = 0
-        self.outstanding = {}
-        self.early = {}
+        self.unacked = collections.OrderedDict()  # packet identifier -> [payload, "publish" | "release"]
         self.lock = threading.Lock()
         self.sent = 0
-        self.running = True
-        self.client.on_publish = self._on_publish
-        connect(self.client, port, v5)
+        self.last_identifier = 0
+        self.publishing = True
+        self.alive = True
+        self.sock = None
+        self.inbound = b""
+        self.first = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _on_publish(self, _client, _userdata, mid, reason_code, _props):
-        with self.lock:
-            payload = self.outstanding.pop(mid, None)
-            if payload is None:
-                # Acknowledged before `publish` returned its mid to the publishing thread.
-                self.early[mid] = reason_code
-                return
-            self._record(payload, reason_code)
+    def _publish_packet(self, identifier, payload, dup):
+        flags = (0x08 if dup else 0) | (self.qos << 1)
+        body = mqtt_string(self.topic.encode()) + struct.pack("!H", identifier) + (b"\x00" if self.v5 else b"") + payload.encode()
+        return encode_packet(0x30 | flags, body)
 
-    def _record(self, payload, reason_code):
-        if reason_code.is_failure:
-            self.refused += 1
+    def _connect(self):
+        sock = socket.create_connection((HOST, self.port), timeout=2)
+        clean = 0x02 if (self.v5 and self.first) else 0x00
+        if self.v5:
+            variable = mqtt_string(b"MQTT") + bytes([5, clean]) + struct.pack("!H", 30) + bytes([5, 0x11]) + struct.pack("!I", 3600)
         else:
-            self.acked.add(payload)
+            variable = mqtt_string(b"MQTT") + bytes([4, clean]) + struct.pack("!H", 30)
+        sock.sendall(encode_packet(0x10, variable + mqtt_string(self.client_id)))
+        self.sock, self.inbound = sock, b""
+        packet = None
+        while packet is None:
+            packet = self._read_packet(block=True)
+        check(packet[0] >> 4 == 2 and packet[1][1] == 0, f"{self.name}: CONNECT refused: {packet}")
+        self.first = False
+        resend = b""
+        with self.lock:
+            for identifier, (payload, state) in self.unacked.items():
+                if state == "publish":
+                    resend += self._publish_packet(identifier, payload, dup=True)
+                else:
+                    resend += encode_packet(0x62, struct.pack("!H", identifier))
+        if resend:
+            sock.sendall(resend)
+
+    def _read_packet(self, block):
+        """The next (first byte, body) received, or None when none is complete yet."""
+        while True:
+            if len(self.inbound) >= 2:
+                length, multiplier, index = 0, 1, 1
+                while index < len(self.inbound):
+                    byte = self.inbound[index]
+                    length += (byte & 0x7F) * multiplier
+                    multiplier *= 128
+                    index += 1
+                    if not byte & 0x80:
+                        if len(self.inbound) >= index + length:
+                            packet = (self.inbound[0], self.inbound[index:index + length])
+                            self.inbound = self.inbound[index + length:]
+                            return packet
+                        break
+            if not block and not select.select([self.sock], [], [], 0.005)[0]:
+                return None
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed by the broker")
+            self.inbound += data
+
+    def _handle(self, packet):
+        kind, body = packet[0] >> 4, packet[1]
+        identifier = struct.unpack("!H", body[:2])[0]
+        failed = len(body) > 2 and body[2] >= 0x80
+        with self.lock:
+            entry = self.unacked.get(identifier)
+            if entry is None:
+                return
+            if kind == 4 or (kind == 5 and failed):  # PUBACK, or a PUBREC refusing the message
+                del self.unacked[identifier]
+                if failed:
+                    self.refused += 1
+                else:
+                    self.acked.add(entry[0])
+            elif kind == 5:  # PUBREC: the broker has the message
+                self.acked.add(entry[0])
+                entry[1] = "release"
+                self.sock.sendall(encode_packet(0x62, struct.pack("!H", identifier)))
+            elif kind == 7:  # PUBCOMP
+                del self.unacked[identifier]
+
+    def _next_identifier(self):
+        while True:
+            self.last_identifier = self.last_identifier % 65535 + 1
+            if self.last_identifier not in self.unacked:
+                return self.last_identifier
 
     def _run(self):
-        while self.running:
-            with self.lock:
-                room = len(self.outstanding) < self.window
-            if not room:
-                time.sleep(0.002)
-                continue
-            self.sent += 1
-            payload = f"{self.name}:{self.sent}"
-            # Not under the lock: paho calls on_publish holding its own.
-            info = self.client.publish(self.topic, payload.encode(), qos=self.qos)
-            with self.lock:
-                early = self.early.pop(info.mid, None)
-                if early is None:
-                    self.outstanding[info.mid] = payload
-                else:
-                    self._record(payload, early)
-            time.sleep(0.0005)
+        while self.alive:
+            try:
+                if self.sock is None:
+                    self._connect()
+                out = b""
+                with self.lock:
+                    while self.publishing and len(self.unacked) < self.window:
+                        self.sent += 1
+                        identifier = self._next_identifier()
+                        payload = f"{self.name}:{self.sent}"
+                        self.unacked[identifier] = [payload, "publish"]
+                        out += self._publish_packet(identifier, payload, dup=False)
+                if out:
+                    self.sock.sendall(out)
+                packet = self._read_packet(block=False)
+                while packet is not None:
+                    self._handle(packet)
+                    packet = self._read_packet(block=False) if self.inbound else None
+            except OSError:
+                if self.sock is not None:
+                    self.sock.close()
+                self.sock = None
+                time.sleep(0.05)
 
     def stop_publishing(self):
-        self.running = False
+        self.publishing = False
+
+    def finish(self):
+        self.alive = False
         self.thread.join()
+        if self.sock is not None:
+            self.sock.sendall(encode_packet(0xE0, b""))
+            self.sock.close()
 
     def unacknowledged(self):
         with self.lock:
-            return len(self.outstanding)
+            return len(self.unacked)
 
 
 class Subscriber:
@@ -169,6 +271,7 @@ class Subscriber:
         self.name, self.topic, self.qos, self.v5, self.port = name, topic, qos, v5, port
         self.client_id = f"crash-{name}-{uuid.uuid4().hex[:8]}"
         self.received = {}
+        self.mids = {}
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.cycling = cycling
@@ -180,9 +283,11 @@ class Subscriber:
             self.thread.start()
 
     def _open(self, first=False):
-        self.client = make_client(self.client_id, self.v5)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect if first else None
+        # The same paho client each time: it holds the QoS 2 messages it answered with PUBREC and awaits PUBREL for.
+        if first:
+            self.client = make_client(self.client_id, self.v5)
+            self.client.on_message = self._on_message
+            self.client.on_connect = self._on_connect
         connect(self.client, self.port, self.v5,
                 clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if first else False)
 
@@ -195,6 +300,7 @@ class Subscriber:
         payload = message.payload.decode()
         with self.lock:
             self.received[payload] = self.received.get(payload, 0) + 1
+            self.mids.setdefault(payload, []).append((message.mid, message.dup, time.monotonic()))
 
     def _close(self):
         self.client.disconnect()
@@ -239,10 +345,12 @@ def crash_loop(args, broker, work):
         Publisher("pub-q2-311", "crash/q2/y", 2, False, broker.port),
     ]
     started = time.monotonic()
+    kill_times = []
     kills = 0
     while kills < args.kills and time.monotonic() - started < args.seconds:
         time.sleep(random.uniform(0.3, 1.2))
         broker.kill()
+        kill_times.append(time.monotonic())
         kills += 1
         time.sleep(random.uniform(0.0, 0.3))
         broker.start()
@@ -279,10 +387,14 @@ def crash_loop(args, broker, work):
         duplicated = sorted(p for p, n in received.items() if n > 1)
         print(f"{subscriber.name}: {len(received)} distinct received, {len(lost)} acknowledged but lost, "
               f"{len(duplicated)} duplicated")
+        if duplicated:
+            print(f"  first duplicates (payload, [(packet id, dup, time)]): {[(p, subscriber.mids[p]) for p in duplicated[:3]]}")
         check(not lost, f"{subscriber.name} lost {len(lost)} acknowledged messages, first {lost[:5]}")
         if subscriber.qos == 2:
             check(not duplicated, f"{subscriber.name} got {len(duplicated)} QoS 2 messages twice, first {duplicated[:5]}")
-    for client in [s.client for s in subscribers] + [p.client for p in publishers]:
+    for publisher in publishers:
+        publisher.finish()
+    for client in [s.client for s in subscribers]:
         client.disconnect()
         client.loop_stop()
 
@@ -348,7 +460,12 @@ def main():
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=90)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="starling-crash-") as work:
+    # CRASH_KEEP=1 keeps the database and the broker's log for a look afterwards.
+    keep = os.environ.get("CRASH_KEEP")
+    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="starling-crash-")) if keep
+          else tempfile.TemporaryDirectory(prefix="starling-crash-")) as work:
+        if keep:
+            print("keeping", work)
         log = open(os.path.join(work, "broker.log"), "ab")
         broker = Broker(os.path.abspath(args.starling), os.path.join(work, "data"), free_port(), log)
         try:
