@@ -41,5 +41,9 @@ extension ServerConfiguration {
         .bool("queue_qos0_while_offline", \.broker.queueQoS0WhileOffline),
         .string("response_information", \.broker.responseInformation),
         .seconds("sys_interval", \.broker.systemTopicsInterval),
+        .string("data_dir", \.dataDirectory),
+        .bool("memory", \.memory),
+        .choice("durability", \.durabilityMode, ["every-ack": "every-ack", "periodic": "periodic"]),
+        .int("durability_interval_ms", \.durabilityInterval, in: 1...60_000),
     ]
 }

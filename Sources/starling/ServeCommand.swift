@@ -123,17 +123,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Event loop threads; 0 is one per core (default: 0).")
     var threads: Int?
 
-    @Option(name: .long, help: "Directory of the database (starling.db) that keeps persistent sessions and retained messages.")
-    var dataDir = "./data"
+    @Option(name: .long, help: "Directory of the database (starling.db) that keeps persistent sessions and retained messages (default: ./data).")
+    var dataDir: String?
 
     @Flag(name: .long, help: "Keep sessions and retained messages in memory only: they are lost when the broker stops.")
     var memory = false
 
-    @Option(name: .long, help: "every-ack: acknowledge QoS 1/2 messages once committed to disk; periodic: acknowledge at once, commit every --durability-interval-ms.")
-    var durability = DurabilityMode.everyAck
+    @Option(name: .long, help: "every-ack: acknowledge QoS 1/2 messages once committed to disk; periodic: acknowledge at once, commit every --durability-interval-ms (default: every-ack).")
+    var durability: String?
 
-    @Option(name: .long, help: "Milliseconds between commits with --durability periodic.")
-    var durabilityIntervalMs = 100
+    @Option(name: .long, help: "Milliseconds between commits with --durability periodic (default: 100).")
+    var durabilityIntervalMs: Int?
 
     /// The flags given, by configuration key: one line per setting.
     var flagValues: [String: String] {
@@ -170,6 +170,11 @@ struct ServeCommand: AsyncParsableCommand {
             ("sys_interval", sysInterval),
             ("log_level", logLevel),
             ("threads", threads),
+            ("data_dir", dataDir),
+            // Left off, the flag must not override the file.
+            ("memory", memory ? true : nil),
+            ("durability", durability),
+            ("durability_interval_ms", durabilityIntervalMs),
         ]
         return Dictionary(flags.compactMap { key, value in value.map { (key, "\($0)") } }, uniquingKeysWith: { _, last in last })
     }
@@ -193,7 +198,8 @@ struct ServeCommand: AsyncParsableCommand {
         for warning in settings.warnings { logger.warning("\(warning)") }
 
         var configuration = settings.broker
-        if !memory {
+        if !settings.memory {
+            let dataDir = settings.dataDirectory
             let path = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
             do {
                 configuration.store = try await SQLiteBrokerStore.open(path: path, logger: logger)
@@ -201,8 +207,9 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.critical("cannot open the store", metadata: ["error": "\(error)"])
                 throw ExitCode(3)
             }
-            configuration.durability = try durability.durability(intervalMilliseconds: durabilityIntervalMs)
-            logger.notice("persistence", metadata: ["path": "\(path)", "durability": "\(durability.rawValue)"])
+            configuration.durability = settings.durabilityMode == "periodic"
+                ? .periodic(.milliseconds(Int64(settings.durabilityInterval))) : .everyAck
+            logger.notice("persistence", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
         let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
