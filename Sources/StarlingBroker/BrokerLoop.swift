@@ -118,6 +118,7 @@ final class BrokerLoop: @unchecked Sendable {
                 let member = subscriptions.sharedMember(
                     of: share, publisher: delivery.message.publisher, excluding: session, connectedOnly: true)
             else { return false }
+            storage?.recordRemoval(delivery, for: session)
             deliver(delivery, to: member, share: share)
             return true
         }

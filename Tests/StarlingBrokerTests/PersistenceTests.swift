@@ -198,6 +198,36 @@ import Testing
             #expect(try await publisher.publishQoS1("full", "room again", packetIdentifier: 4).reasonCode == .success)
         }
     }
+
+    /// 4.8.2: the messages a shared subscription's member leaves when its connection is lost go to a connected
+    /// member, and leave the first member's stored session too: after a restart it does not get them again.
+    @Test func messagesHandedToAnotherMemberLeaveTheStoredSession() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let first = try await broker.client("member-a", cleanStart: false, properties: [.sessionExpiryInterval(3_600), .receiveMaximum(1)])
+            try await first.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("work/1", "1", packetIdentifier: 1)
+            try await publisher.publishQoS1("work/2", "2", packetIdentifier: 2)
+            #expect(try await first.expectPublish().payloadString == "1")
+            let second = try await broker.client("member-b")
+            try await second.subscribe("$share/g/work/+", qos: .atLeastOnce)
+            await first.drop()
+            for expected in ["1", "2"] {
+                let publish = try await second.expectPublish()
+                #expect(publish.payloadString == expected)
+                try await second.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+            }
+        }
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let (back, connAck) = try await broker.connect("member-a", cleanStart: false, properties: [.sessionExpiryInterval(3_600)])
+            #expect(connAck.sessionPresent)
+            try await back.subscribe("marker", packetIdentifier: 9)
+            let publisher = try await broker.client("publisher")
+            try await publisher.publish("marker", "marker")
+            #expect(try await back.expectPublish().topic == "marker")
+        }
+    }
 }
 
 /// An in-memory store whose commits can be held back or made to fail.
