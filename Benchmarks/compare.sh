@@ -119,7 +119,7 @@ start_broker() {
       if [ "$1" = starling2 ]; then cores="0-$((NCPU - 1))"; threads=$NCPU; fi
       timeout 900 taskset -c "$cores" "$STARLING" serve --host 127.0.0.1 --port "$PORT" --threads "$threads" \
         --max-queued 1000000 --max-outbound-bytes 268435456 --max-inflight 1000 --max-connections 100000 \
-        --log-level error 2>>"$RESULTS/starling.log" &
+        --max-sessions 1000000 --memory --sys-interval 0 --log-level error 2>>"$RESULTS/starling.log" &
       ;;
   esac
   BROKER_PID=$!
