@@ -4,7 +4,9 @@ import NIOCore
 extension BrokerCore {
     /// Takes up what the store kept: the retained messages, and the persistent sessions with their subscriptions
     /// in every loop's tree, their queued and in-flight messages and their expiry, which kept counting in wall-clock
-    /// time while the broker was down. Runs before any listener is bound.
+    /// time while the broker was down, and their pending wills, due as their stored time says or, for a client that
+    /// was connected when the broker went down, as on any connection lost without DISCONNECT. Runs before any
+    /// listener is bound.
     func restore(from store: any BrokerStore) async throws {
         let state = try await store.load()
         let now = NIODeadline.now()
@@ -25,10 +27,18 @@ extension BrokerCore {
         }
         for topic in expiredRetained { changes.append(.retainedDeleted(topic: topic)) }
 
-        var restored: [(session: Session, expiresAt: WallClockTime?)] = []
+        var restored: [(session: Session, expiresAt: WallClockTime?, willAt: WallClockTime?)] = []
+        var endedWithWill: [Session] = []
         for stored in state.sessions {
             if let expiresAt = stored.expiresAt, expiresAt <= wallNow {
                 changes.append(.sessionDeleted(clientIdentifier: stored.clientIdentifier))
+                if let will = stored.will {
+                    // Its will was due at the latest when the session ended (3.1.3.2.2): it goes out now.
+                    let ended = Session(clientIdentifier: stored.clientIdentifier, homeIndex: loops[0].index)
+                    ended.isAlive = false
+                    ended.will = will.will
+                    endedWithWill.append(ended)
+                }
                 continue
             }
             let loop = loops[restored.count % loops.count]
@@ -41,7 +51,24 @@ extension BrokerCore {
                 expiresAt = wallNow.adding(milliseconds: Int64(stored.expiryInterval) * 1_000)
                 changes.append(.sessionSaved(clientIdentifier: stored.clientIdentifier, expiryInterval: stored.expiryInterval, expiresAt: expiresAt))
             }
-            restored.append((session, expiresAt))
+            var willAt: WallClockTime?
+            if let will = stored.will {
+                session.will = will.will
+                if let publishAt = will.publishAt {
+                    willAt = publishAt
+                } else {
+                    // The client was connected when the broker went down: its network connection closed without
+                    // DISCONNECT, so the will is due as for any lost connection (3.1.2.5), after the Will Delay
+                    // Interval or at the session's end if earlier. When the broker went down is not known, so the
+                    // delay counts from this restart, as the session's expiry does.
+                    let wait = min(will.properties.willDelayInterval ?? 0, stored.expiryInterval)
+                    willAt = wallNow.adding(milliseconds: Int64(wait) * 1_000)
+                    if wait > 0 {
+                        changes.append(.willSaved(clientIdentifier: stored.clientIdentifier, StoredWill(will.will, publishAt: willAt)))
+                    }
+                }
+            }
+            restored.append((session, expiresAt, willAt))
         }
         if !changes.isEmpty { try await store.commit(changes) }
         sessions.withLockedValue { sessions in
@@ -64,14 +91,32 @@ extension BrokerCore {
                 for entry in inserted { tree.insert(entry.filter, entry.subscriber) }
             }.get()
         }
-        for entry in restored {
-            guard let expiresAt = entry.expiresAt else { continue }
+        for entry in restored where entry.expiresAt != nil || entry.willAt != nil {
             let session = entry.session
             let loop = loops[session.homeIndex.load(ordering: .acquiring)]
-            let delay = TimeAmount.milliseconds(expiresAt.millisecondsSinceEpoch - wallNow.millisecondsSinceEpoch)
+            let expiresIn = entry.expiresAt.map { TimeAmount.milliseconds($0.millisecondsSinceEpoch - wallNow.millisecondsSinceEpoch) }
+            let willIn = entry.willAt.map { TimeAmount.milliseconds($0.millisecondsSinceEpoch - wallNow.millisecondsSinceEpoch) }
             try await loop.eventLoop.submit {
-                // A client that reconnects first cancels it, as for any session without a connection.
-                session.expiryTask = loop.eventLoop.scheduleTask(in: delay) { self.endSession(session, loop: loop) }
+                // A client that reconnects first cancels them, as for any session without a connection (MQTT-3.1.3-9).
+                if let expiresIn {
+                    session.expiryTask = loop.eventLoop.scheduleTask(in: expiresIn) { self.endSession(session, loop: loop) }
+                }
+                guard let willIn else { return }
+                if willIn <= .zero {
+                    self.publishWill(of: session, loop: loop)
+                } else {
+                    session.willTask = loop.eventLoop.scheduleTask(in: willIn) {
+                        session.willTask = nil
+                        self.publishWill(of: session, loop: loop)
+                    }
+                }
+            }.get()
+        }
+        if !endedWithWill.isEmpty {
+            let loop = loops[0]
+            let ended = endedWithWill
+            try await loop.eventLoop.submit {
+                for session in ended { self.publishWill(of: session, loop: loop) }
             }.get()
         }
         if !restored.isEmpty || !state.retained.isEmpty {

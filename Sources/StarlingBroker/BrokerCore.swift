@@ -123,6 +123,9 @@ final class BrokerCore: Sendable {
     func publishWill(of session: Session, loop: BrokerLoop) {
         guard let will = session.will else { return }
         session.will = nil
+        if let storage = loop.storage, session.isDurable.load(ordering: .relaxed) {
+            storage.append(.willDeleted(clientIdentifier: session.clientIdentifier))
+        }
         var properties = will.properties
         properties.remove(.willDelayInterval)
         let now = NIODeadline.now()

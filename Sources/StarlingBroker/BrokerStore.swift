@@ -1,5 +1,5 @@
-/// Where a broker keeps what must outlive its process: persistent sessions with their subscriptions, the QoS 1
-/// and 2 messages queued for them or in flight in either direction, and the retained messages.
+/// Where a broker keeps what must outlive its process: persistent sessions with their subscriptions and pending
+/// wills, the QoS 1 and 2 messages queued for them or in flight in either direction, and the retained messages.
 ///
 /// The broker never waits for a store on the publish path. Its event loops record changes in memory and a single
 /// writer hands them to `commit` in batches, one at a time and in order; with `Durability.everyAck` a PUBACK or
@@ -32,6 +32,10 @@ public enum StoreChange: Sendable, Hashable {
     case qos2Received(clientIdentifier: String, packetIdentifier: UInt16)
     /// The client sent PUBREL for it.
     case qos2Released(clientIdentifier: String, packetIdentifier: UInt16)
+    /// The session's will, set at connect or given its due time when the connection is lost; replaces any other.
+    case willSaved(clientIdentifier: String, StoredWill)
+    /// The will was published or discarded.
+    case willDeleted(clientIdentifier: String)
     case retainedSaved(StoredMessage)
     case retainedDeleted(topic: String)
 }

@@ -305,7 +305,10 @@ extension ConnectionHandler {
         let loop = self.loop
         if disconnectedNormally {
             // MQTT-3.1.2-10: a normal DISCONNECT deletes the will.
-            session.will = nil
+            if session.will != nil {
+                session.will = nil
+                recordWill(nil, session: session)
+            }
         } else if let will = session.will {
             let delay = session.version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
             if delay == 0 || session.expiryInterval == 0 {
@@ -313,6 +316,8 @@ extension ConnectionHandler {
             } else {
                 // 3.1.3.2.2: the will waits for the earlier of its delay and the end of the session.
                 let wait = min(delay, session.expiryInterval)
+                // Stored as a wall-clock time, so that the wait goes on counting across a restart.
+                recordWill(StoredWill(will, publishAt: WallClockTime.now().adding(milliseconds: Int64(wait) * 1_000)), session: session)
                 session.willTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(wait))) {
                     session.willTask = nil
                     core.publishWill(of: session, loop: loop)

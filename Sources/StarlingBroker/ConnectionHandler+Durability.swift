@@ -76,6 +76,10 @@ extension ConnectionHandler {
         if session.expiryInterval > 0 {
             session.isDurable.store(true, ordering: .relaxed)
             storage.append(session.savedChange(disconnectedAt: nil))
+            // Replaces the will of an earlier connection, which a reconnect cancelled (MQTT-3.1.3-9) or which went out.
+            storage.append(
+                session.will.map { .willSaved(clientIdentifier: session.clientIdentifier, StoredWill($0, publishAt: nil)) }
+                    ?? .willDeleted(clientIdentifier: session.clientIdentifier))
         } else if session.isDurable.exchange(false, ordering: .relaxed) {
             storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
         }
@@ -85,6 +89,13 @@ extension ConnectionHandler {
     func recordDetached(_ session: Session) {
         guard let storage = loop.storage, session.expiryInterval > 0, session.isDurable.load(ordering: .relaxed) else { return }
         storage.append(session.savedChange(disconnectedAt: .now()))
+    }
+
+    /// The will as it now stands: waiting for its due time, or gone (nil).
+    func recordWill(_ will: StoredWill?, session: Session) {
+        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        storage.append(
+            will.map { .willSaved(clientIdentifier: session.clientIdentifier, $0) } ?? .willDeleted(clientIdentifier: session.clientIdentifier))
     }
 
     func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, session: Session) {

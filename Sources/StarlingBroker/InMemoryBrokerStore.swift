@@ -10,6 +10,7 @@ public final class InMemoryBrokerStore: BrokerStore {
         var subscriptions: OrderedDictionary<String, StoredSubscription> = [:]
         var deliveries: OrderedDictionary<UInt64, StoredDelivery> = [:]
         var receivedQoS2: OrderedSet<UInt16> = []
+        var will: StoredWill?
     }
 
     private struct State {
@@ -33,7 +34,7 @@ public final class InMemoryBrokerStore: BrokerStore {
                         clientIdentifier: clientIdentifier, expiryInterval: session.expiryInterval, expiresAt: session.expiresAt,
                         subscriptions: Array(session.subscriptions.values),
                         deliveries: session.deliveries.values.sorted { $0.sequence < $1.sequence },
-                        receivedQoS2: Array(session.receivedQoS2))
+                        receivedQoS2: Array(session.receivedQoS2), will: session.will)
                 },
                 retained: Array(state.retained.values))
         }
@@ -73,6 +74,10 @@ public final class InMemoryBrokerStore: BrokerStore {
             state.sessions[clientIdentifier]?.receivedQoS2.append(packetIdentifier)
         case .qos2Released(let clientIdentifier, let packetIdentifier):
             state.sessions[clientIdentifier]?.receivedQoS2.remove(packetIdentifier)
+        case .willSaved(let clientIdentifier, let will):
+            state.sessions[clientIdentifier]?.will = will
+        case .willDeleted(let clientIdentifier):
+            state.sessions[clientIdentifier]?.will = nil
         case .retainedSaved(let message):
             state.retained[message.topic] = message
         case .retainedDeleted(let topic):

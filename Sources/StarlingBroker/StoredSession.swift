@@ -11,10 +11,13 @@ public struct StoredSession: Sendable, Hashable {
     public var deliveries: [StoredDelivery]
     /// Packet identifiers of QoS 2 messages received from the client and awaiting its PUBREL.
     public var receivedQoS2: [UInt16]
+    /// The will not yet published or discarded.
+    public var will: StoredWill?
 
     public init(
         clientIdentifier: String, expiryInterval: UInt32, expiresAt: WallClockTime? = nil,
-        subscriptions: [StoredSubscription] = [], deliveries: [StoredDelivery] = [], receivedQoS2: [UInt16] = []
+        subscriptions: [StoredSubscription] = [], deliveries: [StoredDelivery] = [], receivedQoS2: [UInt16] = [],
+        will: StoredWill? = nil
     ) {
         self.clientIdentifier = clientIdentifier
         self.expiryInterval = expiryInterval
@@ -22,5 +25,6 @@ public struct StoredSession: Sendable, Hashable {
         self.subscriptions = subscriptions
         self.deliveries = deliveries
         self.receivedQoS2 = receivedQoS2
+        self.will = will
     }
 }

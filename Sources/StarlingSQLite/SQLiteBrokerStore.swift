@@ -138,7 +138,7 @@ public final class SQLiteBrokerStore: BrokerStore {
 
     public func load() async throws -> StoredState {
         // Rows of sessions deleted in a batch committed before rows a slower loop recorded for them.
-        for table in ["subscriptions", "deliveries", "received_qos2"] {
+        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
             _ = try await connection.query("DELETE FROM \(table) WHERE client NOT IN (SELECT client FROM sessions)")
         }
         var sessions: [String: StoredSession] = [:]
@@ -172,6 +172,15 @@ public final class SQLiteBrokerStore: BrokerStore {
         for row in try await connection.query("SELECT client, packet_identifier FROM received_qos2") {
             guard let client = row.column("client")?.string, let identifier = row.column("packet_identifier")?.integer else { continue }
             sessions[client]?.receivedQoS2.append(UInt16(clamping: identifier))
+        }
+        for row in try await connection.query("SELECT client, message, delay, publish_at FROM wills") {
+            guard let client = row.column("client")?.string, case .blob(let bytes) = row.column("message") else { continue }
+            let message = try decode(bytes, row: row)
+            var properties = message.properties
+            if let delay = row.column("delay")?.integer { properties.append(.willDelayInterval(UInt32(clamping: delay))) }
+            sessions[client]?.will = StoredWill(
+                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, properties: properties,
+                publishAt: row.column("publish_at")?.integer.map { WallClockTime(millisecondsSinceEpoch: Int64($0)) })
         }
         var retained: [StoredMessage] = []
         for row in try await connection.query("SELECT topic, message, publisher, expires_at FROM retained ORDER BY topic") {
@@ -229,7 +238,7 @@ public final class SQLiteBrokerStore: BrokerStore {
     private func write(_ batch: SQLiteStoreBatch) async throws {
         let deleted = batch.deletedSessions.map { SQLiteData.text($0) }
         if !deleted.isEmpty {
-            for table in ["sessions", "subscriptions", "deliveries", "received_qos2"] {
+            for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
                 try await run(rows: deleted.map { [$0] }, "DELETE FROM \(table) WHERE client IN (", "?", ")", separator: ",")
             }
         }
@@ -290,6 +299,25 @@ public final class SQLiteBrokerStore: BrokerStore {
         }
         try await run(rows: releasedQoS2, "DELETE FROM received_qos2 WHERE (client, packet_identifier) IN (VALUES ", "(?, ?)", ")")
         try await run(rows: received, "INSERT OR IGNORE INTO received_qos2 (client, packet_identifier) VALUES ", "(?, ?)", "")
+
+        var wills: [[SQLiteData]] = []
+        var noWills: [[SQLiteData]] = []
+        for (client, will) in batch.wills {
+            guard let will else {
+                noWills.append([.text(client)])
+                continue
+            }
+            var properties = will.properties
+            let delay = properties.willDelayInterval
+            properties.remove(.willDelayInterval)
+            let message = StoredMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties)
+            wills.append([
+                .text(client), .blob(try StoredMessageCodec.encode(message)), delay.map { .integer(Int($0)) } ?? .null,
+                will.publishAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null,
+            ])
+        }
+        try await run(rows: noWills, "DELETE FROM wills WHERE client IN (", "?", ")", separator: ",")
+        try await run(rows: wills, "INSERT OR REPLACE INTO wills (client, message, delay, publish_at) VALUES ", "(?, ?, ?, ?)", "")
 
         var retained: [[SQLiteData]] = []
         var unretained: [[SQLiteData]] = []

@@ -35,11 +35,13 @@ struct SQLiteStoreBatch {
     /// true: received; false: released.
     var receivedQoS2: OrderedDictionary<PacketKey, Bool> = [:]
     /// nil: deleted.
+    var wills: OrderedDictionary<String, StoredWill?> = [:]
+    /// nil: deleted.
     var retained: OrderedDictionary<String, StoredMessage?> = [:]
 
     var isEmpty: Bool {
         deletedSessions.isEmpty && sessions.isEmpty && subscriptions.isEmpty && deliveries.isEmpty && receivedQoS2.isEmpty
-            && retained.isEmpty
+            && wills.isEmpty && retained.isEmpty
     }
 
     mutating func apply(_ change: StoreChange) {
@@ -52,6 +54,7 @@ struct SQLiteStoreBatch {
             subscriptions.removeAll { $0.key.client == client }
             deliveries.removeAll { $0.key.client == client }
             receivedQoS2.removeAll { $0.key.client == client }
+            wills.removeValue(forKey: client)
         case .subscriptionSaved(let client, let subscription):
             subscriptions[SubscriptionKey(client: client, filter: subscription.topicFilter)] = .some(subscription)
         case .subscriptionDeleted(let client, let filter):
@@ -83,6 +86,10 @@ struct SQLiteStoreBatch {
             } else {
                 receivedQoS2[key] = false
             }
+        case .willSaved(let client, let will):
+            wills[client] = .some(will)
+        case .willDeleted(let client):
+            wills[client] = .some(nil)
         case .retainedSaved(let message):
             retained[message.topic] = .some(message)
         case .retainedDeleted(let topic):

@@ -52,7 +52,19 @@ enum SQLiteStoreSchema {
                 expires_at INTEGER
             )
             """,
-        ]
+        ],
+        [
+            // The will of a stored session: the message as a 5.0 PUBLISH (see StoredMessageCodec), the Will Delay
+            // Interval apart (it is no PUBLISH property), and the wall-clock time it is due once the connection is gone.
+            """
+            CREATE TABLE wills (
+                client TEXT PRIMARY KEY NOT NULL,
+                message BLOB NOT NULL,
+                delay INTEGER,
+                publish_at INTEGER
+            ) WITHOUT ROWID
+            """,
+        ],
     ]
 
     static var version: Int { migrations.count }

@@ -228,6 +228,168 @@ import Testing
             #expect(try await back.expectPublish().topic == "marker")
         }
     }
+
+    // MARK: Pending wills
+
+    static func will(_ topic: String, delay: UInt32? = nil) -> ConnectPacket.Will {
+        ConnectPacket.Will(
+            topic: topic, payload: ByteBuffer(string: "gone"), qos: .atLeastOnce,
+            properties: delay.map { [.willDelayInterval($0)] } ?? [])
+    }
+
+    static func storedWill(of clientIdentifier: String, in store: any BrokerStore) async throws -> StoredWill? {
+        try await store.load().sessions.first { $0.clientIdentifier == clientIdentifier }?.will
+    }
+
+    /// Connects a persistent session subscribed to `wills/#` at QoS 1 and disconnects it: a will published while it
+    /// is away, even during a restart, is queued for it.
+    static func leaveWatcher(on broker: TestBroker) async throws {
+        let watcher = try await broker.client("watcher", cleanStart: false, properties: sessionExpiry)
+        try await watcher.subscribe("wills/#", qos: .atLeastOnce)
+        try await watcher.disconnect()
+    }
+
+    /// The watcher is back: returns the first message it gets, after checking the session was kept.
+    static func firstMessageOfWatcher(on broker: TestBroker, timeout: TimeAmount = .seconds(5)) async throws -> PublishPacket {
+        let (watcher, connAck) = try await broker.connect("watcher", cleanStart: false, properties: sessionExpiry)
+        #expect(connAck.sessionPresent)
+        return try await watcher.expectPublish(timeout: timeout)
+    }
+
+    /// A delayed will (3.1.3.2.2) of a client whose connection was lost waits across a restart, counting in
+    /// wall-clock time, and is published when due; then it is no longer stored.
+    @Test func delayedWillIsPublishedAfterRestart() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let events = broker.broker.events()
+            let dropper = try await broker.client("dropper", cleanStart: false, will: Self.will("wills/dropper", delay: 2), properties: Self.sessionExpiry)
+            await dropper.drop()
+            for await event in events {
+                if case .clientDisconnected("dropper") = event { break }
+            }
+        }
+        let stored = try #require(try await Self.storedWill(of: "dropper", in: store))
+        let publishAt = try #require(stored.publishAt)
+        #expect(stored.topic == "wills/dropper")
+        #expect(stored.properties.willDelayInterval == 2)
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let watcher = try await broker.client("watcher")
+            try await watcher.subscribe("wills/#", qos: .atLeastOnce)
+            let will = try await watcher.expectPublish(timeout: .seconds(5))
+            // Not before it was due (the event loops' clock and the wall clock may differ by a little).
+            #expect(WallClockTime.now() >= publishAt.adding(milliseconds: -100))
+            #expect(will.topic == "wills/dropper")
+            #expect(will.payloadString == "gone")
+            // The Will Delay Interval belongs to CONNECT, not to the PUBLISH of the will.
+            #expect(will.properties.willDelayInterval == nil)
+        }
+        #expect(try await Self.storedWill(of: "dropper", in: store) == nil)
+    }
+
+    /// MQTT-3.1.2-10: a normal DISCONNECT deletes the will; the restart does not bring it back.
+    @Test func willClearedByDisconnectIsNotPublishedAfterRestart() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            try await Self.leaveWatcher(on: broker)
+            let leaver = try await broker.client("leaver", cleanStart: false, will: Self.will("wills/leaver"), properties: Self.sessionExpiry)
+            try await leaver.disconnect()
+        }
+        #expect(try await Self.storedWill(of: "leaver", in: store) == nil)
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("wills/marker", "marker")
+            #expect(try await Self.firstMessageOfWatcher(on: broker).topic == "wills/marker")
+        }
+    }
+
+    /// MQTT-3.1.3-9: a client that reconnects within the Will Delay Interval cancels its will, also when the
+    /// broker restarted in between.
+    @Test func reconnectWithinTheDelayCancelsTheStoredWill() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let events = broker.broker.events()
+            let dropper = try await broker.client("dropper", cleanStart: false, will: Self.will("wills/dropper", delay: 60), properties: Self.sessionExpiry)
+            await dropper.drop()
+            for await event in events {
+                if case .clientDisconnected("dropper") = event { break }
+            }
+        }
+        #expect(try await Self.storedWill(of: "dropper", in: store)?.publishAt != nil)
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let (back, connAck) = try await broker.connect("dropper", cleanStart: false, properties: Self.sessionExpiry)
+            #expect(connAck.sessionPresent)
+            try await back.disconnect()
+        }
+        #expect(try await Self.storedWill(of: "dropper", in: store) == nil)
+    }
+
+    /// A broker that goes down without closing its connections (simulated by a store that stops committing, so
+    /// that what the shutdown does is lost): the connected client's connection was closed without DISCONNECT, so
+    /// its will is published after the restart (3.1.2.5), at once or after its Will Delay Interval counted from
+    /// the restart.
+    @Test(arguments: [UInt32(0), 1])
+    func willOfClientConnectedAtCrashIsPublishedAfterRestart(delay: UInt32) async throws {
+        let store = FreezingStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            try await Self.leaveWatcher(on: broker)
+            let crasher = try await broker.client(
+                "crasher", cleanStart: false, will: Self.will("wills/crasher", delay: delay == 0 ? nil : delay), properties: Self.sessionExpiry)
+            // SUBACK waits for the commit that also holds the session and its will.
+            try await crasher.subscribe("anything", qos: .atLeastOnce)
+            store.freeze()
+        }
+        let stored = try #require(try await Self.storedWill(of: "crasher", in: store.inner))
+        #expect(stored.publishAt == nil)
+        let restart = WallClockTime.now()
+        try await TestBroker.with({ $0.store = store.inner }) { broker in
+            let will = try await Self.firstMessageOfWatcher(on: broker)
+            #expect(will.topic == "wills/crasher")
+            #expect(will.payloadString == "gone")
+            if delay > 0 {
+                #expect(WallClockTime.now() >= restart.adding(milliseconds: Int64(delay) * 1_000 - 100))
+            }
+        }
+        #expect(try await Self.storedWill(of: "crasher", in: store.inner) == nil)
+    }
+
+    /// A session that ended while the broker was down had its will due by then (3.1.3.2.2): it goes out at restart.
+    @Test func willOfSessionThatEndedDuringDowntimeIsPublished() async throws {
+        let store = InMemoryBrokerStore()
+        try await TestBroker.with({ $0.store = store }) { broker in
+            try await Self.leaveWatcher(on: broker)
+        }
+        let ended = WallClockTime.now().adding(milliseconds: -1_000)
+        try await store.commit([
+            .sessionSaved(clientIdentifier: "ended", expiryInterval: 10, expiresAt: ended),
+            .willSaved(
+                clientIdentifier: "ended",
+                StoredWill(topic: "wills/ended", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce, properties: [.willDelayInterval(30)], publishAt: ended)),
+        ])
+        try await TestBroker.with({ $0.store = store }) { broker in
+            let will = try await Self.firstMessageOfWatcher(on: broker)
+            #expect(will.topic == "wills/ended")
+        }
+    }
+}
+
+/// An in-memory store that stops committing once frozen, as a process that went down would: what the broker does
+/// afterwards never reaches `inner`.
+final class FreezingStore: BrokerStore {
+    let inner = InMemoryBrokerStore()
+    private let frozen = NIOLockedValueBox(false)
+
+    func freeze() {
+        frozen.withLockedValue { $0 = true }
+    }
+
+    func load() async throws -> StoredState { try await inner.load() }
+
+    func commit(_ changes: [StoreChange]) async throws {
+        guard !frozen.withLockedValue({ $0 }) else { return }
+        try await inner.commit(changes)
+    }
+
+    func close() async throws {}
 }
 
 /// An in-memory store whose commits can be held back or made to fail.

@@ -3,7 +3,7 @@ import MQTT
 import NIOCore
 import SQLiteNIO
 import StarlingBroker
-import StarlingSQLite
+@testable import StarlingSQLite
 import Testing
 
 @Suite struct SQLiteBrokerStoreTests {
@@ -90,6 +90,81 @@ import Testing
             #expect(state.sessions[0].subscriptions.map(\.topicFilter) == ["x"])
             #expect(state.sessions[1].deliveries.map(\.sequence) == [2])
             #expect(state.sessions[1].receivedQoS2.isEmpty)
+        }
+    }
+
+    static func will(delay: UInt32?, publishAt: WallClockTime?) -> StoredWill {
+        var properties: Properties = [.userProperty("k", "v"), .contentType("text/plain"), .messageExpiryInterval(60)]
+        if let delay { properties.append(.willDelayInterval(delay)) }
+        return StoredWill(
+            topic: "wills/a", payload: ByteBuffer(string: "gone"), qos: .exactlyOnce, retain: true, properties: properties,
+            publishAt: publishAt)
+    }
+
+    /// A pending will comes back as stored, Will Delay Interval and due time included; a deleted one, or one of a
+    /// deleted session, does not.
+    @Test func willsRoundTrip() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/starling.db"
+            let due = WallClockTime.now().adding(milliseconds: 5_000)
+            let store = try await SQLiteBrokerStore.open(path: path)
+            try await store.commit([
+                .sessionSaved(clientIdentifier: "connected", expiryInterval: 60, expiresAt: nil),
+                .willSaved(clientIdentifier: "connected", Self.will(delay: nil, publishAt: nil)),
+                .sessionSaved(clientIdentifier: "dropped", expiryInterval: 60, expiresAt: due),
+                .willSaved(clientIdentifier: "dropped", Self.will(delay: nil, publishAt: nil)),
+                .sessionSaved(clientIdentifier: "cleared", expiryInterval: 60, expiresAt: nil),
+                .willSaved(clientIdentifier: "cleared", Self.will(delay: nil, publishAt: nil)),
+                .sessionSaved(clientIdentifier: "ended", expiryInterval: 60, expiresAt: nil),
+                .willSaved(clientIdentifier: "ended", Self.will(delay: 5, publishAt: nil)),
+            ])
+            try await store.commit([
+                .willSaved(clientIdentifier: "dropped", Self.will(delay: 5, publishAt: due)),
+                .willDeleted(clientIdentifier: "cleared"),
+                .sessionDeleted(clientIdentifier: "ended"),
+                .sessionSaved(clientIdentifier: "ended", expiryInterval: 60, expiresAt: nil),
+            ])
+            try await store.close()
+
+            let reopened = try await SQLiteBrokerStore.open(path: path)
+            let state = try await reopened.load()
+            try await reopened.close()
+            let wills = Dictionary(uniqueKeysWithValues: state.sessions.map { ($0.clientIdentifier, $0.will) })
+            #expect(wills.count == 4)
+            #expect(wills["connected"] == .some(Self.will(delay: nil, publishAt: nil)))
+            #expect(wills["dropped"] == .some(Self.will(delay: 5, publishAt: due)))
+            #expect(wills["cleared"] == .some(nil))
+            #expect(wills["ended"] == .some(nil))
+        }
+    }
+
+    /// A database of schema version 1 (before wills were stored) is migrated in place: what it held is still
+    /// there, and wills can be stored.
+    @Test func aVersion1DatabaseIsMigrated() async throws {
+        try await Self.withDirectory { directory in
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let path = directory + "/starling.db"
+            let old = try await SQLiteConnection.open(storage: .file(path: path))
+            for statement in SQLiteStoreSchema.migrations[0] { _ = try await old.query(statement) }
+            _ = try await old.query("PRAGMA application_id = \(SQLiteStoreSchema.applicationID)")
+            _ = try await old.query("PRAGMA user_version = 1")
+            _ = try await old.query("INSERT INTO sessions (client, expiry_interval, expires_at) VALUES ('a', 60, NULL)")
+            try await old.close()
+            #expect(SQLiteStoreSchema.version > 1)
+
+            let store = try await SQLiteBrokerStore.open(path: path)
+            #expect(try await store.load().sessions == [StoredSession(clientIdentifier: "a", expiryInterval: 60)])
+            try await store.commit([.willSaved(clientIdentifier: "a", Self.will(delay: 5, publishAt: nil))])
+            try await store.close()
+
+            let check = try await SQLiteConnection.open(storage: .file(path: path))
+            let version = try await check.query("PRAGMA user_version").first?.columns.first?.data.integer
+            try await check.close()
+            #expect(version == SQLiteStoreSchema.version)
+            let reopened = try await SQLiteBrokerStore.open(path: path)
+            let state = try await reopened.load()
+            try await reopened.close()
+            #expect(state.sessions.first?.will == Self.will(delay: 5, publishAt: nil))
         }
     }
 
