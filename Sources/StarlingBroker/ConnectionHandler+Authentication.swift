@@ -145,8 +145,7 @@ extension ConnectionHandler {
             pendingSetup = nil
             authenticationSubject?.password = nil
             setup.authenticationData = data
-            state = .connecting
-            acquireSession(setup)
+            enter(setup)
         case .continueAuthentication(let data):
             guard let method = authenticationMethod else {
                 // MQTT-4.12.0-6: no AUTH to a client that named no method.
@@ -164,6 +163,9 @@ extension ConnectionHandler {
             }
             resume()
         case .refuse(let reason, let reasonString):
+            // Each refusal uses up one of the address's failed logins (`Limits.failedLoginsPerAddress`).
+            _ = core.failedLogins?.take(remoteAddress)
+            logger.warning("login refused", metadata: ["user": "\(authenticationSubject?.userName ?? "")", "reason": "\(reason)"])
             refuse(Self.refusal(reason), reasonString: reasonString)
         case .redirect(let reference, let permanently):
             // 3.1.1 has no Server Reference: its return code for these is Server unavailable.
