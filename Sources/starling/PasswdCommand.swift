@@ -62,7 +62,7 @@ struct PasswdCommand: ParsableCommand {
             do {
                 contents = try String(contentsOfFile: file, encoding: .utf8)
             } catch {
-                throw ValidationError("cannot read \(file): \(error.localizedDescription)\(delete ? "" : " (use -c to create it)")")
+                throw PasswdFailure("cannot read \(file): \(error.localizedDescription)\(delete ? "" : " (use -c to create it)")")
             }
         }
         let hash: PasswordHash?
@@ -73,7 +73,7 @@ struct PasswdCommand: ParsableCommand {
             hash = PasswordHash(password: Array(secret.utf8), iterations: iterations)
         }
         let (edited, found) = PasswordFile.editing(contents, user: user, hash: hash)
-        if delete && !found { throw ValidationError("user \(user) is not in \(file).") }
+        if delete && !found { throw PasswdFailure("user \(user) is not in \(file).") }
         try Self.save(edited, to: file)
     }
 
@@ -81,8 +81,8 @@ struct PasswdCommand: ParsableCommand {
     private static func askPassword() throws -> String {
         let first = try readHidden(prompt: "Password: ")
         let second = try readHidden(prompt: "Reenter password: ")
-        guard first == second else { throw ValidationError("the passwords do not match.") }
-        guard !first.isEmpty else { throw ValidationError("the password is empty.") }
+        guard first == second else { throw PasswdFailure("the passwords do not match.") }
+        guard !first.isEmpty else { throw PasswdFailure("the password is empty.") }
         return first
     }
 
@@ -101,7 +101,7 @@ struct PasswdCommand: ParsableCommand {
                 ClientStandardStreams.write(Array("\n".utf8), to: ClientStandardStreams.standardError)
             }
         }
-        guard let line = readLine(strippingNewline: true) else { throw ValidationError("no password given.") }
+        guard let line = readLine(strippingNewline: true) else { throw PasswdFailure("no password given.") }
         return line
     }
 
@@ -110,7 +110,7 @@ struct PasswdCommand: ParsableCommand {
     private static func save(_ contents: String, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw ValidationError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw PasswdFailure("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
@@ -118,14 +118,23 @@ struct PasswdCommand: ParsableCommand {
             guard count > 0 else {
                 close(descriptor)
                 unlink(temporary)
-                throw ValidationError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+                throw PasswdFailure("cannot write \(temporary): \(String(cString: strerror(errno)))")
             }
             written += count
         }
         close(descriptor)
         guard rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw ValidationError("cannot replace \(path): \(String(cString: strerror(errno)))")
+            throw PasswdFailure("cannot replace \(path): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// A failure while running, reported without the usage text.
+struct PasswdFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

@@ -89,8 +89,11 @@ struct SecurityFiles: Sendable {
 
     /// Reloads on every SIGHUP until the returned source is cancelled.
     func reloadOnHangUp(logger: Logger) -> any DispatchSourceSignal {
-        // The default action of SIGHUP ends the process; the source sees the signal only once it is ignored.
+        #if canImport(Darwin)
+        // Darwin delivers signals to the source through kqueue, which sees them only once the default action
+        // (ending the process) is off; on Linux Dispatch installs a handler of its own.
         signal(SIGHUP, SIG_IGN)
+        #endif
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler { reload(logger: logger) }
         source.resume()
