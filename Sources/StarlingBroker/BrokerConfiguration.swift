@@ -11,7 +11,8 @@ public struct BrokerConfiguration: Sendable {
     /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
     public var queueQoS0WhileOffline: Bool
     /// Decides which clients may connect and runs enhanced authentication. Without one every client is let in
-    /// and a CONNECT naming an Authentication Method is refused with 0x8C.
+    /// and a CONNECT naming an Authentication Method is refused with 0x8C; with one, clients without a user
+    /// name are refused unless `allowAnonymous` (see `PasswordFileAuthenticator`, `SCRAMAuthenticator`).
     public var authenticator: (any ConnectionAuthenticator)?
     /// Where persistent sessions and retained messages are kept across restarts; nil keeps them in memory only.
     public var store: (any BrokerStore)?

@@ -8,12 +8,14 @@ import NIOPosix
 ///
 /// A wrong password, or an unknown user, is answered Bad User Name or Password (0x86) for MQTT 5.0 and Not
 /// authorized (0x05) for 3.1.1, as Mosquitto does; both take the same time, so that the answer does not tell
-/// which users exist. Hashes are checked on a thread pool, never on an event loop or the cooperative pool.
+/// which users exist. Hashes are checked on a thread pool, never on an event loop or the cooperative pool; a
+/// password that passed is remembered (see `VerifiedPasswordCache`), so reconnecting with it is cheap.
 public final class PasswordFileAuthenticator: ConnectionAuthenticator {
     /// The file `reload()` reads, if the users came from one.
     public let path: String?
     private let current: NIOLockedValueBox<PasswordFile>
     private let threadPool: NIOThreadPool
+    private let verified = VerifiedPasswordCache()
 
     public init(_ file: PasswordFile, threadPool: NIOThreadPool = .singleton) {
         self.path = nil
@@ -52,11 +54,13 @@ public final class PasswordFileAuthenticator: ConnectionAuthenticator {
         guard request.stage == .connect else { return .refuse(.notAuthorized) }
         let stored = current.withLockedValue { $0.users[userName] }
         let password = request.password.map { Array($0.readableBytesView) } ?? []
+        if let stored, verified.contains(user: userName, hash: stored, password: password) { return .accept() }
         let hash = stored ?? Self.decoy(like: current.withLockedValue { $0.users.values.first })
         let matches = try await threadPool.runIfActive { hash.verify(password) }
-        guard stored != nil, matches else {
+        guard let stored, matches else {
             return .refuse(refusal, reasonString: "bad user name or password")
         }
+        verified.insert(user: userName, hash: stored, password: password)
         return .accept()
     }
 

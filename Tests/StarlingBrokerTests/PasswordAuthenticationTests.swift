@@ -107,3 +107,27 @@ import Testing
         }
     }
 }
+
+extension PasswordAuthenticationTests {
+    /// A password that passed once is remembered, but only for the hash it passed against: a changed password
+    /// and a wrong one are still refused, and a right one keeps working.
+    @Test func rememberedLoginsFollowTheFile() async throws {
+        let authenticator = PasswordFileAuthenticator(Self.users(["alice": "secret"]))
+        func decide(_ password: String) async throws -> AuthenticationDecision {
+            try await authenticator.authenticate(AuthenticationRequest(
+                clientIdentifier: "c", userName: "alice", password: ByteBuffer(string: password), protocolVersion: .v5))
+        }
+        func accepted(_ decision: AuthenticationDecision) -> Bool {
+            if case .accept = decision { return true }
+            return false
+        }
+        #expect(accepted(try await decide("secret")))
+        #expect(accepted(try await decide("secret")))
+        #expect(!accepted(try await decide("Secret")))
+        authenticator.update(Self.users(["alice": "changed"]))
+        #expect(!accepted(try await decide("secret")))
+        #expect(accepted(try await decide("changed")))
+        authenticator.update(PasswordFile())
+        #expect(!accepted(try await decide("changed")))
+    }
+}
