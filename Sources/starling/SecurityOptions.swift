@@ -20,6 +20,9 @@ struct SecurityOptions: ParsableArguments {
     @Flag(name: .long, help: "Let clients without a user name in even with a password file.")
     var allowAnonymous = false
 
+    @Option(name: .long, help: "Also reload the password and ACL files when they change, checking every this many seconds (0: only on SIGHUP).")
+    var reloadInterval = 0.0
+
     @Option(name: .long, help: "Largest PUBLISH payload accepted, in bytes (5.0: PUBACK/PUBREC 0x97 above it).")
     var maxPayloadSize: Int?
 
@@ -85,6 +88,36 @@ struct SecurityFiles: Sendable {
                 logger.error("ACL file not reloaded; the previous rules stay in force", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Reloads whenever the modification time or size of either file changes, checking every `interval`, until
+    /// the returned task is cancelled. An editor's half-written file is refused like any invalid one, and the
+    /// next change (its last write) is picked up.
+    func watch(every interval: Double, logger: Logger) -> Task<Void, Never>? {
+        let paths = [passwords?.path, accessControl?.path].compactMap { $0 }
+        guard interval > 0, !paths.isEmpty else { return nil }
+        return Task {
+            var last = paths.map(Self.fingerprint)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
+                let now = paths.map(Self.fingerprint)
+                if now != last {
+                    last = now
+                    reload(logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Modification time and size, or nil if the file cannot be examined.
+    private static func fingerprint(_ path: String) -> [Int]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        #if canImport(Darwin)
+        return [Int(info.st_mtimespec.tv_sec), Int(info.st_mtimespec.tv_nsec), Int(info.st_size), Int(info.st_ino)]
+        #else
+        return [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size), Int(info.st_ino)]
+        #endif
     }
 
     /// Reloads on every SIGHUP until the returned source is cancelled.

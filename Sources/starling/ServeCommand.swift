@@ -209,7 +209,11 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
         let hangUp = securityFiles.reloadOnHangUp(logger: logger)
-        defer { hangUp.cancel() }
+        let watch = securityFiles.watch(every: security.reloadInterval, logger: logger)
+        defer {
+            hangUp.cancel()
+            watch?.cancel()
+        }
 
         if !settings.memory {
             let dataDir = settings.dataDirectory
