@@ -128,6 +128,11 @@ let package = Package(
             path: "Examples/EmbeddedBroker"
         ),
         .executableTarget(
+            name: "SecureBroker",
+            dependencies: ["StarlingBroker"],
+            path: "Examples/SecureBroker"
+        ),
+        .executableTarget(
             name: "Publisher",
             dependencies: ["StarlingClient"],
             path: "Examples/Publisher"

@@ -105,7 +105,7 @@ extension ConnectionHandler {
     /// has no way to say no), are acknowledged as usual and dropped, as Mosquitto does.
     func refusePublish(_ publish: PublishPacket, session: Session, reason: ReasonCode, why: String, topic: String) {
         logRefusal(why, topic: topic)
-        guard let identifier = publish.packetIdentifier else { return }
+        guard let identifier = publish.packetIdentifier, state == .connected else { return }
         if version == .v5 {
             acknowledge(publish, reasonCode: reason, reasonString: why)
         } else if publish.qos == .exactlyOnce {

@@ -6,7 +6,7 @@ import NIOCore
 /// the answer, a timeout, and denial when the hook throws or is late.
 extension ConnectionHandler {
     /// Runs `operation` outside the event loop and `completion` back on it, with the result or a timeout
-    /// error; decoding is paused meanwhile and resumed afterwards unless the connection ended.
+    /// error, also when the connection ended meanwhile; decoding is paused until then.
     func runHook<T: Sendable>(
         _ name: String, _ operation: @escaping @Sendable () async throws -> T,
         then completion: @escaping (Result<T, any Error>) -> Void
@@ -26,7 +26,12 @@ extension ConnectionHandler {
             if case .failure(let error) = result {
                 logger.warning("hook failed; denying", metadata: ["hook": "\(name)", "error": "\(error)"])
             }
-            guard state != .closed && state != .takenOver else { return }
+            // The completion runs even when the connection has ended meanwhile: a PUBLISH it sent is still routed.
+            guard state != .closed && state != .takenOver else {
+                completion(result)
+                loop.flush()
+                return
+            }
             // The completion may start another asynchronous step that pauses again; then that step resumes.
             paused = false
             completion(result)
@@ -55,7 +60,6 @@ extension ConnectionHandler {
     func authorizePublish(_ message: Message, publish: PublishPacket, session: Session, authorizer: any PublishAuthorizer) {
         guard let client = clientInfo else { return }
         runHook("publish authorizer", { try await authorizer.authorizePublish(message, from: client) }) { [self] result in
-            guard state == .connected else { return }
             switch result {
             case .success(.allow):
                 route(message, for: publish, session: session)

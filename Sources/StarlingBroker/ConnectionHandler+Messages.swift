@@ -80,6 +80,9 @@ extension ConnectionHandler {
 
     func route(_ message: Message, for publish: PublishPacket, session: Session) {
         let receivers = core.publish(message, on: loop)
+        // A hook's answer can come after the connection ended (the message still counts), and the session may
+        // belong to another connection by then.
+        guard state == .connected else { return }
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             session.receivedQoS2.insert(identifier)
             recordReceivedQoS2(identifier, released: false, session: session)

@@ -291,8 +291,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         keepAliveCheck?.cancel()
         authenticationTimeout?.cancel()
         authenticationTask?.cancel()
-        guards?.hookTimeout?.cancel()
-        guards?.hookTask?.cancel()
         core.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
         if counted {
             core.connectionCount.wrappingDecrement(ordering: .relaxed)

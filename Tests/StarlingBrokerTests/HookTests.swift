@@ -119,6 +119,30 @@ import Testing
         }
     }
 
+    /// A PUBLISH counts once it is received: a publisher that goes away while the authorizer decides still has
+    /// its message routed.
+    @Test func aMessageIsRoutedWhenItsPublisherLeavesDuringTheDecision() async throws {
+        let decided = AsyncStream.makeStream(of: Void.self)
+        let hook = Publishes { _, _ in
+            // Answers only once the publisher's connection is gone.
+            for await _ in decided.stream { break }
+            return .allow
+        }
+        try await TestBroker.with({ $0.hooks.publishAuthorizer = hook }) { broker in
+            let subscriber = try await broker.client("s")
+            try await subscriber.subscribe("t")
+            let events = broker.broker.events()
+            let publisher = try await broker.client("p")
+            try await publisher.publish("t", "last words")
+            await publisher.drop()
+            for await event in events {
+                if case .clientDisconnected("p") = event { break }
+            }
+            decided.continuation.yield()
+            #expect(try await subscriber.expectPublish().payloadString == "last words")
+        }
+    }
+
     @Test func subscriptionsCanBeDowngradedOrRefused() async throws {
         let hook = Subscribes { filter, _, client in
             #expect(client.userName == nil)
