@@ -53,7 +53,7 @@ extension ConnectionHandler {
     /// Sets up the session of a client that is let in, unless the ACL forbids its will (as Mosquitto does).
     func enter(_ setup: SessionSetup) {
         if let control = core.configuration.accessControl, let will = setup.connect.will {
-            let rules = control.list.rules(userName: setup.connect.userName, clientIdentifier: setup.clientIdentifier)
+            let rules = control.list.rules(userName: setup.userName, clientIdentifier: setup.clientIdentifier)
             guard rules.mayPublish(will.topic) else {
                 logger.warning("client refused: its will topic is not writable for it", metadata: ["topic": "\(will.topic)"])
                 refuse(.notAuthorized, reasonString: "will topic not allowed")
@@ -69,7 +69,7 @@ extension ConnectionHandler {
     func setUpGuards(_ setup: SessionSetup) {
         let configuration = core.configuration
         let hooks = configuration.hooks
-        let userName = setup.connect.userName
+        let userName = setup.userName
         if hooks.observer != nil || hooks.publishAuthorizer != nil || hooks.subscribeAuthorizer != nil {
             guardState.clientInfo = ClientInfo(
                 clientIdentifier: setup.clientIdentifier, userName: userName, protocolVersion: version, remoteAddress: remoteAddress)

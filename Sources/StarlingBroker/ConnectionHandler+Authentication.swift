@@ -140,11 +140,12 @@ extension ConnectionHandler {
 
     private func concludeConnect(_ decision: AuthenticationDecision, step: Int) {
         switch decision {
-        case .accept(let data):
+        case .accept(let data, let userName):
             guard var setup = pendingSetup else { return }
             pendingSetup = nil
             authenticationSubject?.password = nil
             setup.authenticationData = data
+            if let userName { setup.userName = userName }
             enter(setup)
         case .continueAuthentication(let data):
             guard let method = authenticationMethod else {
@@ -176,7 +177,7 @@ extension ConnectionHandler {
     private func concludeReauthentication(_ decision: AuthenticationDecision, step: Int) {
         guard let method = authenticationMethod else { return }
         switch decision {
-        case .accept(let data):
+        case .accept(let data, _):
             logger.debug("client re-authenticated")
             sendAuth(.success, method: method, data: data)
         case .continueAuthentication(let data):

@@ -107,7 +107,7 @@ extension ConnectionHandler {
         let setup = SessionSetup(
             connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
             keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
-            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)))
+            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)), userName: connect.userName)
         admit(setup)
     }
 
@@ -121,6 +121,8 @@ extension ConnectionHandler {
         var sendWindow: Int
         /// 5.0: the authenticator's last Authentication Data, sent in CONNACK.
         var authenticationData: ByteBuffer?
+        /// Who the client is for the ACL and the hooks: the CONNECT's User Name, or the one the authenticator named.
+        var userName: String?
     }
 
     /// Finds or creates the session for the client, once every earlier connection of the same client identifier

@@ -14,7 +14,8 @@ import Foundation
 /// `SCRAM-SHA-256`: the password never crosses the network, and the client learns that the server knows it.
 ///
 /// CONNECT carries the client-first message, AUTH 0x18 from the broker the server-first message, AUTH 0x18 from
-/// the client the client-final message, and CONNACK the server-final message. Re-authentication (AUTH 0x19)
+/// the client the client-final message, and CONNACK the server-final message; the SCRAM user is the client's
+/// user name for the ACL and the hooks. Re-authentication (AUTH 0x19)
 /// runs the same exchange. Use one instance per broker: exchanges are told apart by `connectionNumber`, which
 /// counts per broker. Clients without the method are refused Bad authentication method (0x8C); combine
 /// it with another authenticator for those.
@@ -128,7 +129,7 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
             return .refuse(.badUserNameOrPassword, reasonString: "SCRAM proof does not match")
         }
         let serverSignature = Self.hmac(exchange.credentials.serverKey, authMessage)
-        return .accept(data: ByteBuffer(string: "v=\(Data(serverSignature).base64EncodedString())"))
+        return .accept(data: ByteBuffer(string: "v=\(Data(serverSignature).base64EncodedString())"), userName: exchange.userName)
     }
 
     private static let decoy = Credentials(password: "", salt: Array(repeating: 0, count: 16), iterations: 4_096)

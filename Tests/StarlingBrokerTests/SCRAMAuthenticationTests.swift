@@ -69,6 +69,25 @@ import _CryptoExtras
         }
     }
 
+    /// The SCRAM user, not the CONNECT's (empty) User Name, is who the ACL sees.
+    @Test func theACLSeesTheAuthenticatedUser() async throws {
+        let acl = AccessControl(try AccessControlList(contents: "user alice\ntopic readwrite alice/#"))
+        try await TestBroker.with({
+            $0.authenticator = Self.authenticator
+            $0.accessControl = acl
+        }) { broker in
+            let scram = Client(user: "alice", password: "pencil")
+            let client = try await broker.open()
+            try await client.send(.connect(ConnectPacket(
+                protocolVersion: .v5, clientIdentifier: "scram", properties: Self.properties(scram.clientFirst))))
+            let challenge = try await AuthenticationTests.expectAuth(client)
+            let (final, _) = try scram.final(serverFirst: String(buffer: try #require(challenge.properties.authenticationData)))
+            try await client.send(.auth(AuthPacket(reasonCode: .continueAuthentication, properties: Self.properties(final))))
+            #expect(try await client.expectConnAck().reasonCode == .success)
+            #expect(try await client.subscribe([("alice/#", SubscriptionOptions()), ("bob/#", SubscriptionOptions())]) == [.grantedQoS0, .notAuthorized])
+        }
+    }
+
     @Test(arguments: [("alice", "wrong"), ("nobody", "pencil")])
     func aWrongPasswordOrUnknownUserIsRefused(user: String, password: String) async throws {
         try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
