@@ -12,7 +12,7 @@ public struct BrokerHooks: Sendable {
     public var preConnect: (any PreConnectCheck)?
     /// Asked about every PUBLISH (after the ACL allowed it); may let it through, rewrite it or refuse it.
     public var publishAuthorizer: (any PublishAuthorizer)?
-    /// Asked about every subscription of a SUBSCRIBE, all in one call before any takes effect; may lower its QoS
+    /// Asked about each subscription of a SUBSCRIBE in turn, before any of them takes effect; may lower its QoS
     /// or refuse it. An ACL's refusal stands whatever it answers.
     public var subscribeAuthorizer: (any SubscribeAuthorizer)?
     /// Told, in order, what clients did; never delays them.
