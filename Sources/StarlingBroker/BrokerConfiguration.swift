@@ -18,9 +18,10 @@ public struct BrokerConfiguration: Sendable {
     public var store: (any BrokerStore)?
     /// When QoS 1 and 2 messages are acknowledged relative to their commit to `store`.
     public var durability = Durability.everyAck
-    /// Whether clients without a user name (and without an Authentication Method) get in. nil, the default,
-    /// lets them in only while no authenticator is set: configuring passwords or a hook closes the broker to
-    /// anonymous clients unless this is true. When true, the authenticator is not asked about them.
+    /// Whether clients without a user name (nor an Authentication Method or a verified client certificate) get
+    /// in. nil, the default, lets them in only while no authenticator is set: configuring passwords or a hook
+    /// closes the broker to anonymous clients unless this is true. When true, the authenticator is not asked
+    /// about them.
     public var allowAnonymous: Bool?
     /// Who may publish and subscribe to what; nil allows everything and costs nothing.
     public var accessControl: AccessControl?

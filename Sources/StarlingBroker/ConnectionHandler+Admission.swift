@@ -31,7 +31,9 @@ extension ConnectionHandler {
     private func authenticate(_ setup: SessionSetup) {
         let connect = setup.connect
         let configuration = core.configuration
-        let anonymous = connect.userName == nil && (version != .v5 || connect.properties.authenticationMethod == nil)
+        // A verified client certificate, a user name or an enhanced authentication method each say who it is.
+        let anonymous = connect.userName == nil && clientCertificate == nil
+            && (version != .v5 || connect.properties.authenticationMethod == nil)
         if anonymous {
             guard configuration.anonymousAllowed else {
                 logger.warning("anonymous client refused")
