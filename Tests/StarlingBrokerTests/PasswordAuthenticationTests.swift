@@ -131,3 +131,20 @@ extension PasswordAuthenticationTests {
         #expect(!accepted(try await decide("changed")))
     }
 }
+
+extension PasswordAuthenticationTests {
+    /// A verified client certificate says who the client is: without a user name it is not anonymous, and the
+    /// authenticator decides about it.
+    @Test func aClientCertificateIsNotAnonymous() async throws {
+        let authenticator = AuthenticationTests.Authenticator { request in
+            request.clientCertificate?.commonName == "alice" ? .accept() : .refuse(.notAuthorized)
+        }
+        try await TLSListenerTests.withTLSBroker(requireClientCertificate: true, authenticator: authenticator) { broker, certificates in
+            let transport = try RawTransport.tls(try certificates.clientConfiguration(
+                certificate: certificates.clientCertificate, key: certificates.clientKey))
+            let client = try await RawClient.open(port: broker.port, version: .v5, transport: transport)
+            #expect(try await TLSListenerTests.connect(client, "alice-device").reasonCode == .success)
+            #expect(authenticator.requests.withLockedValue { $0.count } == 1)
+        }
+    }
+}
