@@ -24,7 +24,7 @@ EOF
 # Signals go to the broker itself, whose pid the shell records before becoming it: `timeout` would pass on
 # only the first SIGHUP.
 timeout -k 5 120 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/broker.pid" \
-  "$STARLING" --host "$HOST" --port "$PORT" --password-file "$PASSWORDS" --acl-file "$ACL" >"$WORK/broker.log" 2>&1 &
+  "$STARLING" --host "$HOST" --port "$PORT" --memory --password-file "$PASSWORDS" --acl-file "$ACL" >"$WORK/broker.log" 2>&1 &
 BROKER_TIMEOUT=$!
 BACKGROUND+=("$BROKER_TIMEOUT")
 deadline=$((SECONDS + 30))
