@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // The wire protocol: packets, properties, reason codes, codec. No I/O.
@@ -47,6 +48,8 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // The `starling` configuration file, STARLING_ environment variables and flags, turned into a
@@ -125,6 +128,11 @@ let package = Package(
             path: "Examples/EmbeddedBroker"
         ),
         .executableTarget(
+            name: "SecureBroker",
+            dependencies: ["StarlingBroker"],
+            path: "Examples/SecureBroker"
+        ),
+        .executableTarget(
             name: "Publisher",
             dependencies: ["StarlingClient"],
             path: "Examples/Publisher"
@@ -157,6 +165,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -3,7 +3,7 @@
 # (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber, the given
 # `starling`'s own pub and sub, the Swift examples Publisher and Subscriber), then stops it with SIGTERM and
 # expects a clean exit. A second broker, configured from starling.example.yaml, serves the TLS, WebSocket and
-# PROXY protocol checks.
+# PROXY protocol checks; another, with a password file and an ACL, the auth/ check.
 #
 #   bash Scripts/interop.sh PATH_TO_STARLING
 #
@@ -162,6 +162,10 @@ fi
 
 # A broker of its own, killed with SIGKILL again and again: what it acknowledged must survive.
 run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
+
+# Another broker of its own, with a password file and an ACL, on another free port.
+AUTH_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run_check "auth/passwords-acl-reload" 150 bash "$CHECKS/auth_deployment.sh" "$AUTH_PORT" "$STARLING"
 
 # The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.
 broker_pid=$(cat "$WORK/broker.pid")

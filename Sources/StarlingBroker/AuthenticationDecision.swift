@@ -4,8 +4,10 @@ import NIOCore
 /// A `ConnectionAuthenticator`'s answer to one `AuthenticationRequest`.
 public enum AuthenticationDecision: Sendable {
     /// Lets the client in: CONNACK 0x00, or AUTH 0x00 ending a re-authentication, carrying `data` as
-    /// Authentication Data when the client named an Authentication Method.
-    case accept(data: ByteBuffer? = nil)
+    /// Authentication Data when the client named an Authentication Method. `userName`, when given at CONNECT,
+    /// is who the client is for the ACL and the hooks in place of the CONNECT's User Name: the user an
+    /// enhanced method authenticated, or a certificate's subject.
+    case accept(data: ByteBuffer? = nil, userName: String? = nil)
     /// Needs another step (5.0, with an Authentication Method only, MQTT-4.12.0-6): the broker sends AUTH 0x18
     /// with `data` and asks again with the client's answer (MQTT-4.12.0-2).
     case continueAuthentication(data: ByteBuffer?)

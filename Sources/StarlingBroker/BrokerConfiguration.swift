@@ -11,12 +11,22 @@ public struct BrokerConfiguration: Sendable {
     /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
     public var queueQoS0WhileOffline: Bool
     /// Decides which clients may connect and runs enhanced authentication. Without one every client is let in
-    /// and a CONNECT naming an Authentication Method is refused with 0x8C.
+    /// and a CONNECT naming an Authentication Method is refused with 0x8C; with one, clients without a user
+    /// name are refused unless `allowAnonymous` (see `PasswordFileAuthenticator`, `SCRAMAuthenticator`).
     public var authenticator: (any ConnectionAuthenticator)?
     /// Where persistent sessions and retained messages are kept across restarts; nil keeps them in memory only.
     public var store: (any BrokerStore)?
     /// When QoS 1 and 2 messages are acknowledged relative to their commit to `store`.
     public var durability = Durability.everyAck
+    /// Whether clients without a user name (nor an Authentication Method or a verified client certificate) get
+    /// in. nil, the default, lets them in only while no authenticator is set: configuring passwords or a hook
+    /// closes the broker to anonymous clients unless this is true. When true, the authenticator is not asked
+    /// about them.
+    public var allowAnonymous: Bool?
+    /// Who may publish and subscribe to what; nil allows everything and costs nothing.
+    public var accessControl: AccessControl?
+    /// The embedder's extension points besides the authenticator.
+    public var hooks = BrokerHooks()
 
     // What the broker supports, announced to 5.0 clients in CONNACK (3.2.2.3) and enforced for every client.
 
@@ -53,6 +63,9 @@ public struct BrokerConfiguration: Sendable {
         self.queueQoS0WhileOffline = queueQoS0WhileOffline
         self.authenticator = authenticator
     }
+
+    /// Whether a client without a user name or Authentication Method is let in (see `allowAnonymous`).
+    public var anonymousAllowed: Bool { allowAnonymous ?? (authenticator == nil) }
 
     public struct Limits: Sendable, Hashable {
         /// The largest packet accepted from a client, fixed header included; announced as Maximum Packet Size.
@@ -95,6 +108,20 @@ public struct BrokerConfiguration: Sendable {
         public var maximumRetainedMessages: Int = 1_000_000
         /// Payload bytes of all retained messages together; beyond it a new retained message is not kept.
         public var maximumRetainedBytes: Int = 1 << 30
+        /// Bytes in the payload of a PUBLISH; nil leaves only `maximumPacketSize`. Larger messages are refused
+        /// with Quota exceeded (0x97) in PUBACK / PUBREC for 5.0, dropped for QoS 0 and for 3.1.1.
+        public var maximumPayloadSize: Int?
+        /// PUBLISH packets per second one connection may send; beyond it they are handled as for `maximumPayloadSize`.
+        public var publishRate: RateLimit?
+        /// Payload bytes per second one connection may publish; beyond it as for `publishRate`.
+        public var publishBandwidth: RateLimit?
+        /// CONNECT packets per second from one IP address; beyond it the client is refused with Connection rate
+        /// exceeded (0x9F; 3.1.1: Server unavailable, 0x03).
+        public var connectionRatePerAddress: RateLimit?
+        /// Refused logins per second from one IP address; once they are used up, later CONNECTs from it are
+        /// refused as for `connectionRatePerAddress` without asking the authenticator. By default 10, then one
+        /// every 6 seconds.
+        public var failedLoginsPerAddress: RateLimit? = RateLimit(perSecond: 1.0 / 6, burst: 10)
 
         public init() {}
 

@@ -27,10 +27,16 @@ final class BrokerCore: Sendable {
     private let sharedGroupCursors = NIOLockedValueBox(SharedGroupCursors())
     /// Commits the loops' changes to the configured store; nil without one.
     let writer: StoreWriter?
+    let connectionRate: AddressRateLimiter?
+    let failedLogins: AddressRateLimiter?
+    let observer: BrokerObserverFeed?
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.connectionRate = configuration.limits.connectionRatePerAddress.map(AddressRateLimiter.init)
+        self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)
+        self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
                 index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count,
@@ -72,6 +78,7 @@ final class BrokerCore: Sendable {
                 storage.recordRetained(message)
             }
         }
+        observer?.emit(.published(message))
         if events.hasListeners {
             events.emit(.published(clientIdentifier: message.publisher, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
         }

@@ -140,13 +140,13 @@ extension ConnectionHandler {
 
     private func concludeConnect(_ decision: AuthenticationDecision, step: Int) {
         switch decision {
-        case .accept(let data):
+        case .accept(let data, let userName):
             guard var setup = pendingSetup else { return }
             pendingSetup = nil
             authenticationSubject?.password = nil
             setup.authenticationData = data
-            state = .connecting
-            acquireSession(setup)
+            if let userName { setup.userName = userName }
+            enter(setup)
         case .continueAuthentication(let data):
             guard let method = authenticationMethod else {
                 // MQTT-4.12.0-6: no AUTH to a client that named no method.
@@ -164,6 +164,9 @@ extension ConnectionHandler {
             }
             resume()
         case .refuse(let reason, let reasonString):
+            // Each refusal uses up one of the address's failed logins (`Limits.failedLoginsPerAddress`).
+            _ = core.failedLogins?.take(remoteAddress)
+            logger.warning("login refused", metadata: ["user": "\(authenticationSubject?.userName ?? "")", "reason": "\(reason)"])
             refuse(Self.refusal(reason), reasonString: reasonString)
         case .redirect(let reference, let permanently):
             // 3.1.1 has no Server Reference: its return code for these is Server unavailable.
@@ -174,7 +177,7 @@ extension ConnectionHandler {
     private func concludeReauthentication(_ decision: AuthenticationDecision, step: Int) {
         guard let method = authenticationMethod else { return }
         switch decision {
-        case .accept(let data):
+        case .accept(let data, _):
             logger.debug("client re-authenticated")
             sendAuth(.success, method: method, data: data)
         case .continueAuthentication(let data):

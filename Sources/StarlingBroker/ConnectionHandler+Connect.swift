@@ -22,6 +22,11 @@ extension ConnectionHandler {
             refuse(v5 ? .serverBusy : .serverUnavailable, reasonString: "too many connections")
             return
         }
+        if let limiter = core.connectionRate, !limiter.take(remoteAddress) {
+            logger.warning("refusing connection: too many connections from this address", metadata: ["limit": "\(limits.connectionRatePerAddress!)"])
+            refuse(.connectionRateExceeded, reasonString: "too many connections from this address")
+            return
+        }
 
         var connect = connect
         if userNameFromCertificate {
@@ -102,14 +107,8 @@ extension ConnectionHandler {
         let setup = SessionSetup(
             connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
             keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
-            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)))
-        if core.configuration.authenticator != nil {
-            authenticateConnect(setup)
-            return
-        }
-        state = .connecting
-        pause()
-        acquireSession(setup)
+            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)), userName: connect.userName)
+        admit(setup)
     }
 
     struct SessionSetup {
@@ -122,6 +121,8 @@ extension ConnectionHandler {
         var sendWindow: Int
         /// 5.0: the authenticator's last Authentication Data, sent in CONNACK.
         var authenticationData: ByteBuffer?
+        /// Who the client is for the ACL and the hooks: the CONNECT's User Name, or the one the authenticator named.
+        var userName: String?
     }
 
     /// Finds or creates the session for the client, once every earlier connection of the same client identifier
@@ -229,6 +230,7 @@ extension ConnectionHandler {
         }
         session.connection = self
         state = .connected
+        setUpGuards(setup)
         if setup.keepAlive > 0 {
             startKeepAlive(.milliseconds(Int64(setup.keepAlive) * 1_500))
         }
@@ -264,6 +266,7 @@ extension ConnectionHandler {
         if core.events.hasListeners {
             core.events.emit(.clientConnected(clientIdentifier: session.clientIdentifier, version: version))
         }
+        if let observer = core.observer, let clientInfo { observer.emit(.connected(clientInfo)) }
         session.resume()
         resume()
         loop.flush()
@@ -301,6 +304,7 @@ extension ConnectionHandler {
     func sessionEnded(_ session: Session) {
         session.connection = nil
         if core.events.hasListeners { core.events.emit(.clientDisconnected(clientIdentifier: session.clientIdentifier)) }
+        if let observer = core.observer, let clientInfo { observer.emit(.disconnected(clientInfo)) }
         let core = self.core
         let loop = self.loop
         if disconnectedNormally {

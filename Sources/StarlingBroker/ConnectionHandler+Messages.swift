@@ -64,8 +64,25 @@ extension ConnectionHandler {
                 return
             }
         }
+        if guarded, !admitPublish(publish, topic: topic, session: session) { return }
         let message = Message(publish: publish, topic: topic, publisher: session.clientIdentifier, now: .now())
+        if let authorizer = core.configuration.hooks.publishAuthorizer {
+            authorizePublish(message, publish: publish, session: session, authorizer: authorizer)
+            return
+        }
+        route(message, for: publish, session: session)
+    }
+
+    /// Whether a PUBLISH has checks beyond the protocol's to pass: a payload size, rate limits or an ACL.
+    private var guarded: Bool {
+        guards != nil || core.configuration.limits.maximumPayloadSize != nil
+    }
+
+    func route(_ message: Message, for publish: PublishPacket, session: Session) {
         let receivers = core.publish(message, on: loop)
+        // A hook's answer can come after the connection ended (the message still counts), and the session may
+        // belong to another connection by then.
+        guard state == .connected else { return }
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             session.receivedQoS2.insert(identifier)
             recordReceivedQoS2(identifier, released: false, session: session)
@@ -73,7 +90,7 @@ extension ConnectionHandler {
         acknowledge(publish, reasonCode: receivers == 0 ? .noMatchingSubscribers : .success)
     }
 
-    private func acknowledge(_ publish: PublishPacket, reasonCode: ReasonCode, reasonString: String? = nil) {
+    func acknowledge(_ publish: PublishPacket, reasonCode: ReasonCode, reasonString: String? = nil) {
         guard let identifier = publish.packetIdentifier else {
             if reasonCode.isFailure { disconnect(reason: reasonCode, reasonString: reasonString) }
             return
@@ -83,8 +100,13 @@ extension ConnectionHandler {
         sendDurably(publish.qos == .atLeastOnce ? .pubAck(ack) : .pubRec(ack))
     }
 
-    func handleSubscribe(_ subscribe: SubscribePacket, session: Session) {
+    /// `decisions`: the subscribe authorizer's answers, one per subscription, once it has given them.
+    func handleSubscribe(_ subscribe: SubscribePacket, session: Session, decisions: [SubscribeAuthorization]? = nil) {
         let configuration = core.configuration
+        if decisions == nil, let authorizer = configuration.hooks.subscribeAuthorizer {
+            authorizeSubscribe(subscribe, session: session, authorizer: authorizer)
+            return
+        }
         let limits = configuration.limits
         let v5 = version == .v5
         let identifier = subscribe.properties.subscriptionIdentifiers.first
@@ -113,7 +135,7 @@ extension ConnectionHandler {
         var reasonCodes: [ReasonCode] = []
         var problems: [String] = []
         var accepted: [(filter: TopicFilter, options: SubscriptionOptions, isNew: Bool)] = []
-        for subscription in subscribe.subscriptions {
+        for (index, subscription) in subscribe.subscriptions.enumerated() {
             guard let filter = try? TopicFilter(subscription.topicFilter, limits: limits.topicLimits) else {
                 reasonCodes.append(v5 ? .topicFilterInvalid : .subscriptionFailure)
                 if v5 { problems.append("invalid topic filter \"\(subscription.topicFilter)\"") }
@@ -124,6 +146,23 @@ extension ConnectionHandler {
                 reasonCodes.append(.subscriptionFailure)
                 continue
             }
+            if guards?.access?.maySubscribe(filter) == false {
+                // 5.0 3.9.3: Not authorized; 3.1.1: Failure.
+                reasonCodes.append(v5 ? .notAuthorized : .subscriptionFailure)
+                if v5 { problems.append("not allowed to subscribe to \"\(subscription.topicFilter)\"") }
+                logRefusal("not allowed to subscribe", topic: subscription.topicFilter)
+                continue
+            }
+            var maximumQoS = configuration.maximumQoS
+            switch decisions?[index] {
+            case .refuse(let reason):
+                reasonCodes.append(v5 ? (reason.isFailure ? reason : .notAuthorized) : .subscriptionFailure)
+                continue
+            case .downgrade(let qos):
+                maximumQoS = min(maximumQoS, qos)
+            case .allow, nil:
+                break
+            }
             let isNew = session.subscriptions[filter.rawValue] == nil
             if isNew && session.subscriptions.count >= limits.maximumSubscriptionsPerClient {
                 reasonCodes.append(v5 ? .quotaExceeded : .subscriptionFailure)
@@ -132,7 +171,7 @@ extension ConnectionHandler {
             }
             // MQTT-3.2.2-10: any requested QoS is accepted, and granted up to the Maximum QoS.
             var options = subscription.options
-            options.qos = min(options.qos, configuration.maximumQoS)
+            options.qos = min(options.qos, maximumQoS)
             session.subscriptions[filter.rawValue] = Session.SubscriptionRecord(filter: filter, options: options, identifier: identifier)
             accepted.append((filter, options, isNew))
             reasonCodes.append(.granted(options.qos))
@@ -178,6 +217,9 @@ extension ConnectionHandler {
             if core.events.hasListeners {
                 core.events.emit(.subscribed(clientIdentifier: session.clientIdentifier, topicFilters: accepted.map(\.filter.rawValue)))
             }
+            if let observer = core.observer, let clientInfo {
+                observer.emit(.subscribed(clientInfo, accepted.map(\.filter.rawValue)))
+            }
             resume()
         }
     }
@@ -209,6 +251,9 @@ extension ConnectionHandler {
             sendDurably(unsuback)
             if core.events.hasListeners {
                 core.events.emit(.unsubscribed(clientIdentifier: session.clientIdentifier, topicFilters: filters.map(\.rawValue)))
+            }
+            if let observer = core.observer, let clientInfo {
+                observer.emit(.unsubscribed(clientInfo, filters.map(\.rawValue)))
             }
             resume()
         }

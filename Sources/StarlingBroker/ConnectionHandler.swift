@@ -109,6 +109,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         get { authentication?.pendingSetup }
         set { authenticationState.pendingSetup = newValue }
     }
+    /// What the ACL, the publish limits and the hooks need, made only when one of them is configured.
+    var guards: ConnectionGuards?
 
     /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
     /// `channelActive` sees the channel active first.
@@ -324,6 +326,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, duplicate: Bool, now: NIODeadline) {
+        if let guards, guards.access?.mayReceive(delivery.message.topic) == false {
+            // Every delivery, retained and queued ones included, passes the client's read rules; a withheld
+            // message is done with, as if it had been delivered.
+            if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
+            return
+        }
         var properties: Properties = []
         var topic = delivery.message.topic
         var newAlias: UInt16?

@@ -114,6 +114,7 @@ public final class MQTTBroker: Service, Sendable {
             await writer.finish()
         }
         core.events.finish()
+        await core.observer?.finish()
     }
 
     /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`).

@@ -135,6 +135,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Milliseconds between commits with --durability periodic (default: 100).")
     var durabilityIntervalMs: Int?
 
+    @OptionGroup(title: "Authentication, access control and client limits")
+    var security: SecurityOptions
+
     /// The flags given, by configuration key: one line per setting.
     var flagValues: [String: String] {
         let flags: [(String, (any CustomStringConvertible)?)] = [
@@ -198,6 +201,20 @@ struct ServeCommand: AsyncParsableCommand {
         for warning in settings.warnings { logger.warning("\(warning)") }
 
         var configuration = settings.broker
+        let securityFiles: SecurityFiles
+        do {
+            securityFiles = try security.apply(to: &configuration)
+        } catch {
+            logger.critical("configuration error: \(error)")
+            throw ExitCode(78)
+        }
+        let hangUp = securityFiles.reloadOnHangUp(logger: logger)
+        let watch = securityFiles.watch(every: security.reloadInterval, logger: logger)
+        defer {
+            hangUp.cancel()
+            watch?.cancel()
+        }
+
         if !settings.memory {
             let dataDir = settings.dataDirectory
             let path = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"

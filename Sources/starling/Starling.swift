@@ -5,7 +5,7 @@ struct Starling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling",
         abstract: "An MQTT 3.1, 3.1.1 and 5.0 broker, with command-line clients.",
-        subcommands: [ServeCommand.self, PubCommand.self, SubCommand.self, BenchCommand.self],
+        subcommands: [ServeCommand.self, PubCommand.self, SubCommand.self, BenchCommand.self, PasswdCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

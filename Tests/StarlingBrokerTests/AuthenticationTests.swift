@@ -122,7 +122,7 @@ import Testing
             $0.authenticator = silent
             $0.limits.authenticationTimeout = .milliseconds(200)
         }) { broker in
-            let client = try await Self.connect(broker, "patient", version: version)
+            let client = try await Self.connect(broker, "patient", version: version, userName: "patient")
             let connAck = try await client.expectConnAck()
             #expect(connAck.reasonCode == (version == .v5 ? .notAuthorized : ConnectReturnCode.notAuthorized.reasonCode))
             try await client.expectClosed()
@@ -196,7 +196,7 @@ import Testing
     func redirectNamesAnotherServer(version: ProtocolVersion, permanently: Bool) async throws {
         let authenticator = Authenticator { _ in .redirect(serverReference: "other.example:1883", permanently: permanently) }
         try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
-            let client = try await Self.connect(broker, "wanderer", version: version)
+            let client = try await Self.connect(broker, "wanderer", version: version, userName: "wanderer")
             let connAck = try await client.expectConnAck()
             if version == .v5 {
                 #expect(connAck.reasonCode == (permanently ? .serverMoved : .useAnotherServer))

@@ -19,7 +19,8 @@ import Testing
     /// Sends `header` and CONNECT in one write, as a proxy forwarding the client's first bytes would.
     static func connect(through broker: TestBroker, header: [UInt8], version: ProtocolVersion = .v5) async throws -> RawClient {
         let client = try await broker.open(version: version)
-        let connect = try Packet.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "proxied")).encoded(version: version)
+        // With a user name: a broker with an authenticator refuses anonymous clients before asking it.
+        let connect = try Packet.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "proxied", userName: "proxied")).encoded(version: version)
         try await client.send(bytes: header + Array(connect.readableBytesView))
         return client
     }
@@ -54,7 +55,7 @@ import Testing
             let client = try await broker.open(version: .v3_1_1)
             try await client.send(bytes: Array("PROXY TCP4 198.51".utf8))
             try await client.send(bytes: Array(".100.9 192.0.2.1 1234 1883\r\n".utf8))
-            try await client.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "split")))
+            try await client.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "split", userName: "split")))
             #expect(try await client.expectConnAck().reasonCode == .success)
             #expect(authenticator.requests.withLockedValue { $0.first?.remoteAddress?.ipAddress } == "198.51.100.9")
         }

@@ -1,0 +1,215 @@
+import MQTT
+
+/// Who may publish to and receive from which topics, in the format of Mosquitto's `acl_file`:
+///
+/// ```
+/// # before any `user` line: the rules for clients without a user name
+/// topic read public/#
+///
+/// user alice
+/// topic readwrite alice/#
+/// topic deny alice/secret/#
+///
+/// client sensor-17          # (Starling) the rules for one client identifier
+/// topic write sensors/17/#
+///
+/// # for every client: %u is its user name, %c its client identifier
+/// pattern readwrite devices/%u/#
+/// pattern read status/%c
+/// ```
+///
+/// The access is `read`, `write`, `readwrite` (the default when it is left out) or `deny`. A client may do
+/// what one of its rules allows unless one of its `deny` rules matches; nothing else. Topic patterns are
+/// MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose `%u` or
+/// `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
+public struct AccessControlList: Sendable, Hashable {
+    public enum Access: String, Sendable, Hashable {
+        case read, write, readwrite, deny
+    }
+
+    public struct Rule: Sendable, Hashable {
+        public var access: Access
+        public var pattern: String
+
+        public init(_ access: Access, _ pattern: String) {
+            self.access = access
+            self.pattern = pattern
+        }
+    }
+
+    /// Rules for clients that connected without a user name.
+    public var anonymous: [Rule] = []
+    public var users: [String: [Rule]] = [:]
+    public var clients: [String: [Rule]] = [:]
+    /// Rules for every client, with `%u` and `%c` substituted.
+    public var patterns: [Rule] = []
+
+    public init(anonymous: [Rule] = [], users: [String: [Rule]] = [:], clients: [String: [Rule]] = [:], patterns: [Rule] = []) {
+        self.anonymous = anonymous
+        self.users = users
+        self.clients = clients
+        self.patterns = patterns
+    }
+
+    public init(contents: String) throws(ConfigurationFileError) {
+        enum Section {
+            case anonymous
+            case user(String)
+            case client(String)
+        }
+        var section = Section.anonymous
+        var number = 0
+        for line in contents.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let text = line.trimmingWhitespace
+            if text.isEmpty || text.first == "#" { continue }
+            let keywordEnd = text.firstIndex(where: \.isWhitespace) ?? text.endIndex
+            let keyword = text[..<keywordEnd]
+            let rest = text[keywordEnd...].trimmingWhitespace
+            switch keyword {
+            case "user", "client":
+                guard !rest.isEmpty else { throw ConfigurationFileError(line: number, reason: "\(keyword) without a name") }
+                section = keyword == "user" ? .user(String(rest)) : .client(String(rest))
+            case "topic", "pattern":
+                var access = Access.readwrite
+                var pattern = rest
+                let accessEnd = rest.firstIndex(where: \.isWhitespace) ?? rest.endIndex
+                if let named = Access(rawValue: String(rest[..<accessEnd])), accessEnd != rest.endIndex {
+                    access = named
+                    pattern = rest[accessEnd...].trimmingWhitespace
+                }
+                guard !pattern.isEmpty else { throw ConfigurationFileError(line: number, reason: "\(keyword) without a topic") }
+                do {
+                    try TopicFilter.validateFilter(String(pattern))
+                } catch {
+                    throw ConfigurationFileError(line: number, reason: "\"\(pattern)\" is not a valid topic filter")
+                }
+                let rule = Rule(access, String(pattern))
+                if keyword == "pattern" {
+                    patterns.append(rule)
+                } else {
+                    switch section {
+                    case .anonymous: anonymous.append(rule)
+                    case .user(let name): users[name, default: []].append(rule)
+                    case .client(let identifier): clients[identifier, default: []].append(rule)
+                    }
+                }
+            default:
+                throw ConfigurationFileError(line: number, reason: "unknown keyword \"\(keyword)\" (expected user, client, topic or pattern)")
+            }
+        }
+    }
+
+    public init(path: String) throws(ConfigurationFileError) {
+        let text = try ConfigurationFileError.read(path)
+        do {
+            try self.init(contents: text)
+        } catch {
+            throw error.at(path)
+        }
+    }
+
+    /// The rules that apply to one client, resolved once when it connects.
+    public func rules(userName: String?, clientIdentifier: String) -> AccessRules {
+        var rules = AccessRules()
+        if let userName {
+            rules.add(users[userName] ?? [])
+        } else {
+            rules.add(anonymous)
+        }
+        rules.add(clients[clientIdentifier] ?? [])
+        for rule in patterns {
+            guard let pattern = Self.substitute(rule.pattern, userName: userName, clientIdentifier: clientIdentifier) else { continue }
+            rules.add([Rule(rule.access, pattern)])
+        }
+        return rules
+    }
+
+    private static func substitute(_ pattern: String, userName: String?, clientIdentifier: String) -> String? {
+        guard pattern.contains("%") else { return pattern }
+        func usable(_ value: String) -> Bool {
+            // A name with a wildcard or a separator would reach beyond the client's own subtree.
+            !value.isEmpty && !value.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" })
+        }
+        var result = pattern
+        if result.contains("%u") {
+            guard let userName, usable(userName) else { return nil }
+            result = result.replacing("%u", with: userName)
+        }
+        if result.contains("%c") {
+            guard usable(clientIdentifier) else { return nil }
+            result = result.replacing("%c", with: clientIdentifier)
+        }
+        return result
+    }
+}
+
+/// The access rules of one client, as `AccessControlList.rules(userName:clientIdentifier:)` resolves them.
+public struct AccessRules: Sendable, Hashable {
+    var denied: [String] = []
+    var readable: [String] = []
+    var writable: [String] = []
+
+    mutating func add(_ rules: [AccessControlList.Rule]) {
+        for rule in rules {
+            switch rule.access {
+            case .deny: denied.append(rule.pattern)
+            case .read: readable.append(rule.pattern)
+            case .write: writable.append(rule.pattern)
+            case .readwrite:
+                readable.append(rule.pattern)
+                writable.append(rule.pattern)
+            }
+        }
+    }
+
+    /// Whether the client may publish to `topic`.
+    public func mayPublish(_ topic: String) -> Bool {
+        Self.allows(writable, denied: denied, topic: topic)
+    }
+
+    /// Whether a message on `topic` may be delivered to the client.
+    public func mayReceive(_ topic: String) -> Bool {
+        Self.allows(readable, denied: denied, topic: topic)
+    }
+
+    /// Whether the client may subscribe to `filter` (without any `$share/NAME/` prefix): some read rule must
+    /// cover every topic the filter matches, and no deny rule may cover it. Messages on denied topics below
+    /// an allowed filter are held back one by one by `mayReceive`.
+    public func maySubscribe(_ filter: String) -> Bool {
+        if denied.contains(where: { Self.covers($0, filter) }) { return false }
+        return readable.contains { Self.covers($0, filter) }
+    }
+
+    private static func allows(_ allowed: [String], denied: [String], topic: String) -> Bool {
+        if denied.contains(where: { TopicFilter.matches(filter: $0, topic: topic) }) { return false }
+        return allowed.contains { TopicFilter.matches(filter: $0, topic: topic) }
+    }
+
+    /// Whether every topic `filter` matches is also matched by `pattern`.
+    static func covers(_ pattern: String, _ filter: String) -> Bool {
+        let patternLevels = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        // A wildcard at the first level does not match `$` topics (MQTT-4.7.2-1), so it cannot cover them.
+        if let first = patternLevels.first, first == "#" || first == "+", filter.hasPrefix("$") { return false }
+        var index = 0
+        while index < patternLevels.count {
+            let level = patternLevels[index]
+            if level == "#" { return true }
+            guard index < filterLevels.count else { return false }
+            let wanted = filterLevels[index]
+            if wanted == "#" { return false }
+            if level != "+" && (wanted == "+" || wanted != level) { return false }
+            index += 1
+        }
+        return index == filterLevels.count
+    }
+}
+
+extension StringProtocol {
+    var trimmingWhitespace: SubSequence {
+        guard let start = firstIndex(where: { !$0.isWhitespace }) else { return self[endIndex...] }
+        let end = lastIndex(where: { !$0.isWhitespace })!
+        return self[start...end]
+    }
+}

@@ -1,0 +1,45 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A password or ACL file that cannot be used, with the line at fault.
+public struct ConfigurationFileError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: String?
+    /// 1-based; 0 when the file itself could not be read.
+    public var line: Int
+    public var reason: String
+
+    public init(path: String? = nil, line: Int, reason: String) {
+        self.path = path
+        self.line = line
+        self.reason = reason
+    }
+
+    public var description: String {
+        let place = [path, line > 0 ? "line \(line)" : nil].compactMap { $0 }.joined(separator: ", ")
+        return place.isEmpty ? reason : "\(place): \(reason)"
+    }
+
+    static func read(_ path: String) throws(ConfigurationFileError) -> String {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationFileError(path: path, line: 0, reason: "cannot be read (\(error))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationFileError(path: path, line: 0, reason: "is not UTF-8")
+        }
+        return text
+    }
+}
+
+extension ConfigurationFileError {
+    func at(_ path: String) -> ConfigurationFileError {
+        var located = self
+        located.path = path
+        return located
+    }
+}

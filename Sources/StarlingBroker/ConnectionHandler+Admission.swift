@@ -1,0 +1,130 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// The way from a valid CONNECT to a session: the pre-connect hook, anonymous clients, the failed-login
+/// limit, the authenticator and the will's ACL check; then the per-connection guards once it is in.
+extension ConnectionHandler {
+    func admit(_ setup: SessionSetup) {
+        guard let check = core.configuration.hooks.preConnect else {
+            authenticate(setup)
+            return
+        }
+        state = .authenticating
+        let client = ClientInfo(
+            clientIdentifier: setup.clientIdentifier, userName: setup.connect.userName, protocolVersion: version,
+            remoteAddress: remoteAddress)
+        let connect = setup.connect
+        runHook("pre-connect check", { try await check.check(client, connect: connect) }) { [self] result in
+            guard state == .authenticating else { return }
+            switch result {
+            case .success(nil):
+                authenticate(setup)
+            case .success(let reason?):
+                refuse(reason.isFailure ? reason : .notAuthorized, reasonString: "refused by the pre-connect check")
+            case .failure:
+                refuse(.notAuthorized, reasonString: "refused by the pre-connect check")
+            }
+        }
+    }
+
+    private func authenticate(_ setup: SessionSetup) {
+        let connect = setup.connect
+        let configuration = core.configuration
+        // A verified client certificate, a user name or an enhanced authentication method each say who it is.
+        let anonymous = connect.userName == nil && clientCertificate == nil
+            && (version != .v5 || connect.properties.authenticationMethod == nil)
+        if anonymous {
+            guard configuration.anonymousAllowed else {
+                logger.warning("anonymous client refused")
+                refuse(.notAuthorized, reasonString: "anonymous clients are not allowed")
+                return
+            }
+        } else if configuration.authenticator != nil {
+            if let limiter = core.failedLogins, !limiter.allows(remoteAddress) {
+                logger.warning("login refused: too many failed logins from this address", metadata: ["user": "\(connect.userName ?? "")"])
+                refuse(.connectionRateExceeded, reasonString: "too many failed logins")
+                return
+            }
+            authenticateConnect(setup)
+            return
+        }
+        enter(setup)
+    }
+
+    /// Sets up the session of a client that is let in, unless the ACL forbids its will (as Mosquitto does).
+    func enter(_ setup: SessionSetup) {
+        if let control = core.configuration.accessControl, let will = setup.connect.will {
+            let rules = control.list.rules(userName: setup.userName, clientIdentifier: setup.clientIdentifier)
+            guard rules.mayPublish(will.topic) else {
+                logger.warning("client refused: its will topic is not writable for it", metadata: ["topic": "\(will.topic)"])
+                refuse(.notAuthorized, reasonString: "will topic not allowed")
+                return
+            }
+        }
+        state = .connecting
+        pause()
+        acquireSession(setup)
+    }
+
+    /// The per-connection state of the configured limits, rules and hooks, set when the client is in.
+    func setUpGuards(_ setup: SessionSetup) {
+        let configuration = core.configuration
+        let hooks = configuration.hooks
+        let userName = setup.userName
+        if hooks.observer != nil || hooks.publishAuthorizer != nil || hooks.subscribeAuthorizer != nil {
+            guardState.clientInfo = ClientInfo(
+                clientIdentifier: setup.clientIdentifier, userName: userName, protocolVersion: version, remoteAddress: remoteAddress)
+        }
+        if let control = configuration.accessControl {
+            guardState.access = ConnectionAccess(control: control, userName: userName, clientIdentifier: setup.clientIdentifier)
+        }
+        if let quota = PublishQuota(rate: configuration.limits.publishRate, bandwidth: configuration.limits.publishBandwidth, now: .now()) {
+            guardState.publishQuota = quota
+        }
+    }
+
+    /// Checks a PUBLISH against the payload size, the rate limits and the ACL; answers it and returns false if
+    /// one of them refuses it.
+    func admitPublish(_ publish: PublishPacket, topic: String, session: Session) -> Bool {
+        let limits = core.configuration.limits
+        if let maximum = limits.maximumPayloadSize, publish.payload.readableBytes > maximum {
+            refusePublish(publish, session: session, reason: .quotaExceeded, why: "payload larger than \(maximum) bytes", topic: topic)
+            return false
+        }
+        if guards?.publishQuota?.admit(payloadBytes: publish.payload.readableBytes, now: .now()) == false {
+            refusePublish(publish, session: session, reason: .quotaExceeded, why: "publish rate limit exceeded", topic: topic)
+            return false
+        }
+        if guards?.access?.mayPublish(topic) == false {
+            refusePublish(publish, session: session, reason: .notAuthorized, why: "not allowed to publish to this topic", topic: topic)
+            return false
+        }
+        return true
+    }
+
+    /// Refuses a PUBLISH: 5.0 says so in PUBACK / PUBREC; QoS 0 messages, and every message of 3.1.1 (which
+    /// has no way to say no), are acknowledged as usual and dropped, as Mosquitto does.
+    func refusePublish(_ publish: PublishPacket, session: Session, reason: ReasonCode, why: String, topic: String) {
+        logRefusal(why, topic: topic)
+        guard let identifier = publish.packetIdentifier, state == .connected else { return }
+        if version == .v5 {
+            acknowledge(publish, reasonCode: reason, reasonString: why)
+        } else if publish.qos == .exactlyOnce {
+            session.receivedQoS2.insert(identifier)
+            send(.pubRec(AcknowledgementPacket(packetIdentifier: identifier)))
+        } else {
+            send(.pubAck(AcknowledgementPacket(packetIdentifier: identifier)))
+        }
+    }
+
+    /// At most one line per connection every ten seconds, so that a client cannot flood the log.
+    func logRefusal(_ why: String, topic: String) {
+        let guards = guardState
+        guards.refusedMessages += 1
+        let now = NIODeadline.now()
+        guard now >= guards.nextRefusalLog else { return }
+        guards.nextRefusalLog = now + .seconds(10)
+        logger.warning("message refused", metadata: ["reason": "\(why)", "topic": "\(topic)", "refused-so-far": "\(guards.refusedMessages)"])
+    }
+}

@@ -1,0 +1,78 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The users of a Mosquitto-style password file: one `username:hash` line each (see `PasswordHash`), blank
+/// lines and lines starting with `#` ignored.
+public struct PasswordFile: Sendable {
+    public private(set) var users: [String: PasswordHash]
+
+    public init(users: [String: PasswordHash] = [:]) {
+        self.users = users
+    }
+
+    /// Parses a whole file; any line that is not a user with a known hash makes it invalid, so that a mistake
+    /// cannot silently lock a user out or leave an old password in force.
+    public init(contents: String) throws(ConfigurationFileError) {
+        var users: [String: PasswordHash] = [:]
+        var number = 0
+        for line in contents.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let text = line.hasSuffix("\r") ? line.dropLast() : line[...]
+            if text.allSatisfy(\.isWhitespace) || text.first == "#" { continue }
+            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+                throw ConfigurationFileError(line: number, reason: "expected username:hash")
+            }
+            let user = String(text[..<colon])
+            guard let hash = PasswordHash(encoded: text[text.index(after: colon)...]) else {
+                throw ConfigurationFileError(line: number, reason: "the hash of user \"\(user)\" is not $7$ (PBKDF2-SHA512) or $6$ (SHA-512)")
+            }
+            guard users.updateValue(hash, forKey: user) == nil else {
+                throw ConfigurationFileError(line: number, reason: "user \"\(user)\" appears twice")
+            }
+        }
+        self.users = users
+    }
+
+    public init(path: String) throws(ConfigurationFileError) {
+        let text = try ConfigurationFileError.read(path)
+        do {
+            try self.init(contents: text)
+        } catch {
+            throw error.at(path)
+        }
+    }
+}
+
+extension PasswordFile {
+    /// `contents` with the line of `user` replaced by one with `hash`, added at the end if there was none, or
+    /// removed when `hash` is nil; every other line stays as it was. `found` says whether `user` had a line.
+    public static func editing(_ contents: String, user: String, hash: PasswordHash?) -> (contents: String, found: Bool) {
+        var lines = contents.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        let prefix = user + ":"
+        var found = false
+        var edited: [String] = []
+        for line in lines {
+            guard line.hasPrefix(prefix) else {
+                edited.append(line)
+                continue
+            }
+            found = true
+            if let hash { edited.append(prefix + hash.description) }
+        }
+        if !found, let hash { edited.append(prefix + hash.description) }
+        return (edited.isEmpty ? "" : edited.joined(separator: "\n") + "\n", found)
+    }
+
+    /// Why `user` cannot be a user name in a password file, or nil if it can.
+    public static func problem(withUserName user: String) -> String? {
+        if user.isEmpty { return "the user name is empty" }
+        if user.contains(":") { return "the user name contains \":\"" }
+        if user.contains(where: \.isNewline) { return "the user name contains a line break" }
+        if user.hasPrefix("#") { return "the user name starts with \"#\"" }
+        return nil
+    }
+}

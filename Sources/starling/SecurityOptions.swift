@@ -1,0 +1,135 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import StarlingBroker
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `serve` options for authentication, access control and the limits that protect the broker from clients.
+struct SecurityOptions: ParsableArguments {
+    @Option(name: .long, help: "Password file of username:hash lines, as `starling passwd` and mosquitto_passwd write. Anonymous clients are then refused unless --allow-anonymous. Reloaded on SIGHUP.")
+    var passwordFile: String?
+
+    @Option(name: .long, help: "ACL file in the format of Mosquitto's acl_file (user, client, topic, pattern lines). Without one every client may use every topic. Reloaded on SIGHUP.")
+    var aclFile: String?
+
+    @Flag(name: .long, help: "Let clients without a user name in even with a password file.")
+    var allowAnonymous = false
+
+    @Option(name: .long, help: "Also reload the password and ACL files when they change, checking every this many seconds (0: only on SIGHUP).")
+    var reloadInterval = 0.0
+
+    @Option(name: .long, help: "Largest PUBLISH payload accepted, in bytes (5.0: PUBACK/PUBREC 0x97 above it).")
+    var maxPayloadSize: Int?
+
+    @Option(name: .long, help: "PUBLISH packets per second per client (bursts of as many); beyond it 5.0 gets 0x97, others are dropped.")
+    var maxPublishRate: Double?
+
+    @Option(name: .long, help: "Payload bytes per second per client (bursts of as many); beyond it as for --max-publish-rate.")
+    var maxPublishBandwidth: Double?
+
+    @Option(name: .long, help: "CONNECTs per second from one IP address (bursts of as many, at least 1); beyond it 5.0 gets 0x9F, 3.1.1 0x03.")
+    var maxConnectionRate: Double?
+
+    @Option(name: .long, help: "Failed logins one IP address may have in a burst before it must wait (one more every 6 s); 0 for no limit (default: 10).")
+    var maxFailedLogins: Int?
+
+    /// Sets up the configuration; throws, with the file and line, if a file is not valid.
+    func apply(to configuration: inout BrokerConfiguration) throws -> SecurityFiles {
+        var files = SecurityFiles()
+        if let passwordFile {
+            let authenticator = try PasswordFileAuthenticator(path: passwordFile)
+            configuration.authenticator = authenticator
+            files.passwords = authenticator
+        }
+        if let aclFile {
+            let control = try AccessControl(path: aclFile)
+            configuration.accessControl = control
+            files.accessControl = control
+        }
+        // Only what is given here: the rest stays as the configuration file set it.
+        if allowAnonymous { configuration.allowAnonymous = true }
+        if let maxPayloadSize { configuration.limits.maximumPayloadSize = maxPayloadSize }
+        if let maxPublishRate { configuration.limits.publishRate = RateLimit(perSecond: maxPublishRate) }
+        if let maxPublishBandwidth { configuration.limits.publishBandwidth = RateLimit(perSecond: maxPublishBandwidth) }
+        if let maxConnectionRate { configuration.limits.connectionRatePerAddress = RateLimit(perSecond: maxConnectionRate) }
+        if let maxFailedLogins {
+            configuration.limits.failedLoginsPerAddress =
+                maxFailedLogins > 0 ? RateLimit(perSecond: 1.0 / 6, burst: Double(maxFailedLogins)) : nil
+        }
+        return files
+    }
+}
+
+/// The password and ACL files the broker was started with, reread on SIGHUP.
+struct SecurityFiles: Sendable {
+    var passwords: PasswordFileAuthenticator?
+    var accessControl: AccessControl?
+
+    /// Rereads both files; a file that is not valid leaves its rules in force, and the log says why.
+    func reload(logger: Logger) {
+        if let passwords, let path = passwords.path {
+            do {
+                try passwords.reload()
+                logger.notice("password file reloaded", metadata: ["path": "\(path)", "users": "\(passwords.file.users.count)"])
+            } catch {
+                logger.error("password file not reloaded; the previous users stay in force", metadata: ["error": "\(error)"])
+            }
+        }
+        if let accessControl, let path = accessControl.path {
+            do {
+                try accessControl.reload()
+                logger.notice("ACL file reloaded", metadata: ["path": "\(path)"])
+            } catch {
+                logger.error("ACL file not reloaded; the previous rules stay in force", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Reloads whenever the modification time or size of either file changes, checking every `interval`, until
+    /// the returned task is cancelled. An editor's half-written file is refused like any invalid one, and the
+    /// next change (its last write) is picked up.
+    func watch(every interval: Double, logger: Logger) -> Task<Void, Never>? {
+        let paths = [passwords?.path, accessControl?.path].compactMap { $0 }
+        guard interval > 0, !paths.isEmpty else { return nil }
+        return Task {
+            var last = paths.map(Self.fingerprint)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
+                let now = paths.map(Self.fingerprint)
+                if now != last {
+                    last = now
+                    reload(logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Modification time and size, or nil if the file cannot be examined.
+    private static func fingerprint(_ path: String) -> [Int]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        #if canImport(Darwin)
+        return [Int(info.st_mtimespec.tv_sec), Int(info.st_mtimespec.tv_nsec), Int(info.st_size), Int(info.st_ino)]
+        #else
+        return [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size), Int(info.st_ino)]
+        #endif
+    }
+
+    /// Reloads on every SIGHUP until the returned source is cancelled.
+    func reloadOnHangUp(logger: Logger) -> any DispatchSourceSignal {
+        #if canImport(Darwin)
+        // Darwin delivers signals to the source through kqueue, which sees them only once the default action
+        // (ending the process) is off; on Linux Dispatch installs a handler of its own.
+        signal(SIGHUP, SIG_IGN)
+        #endif
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { reload(logger: logger) }
+        source.resume()
+        return source
+    }
+}
