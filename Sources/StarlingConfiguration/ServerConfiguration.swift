@@ -14,6 +14,18 @@ public struct ServerConfiguration: Sendable {
     /// `every-ack` or `periodic`; with `periodic`, commits every `durabilityInterval` milliseconds.
     public var durabilityMode = "every-ack"
     public var durabilityInterval: Int = 100
+    /// Authentication, access control and the client limits that `starling serve` builds into the broker's
+    /// configuration (see its SecurityOptions): files are read there, rates become token buckets there.
+    public var passwordFile: String?
+    public var aclFile: String?
+    public var allowAnonymous = false
+    /// Seconds between checks of the password and ACL files for changes; 0 reloads on SIGHUP only.
+    public var reloadInterval: Double? = 0
+    public var maximumPayloadSize: Int?
+    public var publishRate: Double?
+    public var publishBandwidth: Double?
+    public var connectionRate: Double?
+    public var failedLogins: Int?
     /// What the configuration did not stop the broker for but an operator should hear about.
     public var warnings: [String] = []
 

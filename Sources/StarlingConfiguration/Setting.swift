@@ -17,6 +17,13 @@ struct Setting<Root>: Sendable {
         }
     }
 
+    /// A number whose absence means no limit.
+    static func optionalInt(_ key: String, _ path: WritableKeyPath<Root, Int?> & Sendable, in range: ClosedRange<Int>) -> Setting {
+        Setting(key: key) { values, fullKey, root in
+            if let value = try values.int(fullKey, in: range) { root[keyPath: path] = value }
+        }
+    }
+
     /// A rate or another fractional number; nil (the key's absence) leaves the default.
     static func double(_ key: String, _ path: WritableKeyPath<Root, Double?> & Sendable, in range: ClosedRange<Double>) -> Setting {
         Setting(key: key) { values, fullKey, root in

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Logging
 import StarlingBroker
+import StarlingConfiguration
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +22,7 @@ struct SecurityOptions: ParsableArguments {
     var allowAnonymous = false
 
     @Option(name: .long, help: "Also reload the password and ACL files when they change, checking every this many seconds (0: only on SIGHUP).")
-    var reloadInterval = 0.0
+    var reloadInterval: Double?
 
     @Option(name: .long, help: "Largest PUBLISH payload accepted, in bytes (5.0: PUBACK/PUBREC 0x97 above it).")
     var maxPayloadSize: Int?
@@ -38,28 +39,43 @@ struct SecurityOptions: ParsableArguments {
     @Option(name: .long, help: "Failed logins one IP address may have in a burst before it must wait (one more every 6 s); 0 for no limit (default: 10).")
     var maxFailedLogins: Int?
 
-    /// Sets up the configuration; throws, with the file and line, if a file is not valid.
-    func apply(to configuration: inout BrokerConfiguration) throws -> SecurityFiles {
+    /// The flags given, by configuration key.
+    var flagValues: [(String, (any CustomStringConvertible)?)] {
+        [
+            ("password_file", passwordFile),
+            ("acl_file", aclFile),
+            // Left off, the flag must not override the file.
+            ("allow_anonymous", allowAnonymous ? true : nil),
+            ("reload_interval", reloadInterval),
+            ("max_payload_size", maxPayloadSize),
+            ("max_publish_rate", maxPublishRate),
+            ("max_publish_bandwidth", maxPublishBandwidth),
+            ("max_connection_rate", maxConnectionRate),
+            ("max_failed_logins", maxFailedLogins),
+        ]
+    }
+
+    /// Sets up the configuration from the settings (file, environment and flags together); throws, with the
+    /// file and line, if a password or ACL file is not valid.
+    static func apply(_ settings: ServerConfiguration, to configuration: inout BrokerConfiguration) throws -> SecurityFiles {
         var files = SecurityFiles()
-        if let passwordFile {
+        if let passwordFile = settings.passwordFile {
             let authenticator = try PasswordFileAuthenticator(path: passwordFile)
             configuration.authenticator = authenticator
             files.passwords = authenticator
         }
-        if let aclFile {
+        if let aclFile = settings.aclFile {
             let control = try AccessControl(path: aclFile)
             configuration.accessControl = control
             files.accessControl = control
         }
-        // Only what is given here: the rest stays as the configuration file set it.
-        if allowAnonymous { configuration.allowAnonymous = true }
-        if let maxPayloadSize { configuration.limits.maximumPayloadSize = maxPayloadSize }
-        if let maxPublishRate { configuration.limits.publishRate = RateLimit(perSecond: maxPublishRate) }
-        if let maxPublishBandwidth { configuration.limits.publishBandwidth = RateLimit(perSecond: maxPublishBandwidth) }
-        if let maxConnectionRate { configuration.limits.connectionRatePerAddress = RateLimit(perSecond: maxConnectionRate) }
-        if let maxFailedLogins {
-            configuration.limits.failedLoginsPerAddress =
-                maxFailedLogins > 0 ? RateLimit(perSecond: 1.0 / 6, burst: Double(maxFailedLogins)) : nil
+        if settings.allowAnonymous { configuration.allowAnonymous = true }
+        if let size = settings.maximumPayloadSize { configuration.limits.maximumPayloadSize = size }
+        if let rate = settings.publishRate { configuration.limits.publishRate = RateLimit(perSecond: rate) }
+        if let rate = settings.publishBandwidth { configuration.limits.publishBandwidth = RateLimit(perSecond: rate) }
+        if let rate = settings.connectionRate { configuration.limits.connectionRatePerAddress = RateLimit(perSecond: rate) }
+        if let failures = settings.failedLogins {
+            configuration.limits.failedLoginsPerAddress = failures > 0 ? RateLimit(perSecond: 1.0 / 6, burst: Double(failures)) : nil
         }
         return files
     }

@@ -178,7 +178,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("memory", memory ? true : nil),
             ("durability", durability),
             ("durability_interval_ms", durabilityIntervalMs),
-        ]
+        ] + security.flagValues
         return Dictionary(flags.compactMap { key, value in value.map { (key, "\($0)") } }, uniquingKeysWith: { _, last in last })
     }
 
@@ -203,13 +203,13 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = settings.broker
         let securityFiles: SecurityFiles
         do {
-            securityFiles = try security.apply(to: &configuration)
+            securityFiles = try SecurityOptions.apply(settings, to: &configuration)
         } catch {
             logger.critical("configuration error: \(error)")
             throw ExitCode(78)
         }
         let hangUp = securityFiles.reloadOnHangUp(logger: logger)
-        let watch = securityFiles.watch(every: security.reloadInterval, logger: logger)
+        let watch = securityFiles.watch(every: settings.reloadInterval ?? 0, logger: logger)
         defer {
             hangUp.cancel()
             watch?.cancel()

@@ -98,6 +98,40 @@ report plain-local bash -c "mosquitto_pub -h 127.0.0.1 -p $PORT_LOCAL -t interop
 kill -TERM "$BROKER_PID"
 if wait "$BROKER_PID"; then echo "PASS listeners/sigterm"; else FAILED=$((FAILED + 1)); echo "FAIL listeners/sigterm: exit status $?"; fi
 BROKER_PID=""
+
+# The same deployment with the example's password_file and acl_file keys set: TLS and WebSocket listeners
+# with passwords and an ACL. A client without the right credentials gets nothing.
+"$STARLING" passwd -c -b "$WORK/passwords" alice alice-secret >/dev/null || die "starling passwd failed"
+printf 'user alice\ntopic readwrite alice/#\n' >"$WORK/acl"
+python3 - "$WORK" <<'PY' || die "cannot add the password and ACL files to the configuration"
+import sys, yaml
+work = sys.argv[1]
+config = yaml.safe_load(open(f"{work}/starling.yaml"))
+config["password_file"] = f"{work}/passwords"
+config["acl_file"] = f"{work}/acl"
+yaml.safe_dump(config, open(f"{work}/starling.yaml", "w"))
+PY
+"$STARLING" --config "$WORK/starling.yaml" --memory >broker-secured.log 2>&1 &
+BROKER_PID=$!
+for _ in $(seq 600); do
+  accepting "$PORT_LOCAL_WEB" && break
+  kill -0 "$BROKER_PID" 2>/dev/null || die "secured starling exited: $(tail -n 3 broker-secured.log | tr '\n' ' ')"
+  sleep 0.05
+done
+report secured/paho-websocket-tls-with-password python3 "$HERE/listeners_paho_websocket.py" --port "$PORT_BROWSERS" \
+  --cafile "$WORK/ca.crt" --username alice --password alice-secret --topic "alice/paho-$RANDOM"
+report secured/mqttjs-websocket-with-password env NODE_PATH=/usr/share/nodejs MQTT_USERNAME=alice \
+  MQTT_PASSWORD=alice-secret MQTT_TOPIC_PREFIX=alice/mqttjs- node "$HERE/listeners_mqttjs.js" "ws://127.0.0.1:$PORT_LOCAL_WEB/mqtt"
+report secured/anonymous-refused python3 "$HERE/listeners_paho_websocket.py" --port "$PORT_LOCAL_WEB" --expect-refused
+report secured/wrong-password-refused python3 "$HERE/listeners_paho_websocket.py" --port "$PORT_BROWSERS" \
+  --cafile "$WORK/ca.crt" --username alice --password wrong --expect-refused
+report secured/topic-outside-acl-refused python3 "$HERE/listeners_paho_websocket.py" --port "$PORT_LOCAL_WEB" \
+  --username alice --password alice-secret --topic "bob/secret" --expect-refused
+report secured/mosquitto-with-password bash -c "mosquitto_pub -h 127.0.0.1 -p $PORT_LOCAL -u alice -P alice-secret \
+  -t alice/plain -m hi -q 1 && ! mosquitto_pub -h 127.0.0.1 -p $PORT_LOCAL -t alice/plain -m hi -q 1 2>/dev/null"
+kill -TERM "$BROKER_PID"
+wait "$BROKER_PID"
+BROKER_PID=""
 if ((FAILED > 0)); then
   echo "-- broker output (last 20 lines):"
   tail -n 20 "$WORK/broker.log"

@@ -1,11 +1,16 @@
 // MQTT.js over WebSocket: subscribes, publishes and waits for its own message.
 // Usage: NODE_PATH=/usr/share/nodejs node listeners_mqttjs.js ws://HOST:PORT/mqtt [CA_FILE]
+// MQTT_USERNAME and MQTT_PASSWORD log in; MQTT_TOPIC_PREFIX replaces the topic's prefix.
 const fs = require("fs");
 const mqtt = require("mqtt");
 const [url, caFile] = process.argv.slice(2);
 const options = { clientId: "mqttjs-ws-" + Math.random().toString(16).slice(2, 10), reconnectPeriod: 0 };
 if (caFile) options.ca = fs.readFileSync(caFile);
-const topic = "interop/listeners-mqttjs/" + Date.now() + "-" + process.pid;
+if (process.env.MQTT_USERNAME) {
+  options.username = process.env.MQTT_USERNAME;
+  options.password = process.env.MQTT_PASSWORD;
+}
+const topic = (process.env.MQTT_TOPIC_PREFIX || "interop/listeners-mqttjs/") + Date.now() + "-" + process.pid;
 const client = mqtt.connect(url, options);
 const timer = setTimeout(() => {
   console.log("no message within 10 s");
