@@ -41,7 +41,7 @@ extension ConnectionHandler {
                 return
             }
             if publish.properties.payloadFormatIndicator == 1 && !publish.payload.isValidUTF8 {
-                // MQTT-3.3.2-? / 5.4.1: a payload that is not the UTF-8 it claims to be.
+                // 3.3.2.3.2: a payload that is not the UTF-8 its Payload Format Indicator claims, refused with 0x99.
                 acknowledge(publish, reasonCode: .payloadFormatInvalid, reasonString: "payload is not UTF-8 as its Payload Format Indicator says")
                 return
             }
