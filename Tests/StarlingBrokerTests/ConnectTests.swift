@@ -344,8 +344,7 @@ import Testing
     @Test func simultaneousConnectsOfOneClientLeaveOneConnection() async throws {
         try await TestBroker.with { broker in
             let (first, _) = try await broker.connect("twin", cleanStart: false, properties: [.sessionExpiryInterval(60)])
-            try await first.send(.disconnect(DisconnectPacket()))
-            try await first.expectClosed()
+            try await first.disconnect()
             for round in 0..<20 {
                 let clients = [try await broker.open(), try await broker.open()]
                 let connect = Packet.connect(ConnectPacket(
@@ -377,8 +376,7 @@ import Testing
     @Test func sessionsAreBounded() async throws {
         try await TestBroker.with({ $0.limits.maximumSessions = 2 }) { broker in
             let (away, _) = try await broker.connect("away", properties: [.sessionExpiryInterval(60)])
-            try await away.send(.disconnect(DisconnectPacket()))
-            try await away.expectClosed()
+            try await away.disconnect()
             let present = try await broker.client("present")
 
             for version in [ProtocolVersion.v5, .v3_1_1] {
@@ -392,8 +390,7 @@ import Testing
             let (back, connAck) = try await broker.connect("away", cleanStart: false, properties: [.sessionExpiryInterval(60)])
             #expect(connAck.sessionPresent)
             // A session that ends makes room.
-            try await present.send(.disconnect(DisconnectPacket()))
-            try await present.expectClosed()
+            try await present.disconnect()
             _ = try await broker.client("newcomer")
             _ = back
         }

@@ -137,14 +137,11 @@ import Testing
                 let subscriber = try await broker.client("subscriber-\(index)")
                 try await subscriber.subscribe([(filter, SubscriptionOptions()), ("marker/\(index)", SubscriptionOptions())])
                 try await publisher.publish("marker/\(index)", "marker")
-                var received: [String] = []
-                while true {
-                    let publish = try await subscriber.expectPublish()
-                    if publish.topic == "marker/\(index)" { break }
-                    #expect(publish.retain)
-                    received.append(publish.topic)
-                }
-                #expect(received == expected, "filter \(filter)")
+                let received = try await subscriber.publishes { $0 == "marker/\(index)" }
+                let allRetained = received.allSatisfy { $0.retain }
+                let topics = received.map(\.topic)
+                #expect(allRetained)
+                #expect(topics == expected, "filter \(filter)")
             }
         }
     }
@@ -168,12 +165,7 @@ import Testing
                 let late = try await broker.client(name)
                 try await late.subscribe([("bounded/+", SubscriptionOptions()), ("marker/\(name)", SubscriptionOptions())])
                 try await publisher.publish("marker/\(name)", "marker")
-                var payloads: [String] = []
-                while true {
-                    let publish = try await late.expectPublish()
-                    if publish.topic.hasPrefix("marker/") { return payloads }
-                    payloads.append(publish.payloadString)
-                }
+                return try await late.publishes { $0.hasPrefix("marker/") }.map(\.payloadString)
             }
             #expect(try await kept("first") == ["aaaa", "bbbb"])
             // Replacing a kept message needs no new room, as long as the bytes fit.

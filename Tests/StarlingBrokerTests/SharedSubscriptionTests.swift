@@ -28,14 +28,7 @@ import Testing
 
             var shares: [[String]] = []
             for member in members {
-                var share: [String] = []
-                while true {
-                    let publish = try await member.expectPublish()
-                    if publish.topic.hasPrefix("done/") { break }
-                    share.append(publish.payloadString)
-                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
-                }
-                shares.append(share)
+                shares.append(try await member.publishes { $0.hasPrefix("done/") }.map(\.payloadString))
             }
             #expect((shares[0] + shares[1]).sorted() == ["0", "1", "2", "3", "4", "5"])
             // The broker takes the members in turn.
@@ -159,15 +152,9 @@ import Testing
             var topicsByMember: [Set<String>] = []
             var count = 0
             for member in members {
-                var topics: Set<String> = []
-                while true {
-                    let publish = try await member.expectPublish()
-                    if publish.topic.hasPrefix("done/") { break }
-                    topics.insert(publish.topic)
-                    count += 1
-                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
-                }
-                topicsByMember.append(topics)
+                let received = try await member.publishes { $0.hasPrefix("done/") }
+                topicsByMember.append(Set(received.map(\.topic)))
+                count += received.count
             }
             #expect(count == 12)
             let split = topicsByMember[0].intersection(topicsByMember[1])
@@ -199,14 +186,7 @@ import Testing
 
             var received: [[Int]] = []
             for member in members {
-                var numbers: [Int] = []
-                while true {
-                    let publish = try await member.expectPublish()
-                    if publish.topic.hasPrefix("done/") { break }
-                    numbers.append(Int(publish.payloadString)!)
-                    try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
-                }
-                received.append(numbers)
+                received.append(try await member.publishes { $0.hasPrefix("done/") }.map { Int($0.payloadString)! })
             }
             let evens = [0, 2, 4], odds = [1, 3, 5]
             #expect(received == [evens, odds] || received == [odds, evens])
@@ -219,8 +199,7 @@ import Testing
         try await TestBroker.with { broker in
             let away = try await broker.client("away", properties: [.sessionExpiryInterval(60)])
             try await away.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
-            try await away.send(.disconnect(DisconnectPacket()))
-            try await away.expectClosed()
+            try await away.disconnect()
             let present = try await broker.client("present")
             try await present.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
 
@@ -248,8 +227,7 @@ import Testing
         try await TestBroker.with { broker in
             let away = try await broker.client("away", properties: [.sessionExpiryInterval(60)])
             try await away.subscribe("$share/g/jobs/+", qos: .atLeastOnce)
-            try await away.send(.disconnect(DisconnectPacket()))
-            try await away.expectClosed()
+            try await away.disconnect()
             let publisher = try await broker.client("publisher")
             try await publisher.publishQoS1("jobs/1", "kept", packetIdentifier: 1)
 

@@ -116,6 +116,20 @@ extension RawClient {
         return ack
     }
 
+    /// The PUBLISH packets received before the first whose topic `isMarker` accepts, each QoS 1 one acknowledged:
+    /// a marker published last shows that nothing more is coming.
+    func publishes(until isMarker: (String) -> Bool) async throws -> [PublishPacket] {
+        var received: [PublishPacket] = []
+        while true {
+            let publish = try await expectPublish()
+            if isMarker(publish.topic) { return received }
+            received.append(publish)
+            if publish.qos == .atLeastOnce, let identifier = publish.packetIdentifier {
+                try await send(.pubAck(AcknowledgementPacket(packetIdentifier: identifier)))
+            }
+        }
+    }
+
     /// Ends the connection normally and waits until the broker has closed it.
     func disconnect(_ reasonCode: ReasonCode = .normalDisconnection, properties: Properties = []) async throws {
         try await send(.disconnect(DisconnectPacket(reasonCode: reasonCode, properties: properties)))
