@@ -142,6 +142,13 @@ let package = Package(
             dependencies: ["StarlingClient"],
             path: "Examples/Subscriber"
         ),
+        // What several test targets share: child processes started without Foundation's `Process`, and the
+        // test certificates.
+        .target(
+            name: "StarlingTestSupport",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")],
+            path: "Tests/StarlingTestSupport"
+        ),
         .testTarget(
             name: "MQTTTests",
             dependencies: [
@@ -155,6 +162,7 @@ let package = Package(
         .testTarget(
             name: "StarlingBrokerTests",
             dependencies: [
+                "StarlingTestSupport",
                 "MQTT",
                 "StarlingBroker",
                 "StarlingClient",
@@ -172,6 +180,7 @@ let package = Package(
         .testTarget(
             name: "StarlingConfigurationTests",
             dependencies: [
+                "StarlingTestSupport",
                 "MQTT",
                 "StarlingBroker",
                 "StarlingConfiguration",
@@ -198,6 +207,7 @@ let package = Package(
         .testTarget(
             name: "StarlingClientTests",
             dependencies: [
+                "StarlingTestSupport",
                 "MQTT",
                 "StarlingClient",
                 "StarlingBroker",

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTestSupport
 import Testing
 
 /// Listener-level limits and several listeners on one broker.

@@ -2,6 +2,7 @@ import MQTT
 import NIOCore
 import NIOSSL
 import StarlingBroker
+import StarlingTestSupport
 import Testing
 
 /// MQTT over TLS: certificates made by `openssl` for the run, client certificates verified against a CA.

@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import StarlingBroker
 import StarlingClient
+import StarlingTestSupport
 import Testing
 
 /// MQTT over WebSocket (section 6 of both specifications), with the raw client and with the client library.

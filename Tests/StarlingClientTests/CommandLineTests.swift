@@ -1,5 +1,6 @@
 import Foundation
 import StarlingClient
+import StarlingTestSupport
 import Testing
 
 /// `starling pub` and `starling sub` run as programs against mosquitto.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import StarlingTestSupport
 import Testing
 
 /// A mosquitto broker for one test, on free 127.0.0.1 ports: plain MQTT, MQTT over WebSocket, a listener that
@@ -29,7 +30,7 @@ final class MosquittoBroker {
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
         try "".write(to: directory.appendingPathComponent("passwords"), atomically: true, encoding: .utf8)
         self.persistence = persistence
-        certificates = tls ? try TestCertificates(directory: directory) : nil
+        certificates = tls ? try TestCertificates.get() : nil
         // Another test may take a port between its release here and mosquitto's bind: then choose again.
         for attempt in 1...5 {
             let ports = try await Self.freePorts(tls ? 6 : 3)
@@ -152,54 +153,6 @@ final class MosquittoBroker {
         let ports = channels.map { $0.localAddress!.port! }
         for channel in channels { try await channel.close() }
         return ports
-    }
-}
-
-/// A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, made with openssl.
-struct TestCertificates {
-    let caCertificate: String
-    let serverCertificate: String
-    let serverKey: String
-    let clientCertificate: String
-    let clientKey: String
-    /// A CA that signed nothing here, to see verification fail.
-    let otherCACertificate: String
-
-    init(directory: URL) throws {
-        let path = directory.path
-        caCertificate = "\(path)/ca.crt"
-        serverCertificate = "\(path)/server.crt"
-        serverKey = "\(path)/server.key"
-        clientCertificate = "\(path)/client.crt"
-        clientKey = "\(path)/client.key"
-        otherCACertificate = "\(path)/other-ca.crt"
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(path)/ca.key", "-out", caCertificate, "-days", "2", "-subj", "/CN=Starling Test CA"])
-        try Self.openssl(["req", "-x509"] + ec + ["-keyout", "\(path)/other-ca.key", "-out", otherCACertificate, "-days", "2", "-subj", "/CN=Other CA"])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(path)/server.ext", atomically: true, encoding: .utf8)
-        for (name, subject, extensions) in [("server", "/CN=localhost", ["-extfile", "\(path)/server.ext"]), ("client", "/CN=starling-client", [])] {
-            try Self.openssl(["req"] + ec + ["-keyout", "\(path)/\(name).key", "-out", "\(path)/\(name).csr", "-subj", subject])
-            try Self.openssl(
-                ["x509", "-req", "-in", "\(path)/\(name).csr", "-CA", caCertificate, "-CAkey", "\(path)/ca.key", "-CAcreateserial",
-                 "-out", "\(path)/\(name).crt", "-days", "2"] + extensions)
-        }
-        // mosquitto reads the key as the user mosquitto; these keys protect nothing.
-        for key in [serverKey, clientKey] {
-            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
-        }
-    }
-
-    private static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MosquittoBroker.BrokerFailed(log: "openssl \(arguments.joined(separator: " ")) failed")
-        }
     }
 }
 

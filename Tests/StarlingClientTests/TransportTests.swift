@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import StarlingClient
+import StarlingTestSupport
 import Testing
 
 /// WebSocket and TLS transports, against mosquitto only: Starling's broker has no TLS or WebSocket listener yet.
@@ -79,7 +80,7 @@ struct TransportTests {
     @Test func untrustedBrokerCertificateFailsToConnect() async throws {
         try await withMosquitto(tls: true) { broker in
             var configuration = try MQTTClientConfiguration(url: "mqtts://127.0.0.1:\(broker.tlsPort!)")
-            configuration.tls = try Self.tls(broker.certificates!, caFile: broker.certificates!.otherCACertificate)
+            configuration.tls = try Self.tls(broker.certificates!, caFile: broker.certificates!.untrustedCACertificate)
             let error = await #expect(throws: MQTTClientError.self) {
                 try await withMQTTClient(configuration: configuration) { _ in }
             }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOSSL
 import StarlingBroker
 import StarlingConfiguration
+import StarlingTestSupport
 import Testing
 
 /// The configuration file, `STARLING_` environment variables and flags, and what is refused.
@@ -154,16 +155,15 @@ import Testing
     }
 
     @Test func tlsListenerFromFiles() throws {
-        let directory = try SelfSignedCertificate.make()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try TestCertificates.get()
         let configuration = try Self.load("""
             listeners:
               secure:
                 protocol: mqtts
                 tls:
-                  certificate: \(directory)/cert.pem
-                  key: \(directory)/key.pem
-                  ca: \(directory)/cert.pem
+                  certificate: \(certificates.serverCertificate)
+                  key: \(certificates.serverKey)
+                  ca: \(certificates.caCertificate)
                   require_certificate: true
                   username_from_certificate: true
             """)
@@ -176,15 +176,14 @@ import Testing
     }
 
     @Test func requireCertificateNeedsACA() throws {
-        let directory = try SelfSignedCertificate.make()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try TestCertificates.get()
         let message = Self.error("""
             listeners:
               secure:
                 protocol: mqtts
                 tls:
-                  certificate: \(directory)/cert.pem
-                  key: \(directory)/key.pem
+                  certificate: \(certificates.serverCertificate)
+                  key: \(certificates.serverKey)
                   require_certificate: true
             """)
         #expect(message == "FILE: listeners.secure.tls.require_certificate: needs tls.ca, the certificates that client certificates are verified against")
@@ -238,12 +237,11 @@ import Testing
         // The documented example must stay a valid configuration: only its TLS files are missing here.
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("starling.example.yaml").path
-        let directory = try SelfSignedCertificate.make()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try TestCertificates.get()
         let text = try String(contentsOfFile: example, encoding: .utf8)
-            .replacingOccurrences(of: "/etc/starling/server.crt", with: "\(directory)/cert.pem")
-            .replacingOccurrences(of: "/etc/starling/server.key", with: "\(directory)/key.pem")
-            .replacingOccurrences(of: "/etc/starling/ca.crt", with: "\(directory)/cert.pem")
+            .replacingOccurrences(of: "/etc/starling/server.crt", with: "\(certificates.serverCertificate)")
+            .replacingOccurrences(of: "/etc/starling/server.key", with: "\(certificates.serverKey)")
+            .replacingOccurrences(of: "/etc/starling/ca.crt", with: "\(certificates.caCertificate)")
         let configuration = try Self.load(text)
         #expect(configuration.broker.listeners.count >= 4)
     }

@@ -6,18 +6,21 @@ import Glibc
 import Darwin
 #endif
 
-/// A child process started with posix_spawn and a clean signal mask.
-///
-/// Foundation's `Process` passes on the signal mask of the thread that spawns it; test threads block SIGTERM
-/// and SIGALRM, and a child that inherits that mask can be neither stopped nor timed out (`timeout` relies on
-/// SIGALRM). Here the mask is cleared and dispositions reset, so `timeout` and SIGTERM work in the child.
-final class ChildProcess: @unchecked Sendable {
+/// A child process started with posix_spawn and a clean signal mask. The tests start every process through it,
+/// never through Foundation's `Process`:
+/// - `Process` passes on the signal mask of the thread that spawns it; test threads block SIGTERM and SIGALRM,
+///   and a child that inherits that mask can be neither stopped nor timed out (`timeout` relies on SIGALRM).
+///   Here the mask is cleared and dispositions reset, so `timeout` and SIGTERM work in the child.
+/// - `Process.run()` in the toolchain's Foundation lists `/proc/self/fd` copying whole `dirent` records, and
+///   reads past glibc's buffer now and then when many descriptors are open (swift-corelibs-foundation#5472):
+///   with hundreds of test sockets open it crashed the test process.
+public final class ChildProcess: @unchecked Sendable {
     // @unchecked: `pid` and the file handles are set once in init and never mutated; FileHandle is thread-safe
     // for the one reader each handle has.
-    let pid: pid_t
-    let standardInput: FileHandle?
-    let standardOutput: FileHandle
-    let standardError: FileHandle
+    public let pid: pid_t
+    public let standardInput: FileHandle?
+    public let standardOutput: FileHandle
+    public let standardError: FileHandle
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later), which Swift's Glibc module does not show.
     private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
@@ -25,7 +28,7 @@ final class ChildProcess: @unchecked Sendable {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, withStandardInput: Bool = false) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, withStandardInput: Bool = false) throws {
         var input: [Int32] = [-1, -1]
         var output: [Int32] = [-1, -1]
         var errors: [Int32] = [-1, -1]
@@ -79,25 +82,20 @@ final class ChildProcess: @unchecked Sendable {
         standardInput = withStandardInput ? FileHandle(fileDescriptor: input[1], closeOnDealloc: true) : nil
     }
 
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         kill(pid, signal)
     }
 
     /// Waits for the process to end and returns its exit status (128 + n when killed by signal n).
-    func exitStatus() async -> Int32 {
+    public func exitStatus() async -> Int32 {
         let pid = self.pid
         return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                let signal = status & 0x7F
-                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
-            }
+            Thread.detachNewThread { continuation.resume(returning: Self.waitForExit(pid)) }
         }
     }
 
     /// Reads a stream to its end on a thread of its own.
-    static func readAll(_ handle: FileHandle) async -> String {
+    public static func readAll(_ handle: FileHandle) async -> String {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 let data = (try? handle.readToEnd()) ?? Data()
@@ -107,7 +105,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Reads `handle` until `text` appears or the stream ends; returns everything read.
-    static func read(_ handle: FileHandle, until text: String) async -> String {
+    public static func read(_ handle: FileHandle, until text: String) async -> String {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var seen = ""
@@ -120,5 +118,21 @@ final class ChildProcess: @unchecked Sendable {
                 continuation.resume(returning: seen)
             }
         }
+    }
+
+    /// Runs `executable` to its end on the calling thread; returns its exit status and what it wrote to standard
+    /// error.
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, errors: String) {
+        let process = try ChildProcess(executable, arguments)
+        try process.standardOutput.close()
+        let errors = (try? process.standardError.readToEnd()) ?? Data()
+        return (waitForExit(process.pid), String(decoding: errors, as: UTF8.self))
+    }
+
+    private static func waitForExit(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 }

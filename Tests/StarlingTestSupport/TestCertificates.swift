@@ -3,26 +3,28 @@ import NIOSSL
 
 /// A certificate authority, a server certificate for 127.0.0.1 and client certificates, made with `openssl` in a
 /// temporary directory once per test run; plus a second, untrusted authority and a client certificate of its.
-struct TestCertificates: Sendable {
-    let directory: String
+public struct TestCertificates: Sendable {
+    public let directory: String
 
-    var caCertificate: String { directory + "/ca.crt" }
-    var serverCertificate: String { directory + "/server.crt" }
-    var serverKey: String { directory + "/server.key" }
+    public var caCertificate: String { directory + "/ca.crt" }
+    public var serverCertificate: String { directory + "/server.crt" }
+    public var serverKey: String { directory + "/server.key" }
     /// CN=alice, O=Starling Tests, issued by the trusted authority.
-    var clientCertificate: String { directory + "/alice.crt" }
-    var clientKey: String { directory + "/alice.key" }
+    public var clientCertificate: String { directory + "/alice.crt" }
+    public var clientKey: String { directory + "/alice.key" }
+    /// An authority that signed neither the server's certificate nor alice's.
+    public var untrustedCACertificate: String { directory + "/rogue-ca.crt" }
     /// CN=mallory, issued by an authority the broker does not trust.
-    var untrustedClientCertificate: String { directory + "/mallory.crt" }
-    var untrustedClientKey: String { directory + "/mallory.key" }
+    public var untrustedClientCertificate: String { directory + "/mallory.crt" }
+    public var untrustedClientKey: String { directory + "/mallory.key" }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     static let shared: Result<TestCertificates, Failure> = Result { try make() }.mapError { Failure(description: "\($0)") }
 
-    static func get() throws -> TestCertificates { try shared.get() }
+    public static func get() throws -> TestCertificates { try shared.get() }
 
     private static func make() throws -> TestCertificates {
         let directory = NSTemporaryDirectory() + "starling-tls-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
@@ -56,28 +58,25 @@ struct TestCertificates: Sendable {
                 "-extfile", path(extensions),
             ])
         }
+        // A broker started by the tests under another user (mosquitto drops to its own) reads the keys too;
+        // they protect nothing.
+        for name in ["ca", "rogue-ca", "server", "alice", "mallory"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path("\(name).key"))
+        }
         return TestCertificates(directory: directory)
     }
 
     private static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
+        let (status, errors) = try ChildProcess.run("/usr/bin/env", ["openssl"] + arguments)
+        guard status == 0 else {
+            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(errors)")
         }
     }
 
     // MARK: Configurations
 
     /// The broker's side: TLS 1.2 or later, and client certificates verified against the test authority.
-    func serverConfiguration(requireClientCertificate: Bool = false, verifyClients: Bool = true) throws -> TLSConfiguration {
+    public func serverConfiguration(requireClientCertificate: Bool = false, verifyClients: Bool = true) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(serverCertificate).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: serverKey, format: .pem)))
@@ -90,7 +89,7 @@ struct TestCertificates: Sendable {
     }
 
     /// A client trusting the test authority, presenting `certificate` and `key` if given.
-    func clientConfiguration(certificate: String? = nil, key: String? = nil) throws -> TLSConfiguration {
+    public func clientConfiguration(certificate: String? = nil, key: String? = nil) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caCertificate))
         if let certificate, let key {
