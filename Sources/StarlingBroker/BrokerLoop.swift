@@ -18,10 +18,12 @@ final class BrokerLoop: @unchecked Sendable {
     private var hasOutbox = false
     /// The changes this loop records for the broker's store; nil without a store.
     var storage: LoopStorage?
+    let keepAliveWheel: KeepAliveWheel
 
     init(index: Int, eventLoop: any EventLoop, loopCount: Int, sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy = .roundRobin) {
         self.index = index
         self.eventLoop = eventLoop
+        self.keepAliveWheel = KeepAliveWheel(eventLoop: eventLoop)
         self.subscriptions = TopicTree(sharedSubscriptionPolicy: sharedSubscriptionPolicy)
         self.outboxes = Array(repeating: [], count: loopCount)
     }

@@ -41,8 +41,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var drainTimeout: Scheduled<Void>?
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     var keepAliveTimeout: TimeAmount?
-    private var keepAliveCheck: Scheduled<Void>?
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
+    /// Where the loop's `KeepAliveWheel` holds this connection; -1 when it does not.
+    var keepAliveSlot = -1
+    var keepAlivePosition = 0
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
     var paused = false
     private var processing = false
@@ -250,26 +252,25 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Watches the keep alive with one timer that moves on with the reads, rather than an IdleStateHandler:
-    /// a handler, its context and its timer would cost every idle connection about 300 bytes more.
+    /// Watches the keep alive through the loop's wheel, with no timer of its own: a read only moves
+    /// `lastReadAt` on.
     func startKeepAlive(_ timeout: TimeAmount) {
         keepAliveTimeout = timeout
         lastReadAt = .now()
-        scheduleKeepAliveCheck(at: lastReadAt + timeout)
+        loop.keepAliveWheel.insert(self, deadline: lastReadAt + timeout)
     }
 
-    private func scheduleKeepAliveCheck(at deadline: NIODeadline) {
-        keepAliveCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard state == .connected, let timeout = keepAliveTimeout else { return }
-            let due = lastReadAt + timeout
-            guard due <= .now() else {
-                scheduleKeepAliveCheck(at: due)
-                return
-            }
-            // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
-            logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
-            disconnect(reason: .keepAliveTimeout)
+    /// Called by the wheel when the deadline it knew of has come.
+    func checkKeepAlive(now: NIODeadline) {
+        guard state == .connected, let timeout = keepAliveTimeout else { return }
+        let due = lastReadAt + timeout
+        guard due <= now else {
+            loop.keepAliveWheel.insert(self, deadline: due)
+            return
         }
+        // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
+        logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
+        disconnect(reason: .keepAliveTimeout)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -288,7 +289,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard state != .closed else { return }
         connectTimeout?.cancel()
         drainTimeout?.cancel()
-        keepAliveCheck?.cancel()
+        loop.keepAliveWheel.remove(self)
         authenticationTimeout?.cancel()
         authenticationTask?.cancel()
         core.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }

@@ -61,7 +61,7 @@ final class LoopStorage {
 
     /// Records `delivery` for `session`, giving it the session's next sequence number.
     func record(_ delivery: inout Delivery, for session: Session) {
-        delivery.sequence = session.nextSequence.loadThenWrappingIncrement(ordering: .relaxed)
+        delivery.sequence = session.nextSequence.wrappingAdd(1, ordering: .relaxed).oldValue
         let message = delivery.message
         let stored: StoredMessage
         if message.expiry == nil {

@@ -8,8 +8,9 @@
 /// retransmissions after a reconnect establish them afresh.
 ///
 /// Aliases are indexes into flat arrays that grow up to the capacity, so that a hit or a replacement, once the
-/// table is full, allocates nothing.
-struct OutboundTopicAliases {
+/// table is full, allocates nothing. A class, so that a connection without aliases carries a nil pointer
+/// rather than the table's fields.
+final class OutboundTopicAliases {
     /// What to put in the next PUBLISH of a topic.
     enum Resolution: Equatable {
         /// The client knows the alias: send an empty topic and the alias.
@@ -40,7 +41,7 @@ struct OutboundTopicAliases {
     var count: Int { topics.count - 1 }
 
     /// Decides how `topic` goes out; a known alias becomes the most recently used.
-    mutating func resolve(_ topic: String) -> Resolution {
+    func resolve(_ topic: String) -> Resolution {
         if let alias = aliases[topic] {
             touch(alias)
             return .known(alias)
@@ -62,7 +63,7 @@ struct OutboundTopicAliases {
     }
 
     /// Records that `alias` now stands for `topic`, as `resolve` proposed and the PUBLISH announcing it was sent.
-    mutating func commit(_ topic: String, alias: UInt16) {
+    func commit(_ topic: String, alias: UInt16) {
         let index = Int(alias)
         if index == topics.count {
             topics.append(topic)
@@ -77,13 +78,13 @@ struct OutboundTopicAliases {
         linkAsNewest(alias)
     }
 
-    private mutating func touch(_ alias: UInt16) {
+    private func touch(_ alias: UInt16) {
         guard alias != newest else { return }
         unlink(alias)
         linkAsNewest(alias)
     }
 
-    private mutating func unlink(_ alias: UInt16) {
+    private func unlink(_ alias: UInt16) {
         let before = older[Int(alias)]
         let after = newer[Int(alias)]
         if before != 0 { newer[Int(before)] = after } else { oldest = after }
@@ -92,7 +93,7 @@ struct OutboundTopicAliases {
         newer[Int(alias)] = 0
     }
 
-    private mutating func linkAsNewest(_ alias: UInt16) {
+    private func linkAsNewest(_ alias: UInt16) {
         older[Int(alias)] = newest
         newer[Int(alias)] = 0
         if newest != 0 { newer[Int(newest)] = alias } else { oldest = alias }

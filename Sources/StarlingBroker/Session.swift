@@ -1,8 +1,8 @@
-import Atomics
 import DequeModule
 import MQTT
 import NIOCore
 import OrderedCollections
+import Synchronization
 
 /// The state the broker keeps for one client identifier, which outlives any one connection: subscriptions,
 /// QoS 1/2 messages in flight and queued, the will, and the expiry.
@@ -15,16 +15,18 @@ final class Session: @unchecked Sendable {
     // written only on the event loop named by `homeIndex`, which the broker checks before touching it (deliveries
     // that arrive on another loop are forwarded, see `BrokerLoop.deliver`), and the hand-over between loops is
     // ordered: the old loop's last access happens-before the index moves, which happens-before the new loop's first.
+    // The atomics are `Atomic` rather than `ManagedAtomic`: stored in the object, not in four objects of their own
+    // (about 130 bytes less for every session).
     let clientIdentifier: String
     /// The index of the event loop that owns this session.
-    let homeIndex: ManagedAtomic<Int>
+    let homeIndex: Atomic<Int>
 
     var connection: ConnectionHandler? {
         didSet { isConnected.store(connection != nil, ordering: .relaxed) }
     }
     /// Whether a client is connected to this session now; read from every loop, so that a shared subscription's
     /// group prefers members that can take a message at once.
-    let isConnected = ManagedAtomic(false)
+    let isConnected = Atomic(false)
     var version: ProtocolVersion = .v3_1_1
     /// Seconds the session outlives its connection; `UInt32.max` never expires.
     var expiryInterval: UInt32 = 0
@@ -48,9 +50,9 @@ final class Session: @unchecked Sendable {
     var receivedQoS2: Set<UInt16> = []
 
     /// Whether the session is stored: read by the loops that route to it, set on its own loop.
-    let isDurable = ManagedAtomic(false)
+    let isDurable = Atomic(false)
     /// The sequence number of the next delivery recorded for the store.
-    let nextSequence = ManagedAtomic<UInt64>(1)
+    let nextSequence = Atomic<UInt64>(1)
 
     var droppedMessages = 0
     var nextDropLog = NIODeadline.uptimeNanoseconds(0)
@@ -69,7 +71,7 @@ final class Session: @unchecked Sendable {
 
     init(clientIdentifier: String, homeIndex: Int) {
         self.clientIdentifier = clientIdentifier
-        self.homeIndex = ManagedAtomic(homeIndex)
+        self.homeIndex = Atomic(homeIndex)
     }
 
     /// What a group should hand to another member now that this session ends (4.8.2): the QoS 1 messages in flight

@@ -217,6 +217,23 @@ import Testing
         }
     }
 
+    /// Connections whose keep alives end together are watched together; one of them leaving early must not
+    /// take the watch off the others (MQTT-3.1.2-24 for each of them). One loop, so that they share its watch.
+    @Test func keepAliveIsEnforcedForEachOfSeveralConnectionsWhenOneLeaves() async throws {
+        try await TestBroker.with(loops: 1) { broker in
+            var clients: [RawClient] = []
+            // Keep alive 4: six seconds leave room for connecting them all on a loaded machine.
+            for index in 0..<5 { clients.append(try await broker.connect("silent-\(index)", keepAlive: 4).client) }
+            // The second leaves first, and the last one, moved into its place, leaves next.
+            try await clients[1].disconnect()
+            try await clients[4].disconnect()
+            for index in [0, 2, 3] {
+                #expect(try await clients[index].expectDisconnect(timeout: .seconds(15)).reasonCode == .keepAliveTimeout)
+                try await clients[index].expectClosed()
+            }
+        }
+    }
+
     /// 3.1.1 MQTT-3.1.2-24, MQTT-3.12.4-1: any packet restarts the keep alive period; PINGREQ is answered with
     /// PINGRESP. The pauses pace the client like a real one; they synchronise nothing.
     @Test func pingRequestsKeepTheConnectionAlive() async throws {

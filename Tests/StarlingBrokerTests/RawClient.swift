@@ -221,6 +221,11 @@ final class RawClient: Sendable {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if let error = error as? IOError, error.errnoCode == ECONNRESET {
+                // A broker that closes a connection with input left unread resets it: closed all the same.
+                context.close(promise: nil)
+                return
+            }
             // A broker that sends what cannot be decoded is reported once; the stream is unusable after it.
             deliver(.undecodable("\(error)"))
             context.close(promise: nil)

@@ -4,8 +4,8 @@ import NIOCore
 import NIOPosix
 import StarlingBroker
 
-/// One broker for one test, on an ephemeral 127.0.0.1 port, with two event loops so that publisher and
-/// subscriber usually sit on different loops and cross-loop delivery is exercised.
+/// One broker for one test, on an ephemeral 127.0.0.1 port, with two event loops unless told otherwise, so that
+/// publisher and subscriber usually sit on different loops and cross-loop delivery is exercised.
 struct TestBroker: Sendable {
     let broker: MQTTBroker
     let group: MultiThreadedEventLoopGroup
@@ -15,6 +15,7 @@ struct TestBroker: Sendable {
 
     /// Runs `body` against a started broker and shuts the broker and its loops down afterwards, also on failure.
     static func with<T: Sendable>(
+        loops: Int = 2,
         _ configure: (inout BrokerConfiguration) -> Void = { _ in },
         _ body: (TestBroker) async throws -> T
     ) async throws -> T {
@@ -22,7 +23,7 @@ struct TestBroker: Sendable {
         // Tests that count retained messages or "$" topics must not see the broker's own.
         configuration.systemTopicsInterval = nil
         configure(&configuration)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: quietLogger)
         let result: Result<T, any Error>
         do {
