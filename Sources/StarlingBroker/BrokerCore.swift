@@ -39,8 +39,7 @@ final class BrokerCore: Sendable {
         self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
-                index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count,
-                sharedSubscriptionPolicy: configuration.sharedSubscriptionPolicy)
+                index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count, configuration: configuration, logger: logger)
         }
         self.loops = loops
         var indexes: [ObjectIdentifier: Int] = [:]

@@ -1,14 +1,20 @@
+import Logging
 import MQTT
 import NIOCore
 
 /// The broker's state for one event loop: a replica of the subscription tree, the connections with output
 /// waiting for a flush, and the deliveries bound for sessions on other loops, sent there in one batch.
 final class BrokerLoop: @unchecked Sendable {
-    // Sendable proof: `index`, `eventLoop` and `core` are immutable; every other member is touched only on
-    // `eventLoop` (the connection handlers of this loop and tasks submitted to it), asserted in debug builds.
+    // Sendable proof: `index`, `eventLoop`, `configuration` and `logger` are immutable, and `core` is set once
+    // by the core's initialiser before any connection exists; every other member is touched only on `eventLoop`
+    // (the connection handlers of this loop and tasks submitted to it), asserted in debug builds.
     let index: Int
     let eventLoop: any EventLoop
-    unowned(unsafe) var core: BrokerCore!
+    let configuration: BrokerConfiguration
+    let logger: Logger
+    /// Weak, because a task queued on a loop (a batch of deliveries from another loop, say) may run after the
+    /// application has let go of a broker it shut down: it then finds no broker rather than a freed one.
+    weak var core: BrokerCore?
 
     var subscriptions: TopicTree
     var counters = LoopCounters()
@@ -20,11 +26,13 @@ final class BrokerLoop: @unchecked Sendable {
     var storage: LoopStorage?
     let keepAliveWheel: KeepAliveWheel
 
-    init(index: Int, eventLoop: any EventLoop, loopCount: Int, sharedSubscriptionPolicy: BrokerConfiguration.SharedSubscriptionPolicy = .roundRobin) {
+    init(index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger) {
         self.index = index
         self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.logger = logger
         self.keepAliveWheel = KeepAliveWheel(eventLoop: eventLoop)
-        self.subscriptions = TopicTree(sharedSubscriptionPolicy: sharedSubscriptionPolicy)
+        self.subscriptions = TopicTree(sharedSubscriptionPolicy: configuration.sharedSubscriptionPolicy)
         self.outboxes = Array(repeating: [], count: loopCount)
     }
 
@@ -164,6 +172,10 @@ final class BrokerLoop: @unchecked Sendable {
         }
         guard hasOutbox else { return }
         hasOutbox = false
+        guard let core else {
+            for target in outboxes.indices { outboxes[target].removeAll() }
+            return
+        }
         for target in outboxes.indices where !outboxes[target].isEmpty {
             let batch = outboxes[target]
             outboxes[target].removeAll(keepingCapacity: true)

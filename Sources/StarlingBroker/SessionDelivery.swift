@@ -12,7 +12,7 @@ extension Session {
             return
         }
         guard let connection else {
-            if delivery.qos != .atMostOnce || loop.core.configuration.queueQoS0WhileOffline {
+            if delivery.qos != .atMostOnce || loop.configuration.queueQoS0WhileOffline {
                 enqueue(delivery, loop: loop)
             }
             return
@@ -48,7 +48,7 @@ extension Session {
     }
 
     private func enqueue(_ delivery: Delivery, loop: BrokerLoop) {
-        guard queue.count < loop.core.configuration.limits.maximumQueuedMessages else {
+        guard queue.count < loop.configuration.limits.maximumQueuedMessages else {
             drop(delivery, loop: loop, reason: "its queue is full")
             loop.storage?.recordRemoval(delivery, for: self)
             return
@@ -63,7 +63,7 @@ extension Session {
         let now = NIODeadline.now()
         guard now >= nextDropLog else { return }
         nextDropLog = now + .seconds(10)
-        loop.core.logger.warning(
+        loop.logger.warning(
             "dropping messages for client",
             metadata: ["client": "\(clientIdentifier)", "reason": "\(reason())", "dropped-so-far": "\(droppedMessages)"])
     }
