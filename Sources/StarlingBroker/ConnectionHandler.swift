@@ -60,8 +60,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var counted = false
     let remoteAddress: SocketAddress?
     let connectionNumber: UInt64
-    /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
-    var authenticationMethod: String?
     /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
     private var authentication: AuthenticationState?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
@@ -69,6 +67,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var awaitingCommit = false
 
     final class AuthenticationState {
+        var method: String?
         var stage = AuthenticationStage.idle
         var serial: UInt64 = 0
         var task: Task<Void, Never>?
@@ -84,6 +83,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         return state
     }
 
+    /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
+    var authenticationMethod: String? {
+        get { authentication?.method }
+        set { if newValue != nil || authentication != nil { authenticationState.method = newValue } }
+    }
     var authenticationStage: AuthenticationStage {
         get { authentication?.stage ?? .idle }
         set { authenticationState.stage = newValue }
