@@ -21,8 +21,6 @@ final class BrokerCore: Sendable {
     let connectionNumbers = ManagedAtomic<UInt64>(0)
     let events = BrokerEventBroadcaster()
     let logger: Logger
-    /// Live connections, so that a shutdown can say goodbye to each.
-    let connections = NIOLockedValueBox<[ObjectIdentifier: ConnectionHandler]>([:])
     /// The turns of the shared groups by filter, held weakly: the groups in the replicas keep them alive.
     private let sharedGroupCursors = NIOLockedValueBox(SharedGroupCursors())
     /// Commits the loops' changes to the configured store; nil without one.

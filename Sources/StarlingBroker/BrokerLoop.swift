@@ -25,6 +25,9 @@ final class BrokerLoop: @unchecked Sendable {
     /// The changes this loop records for the broker's store; nil without a store.
     var storage: LoopStorage?
     let keepAliveWheel: KeepAliveWheel
+    /// This loop's open connections, so that a shutdown can say goodbye to each; confined to the loop, so that
+    /// connecting and closing take no lock.
+    var connections = PlacedList<ConnectionHandler>(place: \.registryPosition)
 
     init(index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger) {
         self.index = index

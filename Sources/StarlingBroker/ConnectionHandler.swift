@@ -8,8 +8,9 @@ import NIOCore
 /// Everything here runs on the channel's event loop. Output is gathered in one buffer and flushed once per
 /// read burst (or per batch of deliveries from other loops) by `BrokerLoop.flush`.
 final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-    // Sendable proof: the handler is reachable from other threads only through `BrokerCore.connections`, used to
-    // schedule work onto `loop.eventLoop` (shutdown); all of its state is touched on that loop only.
+    // Sendable proof: the handler is reachable from other threads only through its session, whose owner checks
+    // the session's home loop first (see `Session`), and through tasks scheduled onto `loop.eventLoop`; all of
+    // its state is touched on that loop only.
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -45,6 +46,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Where the loop's `KeepAliveWheel` holds this connection; -1 when it does not.
     var keepAliveSlot = -1
     var keepAlivePosition = 0
+    /// Its place in the loop's `connections`; -1 when not there.
+    var registryPosition = -1
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
     var paused = false
     private var processing = false
@@ -172,7 +175,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("closing connection that sent no CONNECT in time")
             close()
         }
-        core.connections.withLockedValue { $0[ObjectIdentifier(self)] = self }
+        loop.connections.append(self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -296,7 +299,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         loop.keepAliveWheel.remove(self)
         authenticationTimeout?.cancel()
         authenticationTask?.cancel()
-        core.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+        if registryPosition >= 0 {
+            loop.connections.remove(self)
+            registryPosition = -1
+        }
         if counted {
             core.connectionCount.wrappingDecrement(ordering: .relaxed)
             counted = false

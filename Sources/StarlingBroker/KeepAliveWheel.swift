@@ -13,7 +13,7 @@ final class KeepAliveWheel {
     private static let slotCount = 256
 
     private let eventLoop: any EventLoop
-    private var slots: [[ConnectionHandler]] = Array(repeating: [], count: slotCount)
+    private var slots = Array(repeating: PlacedList<ConnectionHandler>(place: \.keepAlivePosition), count: slotCount)
     private var spare: [ConnectionHandler] = []
     /// The slot the next tick visits.
     private var current = 0
@@ -31,7 +31,6 @@ final class KeepAliveWheel {
         let ticks = (deadline - .now()).nanoseconds / Self.tick.nanoseconds + 1
         let slot = (current + Int(min(max(ticks, 0), Int64(Self.slotCount - 1)))) % Self.slotCount
         connection.keepAliveSlot = slot
-        connection.keepAlivePosition = slots[slot].count
         slots[slot].append(connection)
         count += 1
         if timer == nil { scheduleTick() }
@@ -40,12 +39,7 @@ final class KeepAliveWheel {
     func remove(_ connection: ConnectionHandler) {
         let slot = connection.keepAliveSlot
         guard slot >= 0 else { return }
-        let position = connection.keepAlivePosition
-        let last = slots[slot].removeLast()
-        if position < slots[slot].count {
-            slots[slot][position] = last
-            last.keepAlivePosition = position
-        }
+        slots[slot].remove(connection)
         connection.keepAliveSlot = -1
         count -= 1
         stopIfEmpty()
@@ -59,7 +53,7 @@ final class KeepAliveWheel {
     }
 
     private func advance() {
-        swap(&spare, &slots[current])
+        slots[current].takeAll(into: &spare)
         current = (current + 1) % Self.slotCount
         count -= spare.count
         let now = NIODeadline.now()

@@ -98,12 +98,10 @@ public final class MQTTBroker: Service, Sendable {
             topics?.cancel()
             topics = nil
         }
-        let connections = core.connections.withLockedValue { Array($0.values) }
         var closed: [EventLoopFuture<Void>] = []
-        for connection in connections {
-            let eventLoop = connection.loop.eventLoop
-            closed.append(eventLoop.submit {
-                connection.disconnect(reason: .serverShuttingDown)
+        for loop in core.loops {
+            closed.append(loop.eventLoop.submit {
+                for connection in loop.connections.elements { connection.disconnect(reason: .serverShuttingDown) }
             })
         }
         for future in closed { try? await future.get() }
