@@ -24,7 +24,7 @@ final class BrokerLoop: @unchecked Sendable {
     private var hasOutbox = false
     /// The changes this loop records for the broker's store; nil without a store.
     var storage: LoopStorage?
-    let keepAliveWheel: KeepAliveWheel
+    let deadlineWheel: DeadlineWheel
     /// This loop's open connections, so that a shutdown can say goodbye to each; confined to the loop, so that
     /// connecting and closing take no lock.
     var connections = PlacedList<ConnectionHandler>(place: \.registryPosition)
@@ -34,7 +34,7 @@ final class BrokerLoop: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
-        self.keepAliveWheel = KeepAliveWheel(eventLoop: eventLoop)
+        self.deadlineWheel = DeadlineWheel(eventLoop: eventLoop)
         self.subscriptions = TopicTree(sharedSubscriptionPolicy: configuration.sharedSubscriptionPolicy)
         self.outboxes = Array(repeating: [], count: loopCount)
     }

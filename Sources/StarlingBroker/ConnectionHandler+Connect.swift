@@ -5,8 +5,8 @@ import NIOCore
 /// CONNECT, session set-up and take-over, and what happens to a session when its connection ends.
 extension ConnectionHandler {
     func handleConnect(_ connect: ConnectPacket) {
-        connectTimeout?.cancel()
-        connectTimeout = nil
+        // The connect deadline is met; the keep alive, if any, is watched from CONNACK on.
+        loop.deadlineWheel.remove(self)
         version = connect.protocolVersion
         let limits = core.configuration.limits
         let v5 = version == .v5

@@ -38,14 +38,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var state = State.awaitingConnect
     var session: Session?
     var version: ProtocolVersion = .v3_1_1
-    var connectTimeout: Scheduled<Void>?
+    /// When a connection that has not sent CONNECT is closed.
+    private var connectDeadline = NIODeadline.distantFuture
     var drainTimeout: Scheduled<Void>?
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     var keepAliveTimeout: TimeAmount?
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
-    /// Where the loop's `KeepAliveWheel` holds this connection; -1 when it does not.
-    var keepAliveSlot = -1
-    var keepAlivePosition = 0
+    /// Where the loop's `DeadlineWheel` holds this connection; -1 when it does not.
+    var deadlineSlot = -1
+    var deadlinePosition = 0
     /// Its place in the loop's `connections`; -1 when not there.
     var registryPosition = -1
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
@@ -169,12 +170,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private func activate(context: ChannelHandlerContext) {
         guard !activated else { return }
         activated = true
-        let timeout = core.configuration.limits.connectTimeout
-        connectTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            guard state == .awaitingConnect else { return }
-            logger.info("closing connection that sent no CONNECT in time")
-            close()
-        }
+        connectDeadline = .now() + core.configuration.limits.connectTimeout
+        loop.deadlineWheel.insert(self, deadline: connectDeadline)
         loop.connections.append(self)
     }
 
@@ -264,20 +261,32 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func startKeepAlive(_ timeout: TimeAmount) {
         keepAliveTimeout = timeout
         lastReadAt = .now()
-        loop.keepAliveWheel.insert(self, deadline: lastReadAt + timeout)
+        loop.deadlineWheel.insert(self, deadline: lastReadAt + timeout)
     }
 
     /// Called by the wheel when the deadline it knew of has come.
-    func checkKeepAlive(now: NIODeadline) {
-        guard state == .connected, let timeout = keepAliveTimeout else { return }
-        let due = lastReadAt + timeout
-        guard due <= now else {
-            loop.keepAliveWheel.insert(self, deadline: due)
+    func checkDeadline(now: NIODeadline) {
+        switch state {
+        case .awaitingConnect:
+            guard connectDeadline <= now else {
+                loop.deadlineWheel.insert(self, deadline: connectDeadline)
+                return
+            }
+            logger.info("closing connection that sent no CONNECT in time")
+            close()
+        case .connected:
+            guard let timeout = keepAliveTimeout else { return }
+            let due = lastReadAt + timeout
+            guard due <= now else {
+                loop.deadlineWheel.insert(self, deadline: due)
+                return
+            }
+            // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
+            logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
+            disconnect(reason: .keepAliveTimeout)
+        case .authenticating, .connecting, .takenOver, .closed:
             return
         }
-        // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
-        logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
-        disconnect(reason: .keepAliveTimeout)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -294,9 +303,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// scheduled), and what the connection routed is flushed.
     private func endConnection() {
         guard state != .closed else { return }
-        connectTimeout?.cancel()
         drainTimeout?.cancel()
-        loop.keepAliveWheel.remove(self)
+        loop.deadlineWheel.remove(self)
         authenticationTimeout?.cancel()
         authenticationTask?.cancel()
         if registryPosition >= 0 {

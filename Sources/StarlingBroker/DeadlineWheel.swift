@@ -1,19 +1,19 @@
 import NIOCore
 
-/// The keep-alive deadlines of one loop's connections, watched by one repeating timer instead of a timer per
-/// connection: a scheduled task, its promise and its closure cost an idle connection about 290 bytes, a place
-/// in a slot 8.
+/// The deadlines of one loop's connections — the CONNECT that must arrive, then the keep alive — watched by one
+/// repeating timer instead of a timer per connection: a scheduled task, its promise and its closure cost an
+/// idle connection about 290 bytes, a place in a slot 8.
 ///
 /// Time is cut into ticks; a connection waits in the slot of the tick at which its deadline falls, within a
 /// horizon of `slotCount` ticks. A read only moves the connection's last-read time: when its slot comes round,
 /// a connection whose deadline has moved on goes to the slot of the new one, and only one whose deadline has
-/// passed is disconnected — at most one tick late. Confined to the loop's event loop.
-final class KeepAliveWheel {
+/// passed is closed — never early, at most one tick late. Confined to the loop's event loop.
+final class DeadlineWheel {
     static let tick = TimeAmount.milliseconds(250)
     private static let slotCount = 256
 
     private let eventLoop: any EventLoop
-    private var slots = Array(repeating: PlacedList<ConnectionHandler>(place: \.keepAlivePosition), count: slotCount)
+    private var slots = Array(repeating: PlacedList<ConnectionHandler>(place: \.deadlinePosition), count: slotCount)
     private var spare: [ConnectionHandler] = []
     /// The slot the next tick visits.
     private var current = 0
@@ -24,23 +24,23 @@ final class KeepAliveWheel {
         self.eventLoop = eventLoop
     }
 
-    /// Watches `connection` until `deadline`, when it is asked to check its keep alive.
+    /// Watches `connection` until `deadline`, when it is asked to check its deadline.
     func insert(_ connection: ConnectionHandler, deadline: NIODeadline) {
         eventLoop.preconditionInEventLoop()
-        precondition(connection.keepAliveSlot < 0, "a connection waits in one slot at a time")
+        precondition(connection.deadlineSlot < 0, "a connection waits in one slot at a time")
         let ticks = (deadline - .now()).nanoseconds / Self.tick.nanoseconds + 1
         let slot = (current + Int(min(max(ticks, 0), Int64(Self.slotCount - 1)))) % Self.slotCount
-        connection.keepAliveSlot = slot
+        connection.deadlineSlot = slot
         slots[slot].append(connection)
         count += 1
         if timer == nil { scheduleTick() }
     }
 
     func remove(_ connection: ConnectionHandler) {
-        let slot = connection.keepAliveSlot
+        let slot = connection.deadlineSlot
         guard slot >= 0 else { return }
         slots[slot].remove(connection)
-        connection.keepAliveSlot = -1
+        connection.deadlineSlot = -1
         count -= 1
         stopIfEmpty()
     }
@@ -58,8 +58,8 @@ final class KeepAliveWheel {
         count -= spare.count
         let now = NIODeadline.now()
         for connection in spare {
-            connection.keepAliveSlot = -1
-            connection.checkKeepAlive(now: now)
+            connection.deadlineSlot = -1
+            connection.checkDeadline(now: now)
         }
         spare.removeAll(keepingCapacity: true)
         if count > 0 && timer == nil { scheduleTick() }
