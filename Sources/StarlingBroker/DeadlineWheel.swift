@@ -27,7 +27,8 @@ final class DeadlineWheel {
     /// Watches `connection` until `deadline`, when it is asked to check its deadline.
     func insert(_ connection: ConnectionHandler, deadline: NIODeadline) {
         eventLoop.preconditionInEventLoop()
-        precondition(connection.deadlineSlot < 0, "a connection waits in one slot at a time")
+        // A connection waits in one slot at a time: a new deadline replaces the one it had.
+        remove(connection)
         let ticks = (deadline - .now()).nanoseconds / Self.tick.nanoseconds + 1
         let slot = (current + Int(min(max(ticks, 0), Int64(Self.slotCount - 1)))) % Self.slotCount
         connection.deadlineSlot = slot
