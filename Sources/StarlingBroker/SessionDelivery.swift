@@ -6,7 +6,7 @@ import NIOCore
 extension Session {
     func deliver(_ delivery: Delivery, loop: BrokerLoop) {
         guard isAlive else { return }
-        let now = NIODeadline.now()
+        let now = delivery.message.expiryClock
         if delivery.message.isExpired(at: now) {
             loop.storage?.recordRemoval(delivery, for: self)
             return

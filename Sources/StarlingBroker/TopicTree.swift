@@ -6,12 +6,26 @@ import MQTT
 /// Each event loop holds its own replica, so the publish path reads it without any lock; changes are applied
 /// to every replica before SUBACK / UNSUBACK is sent.
 struct TopicTree {
+    /// One level of the tree.
+    ///
+    /// Every access to a node's properties is a single read or a single replacement, on the loop that owns the
+    /// replica: no two accesses can overlap, so the run-time exclusivity checks, which cost the publish path more
+    /// than the matching itself, are left out.
     final class Node {
-        var children: [Substring: Node] = [:]
+        @exclusivity(unchecked) var children: [Substring: Node] = [:] {
+            didSet {
+                multiLevelWildcard = children["#"]
+                singleLevelWildcard = children["+"]
+            }
+        }
+        /// `children["#"]` and `children["+"]`, looked for at every level of every topic routed: kept apart, each
+        /// costs a nil check instead of hashing a string.
+        @exclusivity(unchecked) private(set) var multiLevelWildcard: Node?
+        @exclusivity(unchecked) private(set) var singleLevelWildcard: Node?
         /// Ordinary subscriptions ending at this level, by session.
-        var subscribers: [ObjectIdentifier: Subscriber] = [:]
+        @exclusivity(unchecked) var subscribers: [ObjectIdentifier: Subscriber] = [:]
         /// Shared subscriptions ending at this level, by share name.
-        var groups: [String: SharedGroup] = [:]
+        @exclusivity(unchecked) var groups: [String: SharedGroup] = [:]
 
         var isEmpty: Bool { children.isEmpty && subscribers.isEmpty && groups.isEmpty }
     }
@@ -161,7 +175,7 @@ struct TopicTree {
         into matches: inout [Subscriber]
     ) {
         let wildcardsAllowed = !(isFirst && dollar)
-        if wildcardsAllowed, let hash = node.children["#"] {
+        if wildcardsAllowed, let hash = node.multiLevelWildcard {
             collect(hash, pick: pick, into: &matches)
         }
         guard let start else {
@@ -174,7 +188,7 @@ struct TopicTree {
         if let exact = node.children[level] {
             match(exact, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
         }
-        if wildcardsAllowed, let plus = node.children["+"] {
+        if wildcardsAllowed, let plus = node.singleLevelWildcard {
             match(plus, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
         }
     }
