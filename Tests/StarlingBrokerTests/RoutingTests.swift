@@ -168,4 +168,23 @@ import Testing
             #expect(try await subscriber.expectPublish().topic == "u/stays")
         }
     }
+
+    /// MQTT-3.10.4-1 for wildcard filters: once "#" and "+" are unsubscribed, a topic only they matched reaches
+    /// nobody, while a filter that stays still delivers.
+    @Test func unsubscribedWildcardsStopMatching() async throws {
+        try await TestBroker.with { broker in
+            let subscriber = try await broker.client("wildcards")
+            try await subscriber.subscribe([
+                ("w/#", SubscriptionOptions()), ("w/+", SubscriptionOptions()), ("w/stays", SubscriptionOptions()),
+            ])
+            try await subscriber.send(.unsubscribe(UnsubscribePacket(packetIdentifier: 3, topicFilters: ["w/#", "w/+"])))
+            #expect(try await subscriber.expectUnsubAck().reasonCodes == [.success, .success])
+
+            let publisher = try await broker.client("publisher")
+            try await publisher.publish("w/gone", "unseen")
+            try await publisher.publish("w/stays", "marker")
+            let received = try await subscriber.expectPublish()
+            #expect(received.topic == "w/stays" && received.payloadString == "marker")
+        }
+    }
 }
