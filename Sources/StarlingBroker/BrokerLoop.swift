@@ -44,13 +44,21 @@ final class BrokerLoop: @unchecked Sendable {
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
         matches.removeAll(keepingCapacity: true)
-        subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
+        let mayRepeatSessions = subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
         switch matches.count {
         case 0:
             return 0
         case 1:
             return deliver(matches[0], message, identifiers: matches[0].identifier.map { [$0] } ?? []) ? 1 : 0
         default:
+            guard mayRepeatSessions else {
+                // One level's ordinary subscriptions, one per session: nothing to merge, so no sorting either.
+                var delivered = 0
+                for subscriber in matches where deliver(subscriber, message, identifiers: subscriber.identifier.map { [$0] } ?? []) {
+                    delivered += 1
+                }
+                return delivered
+            }
             // A session with several matching subscriptions receives the message once, at the highest QoS
             // granted, with every matching Subscription Identifier (MQTT-3.3.4-3 to -5).
             matches.sort { ObjectIdentifier($0.session) < ObjectIdentifier($1.session) }

@@ -114,12 +114,17 @@ struct TopicTree {
     }
 
     /// Appends every subscriber whose filter matches `topic` to `matches`; for each shared group one member is
-    /// chosen by the policy, `publisher` being the client identifier of the message's publisher.
-    func match(_ topic: String, publisher: String?, into matches: inout [Subscriber]) {
+    /// chosen by the policy, `publisher` being the client identifier of the message's publisher. Returns whether
+    /// a session may be in `matches` more than once: false when they all come from one level's ordinary
+    /// subscriptions, which hold one per session.
+    @discardableResult
+    func match(_ topic: String, publisher: String?, into matches: inout [Subscriber]) -> Bool {
         // MQTT-4.7.2-1: wildcards at the first level do not match topics beginning with "$".
         let dollar = topic.utf8.first == UInt8(ascii: "$")
         let pick = SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher)
-        Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, pick: pick, into: &matches)
+        var sources = 0
+        Self.match(root, topic, from: topic.startIndex, isFirst: true, dollar: dollar, pick: pick, into: &matches, sources: &sources)
+        return sources > 1
     }
 
     /// A member of the shared subscription `share` chosen by the policy, other than `excluded`; with
@@ -172,30 +177,36 @@ struct TopicTree {
     /// Walks the levels of `topic` from `start` (nil once every level is consumed) without splitting it.
     private static func match(
         _ node: Node, _ topic: String, from start: String.Index?, isFirst: Bool, dollar: Bool, pick: SharedPick,
-        into matches: inout [Subscriber]
+        into matches: inout [Subscriber], sources: inout Int
     ) {
         let wildcardsAllowed = !(isFirst && dollar)
         if wildcardsAllowed, let hash = node.multiLevelWildcard {
-            collect(hash, pick: pick, into: &matches)
+            collect(hash, pick: pick, into: &matches, sources: &sources)
         }
         guard let start else {
-            collect(node, pick: pick, into: &matches)
+            collect(node, pick: pick, into: &matches, sources: &sources)
             return
         }
         let end = topic.utf8[start...].firstIndex(of: UInt8(ascii: "/"))
         let level = topic[start..<(end ?? topic.endIndex)]
         let next = end.map { topic.utf8.index(after: $0) }
         if let exact = node.children[level] {
-            match(exact, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
+            match(exact, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches, sources: &sources)
         }
         if wildcardsAllowed, let plus = node.singleLevelWildcard {
-            match(plus, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches)
+            match(plus, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches, sources: &sources)
         }
     }
 
-    private static func collect(_ node: Node, pick: SharedPick, into matches: inout [Subscriber]) {
-        for subscriber in node.subscribers.values { matches.append(subscriber) }
+    /// `sources` counts what may each hold a session once: a level's ordinary subscriptions count one, its shared
+    /// groups two, since a session may be in several groups and among the ordinary subscribers too.
+    private static func collect(_ node: Node, pick: SharedPick, into matches: inout [Subscriber], sources: inout Int) {
+        if !node.subscribers.isEmpty {
+            sources += 1
+            for subscriber in node.subscribers.values { matches.append(subscriber) }
+        }
         guard !node.groups.isEmpty else { return }
+        sources += 2
         for group in node.groups.values {
             if let member = choose(in: group, pick: pick) { matches.append(member) }
         }
