@@ -33,19 +33,20 @@ struct ConnectionAccess {
 
     mutating func mayReceive(_ topic: String) -> Bool {
         refresh()
-        if let known = receivable[topic] { return known }
-        let allowed = rules.mayReceive(topic)
-        if receivable.count >= Self.cacheLimit { receivable.removeAll(keepingCapacity: true) }
-        receivable[topic] = allowed
-        return allowed
+        return Self.decision(for: topic, in: &receivable) { rules.mayReceive($0) }
     }
 
     mutating func mayPublish(_ topic: String) -> Bool {
         refresh()
-        if let known = publishable[topic] { return known }
-        let allowed = rules.mayPublish(topic)
-        if publishable.count >= Self.cacheLimit { publishable.removeAll(keepingCapacity: true) }
-        publishable[topic] = allowed
+        return Self.decision(for: topic, in: &publishable) { rules.mayPublish($0) }
+    }
+
+    /// The cached decision for `topic`, or `decide`'s, remembered; the cache starts over when full.
+    private static func decision(for topic: String, in cache: inout [String: Bool], decide: (String) -> Bool) -> Bool {
+        if let known = cache[topic] { return known }
+        let allowed = decide(topic)
+        if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[topic] = allowed
         return allowed
     }
 
