@@ -31,11 +31,14 @@ let package = Package(
             name: "MQTT",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // epoll and eventfd, which Glibc's Swift module does not include.
+        .target(name: "CStarlingLinux"),
         // The embeddable broker.
         .target(
             name: "StarlingBroker",
             dependencies: [
                 "MQTT",
+                "CStarlingLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -38,6 +38,9 @@ scenario_args() {
     latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
     conn18k) echo "conn -c 18000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    # Two waves of 9,000: the second connects once the first has been idle for 30 s (Starling's connections
+    # hibernate after 10 to 20 s idle), so it shows what a connection costs beside idle ones, not in a burst.
+    conn18k_waves) echo "conn -c 9000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
     *) return 1 ;;
   esac
 }
@@ -50,7 +53,7 @@ while (($#)); do
     --results) RESULTS=$2; shift 2 ;;
     --scaling) SCALING=1; shift ;;
     --scale) SCALE=$2; shift 2 ;;
-    --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn18k; do
+    --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn18k conn18k_waves; do
               printf '%-16s %s\n' "$s" "$(scenario_args "$s")"; done; exit 0 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -142,18 +145,36 @@ run_one() { # scenario broker round
   start_broker "$broker"
   local loadgen_cores=$LOADGEN_CORE
   [ "$broker" = starling2 ] && loadgen_cores="0-$((NCPU - 1))"
+  local first_wave="" rss_before=""
+  if [ "$scenario" = conn18k_waves ]; then
+    rss_before=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$BROKER_MEMORY_PID/status")
+    # shellcheck disable=SC2046
+    timeout 120 taskset -c "$loadgen_cores" "$STARLING" bench $(scenario_args "$scenario") -d 50 -p "$PORT" \
+      --client-id "wave1-%i" --timeout 60 --json --no-progress >/dev/null 2>>"$RESULTS/bench.log" &
+    first_wave=$!
+    sleep 30
+  fi
   # shellcheck disable=SC2046
   timeout 200 taskset -c "$loadgen_cores" "$STARLING" bench $(scenario_args "$scenario") -p "$PORT" \
     --broker-pid "$BROKER_MEMORY_PID" --timeout 150 --drain 5 --json --no-progress >"$out" 2>>"$RESULTS/bench.log" || true
+  local rss_after=""
+  if [ -n "$first_wave" ]; then
+    rss_after=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$BROKER_MEMORY_PID/status")
+    kill "$first_wave" 2>/dev/null || true
+    wait "$first_wave" 2>/dev/null || true
+  fi
   stop_broker
-  python3 - "$out" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+  python3 - "$out" "$(cut -d' ' -f1 /proc/loadavg)" "$rss_before" "$rss_after" <<'PY'
 import json, sys
-path, load = sys.argv[1], sys.argv[2]
+path, load, before, after = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 try:
     r = json.load(open(path))
 except Exception:
     r = {"error": "no result"}
 r["loadavg"] = float(load)
+if before and after and "connections" in r:
+    # Both waves together: what the broker grew by for all of them.
+    r["waves_bytes_per_connection"] = (int(after) - int(before)) / (2 * r["connections"]["connected"])
 json.dump(r, open(path, "w"))
 PY
   printf '  %-15s %-10s round %d: %s\n' "$scenario" "$broker" "$round" "$(summarize "$out")" >&2
@@ -166,7 +187,8 @@ r = json.load(open(sys.argv[1]))
 if "error" in r: print("failed"); sys.exit()
 if r["scenario"] == "conn":
     c = r["connections"]
-    print(f'{c["connected"]} connections, {r["connect_rate"]:.0f}/s, {r.get("broker_bytes_per_connection", 0):.0f} B each (load {r["loadavg"]})')
+    waves = f', {r["waves_bytes_per_connection"]:.0f} B each over both waves' if "waves_bytes_per_connection" in r else ""
+    print(f'{c["connected"]} connections, {r["connect_rate"]:.0f}/s, {r.get("broker_bytes_per_connection", 0):.0f} B each{waves} (load {r["loadavg"]})')
 elif r["scenario"] == "latency":
     l = r["latency"]
     print(f'p50 {l["p50"]:.0f} us, p99 {l["p99"]:.0f} us, lost {r["lost"]} (load {r["loadavg"]})')
@@ -198,6 +220,10 @@ def load(s, b):
 def metrics(s, runs):
     if not runs: return {}
     kind = runs[0]["scenario"]
+    if kind == "conn" and "waves_bytes_per_connection" in runs[0]:
+        return {"RSS bytes/conn, 2nd wave": [r.get("broker_bytes_per_connection", float("nan")) for r in runs],
+                "RSS bytes/conn, both waves": [r["waves_bytes_per_connection"] for r in runs],
+                "held": [2 * r["connections"]["connected"] for r in runs]}
     if kind == "conn":
         return {"connections/s": [r["connect_rate"] for r in runs],
                 "RSS bytes/conn": [r.get("broker_bytes_per_connection", float("nan")) for r in runs],
@@ -206,7 +232,7 @@ def metrics(s, runs):
         return {"p50 us": [r["latency"]["p50"] for r in runs], "p99 us": [r["latency"]["p99"] for r in runs],
                 "lost": [r["lost"] for r in runs]}
     return {"msg/s": [r["rate"] for r in runs], "lost": [r["lost"] for r in runs]}
-lower_is_better = {"p50 us", "p99 us", "RSS bytes/conn"}
+lower_is_better = {"p50 us", "p99 us", "RSS bytes/conn", "RSS bytes/conn, 2nd wave", "RSS bytes/conn, both waves"}
 head = ["scenario", "metric"] + [f"{b} median" for b in brokers] + ["ratio"]
 rows = []
 for s in scenarios:

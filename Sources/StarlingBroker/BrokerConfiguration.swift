@@ -95,6 +95,11 @@ public struct BrokerConfiguration: Sendable {
         public var topicAliasMaximum: UInt16 = 64
         /// Topic aliases the broker uses towards a 5.0 client, at most the client's Topic Alias Maximum; 0 uses none.
         public var maximumOutboundTopicAliases: UInt16 = 256
+        /// How long a connection must stay idle — nothing read or written, nothing awaited — before it hibernates
+        /// (it does within twice this): its SwiftNIO channel is let go of and only its socket and session are
+        /// kept, until the client sends something other than a ping or a message comes for it. Plain TCP
+        /// listeners only; nil keeps every connection awake.
+        public var hibernateAfter: TimeAmount? = .seconds(10)
         /// How long a socket may stay open without sending CONNECT.
         public var connectTimeout: TimeAmount = .seconds(10)
         /// How long the authenticator may take over one decision before the client is refused with 0x87 / 0x05.

@@ -9,6 +9,7 @@ extension BrokerCore {
             var statistics = BrokerStatistics()
             statistics.uptime = (NIODeadline.now() - started).nanoseconds / 1_000_000_000
             statistics.connectedClients = connectionCount.load(ordering: .relaxed)
+            statistics.hibernatingClients = total.hibernatingConnections
             statistics.sessions = sessions.withLockedValue { $0.count }
             // Every loop holds every subscription; the first loop's copy is read on its own loop.
             statistics.subscriptions = first.subscriptions.count
@@ -16,8 +17,10 @@ extension BrokerCore {
             statistics.messagesReceived = total.messagesReceived
             statistics.messagesSent = total.messagesSent
             statistics.messagesDropped = total.messagesDropped
-            statistics.bytesReceived = total.bytesReceived
-            statistics.bytesSent = total.bytesSent
+            // Each PINGREQ answered for a hibernating connection is two bytes in and two out.
+            let pingBytes = 2 * (runningHibernationWatcher?.answeredPings ?? 0)
+            statistics.bytesReceived = total.bytesReceived &+ pingBytes
+            statistics.bytesSent = total.bytesSent &+ pingBytes
             return statistics
         }
     }

@@ -28,6 +28,8 @@ final class BrokerCore: Sendable {
     let connectionRate: AddressRateLimiter?
     let failedLogins: AddressRateLimiter?
     let observer: BrokerObserverFeed?
+    /// Made when the first connection hibernates; `failed` once it could not be made, and none will.
+    private let hibernation = NIOLockedValueBox<(watcher: HibernationWatcher?, failed: Bool)>((nil, false))
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -46,6 +48,32 @@ final class BrokerCore: Sendable {
         self.writer = configuration.store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
         if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
+    }
+
+    func hibernationWatcher() -> HibernationWatcher? {
+        hibernation.withLockedValue { hibernation in
+            if let watcher = hibernation.watcher { return watcher }
+            guard !hibernation.failed else { return nil }
+            do {
+                hibernation.watcher = try HibernationWatcher(logger: logger)
+            } catch {
+                hibernation.failed = true
+                logger.error("idle connections cannot hibernate", metadata: ["error": "\(error)"])
+            }
+            return hibernation.watcher
+        }
+    }
+
+    var runningHibernationWatcher: HibernationWatcher? {
+        hibernation.withLockedValue { $0.watcher }
+    }
+
+    func stopHibernation() async {
+        let watcher = hibernation.withLockedValue { hibernation in
+            defer { hibernation = (nil, true) }
+            return hibernation.watcher
+        }
+        await watcher?.stop()
     }
 
     func loop(for eventLoop: any EventLoop) -> BrokerLoop? {

@@ -6,6 +6,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     /// Seconds since the broker started.
     public var uptime: Int64 = 0
     public var connectedClients = 0
+    /// Connected clients whose idle connection hibernates (see `BrokerConfiguration.Limits.hibernateAfter`).
+    public var hibernatingClients = 0
     /// Sessions, connected or kept for a client that is away.
     public var sessions = 0
     public var subscriptions = 0
@@ -31,11 +33,12 @@ struct LoopCounters {
     var messagesDropped: UInt64 = 0
     var bytesReceived: UInt64 = 0
     var bytesSent: UInt64 = 0
+    var hibernatingConnections = 0
 
     static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
         LoopCounters(
             messagesReceived: lhs.messagesReceived &+ rhs.messagesReceived, messagesSent: lhs.messagesSent &+ rhs.messagesSent,
             messagesDropped: lhs.messagesDropped &+ rhs.messagesDropped, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
-            bytesSent: lhs.bytesSent &+ rhs.bytesSent)
+            bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections)
     }
 }

@@ -231,9 +231,7 @@ extension ConnectionHandler {
         session.connection = self
         state = .connected
         setUpGuards(setup)
-        if setup.keepAlive > 0 {
-            startKeepAlive(.milliseconds(Int64(setup.keepAlive) * 1_500))
-        }
+        watchIdleness(keepAlive: setup.keepAlive > 0 ? .milliseconds(Int64(setup.keepAlive) * 1_500) : nil)
         var properties: Properties = []
         if version == .v5 {
             let limits = core.configuration.limits
@@ -296,7 +294,7 @@ extension ConnectionHandler {
         }
         flushOutput()
         state = .takenOver
-        context.close(promise: nil)
+        close()
         logger.info("session taken over by a new connection")
     }
 

@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import Logging
 import MQTT
@@ -43,7 +44,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var drainTimeout: Scheduled<Void>?
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     var keepAliveTimeout: TimeAmount?
-    private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
+    var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// Where the loop's `DeadlineWheel` holds this connection; -1 when it does not.
     var deadlineSlot = -1
     var deadlinePosition = 0
@@ -129,16 +130,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let clientCertificate: ClientCertificate?
     /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
     let userNameFromCertificate: Bool
+    /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
+    let mayHibernate: Bool
+    var hibernation = Hibernation.awake
+    /// When the wheel last found the connection active since it looked before: reads and flushes only set
+    /// `activeSinceCheck`, so that they read no clock for it. A connection hibernates once it has stayed idle
+    /// from one look to the next, `hibernateAfter` apart: after that long idle, and at most twice that long.
+    var lastActiveAt = NIODeadline.uptimeNanoseconds(0)
+    var activeSinceCheck = true
+    /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
+    var closeOnWake = false
+    /// The open connections of the listener this one came through, when it has a limit of its own.
+    let listenerConnections: ManagedAtomic<Int>?
+
+    enum Hibernation: Equatable {
+        case awake
+        /// The socket is held by the broker's `HibernationWatcher` under this token; there is no channel.
+        case asleep(token: UInt64)
+        /// A new channel is adopting the socket.
+        case waking
+    }
 
     init(
         core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?, clientCertificate: ClientCertificate? = nil,
-        userNameFromCertificate: Bool = false
+        userNameFromCertificate: Bool = false, mayHibernate: Bool = false, listenerConnections: ManagedAtomic<Int>? = nil
     ) {
         self.core = core
         self.loop = loop
         self.remoteAddress = remoteAddress
         self.clientCertificate = clientCertificate
         self.userNameFromCertificate = userNameFromCertificate
+        self.mayHibernate = mayHibernate && core.configuration.limits.hibernateAfter != nil
+        self.listenerConnections = listenerConnections
         self.connectionNumber = core.connectionNumbers.wrappingIncrementThenLoad(ordering: .relaxed)
         self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
     }
@@ -152,7 +175,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         return logger
     }
 
-    var isWritable: Bool { state == .connected && context.channel.isWritable }
+    /// A hibernating connection takes output: it wakes to send it.
+    var isWritable: Bool { state == .connected && (!isAwake || context.channel.isWritable) }
+
+    var isAwake: Bool {
+        if case .awake = hibernation { true } else { false }
+    }
+
+    private static let allocator = ByteBufferAllocator()
 
     // MARK: Channel events
 
@@ -165,6 +195,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelActive(context: ChannelHandlerContext) {
         activate(context: context)
         context.fireChannelActive()
+        if hibernation == .waking { awaken() }
     }
 
     private func activate(context: ChannelHandlerContext) {
@@ -238,6 +269,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if keepAliveTimeout != nil { lastReadAt = .now() }
+        activeSinceCheck = true
         loop.flush()
     }
 
@@ -256,12 +288,27 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Watches the keep alive through the loop's wheel, with no timer of its own: a read only moves
-    /// `lastReadAt` on.
-    func startKeepAlive(_ timeout: TimeAmount) {
+    /// Watches the keep alive, if any, and when to hibernate through the loop's wheel, with no timer of its own:
+    /// a read only moves `lastReadAt` on, and marks the connection active.
+    func watchIdleness(keepAlive timeout: TimeAmount?) {
         keepAliveTimeout = timeout
         lastReadAt = .now()
-        loop.deadlineWheel.insert(self, deadline: lastReadAt + timeout)
+        lastActiveAt = lastReadAt
+        watchNextDeadline(notBefore: lastReadAt)
+    }
+
+    /// Has the wheel look at this connection again at its keep alive's end or when it may hibernate, whichever
+    /// comes first, but not before `earliest`.
+    func watchNextDeadline(notBefore earliest: NIODeadline) {
+        var next = keepAliveTimeout.map { lastReadAt + $0 } ?? .distantFuture
+        if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter {
+            next = min(next, max(lastActiveAt + after, earliest))
+        }
+        if next == .distantFuture {
+            loop.deadlineWheel.remove(self)
+        } else {
+            loop.deadlineWheel.insert(self, deadline: next)
+        }
     }
 
     /// Called by the wheel when the deadline it knew of has come.
@@ -275,15 +322,24 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("closing connection that sent no CONNECT in time")
             close()
         case .connected:
-            guard let timeout = keepAliveTimeout else { return }
-            let due = lastReadAt + timeout
-            guard due <= now else {
-                loop.deadlineWheel.insert(self, deadline: due)
+            if let timeout = keepAliveTimeout, lastReadAt + timeout <= now, lastHeardFrom() + timeout <= now {
+                // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
+                logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
+                disconnect(reason: .keepAliveTimeout)
                 return
             }
-            // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
-            logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
-            disconnect(reason: .keepAliveTimeout)
+            if activeSinceCheck {
+                activeSinceCheck = false
+                lastActiveAt = now
+            }
+            var earliest = now
+            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter,
+                lastActiveAt + after <= now, !hibernate()
+            {
+                // Busy with something (a message in flight, a hook): look again later.
+                earliest = now + after
+            }
+            watchNextDeadline(notBefore: earliest)
         case .authenticating, .connecting, .takenOver, .closed:
             return
         }
@@ -301,7 +357,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// The connection is over for the broker: timers stop, the session is let go of (its will published or
     /// scheduled), and what the connection routed is flushed.
-    private func endConnection() {
+    func endConnection() {
         guard state != .closed else { return }
         drainTimeout?.cancel()
         loop.deadlineWheel.remove(self)
@@ -334,7 +390,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if version == .v5 {
             packet.fitDiagnostics(problemInformation: problemInformation, maximumSize: clientMaximumPacketSize, version: version)
         }
-        if output == nil { output = context.channel.allocator.buffer(capacity: 256) }
+        if output == nil { output = Self.allocator.buffer(capacity: 256) }
         do {
             try packet.write(to: &output!, version: version)
         } catch {
@@ -384,13 +440,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         loop.counters.messagesSent &+= 1
         // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
         if let newAlias { outboundAliases?.commit(delivery.message.topic, alias: newAlias) }
-        guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, case .publish(let publish) = packet else {
+        guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, isAwake,
+            case .publish(let publish) = packet
+        else {
             send(packet)
             return
         }
         // A large payload is not copied into this connection's output: the header goes into the output buffer,
         // then the payload slice shared by every subscriber follows it as its own write.
-        if output == nil { output = context.channel.allocator.buffer(capacity: 256) }
+        if output == nil { output = Self.allocator.buffer(capacity: 256) }
         do {
             try publish.writeHeader(to: &output!, version: version)
         } catch {
@@ -416,6 +474,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func flushOutput() {
         flushPending = false
         guard state != .closed else { return }
+        guard isAwake else {
+            // The output waits in `output` until the connection is awake.
+            wake()
+            return
+        }
+        activeSinceCheck = true
         if let buffer = output {
             output = nil
             loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
@@ -438,7 +502,17 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func close() {
-        guard state != .closed, let context else { return }
+        guard state != .closed else { return }
+        switch hibernation {
+        case .awake: break
+        case .asleep:
+            closeAsleep()
+            return
+        case .waking:
+            closeOnWake = true
+            return
+        }
+        guard let context else { return }
         flushOutput()
         context.close(promise: nil)
     }

@@ -106,7 +106,10 @@ struct ListenerPipeline: Sendable {
         }
         try sync.addHandler(ConnectionHandler(
             core: core, loop: loop, remoteAddress: remoteAddress, clientCertificate: certificate,
-            userNameFromCertificate: listener.userNameFromCertificate))
+            userNameFromCertificate: listener.userNameFromCertificate,
+            // With TLS or WebSocket the pipeline holds state of its own; only a bare socket can be picked up again.
+            mayHibernate: sslContext == nil && listener.transport.webSocketPath == nil,
+            listenerConnections: openConnections))
     }
 
     /// Room for the largest packet the broker accepts in one frame, whatever else the frame carries.

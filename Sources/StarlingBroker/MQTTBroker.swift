@@ -61,7 +61,7 @@ public final class MQTTBroker: Service, Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 // Each channel keeps its last receive buffer for the next read: small at first, so that an idle
                 // connection holds little; it grows with the connection's traffic.
-                .childChannelOption(.recvAllocator, value: CompactRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65_536))
+                .childChannelOption(.recvAllocator, value: CompactRecvByteBufferAllocator.broker)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
                 .childChannelInitializer { channel in pipeline.initialize(channel) }
             let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
@@ -105,6 +105,8 @@ public final class MQTTBroker: Service, Sendable {
             })
         }
         for future in closed { try? await future.get() }
+        // Every hibernating connection has taken its socket back to say goodbye.
+        await core.stopHibernation()
         if let writer = core.writer {
             for loop in core.loops {
                 try? await loop.eventLoop.submit { loop.storage?.handOff() }.get()

@@ -33,6 +33,7 @@ final class SystemTopics: Sendable {
             ("version", "starling version \(version)"),
             ("uptime", "\(statistics.uptime) seconds"),
             ("clients/connected", "\(statistics.connectedClients)"),
+            ("clients/hibernating", "\(statistics.hibernatingClients)"),
             ("clients/total", "\(statistics.sessions)"),
             ("subscriptions/count", "\(statistics.subscriptions)"),
             ("retained messages/count", "\(statistics.retainedMessages)"),

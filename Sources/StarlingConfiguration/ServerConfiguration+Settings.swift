@@ -27,6 +27,7 @@ extension ServerConfiguration {
         .int("max_outbound_bytes", \.broker.limits.maximumOutboundBytes, in: 1_024...1_073_741_824),
         .seconds("connect_timeout", \.broker.limits.connectTimeout),
         .seconds("drain_timeout", \.broker.limits.drainTimeout),
+        .seconds("hibernate_after", \.broker.limits.hibernateAfter),
         .seconds("auth_timeout", \.broker.limits.authenticationTimeout),
         .int("max_client_id_length", \.broker.limits.maximumClientIdentifierLength, in: 1...65_535),
         .uint16("outbound_topic_alias_maximum", \.broker.limits.maximumOutboundTopicAliases),

@@ -81,6 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a client may leave its socket unread before it is disconnected (default: 60).")
     var drainTimeout: Int?
 
+    @Option(name: .long, help: "Seconds a plain TCP connection may stay idle before it hibernates, its channel let go of until it is needed; 0 keeps connections awake (default: 10).")
+    var hibernateAfter: Int?
+
     @Option(name: .long, help: "Seconds the authenticator may take over one decision (default: 10).")
     var authTimeout: Int?
 
@@ -159,6 +162,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max_outbound_bytes", maxOutboundBytes),
             ("connect_timeout", connectTimeout),
             ("drain_timeout", drainTimeout),
+            ("hibernate_after", hibernateAfter),
             ("auth_timeout", authTimeout),
             ("max_client_id_length", maxClientIdLength),
             ("outbound_topic_alias_maximum", outboundTopicAliasMaximum),

@@ -98,6 +98,13 @@ import Testing
         #expect(try Self.load("sys_interval: 30\n").broker.systemTopicsInterval == .seconds(30))
     }
 
+    @Test func hibernationIsOnByDefaultAndZeroTurnsItOff() throws {
+        #expect(try Self.load("").broker.limits.hibernateAfter == .seconds(10))
+        #expect(try Self.load("hibernate_after: 30\n").broker.limits.hibernateAfter == .seconds(30))
+        #expect(try Self.load("hibernate_after: 0\n").broker.limits.hibernateAfter == nil)
+        #expect(try Self.load("", flags: ["hibernate_after": "0"]).broker.limits.hibernateAfter == nil)
+    }
+
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
         let message = Self.error("max_packet_size: 1000\nmax_pakcet_size: 2000\n")
         #expect(message == "FILE (line 2): max_pakcet_size: unknown key")

@@ -1,0 +1,2 @@
+// Headers only; SwiftPM needs a source file to build the module.
+#include "CStarlingLinux.h"

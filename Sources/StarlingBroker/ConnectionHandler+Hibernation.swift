@@ -1,0 +1,137 @@
+import Atomics
+import Glibc
+import NIOCore
+import NIOPosix
+
+/// Idle connections hibernate: their SwiftNIO channel (about 2 KB with its pipeline and write queue) is let go
+/// of and the socket is handed to the broker's `HibernationWatcher`, leaving the handler and the session. The
+/// first thing that needs the connection — input from the client, output for it, a close — wakes it: a new
+/// channel adopts the same socket on the same loop, and the handler carries on as before. The client sees
+/// nothing of it.
+extension ConnectionHandler: RemovableChannelHandler {
+    /// Lets go of the channel if nothing is under way; returns whether the connection now hibernates.
+    func hibernate() -> Bool {
+        guard state == .connected, isAwake, let context, isQuiet(context.channel),
+            let descriptor = SocketDescriptor.of(context.channel)
+        else { return false }
+        guard let watcher = core.hibernationWatcher() else { return false }
+        // The channel closes its descriptor; the socket lives on in this copy.
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { return false }
+        guard let token = watcher.sleep(copy, connection: self) else {
+            Glibc.close(copy)
+            return false
+        }
+        let channel = context.channel
+        hibernation = .asleep(token: token)
+        loop.counters.hibernatingConnections += 1
+        // Closing the channel gives its listener's count back; the connection is still open.
+        listenerConnections?.wrappingIncrement(ordering: .relaxed)
+        channel.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        self.context = nil
+        channel.close(promise: nil)
+        return true
+    }
+
+    /// Nothing half-read, unsent, unacknowledged or awaited: the connection can be left for a while.
+    private func isQuiet(_ channel: any Channel) -> Bool {
+        guard inbound == nil, output == nil, !flushPending, !paused, drainTimeout == nil, heldAcknowledgements.isEmpty,
+            !awaitingCommit, case .idle = authenticationStage, authenticationTask == nil, channel.isWritable,
+            let session, session.inflight.isEmpty, session.queue.isEmpty
+        else { return false }
+        let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes)
+        return buffered == 0
+    }
+
+    /// The watcher saw input or a hang-up on the socket held under `token`.
+    func socketStirred(token: UInt64) {
+        guard hibernation == .asleep(token: token) else { return }
+        wake()
+    }
+
+    /// When the client last sent anything, counting the pings the watcher answered while it hibernated.
+    func lastHeardFrom() -> NIODeadline {
+        if case .asleep(let token) = hibernation, let pinged = core.runningHibernationWatcher?.lastPing(token), pinged > lastReadAt {
+            lastReadAt = pinged
+        }
+        return lastReadAt
+    }
+
+    /// The watcher could not answer pings it had read: the connection is lost, as if its socket had failed.
+    func lostWhileAsleep(token: UInt64) {
+        guard hibernation == .asleep(token: token) else { return }
+        logger.info("hibernating connection lost: could not answer its PINGREQ")
+        closeAsleep()
+    }
+
+    /// Has a new channel adopt the socket; `awaken` carries on once it is active.
+    func wake() {
+        guard case .asleep(let token) = hibernation else { return }
+        hibernation = .waking
+        loop.counters.hibernatingConnections -= 1
+        guard let descriptor = core.hibernationWatcher()?.wake(token) else {
+            logger.error("hibernating connection lost its socket")
+            hibernation = .awake
+            endConnection()
+            return
+        }
+        let limits = core.configuration.limits
+        let listenerConnections = self.listenerConnections
+        ClientBootstrap(group: loop.eventLoop)
+            .channelOption(.recvAllocator, value: CompactRecvByteBufferAllocator.broker)
+            .channelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(self) }
+            }
+            .withConnectedSocket(descriptor)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    if let listenerConnections {
+                        channel.closeFuture.whenComplete { _ in listenerConnections.wrappingDecrement(ordering: .relaxed) }
+                    }
+                case .failure(let error):
+                    listenerConnections?.wrappingDecrement(ordering: .relaxed)
+                    logger.warning("could not wake hibernating connection", metadata: ["error": "\(error)"])
+                    hibernation = .awake
+                    endConnection()
+                }
+            }
+    }
+
+    /// Closes a hibernating connection without waking it: what it has to say (a DISCONNECT, mostly) is written
+    /// straight to the socket, which is idle and so has room for it.
+    func closeAsleep() {
+        guard case .asleep(let token) = hibernation else { return }
+        hibernation = .awake
+        loop.counters.hibernatingConnections -= 1
+        if let descriptor = core.hibernationWatcher()?.wake(token) {
+            if let buffer = output {
+                let written = buffer.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                loop.counters.bytesSent &+= UInt64(max(written, 0))
+                if written != buffer.readableBytes { logger.debug("closing hibernating connection: its last packets did not fit") }
+            }
+            Glibc.close(descriptor)
+        }
+        output = nil
+        listenerConnections?.wrappingDecrement(ordering: .relaxed)
+        endConnection()
+    }
+
+    /// The new channel is active: send what waited, then go on as if nothing had happened.
+    func awaken() {
+        hibernation = .awake
+        // Waking is activity: the connection stays awake for a whole `hibernateAfter` at least.
+        lastActiveAt = .now()
+        watchNextDeadline(notBefore: lastActiveAt)
+        if closeOnWake {
+            closeOnWake = false
+            close()
+            return
+        }
+        if output != nil { flushOutput() }
+        if state == .connected { session?.drainQueue() }
+        loop.flush()
+    }
+}

@@ -1,0 +1,162 @@
+import CStarlingLinux
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Watches the sockets of hibernating connections, on a thread of its own, and wakes a connection on its loop
+/// when its socket has input or is closed by the peer.
+///
+/// A hibernating connection has no SwiftNIO channel: only its socket, held here, and its `ConnectionHandler`,
+/// which keeps the session's state. Each socket is armed for one event; the connection takes its socket back
+/// (`wake`) before a new channel adopts it.
+final class HibernationWatcher: Sendable {
+    private struct Sleeper {
+        let descriptor: CInt
+        let connection: ConnectionHandler
+        /// When a PINGREQ was last answered here: the connection's keep alive reads it when it runs out.
+        var lastPingAt: NIODeadline?
+    }
+
+    private struct Sleepers {
+        var byToken: [UInt64: Sleeper] = [:]
+        var nextToken: UInt64 = 1
+        var stopped = false
+        var answeredPings: UInt64 = 0
+    }
+
+    private let epoll: CInt
+    /// Written to end the watching thread; registered under token 0.
+    private let stopSignal: CInt
+    private let sleepers = Mutex(Sleepers())
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+    private let logger: Logger
+
+    init(logger: Logger) throws {
+        self.logger = logger
+        let epoll = epoll_create1(CInt(EPOLL_CLOEXEC))
+        guard epoll >= 0 else { throw IOError(errnoCode: errno, reason: "epoll_create1") }
+        let stopSignal = eventfd(0, CInt(EFD_CLOEXEC) | CInt(EFD_NONBLOCK))
+        guard stopSignal >= 0 else {
+            let code = errno
+            close(epoll)
+            throw IOError(errnoCode: code, reason: "eventfd")
+        }
+        self.epoll = epoll
+        self.stopSignal = stopSignal
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = 0
+        _ = epoll_ctl(epoll, EPOLL_CTL_ADD, stopSignal, &event)
+        thread.start()
+        thread.submit { [self] _ in watch() }
+    }
+
+    /// Holds `descriptor` for `connection` until it is woken; nil if the socket cannot be watched.
+    func sleep(_ descriptor: CInt, connection: ConnectionHandler) -> UInt64? {
+        sleepers.withLock { sleepers -> UInt64? in
+            guard !sleepers.stopped else { return nil }
+            let token = sleepers.nextToken
+            sleepers.nextToken += 1
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
+            event.data.u64 = token
+            guard epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event) == 0 else { return nil }
+            sleepers.byToken[token] = Sleeper(descriptor: descriptor, connection: connection)
+            return token
+        }
+    }
+
+    /// Gives the socket held under `token` back to its connection; nil if it is no longer here.
+    func wake(_ token: UInt64) -> CInt? {
+        sleepers.withLock { sleepers -> CInt? in
+            guard let sleeper = sleepers.byToken.removeValue(forKey: token) else { return nil }
+            _ = epoll_ctl(epoll, EPOLL_CTL_DEL, sleeper.descriptor, nil)
+            return sleeper.descriptor
+        }
+    }
+
+    /// When the watcher last answered a PINGREQ of the connection sleeping under `token`, if it did.
+    func lastPing(_ token: UInt64) -> NIODeadline? {
+        sleepers.withLock { $0.byToken[token]?.lastPingAt }
+    }
+
+    /// PINGREQ packets answered here since the broker started: two bytes received and two sent for each.
+    var answeredPings: UInt64 { sleepers.withLock { $0.answeredPings } }
+
+    private func watch() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while true {
+            let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, CInt($0.count), -1) }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                logger.error("hibernating connections are no longer watched", metadata: ["errno": "\(errno)"])
+                return
+            }
+            for event in events[0..<Int(ready)] {
+                let token = event.data.u64
+                if token == 0 { return }
+                if let connection = stirred(token) {
+                    connection.loop.eventLoop.execute { connection.socketStirred(token: token) }
+                }
+            }
+        }
+    }
+
+    /// A keep-alive ping is answered without waking the connection: the socket is idle, so two bytes in come
+    /// with room for two bytes out. Anything else — or anything unexpected — wakes it. The lock is held
+    /// throughout, so the connection cannot take its socket back while an answer is being written. Returns the
+    /// connection to wake, if any.
+    private func stirred(_ token: UInt64) -> ConnectionHandler? {
+        sleepers.withLock { sleepers -> ConnectionHandler? in
+            guard let sleeper = sleepers.byToken[token] else { return nil }
+            let descriptor = sleeper.descriptor
+            let window = 64
+            let pings = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: window) { buffer -> Int? in
+                let peeked = recv(descriptor, buffer.baseAddress, window, CInt(MSG_PEEK | MSG_DONTWAIT))
+                guard peeked > 0, peeked % 2 == 0,
+                    stride(from: 0, to: peeked, by: 2).allSatisfy({ buffer[$0] == 0xC0 && buffer[$0 + 1] == 0x00 }),
+                    recv(descriptor, buffer.baseAddress, peeked, CInt(MSG_DONTWAIT)) == peeked
+                else { return nil }
+                for index in stride(from: 0, to: peeked, by: 2) {
+                    buffer[index] = 0xD0
+                    buffer[index + 1] = 0x00
+                }
+                var event = epoll_event()
+                event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
+                event.data.u64 = token
+                guard send(descriptor, buffer.baseAddress, peeked, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == peeked,
+                    epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event) == 0
+                else {
+                    // The pings were read but not answered: the connection cannot go on.
+                    sleeper.connection.loop.eventLoop.execute { sleeper.connection.lostWhileAsleep(token: token) }
+                    return 0
+                }
+                return peeked / 2
+            }
+            guard let pings else { return sleeper.connection }
+            if pings > 0 {
+                sleepers.byToken[token]?.lastPingAt = .now()
+                sleepers.answeredPings &+= UInt64(pings)
+            }
+            return nil
+        }
+    }
+
+    /// Ends the watching thread and closes the sockets still held: called once the broker has closed its
+    /// connections, when none should be left.
+    func stop() async {
+        let left = sleepers.withLock { sleepers -> [CInt] in
+            sleepers.stopped = true
+            defer { sleepers.byToken.removeAll() }
+            return sleepers.byToken.values.map(\.descriptor)
+        }
+        for descriptor in left { close(descriptor) }
+        var one: UInt64 = 1
+        _ = write(stopSignal, &one, MemoryLayout<UInt64>.size)
+        try? await thread.shutdownGracefully()
+        close(stopSignal)
+        close(epoll)
+    }
+}

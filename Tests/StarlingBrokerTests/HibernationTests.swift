@@ -1,0 +1,188 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import Testing
+
+/// Idle connections hibernate (their channel let go of, the socket and session kept) and wake for whatever
+/// needs them; the client must not be able to tell.
+@Suite struct HibernationTests {
+    static func hibernating(_ configure: @escaping (inout BrokerConfiguration) -> Void = { _ in }) -> (inout BrokerConfiguration) -> Void {
+        { configuration in
+            configuration.limits.hibernateAfter = .milliseconds(300)
+            configure(&configuration)
+        }
+    }
+
+    @Test func anIdleSubscriberHibernatesAndStillReceivesEveryMessage() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let subscriber = try await broker.client("sleeper")
+            try await subscriber.subscribe("wake/#", qos: .atLeastOnce)
+            try await broker.waitForHibernating(1)
+            let publisher = try await broker.client("publisher")
+            // The publisher is awake; the first message wakes the subscriber, and the large one goes out as a
+            // shared payload once it is awake again.
+            try await publisher.publish("wake/0", "at most once")
+            try await publisher.publishQoS1("wake/1", "at least once")
+            try await publisher.publishQoS1("wake/2", String(repeating: "x", count: 4_096), packetIdentifier: 2)
+            let received = try await subscriber.publishes(count: 3)
+            #expect(received.map(\.topic) == ["wake/0", "wake/1", "wake/2"])
+            #expect(received[2].payload.readableBytes == 4_096)
+            // Once idle again it hibernates again, and wakes again.
+            try await broker.waitForHibernating(2)
+            try await publisher.publishQoS1("wake/3", "again", packetIdentifier: 3)
+            #expect(try await subscriber.publishes(count: 1).map(\.topic) == ["wake/3"])
+        }
+    }
+
+    @Test func aHibernatingClientsOwnPacketsWakeIt() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let client = try await broker.client("pinger")
+            let subscriber = try await broker.client("listener")
+            try await subscriber.subscribe("from/pinger")
+            try await broker.waitForHibernating(2)
+            try await client.send(.pingReq)
+            #expect(try await client.nextPacket() == .pingResp)
+            try await client.publishQoS1("from/pinger", "hello")
+            let publish = try await subscriber.expectPublish()
+            #expect(publish.topic == "from/pinger")
+        }
+    }
+
+    /// MQTT-3.1.2-24 holds while a connection hibernates: the keep alive still ends it, with its will.
+    @Test func theKeepAliveStillEndsAHibernatingConnection() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let watcher = try await broker.client("watcher")
+            try await watcher.subscribe("will/#")
+            let will = ConnectPacket.Will(topic: "will/silent", payload: ByteBuffer(string: "gone"))
+            // Long enough a keep alive (3 s allowed) for both connections to hibernate first.
+            let (silent, _) = try await broker.connect("silent", keepAlive: 2, will: will)
+            try await broker.waitForHibernating(2)
+            let disconnect = try await silent.expectDisconnect(timeout: .seconds(5))
+            #expect(disconnect.reasonCode == .keepAliveTimeout)
+            try await silent.expectClosed()
+            #expect(try await watcher.expectPublish(timeout: .seconds(5)).topic == "will/silent")
+        }
+    }
+
+    /// Keep-alive pings are answered while the connection hibernates, without waking it, and keep it alive.
+    @Test func pingsAreAnsweredWithoutWaking() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let (client, _) = try await broker.connect("pinger", keepAlive: 2)
+            try await broker.waitForHibernating(1)
+            // Longer than the 3 s the keep alive allows without a packet.
+            for _ in 0..<10 {
+                try await client.send(.pingReq)
+                #expect(try await client.nextPacket() == .pingResp)
+                #expect(try await broker.broker.statistics().hibernatingClients == 1)
+                try await Task.sleep(for: .milliseconds(400))
+            }
+            // Two pings in one segment get two answers.
+            try await client.send([.pingReq, .pingReq])
+            #expect(try await client.nextPacket() == .pingResp)
+            #expect(try await client.nextPacket() == .pingResp)
+            try await client.send(.pingReq)
+            #expect(try await client.nextPacket() == .pingResp)
+            #expect(try await broker.broker.statistics().hibernatingClients == 1)
+            try await client.disconnect()
+        }
+    }
+
+    @Test func aHibernatingClientThatHangsUpLeavesItsWill() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let watcher = try await broker.client("watcher")
+            try await watcher.subscribe("will/#")
+            let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
+            let leaver = try await broker.client("leaver", will: will)
+            try await broker.waitForHibernating(2)
+            await leaver.drop()
+            #expect(try await watcher.expectPublish().topic == "will/gone")
+            #expect(try await broker.broker.statistics().connectedClients == 1)
+        }
+    }
+
+    /// MQTT-3.1.4-3: a new connection with the same client identifier takes the session over from a hibernating one.
+    @Test func aHibernatingSessionIsTakenOver() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let first = try await broker.client("twice", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            try await first.subscribe("kept/#", qos: .atLeastOnce)
+            try await broker.waitForHibernating(1)
+            let (second, connAck) = try await broker.connect("twice", cleanStart: false, properties: [.sessionExpiryInterval(60)])
+            #expect(connAck.sessionPresent)
+            #expect(try await first.expectDisconnect().reasonCode == .sessionTakenOver)
+            try await first.expectClosed()
+            let publisher = try await broker.client("publisher")
+            try await publisher.publishQoS1("kept/1", "still subscribed")
+            #expect(try await second.expectPublish().topic == "kept/1")
+        }
+    }
+
+    /// 5.0 §3.14.2.1: shutting down tells a hibernating 5.0 client 0x8B too.
+    @Test func shutdownSaysGoodbyeToHibernatingClients() async throws {
+        let client = try await TestBroker.with(Self.hibernating()) { broker in
+            let client = try await broker.client("asleep-at-shutdown")
+            try await broker.waitForHibernating(1)
+            return client
+        }
+        #expect(try await client.expectDisconnect().reasonCode == .serverShuttingDown)
+        try await client.expectClosed()
+    }
+
+    /// A hibernating connection still counts against its listener's limit, and gives its place back once gone.
+    @Test func hibernatingConnectionsKeepTheirPlaceOnTheListener() async throws {
+        let limited = Self.hibernating { $0.listeners = [.init(host: "127.0.0.1", port: 0, maximumConnections: 1)] }
+        try await TestBroker.with(limited) { broker in
+            let first = try await broker.client("first")
+            try await broker.waitForHibernating(1)
+            let second = try await broker.open()
+            try? await second.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "second")))
+            try await second.expectClosed()
+            // Woken, then gone: its place is free again.
+            try await first.disconnect()
+            let third = try await ListenerTests.retryingConnect(broker, "third")
+            try await third.disconnect()
+        }
+    }
+
+    @Test func withHibernationOffConnectionsStayAwake() async throws {
+        try await TestBroker.with({ $0.limits.hibernateAfter = nil }) { broker in
+            let client = try await broker.client("awake")
+            // The same wait the other tests pass: long enough for a hibernating broker to act several times.
+            let deadline = ContinuousClock.now + .milliseconds(1_500)
+            while ContinuousClock.now < deadline {
+                #expect(try await broker.broker.statistics().hibernatingClients == 0)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await client.send(.pingReq)
+            #expect(try await client.nextPacket() == .pingResp)
+        }
+    }
+}
+
+extension TestBroker {
+    /// Waits until `count` connections hibernate, which an idle connection does after `hibernateAfter` (and at most
+    /// one 250 ms tick of the wheel more).
+    func waitForHibernating(_ count: Int, timeout: Duration = .seconds(5)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await broker.statistics().hibernatingClients != count {
+            guard ContinuousClock.now < deadline else {
+                throw RawClient.Failure(description: "\(count) connections did not hibernate within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+extension RawClient {
+    /// The next `count` PUBLISH packets, each QoS 1 one acknowledged.
+    func publishes(count: Int) async throws -> [PublishPacket] {
+        var received: [PublishPacket] = []
+        while received.count < count {
+            let publish = try await expectPublish()
+            received.append(publish)
+            if publish.qos == .atLeastOnce, let identifier = publish.packetIdentifier {
+                try await send(.pubAck(AcknowledgementPacket(packetIdentifier: identifier)))
+            }
+        }
+        return received
+    }
+}
