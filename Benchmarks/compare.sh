@@ -9,12 +9,12 @@
 # unpinned on every core with as many threads.
 #
 # Every broker and every run is started with `timeout`, so the whole run stops by itself; the default run
-# (9 scenarios, 3 rounds) takes about 8 minutes.
+# (10 scenarios, 3 rounds) takes about 12 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=3
-SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn18k"
+SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn18k conn18k_waves"
 STARLING=""
 RESULTS=""
 SCALING=0
