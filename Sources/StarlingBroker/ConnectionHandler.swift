@@ -333,11 +333,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 lastActiveAt = now
             }
             var earliest = now
-            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter,
-                lastActiveAt + after <= now, !hibernate()
-            {
-                // Busy with something (a message in flight, a hook): look again later.
-                earliest = now + after
+            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter, lastActiveAt + after <= now {
+                if !loop.deadlineWheel.takeHibernationTurn() {
+                    earliest = now + DeadlineWheel.tick
+                } else if !hibernate() {
+                    // Busy with something (a message in flight, a hook): look again later.
+                    earliest = now + after
+                }
             }
             watchNextDeadline(notBefore: earliest)
         case .authenticating, .connecting, .takenOver, .closed:

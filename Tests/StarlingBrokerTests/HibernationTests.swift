@@ -1,6 +1,6 @@
 import MQTT
 import NIOCore
-import StarlingBroker
+@testable import StarlingBroker
 import Testing
 
 /// Idle connections hibernate (their channel let go of, the socket and session kept) and wake for whatever
@@ -140,6 +140,21 @@ import Testing
             try await first.disconnect()
             let third = try await ListenerTests.retryingConnect(broker, "third")
             try await third.disconnect()
+        }
+    }
+
+    /// More connections going idle together than one tick may hibernate: the rest do in the next ticks.
+    @Test func aCrowdGoingIdleTogetherHibernatesOverSeveralTicks() async throws {
+        try await TestBroker.with(loops: 1, Self.hibernating()) { broker in
+            let loop = broker.broker.core.loops[0]
+            try await loop.eventLoop.submit { loop.deadlineWheel.hibernationsPerTick = 4 }.get()
+            var clients: [RawClient] = []
+            for index in 0..<20 { clients.append(try await broker.client("crowd-\(index)")) }
+            try await broker.waitForHibernating(20, timeout: .seconds(10))
+            // Every one of them is still there, asleep or woken.
+            try await clients[19].send(.pingReq)
+            #expect(try await clients[19].nextPacket() == .pingResp)
+            try await clients[0].publishQoS1("crowd/0", "awake again")
         }
     }
 
