@@ -4,10 +4,10 @@ import NIOCore
 import NIOPosix
 
 /// Idle connections hibernate: their SwiftNIO channel (about 2 KB with its pipeline and write queue) is let go
-/// of and the socket is handed to the broker's `HibernationWatcher`, leaving the handler and the session. The
-/// first thing that needs the connection — input from the client, output for it, a close — wakes it: a new
-/// channel adopts the same socket on the same loop, and the handler carries on as before. The client sees
-/// nothing of it.
+/// of and the socket is handed to the broker's `HibernationWatcher`, leaving the handler and the session.
+/// Pings are answered by the watcher and output is written straight to the idle socket; input other than a
+/// ping, or output the socket cannot take at once, wakes the connection: a new channel adopts the same socket
+/// on the same loop, and the handler carries on as before. The client sees nothing of it.
 extension ConnectionHandler: RemovableChannelHandler {
     /// Lets go of the channel if nothing is under way; returns whether the connection now hibernates.
     func hibernate() -> Bool {
@@ -98,6 +98,19 @@ extension ConnectionHandler: RemovableChannelHandler {
                     endConnection()
                 }
             }
+    }
+
+    /// Output for a hibernating connection goes straight to its idle socket, which has room for a message or
+    /// a few; the connection wakes, to send the rest through a channel, only when it does not take it all.
+    func sendAsleep() {
+        if case .asleep(let token) = hibernation, var buffer = output, let watcher = core.runningHibernationWatcher {
+            let sent = watcher.send(buffer, token: token)
+            loop.counters.bytesSent &+= UInt64(sent)
+            buffer.moveReaderIndex(forwardBy: sent)
+            output = buffer.readableBytes == 0 ? nil : buffer
+            if output == nil { return }
+        }
+        wake()
     }
 
     /// Closes a hibernating connection without waking it: what it has to say (a DISCONNECT, mostly) is written

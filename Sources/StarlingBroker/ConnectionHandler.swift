@@ -477,8 +477,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         flushPending = false
         guard state != .closed else { return }
         guard isAwake else {
-            // The output waits in `output` until the connection is awake.
-            wake()
+            sendAsleep()
             return
         }
         activeSinceCheck = true

@@ -77,6 +77,19 @@ final class HibernationWatcher: Sendable {
         }
     }
 
+    /// Writes what `buffer` holds to the socket sleeping under `token`, as far as the socket takes it without
+    /// blocking; returns how many bytes it took. Under the lock, so that it cannot come between the two bytes
+    /// of a PINGRESP the watcher writes.
+    func send(_ buffer: ByteBuffer, token: UInt64) -> Int {
+        sleepers.withLock { sleepers in
+            guard let descriptor = sleepers.byToken[token]?.descriptor else { return 0 }
+            let sent = buffer.withUnsafeReadableBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            return max(sent, 0)
+        }
+    }
+
     /// When the watcher last answered a PINGREQ of the connection sleeping under `token`, if it did.
     func lastPing(_ token: UInt64) -> NIODeadline? {
         sleepers.withLock { $0.byToken[token]?.lastPingAt }
@@ -126,7 +139,7 @@ final class HibernationWatcher: Sendable {
                 var event = epoll_event()
                 event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
                 event.data.u64 = token
-                guard send(descriptor, buffer.baseAddress, peeked, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == peeked,
+                guard Glibc.send(descriptor, buffer.baseAddress, peeked, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == peeked,
                     epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event) == 0
                 else {
                     // The pings were read but not answered: the connection cannot go on.

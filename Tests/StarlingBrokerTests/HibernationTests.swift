@@ -19,8 +19,7 @@ import Testing
             try await subscriber.subscribe("wake/#", qos: .atLeastOnce)
             try await broker.waitForHibernating(1)
             let publisher = try await broker.client("publisher")
-            // The publisher is awake; the first message wakes the subscriber, and the large one goes out as a
-            // shared payload once it is awake again.
+            // The messages go straight to the sleeping subscriber's socket; its first PUBACK wakes it.
             try await publisher.publish("wake/0", "at most once")
             try await publisher.publishQoS1("wake/1", "at least once")
             try await publisher.publishQoS1("wake/2", String(repeating: "x", count: 4_096), packetIdentifier: 2)
@@ -31,6 +30,31 @@ import Testing
             try await broker.waitForHibernating(2)
             try await publisher.publishQoS1("wake/3", "again", packetIdentifier: 3)
             #expect(try await subscriber.publishes(count: 1).map(\.topic) == ["wake/3"])
+        }
+    }
+
+    /// What comes for a hibernating subscriber is written to its socket without waking it; its QoS 1
+    /// acknowledgement then wakes it, to be handled.
+    @Test func messagesReachAHibernatingSubscriberWithoutWakingIt() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let subscriber = try await broker.client("sleeper")
+            try await subscriber.subscribe("asleep/#", qos: .atLeastOnce)
+            try await broker.waitForHibernating(1)
+            for index in 0..<3 {
+                await broker.broker.publish(topic: "asleep/\(index)", payload: "quietly \(index)")
+            }
+            let received = try await subscriber.publishes(count: 3)
+            #expect(received.map(\.topic) == ["asleep/0", "asleep/1", "asleep/2"])
+            #expect(try await broker.broker.statistics().hibernatingClients == 1)
+
+            await broker.broker.publish(topic: "asleep/q1", payload: ByteBuffer(string: "acknowledged"), qos: .atLeastOnce)
+            let publish = try await subscriber.expectPublish()
+            #expect(try await broker.broker.statistics().hibernatingClients == 1)
+            try await subscriber.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+            try await broker.waitForHibernating(0)
+            // Handled once awake: the message is not sent again.
+            try await subscriber.send(.pingReq)
+            #expect(try await subscriber.nextPacket() == .pingResp)
         }
     }
 
