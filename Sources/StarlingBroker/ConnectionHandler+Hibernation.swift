@@ -69,7 +69,7 @@ extension ConnectionHandler: RemovableChannelHandler {
         guard case .asleep(let token) = hibernation else { return }
         hibernation = .waking
         loop.counters.hibernatingConnections -= 1
-        guard let descriptor = core.hibernationWatcher()?.wake(token) else {
+        guard let descriptor = core.runningHibernationWatcher?.wake(token) else {
             logger.error("hibernating connection lost its socket")
             hibernation = .awake
             endConnection()
@@ -119,13 +119,13 @@ extension ConnectionHandler: RemovableChannelHandler {
         guard case .asleep(let token) = hibernation else { return }
         hibernation = .awake
         loop.counters.hibernatingConnections -= 1
-        if let descriptor = core.hibernationWatcher()?.wake(token) {
+        if let watcher = core.runningHibernationWatcher {
             if let buffer = output {
-                let written = buffer.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-                loop.counters.bytesSent &+= UInt64(max(written, 0))
-                if written != buffer.readableBytes { logger.debug("closing hibernating connection: its last packets did not fit") }
+                let sent = watcher.send(buffer, token: token)
+                loop.counters.bytesSent &+= UInt64(sent)
+                if sent != buffer.readableBytes { logger.debug("closing hibernating connection: its last packets did not fit") }
             }
-            Glibc.close(descriptor)
+            if let descriptor = watcher.wake(token) { Glibc.close(descriptor) }
         }
         output = nil
         listenerConnections?.wrappingDecrement(ordering: .relaxed)
