@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 @testable import StarlingClient
 import Testing
@@ -6,7 +7,10 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct WithoutBrokerTests {
     @Test func nothingListeningFailsToConnect() async throws {
-        let port = try await MosquittoBroker.freePorts(1)[0]
+        // A port bound but not listening refuses connections, and no other test can take it meanwhile.
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        let port = reserved.port
         let error = await #expect(throws: MQTTClientError.self) {
             try await withMQTTClient(url: "mqtt://127.0.0.1:\(port)") { _ in }
         }
@@ -40,5 +44,36 @@ struct WithoutBrokerTests {
             }
             try await group.waitForAll()
         }
+    }
+}
+
+/// A loopback TCP port bound by a socket that never listens: connecting to it is refused.
+struct ReservedPort {
+    let descriptor: CInt
+    let port: Int
+
+    init() throws {
+        let socketDescriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(socketDescriptor, generic, length) == 0 && getsockname(socketDescriptor, generic, &length) == 0
+            }
+        }
+        guard bound else {
+            let code = errno
+            close(socketDescriptor)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        descriptor = socketDescriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func release() {
+        close(descriptor)
     }
 }
