@@ -175,7 +175,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         return logger
     }
 
-    /// A hibernating connection takes output: it wakes to send it.
+    /// A hibernating connection takes output: it is written straight to its socket (see `sendAsleep`).
     var isWritable: Bool { state == .connected && (!isAwake || context.channel.isWritable) }
 
     var isAwake: Bool {
