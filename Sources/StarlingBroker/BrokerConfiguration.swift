@@ -100,6 +100,12 @@ public struct BrokerConfiguration: Sendable {
         /// kept, until the client sends something other than a ping (messages for it are written straight to
         /// the socket). Plain TCP listeners only; nil keeps every connection awake.
         public var hibernateAfter: TimeAmount? = .seconds(10)
+        /// Awake connections beyond which idle ones hibernate sooner: while more than this many (shared evenly
+        /// among the event loops) are awake, a connection hibernates once it has been idle for a few tenths of a
+        /// second rather than `hibernateAfter` — unless it has shown that it does not stay idle, by waking less
+        /// than `hibernateAfter` after it was last active. A crowd connecting at once, after a restart say, then
+        /// costs memory for the connections at work, not for all of them. Nil: always `hibernateAfter`.
+        public var hibernateQuicklyAbove: Int? = 1_000
         /// How long a socket may stay open without sending CONNECT.
         public var connectTimeout: TimeAmount = .seconds(10)
         /// How long the authenticator may take over one decision before the client is refused with 0x87 / 0x05.

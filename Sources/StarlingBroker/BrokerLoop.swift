@@ -25,9 +25,14 @@ final class BrokerLoop: @unchecked Sendable {
     /// The changes this loop records for the broker's store; nil without a store.
     var storage: LoopStorage?
     let deadlineWheel: DeadlineWheel
+    let hibernationQueue: HibernationQueue
     /// This loop's open connections, so that a shutdown can say goodbye to each; confined to the loop, so that
     /// connecting and closing take no lock.
     var connections = PlacedList<ConnectionHandler>(place: \.registryPosition)
+    /// Connected clients on this loop that could hibernate and are awake.
+    var awakeConnections = 0
+    /// This loop's share of `Limits.hibernateQuicklyAbove`.
+    let quickHibernationThreshold: Int?
 
     init(index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger) {
         self.index = index
@@ -35,6 +40,8 @@ final class BrokerLoop: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.deadlineWheel = DeadlineWheel(eventLoop: eventLoop)
+        self.hibernationQueue = HibernationQueue(eventLoop: eventLoop)
+        self.quickHibernationThreshold = configuration.limits.hibernateQuicklyAbove.map { $0 / loopCount }
         self.subscriptions = TopicTree(sharedSubscriptionPolicy: configuration.sharedSubscriptionPolicy)
         self.outboxes = Array(repeating: [], count: loopCount)
     }

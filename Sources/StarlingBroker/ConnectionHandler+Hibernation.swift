@@ -25,6 +25,7 @@ extension ConnectionHandler: RemovableChannelHandler {
         let channel = context.channel
         hibernation = .asleep(token: token)
         loop.counters.hibernatingConnections += 1
+        countAwake(false)
         // Closing the channel gives its listener's count back; the connection is still open.
         listenerConnections?.wrappingIncrement(ordering: .relaxed)
         channel.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -69,6 +70,11 @@ extension ConnectionHandler: RemovableChannelHandler {
         guard case .asleep(let token) = hibernation else { return }
         hibernation = .waking
         loop.counters.hibernatingConnections -= 1
+        countAwake(true)
+        // Awake again soon after it was last active, the connection would gain nothing from hibernating quickly.
+        if let after = core.configuration.limits.hibernateAfter {
+            mayHibernateQuickly = NIODeadline.now() - lastActiveAt >= after
+        }
         guard let descriptor = core.runningHibernationWatcher?.wake(token) else {
             logger.error("hibernating connection lost its socket")
             hibernation = .awake

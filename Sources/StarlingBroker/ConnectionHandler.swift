@@ -138,6 +138,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// from one look to the next, `hibernateAfter` apart: after that long idle, and at most twice that long.
     var lastActiveAt = NIODeadline.uptimeNanoseconds(0)
     var activeSinceCheck = true
+    /// Counted among its loop's `awakeConnections`.
+    var countedAwake = false
+    /// Whether the connection may hibernate sooner while its loop has many awake (see
+    /// `Limits.hibernateQuicklyAbove`); no longer once it has woken soon after it was last active, because it
+    /// would only wake again.
+    var mayHibernateQuickly = true
+    /// The wheel has not looked at the connection since it connected.
+    var firstIdlenessCheck = true
     /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
     var closeOnWake = false
     /// The open connections of the listener this one came through, when it has a limit of its own.
@@ -294,7 +302,25 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         keepAliveTimeout = timeout
         lastReadAt = .now()
         lastActiveAt = lastReadAt
+        if mayHibernate { countAwake(true) }
         watchNextDeadline(notBefore: lastReadAt)
+    }
+
+    func countAwake(_ awake: Bool) {
+        guard awake != countedAwake else { return }
+        countedAwake = awake
+        loop.awakeConnections += awake ? 1 : -1
+    }
+
+    /// How long the connection must stay idle before it hibernates: `hibernateAfter`, or a tick while its loop
+    /// has more connections awake than its share of `hibernateQuicklyAbove`.
+    private func hibernationDelay(_ after: TimeAmount) -> TimeAmount {
+        isHurried ? DeadlineWheel.tick : after
+    }
+
+    private var isHurried: Bool {
+        guard mayHibernateQuickly, let threshold = loop.quickHibernationThreshold else { return false }
+        return loop.awakeConnections > threshold
     }
 
     /// Has the wheel look at this connection again at its keep alive's end or when it may hibernate, whichever
@@ -302,7 +328,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func watchNextDeadline(notBefore earliest: NIODeadline) {
         var next = keepAliveTimeout.map { lastReadAt + $0 } ?? .distantFuture
         if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter {
-            next = min(next, max(lastActiveAt + after, earliest))
+            next = min(next, max(lastActiveAt + hibernationDelay(after), earliest))
         }
         if next == .distantFuture {
             loop.deadlineWheel.remove(self)
@@ -330,21 +356,36 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             if activeSinceCheck {
                 activeSinceCheck = false
-                lastActiveAt = now
+                // Hurried, the CONNECT and its CONNACK do not count: most of a crowd connecting at once says no
+                // more for a while, and one that does has woken quickly and will not be hurried again.
+                if !(firstIdlenessCheck && isHurried) { lastActiveAt = now }
             }
-            var earliest = now
-            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter, lastActiveAt + after <= now {
-                if !loop.deadlineWheel.takeHibernationTurn() {
-                    earliest = now + DeadlineWheel.tick
-                } else if !hibernate() {
-                    // Busy with something (a message in flight, a hook): look again later.
-                    earliest = now + after
-                }
+            firstIdlenessCheck = false
+            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter, lastActiveAt + hibernationDelay(after) <= now {
+                // Out of the wheel for the few milliseconds it waits for its turn.
+                loop.hibernationQueue.append(self)
+                return
             }
-            watchNextDeadline(notBefore: earliest)
+            watchNextDeadline(notBefore: now)
         case .authenticating, .connecting, .takenOver, .closed:
             return
         }
+    }
+
+    /// The loop's `HibernationQueue` has come to this connection, idle when it was queued.
+    func takeHibernationTurn() {
+        guard state == .connected, isAwake, let after = core.configuration.limits.hibernateAfter else { return }
+        let now = NIODeadline.now()
+        var earliest = now
+        if activeSinceCheck {
+            activeSinceCheck = false
+            lastActiveAt = now
+        } else if lastActiveAt + hibernationDelay(after) <= now, !hibernate() {
+            // Busy with something (a message in flight, a hook): look again later.
+            earliest = now + hibernationDelay(after)
+        }
+        // Not hibernated: active again, no longer hurried, or busy.
+        watchNextDeadline(notBefore: earliest)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -369,6 +410,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             loop.connections.remove(self)
             registryPosition = -1
         }
+        countAwake(false)
         if counted {
             core.connectionCount.wrappingDecrement(ordering: .relaxed)
             counted = false

@@ -9,7 +9,7 @@ import NIOCore
 /// a connection whose deadline has moved on goes to the slot of the new one, and only one whose deadline has
 /// passed is closed — never early, at most one tick late. Confined to the loop's event loop.
 final class DeadlineWheel {
-    static let tick = TimeAmount.milliseconds(250)
+    static let tick = TimeAmount.milliseconds(100)
     private static let slotCount = 256
 
     private let eventLoop: any EventLoop
@@ -19,10 +19,6 @@ final class DeadlineWheel {
     private var current = 0
     private var count = 0
     private var timer: Scheduled<Void>?
-    /// Hibernations left in this tick. One takes about 16 µs of the loop; a burst of connections going idle
-    /// together is spread over several ticks rather than stalling the loop's other connections.
-    var hibernationsPerTick = 256
-    private lazy var hibernationTurns = hibernationsPerTick
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -57,15 +53,7 @@ final class DeadlineWheel {
         }
     }
 
-    /// Whether a connection may hibernate in this tick; if not, it tries again in the next.
-    func takeHibernationTurn() -> Bool {
-        guard hibernationTurns > 0 else { return false }
-        hibernationTurns -= 1
-        return true
-    }
-
     private func advance() {
-        hibernationTurns = hibernationsPerTick
         slots[current].takeAll(into: &spare)
         current = (current + 1) % Self.slotCount
         count -= spare.count

@@ -28,6 +28,7 @@ extension ServerConfiguration {
         .seconds("connect_timeout", \.broker.limits.connectTimeout),
         .seconds("drain_timeout", \.broker.limits.drainTimeout),
         .seconds("hibernate_after", \.broker.limits.hibernateAfter),
+        .optionalInt("hibernate_quickly_above", \.broker.limits.hibernateQuicklyAbove, in: 0...100_000_000),
         .seconds("auth_timeout", \.broker.limits.authenticationTimeout),
         .int("max_client_id_length", \.broker.limits.maximumClientIdentifierLength, in: 1...65_535),
         .uint16("outbound_topic_alias_maximum", \.broker.limits.maximumOutboundTopicAliases),

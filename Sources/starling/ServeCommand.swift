@@ -84,6 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a plain TCP connection may stay idle before it hibernates, its channel let go of until it is needed; 0 keeps connections awake (default: 10).")
     var hibernateAfter: Int?
 
+    @Option(name: .long, help: "Awake connections beyond which idle ones hibernate after a few tenths of a second rather than --hibernate-after; a number above --max-connections turns it off (default: 1000).")
+    var hibernateQuicklyAbove: Int?
+
     @Option(name: .long, help: "Seconds the authenticator may take over one decision (default: 10).")
     var authTimeout: Int?
 
@@ -163,6 +166,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("connect_timeout", connectTimeout),
             ("drain_timeout", drainTimeout),
             ("hibernate_after", hibernateAfter),
+            ("hibernate_quickly_above", hibernateQuicklyAbove),
             ("auth_timeout", authTimeout),
             ("max_client_id_length", maxClientIdLength),
             ("outbound_topic_alias_maximum", outboundTopicAliasMaximum),

@@ -171,7 +171,7 @@ import Testing
     @Test func aCrowdGoingIdleTogetherHibernatesOverSeveralTicks() async throws {
         try await TestBroker.with(loops: 1, Self.hibernating()) { broker in
             let loop = broker.broker.core.loops[0]
-            try await loop.eventLoop.submit { loop.deadlineWheel.hibernationsPerTick = 4 }.get()
+            try await loop.eventLoop.submit { loop.hibernationQueue.batchSize = 4 }.get()
             var clients: [RawClient] = []
             for index in 0..<20 { clients.append(try await broker.client("crowd-\(index)")) }
             try await broker.waitForHibernating(20, timeout: .seconds(10))
@@ -182,15 +182,51 @@ import Testing
         }
     }
 
+    /// Beyond `hibernateQuicklyAbove` awake connections, idle ones hibernate after a tick or two rather than
+    /// `hibernateAfter`, until no more than that many are awake.
+    @Test func manyAwakeConnectionsHibernateQuickly() async throws {
+        try await TestBroker.with(loops: 1, Self.hibernating {
+            $0.limits.hibernateAfter = .seconds(60)
+            $0.limits.hibernateQuicklyAbove = 2
+        }) { broker in
+            var clients: [RawClient] = []
+            for index in 0..<5 { clients.append(try await broker.client("crowd-\(index)")) }
+            try await broker.waitForHibernating(3)
+            // Two stay awake: within the limit, they wait for their minute.
+            try await broker.expectHibernating(3, for: .milliseconds(600))
+            for client in clients {
+                try await client.send(.pingReq)
+                #expect(try await client.nextPacket() == .pingResp)
+            }
+        }
+    }
+
+    /// A connection that wakes soon after it was hurried into hibernation is not hurried again.
+    @Test func aConnectionThatWakesSoonIsNotHurriedAgain() async throws {
+        try await TestBroker.with(loops: 1, Self.hibernating {
+            $0.limits.hibernateAfter = .seconds(60)
+            $0.limits.hibernateQuicklyAbove = 0
+        }) { broker in
+            let busy = try await broker.client("busy")
+            try await broker.waitForHibernating(1)
+            // Its own packet wakes it.
+            try await busy.publishQoS1("work/1", "done")
+            try await broker.waitForHibernating(0)
+            // A newcomer is still hurried, and the first one stays awake beside it.
+            let newcomer = try await broker.client("newcomer")
+            try await broker.waitForHibernating(1)
+            try await broker.expectHibernating(1, for: .milliseconds(600))
+            try await newcomer.disconnect()
+            try await broker.waitForHibernating(0)
+            try await busy.publishQoS1("work/2", "done", packetIdentifier: 2)
+        }
+    }
+
     @Test func withHibernationOffConnectionsStayAwake() async throws {
         try await TestBroker.with({ $0.limits.hibernateAfter = nil }) { broker in
             let client = try await broker.client("awake")
             // The same wait the other tests pass: long enough for a hibernating broker to act several times.
-            let deadline = ContinuousClock.now + .milliseconds(1_500)
-            while ContinuousClock.now < deadline {
-                #expect(try await broker.broker.statistics().hibernatingClients == 0)
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await broker.expectHibernating(0, for: .milliseconds(1_500))
             try await client.send(.pingReq)
             #expect(try await client.nextPacket() == .pingResp)
         }
@@ -199,7 +235,7 @@ import Testing
 
 extension TestBroker {
     /// Waits until `count` connections hibernate, which an idle connection does after `hibernateAfter` (and at most
-    /// one 250 ms tick of the wheel more).
+    /// two ticks of the wheel more).
     func waitForHibernating(_ count: Int, timeout: Duration = .seconds(5)) async throws {
         let deadline = ContinuousClock.now + timeout
         while try await broker.statistics().hibernatingClients != count {
@@ -207,6 +243,17 @@ extension TestBroker {
                 throw RawClient.Failure(description: "\(count) connections did not hibernate within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+extension TestBroker {
+    /// Checks, for `duration` (several ticks of the wheel), that `count` connections hibernate, no more, no fewer.
+    func expectHibernating(_ count: Int, for duration: Duration) async throws {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            #expect(try await broker.statistics().hibernatingClients == count)
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 }

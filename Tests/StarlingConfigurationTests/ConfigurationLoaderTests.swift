@@ -103,6 +103,10 @@ import Testing
         #expect(try Self.load("hibernate_after: 30\n").broker.limits.hibernateAfter == .seconds(30))
         #expect(try Self.load("hibernate_after: 0\n").broker.limits.hibernateAfter == nil)
         #expect(try Self.load("", flags: ["hibernate_after": "0"]).broker.limits.hibernateAfter == nil)
+        #expect(try Self.load("").broker.limits.hibernateQuicklyAbove == 1_000)
+        #expect(try Self.load("hibernate_quickly_above: 50000\n").broker.limits.hibernateQuicklyAbove == 50_000)
+        #expect(try Self.load("", flags: ["hibernate_quickly_above": "0"]).broker.limits.hibernateQuicklyAbove == 0)
+        #expect(try Self.load("", environment: ["STARLING_HIBERNATE_QUICKLY_ABOVE": "5"]).broker.limits.hibernateQuicklyAbove == 5)
     }
 
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
