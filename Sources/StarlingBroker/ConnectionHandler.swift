@@ -63,7 +63,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
     var problemInformation = true
     var counted = false
-    let remoteAddress: SocketAddress?
+    private let peer: PeerAddress?
+    var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
     /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
     private var authentication: AuthenticationState?
@@ -165,7 +166,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     ) {
         self.core = core
         self.loop = loop
-        self.remoteAddress = remoteAddress
+        self.peer = PeerAddress(remoteAddress)
         self.clientCertificate = clientCertificate
         self.userNameFromCertificate = userNameFromCertificate
         self.mayHibernate = mayHibernate && core.configuration.limits.hibernateAfter != nil
