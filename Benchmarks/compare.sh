@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=3
-SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn18k conn18k_waves"
+SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn19k conn19k_waves"
 STARLING=""
 RESULTS=""
 SCALING=0
@@ -37,10 +37,10 @@ scenario_args() {
     sharedsub10_q1) echo "sharedsub -P 10 -S 10 -q 1 -n $(n 20000)" ;;
     latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
-    conn18k) echo "conn -c 18000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
-    # Two waves of 9,000: the second connects once the first has been idle for 30 s (Starling's connections
-    # hibernate after 10 to 20 s idle), so it shows what a connection costs beside idle ones, not in a burst.
-    conn18k_waves) echo "conn -c 9000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    conn19k) echo "conn -c 19000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    # Two waves of 9,500: the second connects once the first has been idle for 30 s (long enough for any
+    # connection of Starling's to hibernate), so it shows what a connection costs beside idle ones.
+    conn19k_waves) echo "conn -c 9500 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
     *) return 1 ;;
   esac
 }
@@ -53,7 +53,7 @@ while (($#)); do
     --results) RESULTS=$2; shift 2 ;;
     --scaling) SCALING=1; shift ;;
     --scale) SCALE=$2; shift 2 ;;
-    --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn18k conn18k_waves; do
+    --list) for s in fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 sharedsub10_q1 latency_q1 conn10k conn19k conn19k_waves; do
               printf '%-16s %s\n' "$s" "$(scenario_args "$s")"; done; exit 0 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -146,7 +146,7 @@ run_one() { # scenario broker round
   local loadgen_cores=$LOADGEN_CORE
   [ "$broker" = starling2 ] && loadgen_cores="0-$((NCPU - 1))"
   local first_wave="" rss_before=""
-  if [ "$scenario" = conn18k_waves ]; then
+  if [ "$scenario" = conn19k_waves ]; then
     rss_before=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$BROKER_MEMORY_PID/status")
     # shellcheck disable=SC2046
     timeout 120 taskset -c "$loadgen_cores" "$STARLING" bench $(scenario_args "$scenario") -d 50 -p "$PORT" \
