@@ -167,9 +167,11 @@ run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
 AUTH_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 run_check "auth/passwords-acl-reload" 150 bash "$CHECKS/auth_deployment.sh" "$AUTH_PORT" "$STARLING"
 
-# Another broker of its own whose connections hibernate after a second idle.
+# Another broker of its own whose connections hibernate after a second idle; then one that hurries them.
 HIBERNATION_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-run_check "hibernation/mosquitto-paho" 90 bash "$CHECKS/hibernation.sh" "$HIBERNATION_PORT" "$STARLING"
+run_check "hibernation/mosquitto-paho" 90 bash "$CHECKS/hibernation.sh" "$HIBERNATION_PORT" "$STARLING" idle
+HIBERNATION_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run_check "hibernation/hurried-mosquitto-paho" 90 bash "$CHECKS/hibernation.sh" "$HIBERNATION_PORT" "$STARLING" hurried
 
 # The broker must still be running, and must leave cleanly on SIGTERM, even with a client connected.
 broker_pid=$(cat "$WORK/broker.pid")

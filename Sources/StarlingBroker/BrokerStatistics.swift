@@ -34,11 +34,14 @@ struct LoopCounters {
     var bytesReceived: UInt64 = 0
     var bytesSent: UInt64 = 0
     var hibernatingConnections = 0
+    /// Hibernating connections woken since the broker started.
+    var wakes: UInt64 = 0
 
     static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
         LoopCounters(
             messagesReceived: lhs.messagesReceived &+ rhs.messagesReceived, messagesSent: lhs.messagesSent &+ rhs.messagesSent,
             messagesDropped: lhs.messagesDropped &+ rhs.messagesDropped, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
-            bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections)
+            bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections,
+            wakes: lhs.wakes &+ rhs.wakes)
     }
 }

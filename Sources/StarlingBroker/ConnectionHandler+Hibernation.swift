@@ -58,10 +58,11 @@ extension ConnectionHandler: RemovableChannelHandler {
         return lastReadAt
     }
 
-    /// The watcher could not answer pings it had read: the connection is lost, as if its socket had failed.
-    func lostWhileAsleep(token: UInt64) {
+    /// The client hung up, or the watcher could not answer pings it had read (`failure`): the connection is
+    /// lost, as if its socket had failed, without waking.
+    func lostWhileAsleep(token: UInt64, failure: String?) {
         guard hibernation == .asleep(token: token) else { return }
-        logger.info("hibernating connection lost: could not answer its PINGREQ")
+        if let failure { logger.info("hibernating connection lost: \(failure)") }
         closeAsleep()
     }
 
@@ -70,6 +71,7 @@ extension ConnectionHandler: RemovableChannelHandler {
         guard case .asleep(let token) = hibernation else { return }
         hibernation = .waking
         loop.counters.hibernatingConnections -= 1
+        loop.counters.wakes &+= 1
         countAwake(true)
         // Awake again soon after it was last active, the connection would gain nothing from hibernating quickly.
         if let after = core.configuration.limits.hibernateAfter {

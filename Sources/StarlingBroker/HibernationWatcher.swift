@@ -110,28 +110,41 @@ final class HibernationWatcher: Sendable {
             for event in events[0..<Int(ready)] {
                 let token = event.data.u64
                 if token == 0 { return }
-                if let connection = stirred(token) {
-                    connection.loop.eventLoop.execute { connection.socketStirred(token: token) }
-                }
+                stirred(token)
             }
         }
     }
 
+    /// What the watcher made of a stirred socket.
+    private enum Stir {
+        /// Keep-alive pings, answered.
+        case answered(pings: Int)
+        /// Anything else: the connection wakes to read it.
+        case wake(ConnectionHandler)
+        /// Nothing more will come: the peer hung up with nothing unread, or the pings could not be answered.
+        /// The connection ends without waking.
+        case lost(ConnectionHandler, failure: String?)
+    }
+
     /// A keep-alive ping is answered without waking the connection: the socket is idle, so two bytes in come
-    /// with room for two bytes out. Anything else — or anything unexpected — wakes it. The lock is held
-    /// throughout, so the connection cannot take its socket back while an answer is being written. Returns the
-    /// connection to wake, if any.
-    private func stirred(_ token: UInt64) -> ConnectionHandler? {
-        sleepers.withLock { sleepers -> ConnectionHandler? in
+    /// with room for two bytes out. A hang-up with nothing unread ends the connection without waking it, as a
+    /// crowd of clients leaving at once would otherwise wake every one of them. Anything else — or anything
+    /// unexpected — wakes it. The lock is held throughout, so the connection cannot take its socket back while
+    /// an answer is being written.
+    private func stirred(_ token: UInt64) {
+        let stir = sleepers.withLock { sleepers -> Stir? in
             guard let sleeper = sleepers.byToken[token] else { return nil }
             let descriptor = sleeper.descriptor
             let window = 64
-            let pings = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: window) { buffer -> Int? in
+            let stir = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: window) { buffer -> Stir in
                 let peeked = recv(descriptor, buffer.baseAddress, window, CInt(MSG_PEEK | MSG_DONTWAIT))
+                if peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    return .lost(sleeper.connection, failure: nil)
+                }
                 guard peeked > 0, peeked % 2 == 0,
                     stride(from: 0, to: peeked, by: 2).allSatisfy({ buffer[$0] == 0xC0 && buffer[$0 + 1] == 0x00 }),
                     recv(descriptor, buffer.baseAddress, peeked, CInt(MSG_DONTWAIT)) == peeked
-                else { return nil }
+                else { return .wake(sleeper.connection) }
                 for index in stride(from: 0, to: peeked, by: 2) {
                     buffer[index] = 0xD0
                     buffer[index + 1] = 0x00
@@ -141,19 +154,22 @@ final class HibernationWatcher: Sendable {
                 event.data.u64 = token
                 guard Glibc.send(descriptor, buffer.baseAddress, peeked, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == peeked,
                     epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event) == 0
-                else {
-                    // The pings were read but not answered: the connection cannot go on.
-                    sleeper.connection.loop.eventLoop.execute { sleeper.connection.lostWhileAsleep(token: token) }
-                    return 0
-                }
-                return peeked / 2
+                else { return .lost(sleeper.connection, failure: "could not answer its PINGREQ") }
+                return .answered(pings: peeked / 2)
             }
-            guard let pings else { return sleeper.connection }
-            if pings > 0 {
+            if case .answered(let pings) = stir {
                 sleepers.byToken[token]?.lastPingAt = .now()
                 sleepers.answeredPings &+= UInt64(pings)
             }
-            return nil
+            return stir
+        }
+        switch stir {
+        case .wake(let connection):
+            connection.loop.eventLoop.execute { connection.socketStirred(token: token) }
+        case .lost(let connection, let failure):
+            connection.loop.eventLoop.execute { connection.lostWhileAsleep(token: token, failure: failure) }
+        case .answered, nil:
+            break
         }
     }
 

@@ -1,11 +1,18 @@
 # Idle connections hibernate and wake unnoticed by real clients: mosquitto_sub (3.1.1 and 5.0) with a short keep
 # alive stays connected while hibernating (its pings answered), then receives QoS 0, 1 and 2 messages from
 # mosquitto_pub, and a paho-mqtt client hibernates and still publishes.
-# Usage: bash hibernation.sh PORT PATH_TO_STARLING   (starts its own broker on PORT)
+# MODE idle: connections hibernate after a second idle. MODE hurried: after a tenth of a second, as when more
+# connections are awake than --hibernate-quickly-above allows, the subscription right after CONNECT included.
+# Usage: bash hibernation.sh PORT PATH_TO_STARLING [idle|hurried]   (starts its own broker on PORT)
 source "$(dirname "$0")/lib.sh"
 STARLING=$1
+case ${3:-idle} in
+  idle) HIBERNATION=(--hibernate-after 1) ;;
+  hurried) HIBERNATION=(--hibernate-after 60 --hibernate-quickly-above 0) ;;
+  *) fail "unknown mode: $3" ;;
+esac
 
-timeout -k 5 90 "$STARLING" --host "$HOST" --port "$PORT" --memory --hibernate-after 1 --sys-interval 1 \
+timeout -k 5 90 "$STARLING" --host "$HOST" --port "$PORT" --memory "${HIBERNATION[@]}" --sys-interval 1 \
   >"$WORK/broker.log" 2>&1 &
 BACKGROUND+=("$!")
 deadline=$((SECONDS + 30))
@@ -58,7 +65,7 @@ client.on_connect = lambda *args: connected.set()
 client.connect("127.0.0.1", port, keepalive=2)
 client.loop_start()
 if not connected.wait(10): sys.exit("no CONNACK")
-time.sleep(3)  # hibernates after 1 s; its pings are answered meanwhile
+time.sleep(3)  # hibernates within 2 s; its pings are answered meanwhile
 info = client.publish(topic, b"wake paho", qos=1)
 info.wait_for_publish(10)
 if not info.is_published(): sys.exit("no PUBACK")

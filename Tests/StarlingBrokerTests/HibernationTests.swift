@@ -118,9 +118,28 @@ import Testing
             let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
             let leaver = try await broker.client("leaver", will: will)
             try await broker.waitForHibernating(2)
+            let wakes = try await broker.wakes()
             await leaver.drop()
             #expect(try await watcher.expectPublish().topic == "will/gone")
             #expect(try await broker.broker.statistics().connectedClients == 1)
+            // Neither woke: the hang-up ended the leaver where it slept, and the will went straight to the watcher.
+            #expect(try await broker.wakes() == wakes)
+        }
+    }
+
+    /// A DISCONNECT sent just before hanging up is read, not taken for a lost connection: no will.
+    @Test func aHibernatingClientThatSaysGoodbyeAndHangsUpLeavesNoWill() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let watcher = try await broker.client("watcher")
+            try await watcher.subscribe("will/#")
+            let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
+            let leaver = try await broker.client("leaver", will: will)
+            try await broker.waitForHibernating(2)
+            try await leaver.send(.disconnect(DisconnectPacket()))
+            await leaver.drop()
+            let marker = try await broker.client("marker")
+            try await marker.publish("will/marker", "after")
+            #expect(try await watcher.expectPublish().topic == "will/marker")
         }
     }
 
@@ -167,8 +186,9 @@ import Testing
         }
     }
 
-    /// More connections going idle together than one tick may hibernate: the rest do in the next ticks.
-    @Test func aCrowdGoingIdleTogetherHibernatesOverSeveralTicks() async throws {
+    /// More connections going idle together than one batch of the loop's hibernation queue: the rest follow in
+    /// the next batches.
+    @Test func aCrowdGoingIdleTogetherHibernatesInBatches() async throws {
         try await TestBroker.with(loops: 1, Self.hibernating()) { broker in
             let loop = broker.broker.core.loops[0]
             try await loop.eventLoop.submit { loop.hibernationQueue.batchSize = 4 }.get()
@@ -248,6 +268,13 @@ extension TestBroker {
 }
 
 extension TestBroker {
+    /// Hibernating connections woken so far, on every loop.
+    func wakes() async throws -> UInt64 {
+        var wakes: UInt64 = 0
+        for loop in broker.core.loops { wakes += try await loop.eventLoop.submit { loop.counters.wakes }.get() }
+        return wakes
+    }
+
     /// Checks, for `duration` (several ticks of the wheel), that `count` connections hibernate, no more, no fewer.
     func expectHibernating(_ count: Int, for duration: Duration) async throws {
         let deadline = ContinuousClock.now + duration
