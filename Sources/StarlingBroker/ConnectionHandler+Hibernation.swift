@@ -1,5 +1,6 @@
 import Atomics
 import Glibc
+import MQTT
 import NIOCore
 import NIOPosix
 
@@ -48,6 +49,26 @@ extension ConnectionHandler: RemovableChannelHandler {
     func socketStirred(token: UInt64) {
         guard hibernation == .asleep(token: token) else { return }
         wake()
+    }
+
+    /// PUBACK packets the watcher read from the sleeping socket (`token`), handled as if a channel had read
+    /// them; the connection stays asleep. Handled even if it has woken since: the bytes are gone from the socket.
+    func receivedWhileAsleep(_ acknowledgements: ByteBuffer, token: UInt64) {
+        guard state == .connected else { return }
+        loop.counters.bytesReceived &+= UInt64(acknowledgements.readableBytes)
+        if keepAliveTimeout != nil { lastReadAt = .now() }
+        var bytes = acknowledgements
+        do {
+            while let packet = try decoder.decode(buffer: &bytes) {
+                handleConnected(packet)
+                guard state == .connected else { break }
+            }
+        } catch let error as MQTTError {
+            protocolViolation(error, connectBytes: nil)
+        } catch {
+            close()
+        }
+        loop.flush()
     }
 
     /// When the client last sent anything, counting the pings the watcher answered while it hibernated.

@@ -566,7 +566,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// the client reads it. So only the sending side closes now; the connection is over for the broker at once,
     /// and the socket stays open for a moment, its input discarded, for the client to read the answer and close.
     private func closeLingering() {
-        guard state != .closed, let context else { return }
+        guard state != .closed else { return }
+        // Hibernating, the connection has read everything the client sent: a plain close lets it read the rest.
+        guard isAwake, let context else { return close() }
         flushOutput()
         let channel = context.channel
         endConnection()
@@ -576,7 +578,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     static let lingerTime = TimeAmount.seconds(2)
 
-    private func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
+    func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
         logger.info("protocol violation", metadata: ["error": "\(error)", "client": "\(session?.clientIdentifier ?? "")"])
         if state == .awaitingConnect {
             if case .unsupportedProtocolVersion(let level) = error.kind {

@@ -117,8 +117,8 @@ final class HibernationWatcher: Sendable {
 
     /// What the watcher made of a stirred socket.
     private enum Stir {
-        /// Keep-alive pings, answered.
-        case answered(pings: Int)
+        /// Keep-alive pings, answered, and PUBACK packets, read for the connection to handle where it sleeps.
+        case answered(pings: Int, acknowledgements: ByteBuffer?, ConnectionHandler)
         /// Anything else: the connection wakes to read it.
         case wake(ConnectionHandler)
         /// Nothing more will come: the peer hung up with nothing unread, or the pings could not be answered.
@@ -126,11 +126,13 @@ final class HibernationWatcher: Sendable {
         case lost(ConnectionHandler, failure: String?)
     }
 
-    /// A keep-alive ping is answered without waking the connection: the socket is idle, so two bytes in come
-    /// with room for two bytes out. A hang-up with nothing unread ends the connection without waking it, as a
-    /// crowd of clients leaving at once would otherwise wake every one of them. Anything else — or anything
-    /// unexpected — wakes it. The lock is held throughout, so the connection cannot take its socket back while
-    /// an answer is being written.
+    /// What a hibernating connection is sent most — keep-alive pings, and the PUBACKs for messages written
+    /// straight to its socket — is taken without waking it: pings are answered here (the socket is idle, so two
+    /// bytes in come with room for two bytes out) and acknowledgements go to the connection, to be handled on
+    /// its loop. A hang-up with nothing unread ends the connection without waking it, as a crowd of clients
+    /// leaving at once would otherwise wake every one of them. Anything else — or anything unexpected — wakes
+    /// it. The lock is held throughout, so the connection cannot take its socket back while an answer is being
+    /// written.
     private func stirred(_ token: UInt64) {
         let stir = sleepers.withLock { sleepers -> Stir? in
             guard let sleeper = sleepers.byToken[token] else { return nil }
@@ -141,36 +143,85 @@ final class HibernationWatcher: Sendable {
                 if peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                     return .lost(sleeper.connection, failure: nil)
                 }
-                guard peeked > 0, peeked % 2 == 0,
-                    stride(from: 0, to: peeked, by: 2).allSatisfy({ buffer[$0] == 0xC0 && buffer[$0 + 1] == 0x00 }),
+                guard peeked > 0, let (pings, acknowledgementBytes) = Self.pingsAndAcknowledgements(buffer, count: peeked),
                     recv(descriptor, buffer.baseAddress, peeked, CInt(MSG_DONTWAIT)) == peeked
                 else { return .wake(sleeper.connection) }
-                for index in stride(from: 0, to: peeked, by: 2) {
-                    buffer[index] = 0xD0
-                    buffer[index + 1] = 0x00
+                var acknowledgements: ByteBuffer?
+                if acknowledgementBytes > 0 {
+                    var bytes = Self.allocator.buffer(capacity: acknowledgementBytes)
+                    Self.forEachPacket(buffer, count: peeked) { range in
+                        if buffer[range.lowerBound] == 0x40 { bytes.writeBytes(UnsafeBufferPointer(rebasing: buffer[range])) }
+                    }
+                    acknowledgements = bytes
                 }
                 var event = epoll_event()
                 event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
                 event.data.u64 = token
-                guard Glibc.send(descriptor, buffer.baseAddress, peeked, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == peeked,
-                    epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event) == 0
-                else { return .lost(sleeper.connection, failure: "could not answer its PINGREQ") }
-                return .answered(pings: peeked / 2)
+                if pings > 0 {
+                    // What was read is copied out by now: the buffer takes the answer.
+                    for index in stride(from: 0, to: 2 * pings, by: 2) {
+                        buffer[index] = 0xD0
+                        buffer[index + 1] = 0x00
+                    }
+                    guard Glibc.send(descriptor, buffer.baseAddress, 2 * pings, CInt(MSG_NOSIGNAL | MSG_DONTWAIT)) == 2 * pings else {
+                        return .lost(sleeper.connection, failure: "could not answer its PINGREQ")
+                    }
+                }
+                guard epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event) == 0 else {
+                    return .lost(sleeper.connection, failure: "could not watch its socket again")
+                }
+                return .answered(pings: pings, acknowledgements: acknowledgements, sleeper.connection)
             }
-            if case .answered(let pings) = stir {
+            if case .answered(let pings, _, _) = stir, pings > 0 {
                 sleepers.byToken[token]?.lastPingAt = .now()
                 sleepers.answeredPings &+= UInt64(pings)
             }
             return stir
         }
+        guard let stir else { return }
         switch stir {
+        case .answered(_, let acknowledgements?, let connection):
+            connection.loop.eventLoop.execute { connection.receivedWhileAsleep(acknowledgements, token: token) }
         case .wake(let connection):
             connection.loop.eventLoop.execute { connection.socketStirred(token: token) }
         case .lost(let connection, let failure):
             connection.loop.eventLoop.execute { connection.lostWhileAsleep(token: token, failure: failure) }
-        case .answered, nil:
+        case .answered:
             break
         }
+    }
+
+    private static let allocator = ByteBufferAllocator()
+
+    /// How many PINGREQs, and how many bytes of PUBACK packets, the first `count` bytes of `buffer` hold, if they
+    /// are whole packets of those two kinds and nothing else. PUBACKs are only framed here (fixed header 0x40, a
+    /// one-byte length); the connection's decoder checks the rest, as it would on a channel.
+    private static func pingsAndAcknowledgements(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) -> (Int, Int)? {
+        var pings = 0
+        var acknowledgementBytes = 0
+        var whole = true
+        let end = forEachPacket(buffer, count: count) { range in
+            switch buffer[range.lowerBound] {
+            case 0xC0 where range.count == 2: pings += 1
+            case 0x40: acknowledgementBytes += range.count
+            default: whole = false
+            }
+        }
+        guard whole, end == count else { return nil }
+        return (pings, acknowledgementBytes)
+    }
+
+    /// Calls `body` with the range of each whole packet with a one-byte remaining length at the start of the
+    /// first `count` bytes of `buffer`; returns where the first packet it could not frame begins.
+    @discardableResult
+    private static func forEachPacket(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int, _ body: (Range<Int>) -> Void) -> Int {
+        var start = 0
+        while start + 2 <= count, buffer[start + 1] < 0x80, start + 2 + Int(buffer[start + 1]) <= count {
+            let end = start + 2 + Int(buffer[start + 1])
+            body(start..<end)
+            start = end
+        }
+        return start
     }
 
     /// Ends the watching thread and closes the sockets still held: called once the broker has closed its

@@ -19,42 +19,61 @@ import Testing
             try await subscriber.subscribe("wake/#", qos: .atLeastOnce)
             try await broker.waitForHibernating(1)
             let publisher = try await broker.client("publisher")
-            // The messages go straight to the sleeping subscriber's socket; its first PUBACK wakes it.
+            // The messages go straight to the sleeping subscriber's socket, and its PUBACKs are read for it.
             try await publisher.publish("wake/0", "at most once")
             try await publisher.publishQoS1("wake/1", "at least once")
             try await publisher.publishQoS1("wake/2", String(repeating: "x", count: 4_096), packetIdentifier: 2)
             let received = try await subscriber.publishes(count: 3)
             #expect(received.map(\.topic) == ["wake/0", "wake/1", "wake/2"])
             #expect(received[2].payload.readableBytes == 4_096)
-            // Once idle again it hibernates again, and wakes again.
+            // Both hibernate, and a message still arrives.
             try await broker.waitForHibernating(2)
             try await publisher.publishQoS1("wake/3", "again", packetIdentifier: 3)
             #expect(try await subscriber.publishes(count: 1).map(\.topic) == ["wake/3"])
         }
     }
 
-    /// What comes for a hibernating subscriber is written to its socket without waking it; its QoS 1
-    /// acknowledgement then wakes it, to be handled.
+    /// What comes for a hibernating subscriber is written to its socket without waking it, and its QoS 1
+    /// acknowledgements are handled without waking it either.
     @Test func messagesReachAHibernatingSubscriberWithoutWakingIt() async throws {
-        try await TestBroker.with(Self.hibernating()) { broker in
+        // One message in flight at a time: the second is sent only once the first PUBACK has been handled.
+        try await TestBroker.with(Self.hibernating { $0.limits.maximumInflight = 1 }) { broker in
             let subscriber = try await broker.client("sleeper")
             try await subscriber.subscribe("asleep/#", qos: .atLeastOnce)
             try await broker.waitForHibernating(1)
+            let wakes = try await broker.wakes()
             for index in 0..<3 {
                 await broker.broker.publish(topic: "asleep/\(index)", payload: "quietly \(index)")
             }
             let received = try await subscriber.publishes(count: 3)
             #expect(received.map(\.topic) == ["asleep/0", "asleep/1", "asleep/2"])
-            #expect(try await broker.broker.statistics().hibernatingClients == 1)
 
-            await broker.broker.publish(topic: "asleep/q1", payload: ByteBuffer(string: "acknowledged"), qos: .atLeastOnce)
-            let publish = try await subscriber.expectPublish()
-            #expect(try await broker.broker.statistics().hibernatingClients == 1)
-            try await subscriber.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
-            try await broker.waitForHibernating(0)
-            // Handled once awake: the message is not sent again.
-            try await subscriber.send(.pingReq)
+            for index in 0..<2 {
+                await broker.broker.publish(topic: "asleep/q1/\(index)", payload: ByteBuffer(string: "acknowledged"), qos: .atLeastOnce)
+            }
+            // A ping and an acknowledgement in one segment, then the acknowledgement alone.
+            let first = try await subscriber.expectPublish()
+            try await subscriber.send([.pingReq, .pubAck(AcknowledgementPacket(packetIdentifier: first.packetIdentifier!))])
             #expect(try await subscriber.nextPacket() == .pingResp)
+            let second = try await subscriber.expectPublish()
+            #expect([first.topic, second.topic] == ["asleep/q1/0", "asleep/q1/1"])
+            try await subscriber.send(.pubAck(AcknowledgementPacket(packetIdentifier: second.packetIdentifier!)))
+            await broker.broker.publish(topic: "asleep/q1/2", payload: ByteBuffer(string: "acknowledged"), qos: .atLeastOnce)
+            #expect(try await subscriber.expectPublish().topic == "asleep/q1/2")
+            #expect(try await broker.broker.statistics().hibernatingClients == 1)
+            #expect(try await broker.wakes() == wakes)
+        }
+    }
+
+    /// A malformed acknowledgement read for a hibernating connection closes it with 0x81, as on a channel.
+    @Test func aMalformedAcknowledgementWhileAsleepClosesTheConnection() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let subscriber = try await broker.client("sleeper")
+            try await broker.waitForHibernating(1)
+            try await subscriber.send(bytes: [0x40, 0x01, 0x00])
+            #expect(try await subscriber.nextPacket() == .disconnect(DisconnectPacket(reasonCode: .malformedPacket)))
+            try await subscriber.expectClosed()
+            try await broker.waitForHibernating(0)
         }
     }
 
