@@ -6,9 +6,9 @@ import NIOPosix
 
 /// Idle connections hibernate: their SwiftNIO channel (about 2 KB with its pipeline and write queue) is let go
 /// of and the socket is handed to the broker's `HibernationWatcher`, leaving the handler and the session.
-/// Pings are answered by the watcher and output is written straight to the idle socket; input other than a
-/// ping, or output the socket cannot take at once, wakes the connection: a new channel adopts the same socket
-/// on the same loop, and the handler carries on as before. The client sees nothing of it.
+/// Pings are answered by the watcher, PUBACKs read by it for the handler, and output is written straight to the
+/// idle socket; other input, or output the socket cannot take at once, wakes the connection: a new channel
+/// adopts the same socket on the same loop, and the handler carries on as before. The client sees nothing of it.
 extension ConnectionHandler: RemovableChannelHandler {
     /// Lets go of the channel if nothing is under way; returns whether the connection now hibernates.
     func hibernate() -> Bool {

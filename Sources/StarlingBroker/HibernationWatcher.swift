@@ -5,8 +5,8 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Watches the sockets of hibernating connections, on a thread of its own, and wakes a connection on its loop
-/// when its socket has input or is closed by the peer.
+/// Watches the sockets of hibernating connections, on a thread of its own: answers their pings, reads their
+/// PUBACKs for them, ends them when the peer hangs up, and wakes a connection on its loop for any other input.
 ///
 /// A hibernating connection has no SwiftNIO channel: only its socket, held here, and its `ConnectionHandler`,
 /// which keeps the session's state. Each socket is armed for one event; the connection takes its socket back
