@@ -97,8 +97,8 @@ public struct BrokerConfiguration: Sendable {
         public var maximumOutboundTopicAliases: UInt16 = 256
         /// How long a connection must stay idle — nothing read or written, nothing awaited — before it hibernates
         /// (it does within twice this): its SwiftNIO channel is let go of and only its socket and session are
-        /// kept, until the client sends something other than a ping or a PUBACK (messages for it are written
-        /// straight to the socket). Plain TCP listeners only; nil keeps every connection awake.
+        /// kept, until the client sends something other than a ping or an acknowledgement (messages for it are
+        /// written straight to the socket). Plain TCP listeners only; nil keeps every connection awake.
         public var hibernateAfter: TimeAmount? = .seconds(10)
         /// Awake connections beyond which idle ones hibernate sooner: while more than this many (shared evenly
         /// among the event loops) are awake, a connection hibernates once it has been idle for a few tenths of a

@@ -6,8 +6,8 @@ import NIOPosix
 
 /// Idle connections hibernate: their SwiftNIO channel (about 2 KB with its pipeline and write queue) is let go
 /// of and the socket is handed to the broker's `HibernationWatcher`, leaving the handler and the session.
-/// Pings are answered by the watcher, PUBACKs read by it for the handler, and output is written straight to the
-/// idle socket; other input, or output the socket cannot take at once, wakes the connection: a new channel
+/// Pings are answered by the watcher, acknowledgements read by it for the handler, and output is written straight
+/// to the idle socket; other input, or output the socket cannot take at once, wakes the connection: a new channel
 /// adopts the same socket on the same loop, and the handler carries on as before. The client sees nothing of it.
 extension ConnectionHandler: RemovableChannelHandler {
     /// Lets go of the channel if nothing is under way; returns whether the connection now hibernates.
@@ -51,8 +51,9 @@ extension ConnectionHandler: RemovableChannelHandler {
         wake()
     }
 
-    /// PUBACK packets the watcher read from the sleeping socket (`token`), handled as if a channel had read
-    /// them; the connection stays asleep. Handled even if it has woken since: the bytes are gone from the socket.
+    /// PUBACK, PUBREC and PUBCOMP packets the watcher read from the sleeping socket (`token`), handled as if a
+    /// channel had read them; the connection stays asleep. Handled even if it has woken since: the bytes are gone
+    /// from the socket.
     func receivedWhileAsleep(_ acknowledgements: ByteBuffer, token: UInt64) {
         guard state == .connected else { return }
         loop.counters.bytesReceived &+= UInt64(acknowledgements.readableBytes)

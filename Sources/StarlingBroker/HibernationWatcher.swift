@@ -6,7 +6,8 @@ import NIOPosix
 import Synchronization
 
 /// Watches the sockets of hibernating connections, on a thread of its own: answers their pings, reads their
-/// PUBACKs for them, ends them when the peer hangs up, and wakes a connection on its loop for any other input.
+/// acknowledgements for them, ends them when the peer hangs up, and wakes a connection on its loop for any other
+/// input.
 ///
 /// A hibernating connection has no SwiftNIO channel: only its socket, held here, and its `ConnectionHandler`,
 /// which keeps the session's state. Each socket is armed for one event; the connection takes its socket back
@@ -117,7 +118,8 @@ final class HibernationWatcher: Sendable {
 
     /// What the watcher made of a stirred socket.
     private enum Stir {
-        /// Keep-alive pings, answered, and PUBACK packets, read for the connection to handle where it sleeps.
+        /// Keep-alive pings, answered, and PUBACK, PUBREC and PUBCOMP packets, read for the connection to handle
+        /// where it sleeps.
         case answered(pings: Int, acknowledgements: ByteBuffer?, ConnectionHandler)
         /// Anything else: the connection wakes to read it.
         case wake(ConnectionHandler)
@@ -126,7 +128,7 @@ final class HibernationWatcher: Sendable {
         case lost(ConnectionHandler, failure: String?)
     }
 
-    /// What a hibernating connection is sent most — keep-alive pings, and the PUBACKs for messages written
+    /// What a hibernating connection is sent most — keep-alive pings, and the acknowledgements of messages written
     /// straight to its socket — is taken without waking it: pings are answered here (the socket is idle, so two
     /// bytes in come with room for two bytes out) and acknowledgements go to the connection, to be handled on
     /// its loop. A hang-up with nothing unread ends the connection without waking it, as a crowd of clients
@@ -150,7 +152,7 @@ final class HibernationWatcher: Sendable {
                 if acknowledgementBytes > 0 {
                     var bytes = Self.allocator.buffer(capacity: acknowledgementBytes)
                     Self.forEachPacket(buffer, count: peeked) { range in
-                        if buffer[range.lowerBound] == 0x40 { bytes.writeBytes(UnsafeBufferPointer(rebasing: buffer[range])) }
+                        if Self.isAcknowledgement(buffer[range.lowerBound]) { bytes.writeBytes(UnsafeBufferPointer(rebasing: buffer[range])) }
                     }
                     acknowledgements = bytes
                 }
@@ -193,8 +195,8 @@ final class HibernationWatcher: Sendable {
 
     private static let allocator = ByteBufferAllocator()
 
-    /// How many PINGREQs, and how many bytes of PUBACK packets, the first `count` bytes of `buffer` hold, if they
-    /// are whole packets of those two kinds and nothing else. PUBACKs are only framed here (fixed header 0x40, a
+    /// How many PINGREQs, and how many bytes of acknowledgements, the first `count` bytes of `buffer` hold, if they
+    /// are whole packets of those kinds and nothing else. Acknowledgements are only framed here (a fixed header, a
     /// one-byte length); the connection's decoder checks the rest, as it would on a channel.
     private static func pingsAndAcknowledgements(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) -> (Int, Int)? {
         var pings = 0
@@ -203,12 +205,18 @@ final class HibernationWatcher: Sendable {
         let end = forEachPacket(buffer, count: count) { range in
             switch buffer[range.lowerBound] {
             case 0xC0 where range.count == 2: pings += 1
-            case 0x40: acknowledgementBytes += range.count
+            case let header where isAcknowledgement(header): acknowledgementBytes += range.count
             default: whole = false
             }
         }
         guard whole, end == count else { return nil }
         return (pings, acknowledgementBytes)
+    }
+
+    /// PUBACK, PUBREC and PUBCOMP: what a subscriber sends back for the QoS 1 and 2 messages written to it. The
+    /// broker's answer to a PUBREC, PUBREL, goes straight to the socket like any other output.
+    private static func isAcknowledgement(_ header: UInt8) -> Bool {
+        header == 0x40 || header == 0x50 || header == 0x70
     }
 
     /// Calls `body` with the range of each whole packet with a one-byte remaining length at the start of the

@@ -65,6 +65,28 @@ import Testing
         }
     }
 
+    /// The QoS 2 exchange with a hibernating subscriber (PUBREC in, PUBREL out, PUBCOMP in) wakes it no more.
+    @Test func aQoS2DeliveryCompletesWithoutWakingTheSubscriber() async throws {
+        try await TestBroker.with(Self.hibernating { $0.limits.maximumInflight = 1 }) { broker in
+            let subscriber = try await broker.client("sleeper")
+            try await subscriber.subscribe("asleep/#", qos: .exactlyOnce)
+            try await broker.waitForHibernating(1)
+            let wakes = try await broker.wakes()
+            for index in 0..<2 {
+                await broker.broker.publish(topic: "asleep/q2/\(index)", payload: ByteBuffer(string: "once"), qos: .exactlyOnce)
+            }
+            let first = try await subscriber.expectPublish()
+            #expect(first.topic == "asleep/q2/0")
+            try await subscriber.send(.pubRec(AcknowledgementPacket(packetIdentifier: first.packetIdentifier!)))
+            #expect(try await subscriber.nextPacket() == .pubRel(AcknowledgementPacket(packetIdentifier: first.packetIdentifier!)))
+            try await subscriber.send(.pubComp(AcknowledgementPacket(packetIdentifier: first.packetIdentifier!)))
+            // One in flight at a time: the second comes once the first is complete.
+            #expect(try await subscriber.expectPublish().topic == "asleep/q2/1")
+            #expect(try await broker.broker.statistics().hibernatingClients == 1)
+            #expect(try await broker.wakes() == wakes)
+        }
+    }
+
     /// A malformed acknowledgement read for a hibernating connection closes it with 0x81, as on a channel.
     @Test func aMalformedAcknowledgementWhileAsleepClosesTheConnection() async throws {
         try await TestBroker.with(Self.hibernating()) { broker in
