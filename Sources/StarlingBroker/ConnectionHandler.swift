@@ -35,10 +35,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var decoder: PacketDecoder
     var inbound: ByteBuffer?
     var output: ByteBuffer?
-    var flushPending = false
-    var state = State.awaitingConnect
     var session: Session?
-    var version: ProtocolVersion = .v3_1_1
     /// When a connection that has not sent CONNECT is closed.
     private var connectDeadline = NIODeadline.distantFuture
     var drainTimeout: Scheduled<Void>?
@@ -50,19 +47,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var deadlinePosition = 0
     /// Its place in the loop's `connections`; -1 when not there.
     var registryPosition = -1
-    /// True while decoding waits for an asynchronous step to finish (see `pause`).
-    var paused = false
-    private var processing = false
-    /// Set when the client ended the connection with a DISCONNECT that discards the will.
-    var disconnectedNormally = false
     var topicAliases: [UInt16: String] = [:]
     /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
     var outboundAliases: OutboundTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
     var clientMaximumPacketSize = Int.max
-    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
-    var problemInformation = true
-    var counted = false
     private let peer: PeerAddress?
     var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
@@ -70,7 +59,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var authentication: AuthenticationState?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
     var heldAcknowledgements: Deque<HeldAcknowledgement> = []
-    var awaitingCommit = false
 
     final class AuthenticationState {
         var method: String?
@@ -124,20 +112,39 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// What the ACL, the publish limits and the hooks need, made only when one of them is configured.
     var guards: ConnectionGuards?
 
-    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
-    /// `channelActive` sees the channel active first.
-    private var activated = false
-    /// TLS listeners: the certificate the client presented, verified.
-    let clientCertificate: ClientCertificate?
-    /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
-    let userNameFromCertificate: Bool
-    /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
-    let mayHibernate: Bool
-    var hibernation = Hibernation.awake
+    /// TLS listeners: the certificate the client presented, verified. Held by reference: 8 bytes instead of 32
+    /// in every connection, most of which have none.
+    private let certificate: CertificateReference?
+    var clientCertificate: ClientCertificate? { certificate?.value }
     /// When the wheel last found the connection active since it looked before: reads and flushes only set
     /// `activeSinceCheck`, so that they read no clock for it. A connection hibernates once it has stayed idle
     /// from one look to the next, `hibernateAfter` apart: after that long idle, and at most twice that long.
     var lastActiveAt = NIODeadline.uptimeNanoseconds(0)
+    /// The open connections of the listener this one came through, when it has a limit of its own.
+    let listenerConnections: ManagedAtomic<Int>?
+
+    var hibernation = Hibernation.awake
+    // The one-byte fields, together so that they share words (and the tail of `hibernation`'s): an idle
+    // connection keeps this object.
+    var flushPending = false
+    var state = State.awaitingConnect
+    var version: ProtocolVersion = .v3_1_1
+    /// True while decoding waits for an asynchronous step to finish (see `pause`).
+    var paused = false
+    private var processing = false
+    /// Set when the client ended the connection with a DISCONNECT that discards the will.
+    var disconnectedNormally = false
+    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
+    var problemInformation = true
+    var counted = false
+    var awaitingCommit = false
+    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
+    /// `channelActive` sees the channel active first.
+    private var activated = false
+    /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
+    let userNameFromCertificate: Bool
+    /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
+    let mayHibernate: Bool
     var activeSinceCheck = true
     /// Counted among its loop's `awakeConnections`.
     var countedAwake = false
@@ -149,8 +156,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var firstIdlenessCheck = true
     /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
     var closeOnWake = false
-    /// The open connections of the listener this one came through, when it has a limit of its own.
-    let listenerConnections: ManagedAtomic<Int>?
+
+    final class CertificateReference: Sendable {
+        let value: ClientCertificate
+
+        init(_ value: ClientCertificate) {
+            self.value = value
+        }
+    }
 
     enum Hibernation: Equatable {
         case awake
@@ -167,7 +180,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.core = core
         self.loop = loop
         self.peer = PeerAddress(remoteAddress)
-        self.clientCertificate = clientCertificate
+        self.certificate = clientCertificate.map(CertificateReference.init)
         self.userNameFromCertificate = userNameFromCertificate
         self.mayHibernate = mayHibernate && core.configuration.limits.hibernateAfter != nil
         self.listenerConnections = listenerConnections

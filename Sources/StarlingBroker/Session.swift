@@ -32,6 +32,9 @@ final class Session: @unchecked Sendable {
     var expiryInterval: UInt32 = 0
     /// False once the session has ended; deliveries to it are then dropped.
     var isAlive = true
+    /// Whether the session is stored: read by the loops that route to it, set on its own loop.
+    let isDurable = Atomic(false)
+    private var lastPacketIdentifier: UInt16 = 0
 
     /// The session's subscriptions, by the filter string as sent.
     var subscriptions: [String: SubscriptionRecord] = [:]
@@ -39,15 +42,12 @@ final class Session: @unchecked Sendable {
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
     var inflight: OrderedDictionary<UInt16, Outbound> = [:]
     var queue: Deque<Delivery> = []
-    private var lastPacketIdentifier: UInt16 = 0
     /// The client's Receive Maximum and the broker's own limit, whichever is lower.
     var sendWindow = 20
 
     /// Inbound QoS 2 packet identifiers that got PUBREC and await PUBREL (method A of 4.3.3).
     var receivedQoS2: Set<UInt16> = []
 
-    /// Whether the session is stored: read by the loops that route to it, set on its own loop.
-    let isDurable = Atomic(false)
     /// The sequence number of the next delivery recorded for the store.
     let nextSequence = Atomic<UInt64>(1)
 

@@ -1,11 +1,12 @@
-// The Linux system calls Glibc's Swift module leaves out: epoll and eventfd, used to watch the sockets of
-// hibernating connections.
+// What Glibc's Swift module leaves out: epoll and eventfd, used to watch the sockets of hibernating
+// connections, and malloc_usable_size, with which the tests weigh what an idle connection keeps.
 #ifndef C_STARLING_LINUX_H
 #define C_STARLING_LINUX_H
 
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
 #endif
 
 #endif
