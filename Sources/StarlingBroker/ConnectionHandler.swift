@@ -35,6 +35,39 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var decoder: PacketDecoder
     var inbound: ByteBuffer?
     var output: ByteBuffer?
+    var hibernation = Hibernation.awake
+    // The one-byte fields, together so that they share words (and the tail of `hibernation`'s): an idle
+    // connection keeps this object. Beside the output buffer, as the delivery path reads both.
+    var flushPending = false
+    var state = State.awaitingConnect
+    var version: ProtocolVersion = .v3_1_1
+    /// True while decoding waits for an asynchronous step to finish (see `pause`).
+    var paused = false
+    private var processing = false
+    /// Set when the client ended the connection with a DISCONNECT that discards the will.
+    var disconnectedNormally = false
+    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
+    var problemInformation = true
+    var counted = false
+    var awaitingCommit = false
+    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
+    /// `channelActive` sees the channel active first.
+    private var activated = false
+    /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
+    let userNameFromCertificate: Bool
+    /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
+    let mayHibernate: Bool
+    var activeSinceCheck = true
+    /// Counted among its loop's `awakeConnections`.
+    var countedAwake = false
+    /// Whether the connection may hibernate sooner while its loop has many awake (see
+    /// `Limits.hibernateQuicklyAbove`); no longer once it has woken soon after it was last active, because it
+    /// would only wake again.
+    var mayHibernateQuickly = true
+    /// The wheel has not looked at the connection since it connected.
+    var firstIdlenessCheck = true
+    /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
+    var closeOnWake = false
     var session: Session?
     /// When a connection that has not sent CONNECT is closed.
     private var connectDeadline = NIODeadline.distantFuture
@@ -123,39 +156,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// The open connections of the listener this one came through, when it has a limit of its own.
     let listenerConnections: ManagedAtomic<Int>?
 
-    var hibernation = Hibernation.awake
-    // The one-byte fields, together so that they share words (and the tail of `hibernation`'s): an idle
-    // connection keeps this object.
-    var flushPending = false
-    var state = State.awaitingConnect
-    var version: ProtocolVersion = .v3_1_1
-    /// True while decoding waits for an asynchronous step to finish (see `pause`).
-    var paused = false
-    private var processing = false
-    /// Set when the client ended the connection with a DISCONNECT that discards the will.
-    var disconnectedNormally = false
-    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
-    var problemInformation = true
-    var counted = false
-    var awaitingCommit = false
-    /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
-    /// `channelActive` sees the channel active first.
-    private var activated = false
-    /// TLS listeners with `userNameFromCertificate`: CONNECT's user name is replaced by the certificate's.
-    let userNameFromCertificate: Bool
-    /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
-    let mayHibernate: Bool
-    var activeSinceCheck = true
-    /// Counted among its loop's `awakeConnections`.
-    var countedAwake = false
-    /// Whether the connection may hibernate sooner while its loop has many awake (see
-    /// `Limits.hibernateQuicklyAbove`); no longer once it has woken soon after it was last active, because it
-    /// would only wake again.
-    var mayHibernateQuickly = true
-    /// The wheel has not looked at the connection since it connected.
-    var firstIdlenessCheck = true
-    /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
-    var closeOnWake = false
 
     final class CertificateReference: Sendable {
         let value: ClientCertificate
