@@ -156,7 +156,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// The open connections of the listener this one came through, when it has a limit of its own.
     let listenerConnections: ManagedAtomic<Int>?
 
-
     final class CertificateReference: Sendable {
         let value: ClientCertificate
 
