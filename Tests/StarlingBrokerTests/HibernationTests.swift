@@ -154,11 +154,7 @@ import Testing
 
     @Test func aHibernatingClientThatHangsUpLeavesItsWill() async throws {
         try await TestBroker.with(Self.hibernating()) { broker in
-            let watcher = try await broker.client("watcher")
-            try await watcher.subscribe("will/#")
-            let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
-            let leaver = try await broker.client("leaver", will: will)
-            try await broker.waitForHibernating(2)
+            let (watcher, leaver) = try await Self.watcherAndLeaver(broker)
             let wakes = try await broker.wakes()
             await leaver.drop()
             #expect(try await watcher.expectPublish().topic == "will/gone")
@@ -171,17 +167,23 @@ import Testing
     /// A DISCONNECT sent just before hanging up is read, not taken for a lost connection: no will.
     @Test func aHibernatingClientThatSaysGoodbyeAndHangsUpLeavesNoWill() async throws {
         try await TestBroker.with(Self.hibernating()) { broker in
-            let watcher = try await broker.client("watcher")
-            try await watcher.subscribe("will/#")
-            let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
-            let leaver = try await broker.client("leaver", will: will)
-            try await broker.waitForHibernating(2)
+            let (watcher, leaver) = try await Self.watcherAndLeaver(broker)
             try await leaver.send(.disconnect(DisconnectPacket()))
             await leaver.drop()
             let marker = try await broker.client("marker")
             try await marker.publish("will/marker", "after")
             #expect(try await watcher.expectPublish().topic == "will/marker")
         }
+    }
+
+    /// A subscriber to `will/#` and a client with a will on `will/gone`, both hibernating.
+    private static func watcherAndLeaver(_ broker: TestBroker) async throws -> (watcher: RawClient, leaver: RawClient) {
+        let watcher = try await broker.client("watcher")
+        try await watcher.subscribe("will/#")
+        let will = ConnectPacket.Will(topic: "will/gone", payload: ByteBuffer(string: "gone"))
+        let leaver = try await broker.client("leaver", will: will)
+        try await broker.waitForHibernating(2)
+        return (watcher, leaver)
     }
 
     /// MQTT-3.1.4-3: a new connection with the same client identifier takes the session over from a hibernating one.
