@@ -44,14 +44,33 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
         ),
-        .executableTarget(
-            name: "BrokerBenchmarks",
+        // The publish path on embedded channels and the subscriptions matched, shared by the benchmarks and the
+        // profiling loop.
+        .target(
+            name: "BrokerFixtures",
             dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "MQTT", package: "Starling"),
                 .product(name: "StarlingBroker", package: "Starling"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        // A plain loop over the publish path or topic matching, to run under heaptrack or callgrind (see README.md).
+        .executableTarget(
+            name: "BrokerProfile",
+            dependencies: [
+                "BrokerFixtures",
+                .product(name: "MQTT", package: "Starling"),
+                .product(name: "StarlingBroker", package: "Starling"),
+            ]
+        ),
+        .executableTarget(
+            name: "BrokerBenchmarks",
+            dependencies: [
+                "BrokerFixtures",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "MQTT", package: "Starling"),
+                .product(name: "StarlingBroker", package: "Starling"),
             ],
             path: "Benchmarks/BrokerBenchmarks",
             plugins: [

@@ -20,6 +20,10 @@ final class BrokerLoop: @unchecked Sendable {
     var counters = LoopCounters()
     private var matches: [TopicTree.Subscriber] = []
     private var dirty: [ConnectionHandler] = []
+    /// The connections being flushed, kept between flushes so that swapping it with `dirty` allocates nothing.
+    private var flushing: [ConnectionHandler] = []
+    private var isFlushingConnections = false
+    var outputBuffers = OutputBufferPool()
     private var outboxes: [[(Session, Delivery)]]
     private var hasOutbox = false
     /// The changes this loop records for the broker's store; nil without a store.
@@ -180,14 +184,24 @@ final class BrokerLoop: @unchecked Sendable {
         dirty.append(connection)
     }
 
+    /// Flushing a connection can lead to another flush (a socket that becomes writable again lets queued messages
+    /// go, a failed write closes the connection): the inner one leaves the connections to the outer one, which
+    /// goes on until none is left.
+    private func flushConnections() {
+        guard !isFlushingConnections else { return }
+        isFlushingConnections = true
+        while !dirty.isEmpty {
+            swap(&dirty, &flushing)
+            for connection in flushing { connection.flushOutput() }
+            flushing.removeAll(keepingCapacity: true)
+        }
+        isFlushingConnections = false
+    }
+
     /// Flushes every connection written to in this burst and sends the deliveries for other loops.
     func flush() {
         storage?.handOff()
-        if !dirty.isEmpty {
-            let connections = dirty
-            dirty.removeAll(keepingCapacity: true)
-            for connection in connections { connection.flushOutput() }
-        }
+        flushConnections()
         guard hasOutbox else { return }
         hasOutbox = false
         guard let core else {

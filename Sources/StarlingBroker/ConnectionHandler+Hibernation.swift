@@ -137,8 +137,12 @@ extension ConnectionHandler: RemovableChannelHandler {
             let sent = watcher.send(buffer, token: token)
             loop.counters.bytesSent &+= UInt64(sent)
             buffer.moveReaderIndex(forwardBy: sent)
-            output = buffer.readableBytes == 0 ? nil : buffer
-            if output == nil { return }
+            if buffer.readableBytes == 0 {
+                output = nil
+                loop.outputBuffers.give(buffer)
+                return
+            }
+            output = buffer
         }
         wake()
     }

@@ -203,7 +203,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if case .awake = hibernation { true } else { false }
     }
 
-    private static let allocator = ByteBufferAllocator()
 
     // MARK: Channel events
 
@@ -447,7 +446,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if version == .v5 {
             packet.fitDiagnostics(problemInformation: problemInformation, maximumSize: clientMaximumPacketSize, version: version)
         }
-        if output == nil { output = Self.allocator.buffer(capacity: 256) }
+        if output == nil { output = loop.outputBuffers.take() }
         do {
             try packet.write(to: &output!, version: version)
         } catch {
@@ -505,7 +504,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         // A large payload is not copied into this connection's output: the header goes into the output buffer,
         // then the payload slice shared by every subscriber follows it as its own write.
-        if output == nil { output = Self.allocator.buffer(capacity: 256) }
+        if output == nil { output = loop.outputBuffers.take() }
         do {
             try publish.writeHeader(to: &output!, version: version)
         } catch {
@@ -514,6 +513,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         loop.counters.bytesSent &+= UInt64(output!.readableBytes + publish.payload.readableBytes)
         context.write(wrapOutboundOut(output!), promise: nil)
+        loop.outputBuffers.give(output!)
         output = nil
         context.write(wrapOutboundOut(publish.payload), promise: nil)
         markDirty()
@@ -540,6 +540,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             output = nil
             loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
             context.write(wrapOutboundOut(buffer), promise: nil)
+            loop.outputBuffers.give(buffer)
         }
         context.flush()
     }

@@ -102,6 +102,11 @@ final class RawClient: Sendable {
 
     // MARK: Receiving
 
+    /// Stops or resumes reading from the socket, as a client too busy to read would.
+    func setReading(_ reading: Bool) async throws {
+        try await channel.setOption(.autoRead, value: reading).get()
+    }
+
     /// The next thing the broker did; throws if it did nothing within `timeout`.
     func next(timeout: TimeAmount = defaultTimeout) async throws -> Event {
         let inbox = self.inbox

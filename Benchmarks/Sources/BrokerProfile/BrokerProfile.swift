@@ -1,0 +1,45 @@
+import BrokerFixtures
+import MQTT
+@_spi(Benchmarks) import StarlingBroker
+
+/// Runs the publish path or topic matching in a loop, for a profiler to look at (heaptrack for where the
+/// allocations come from, callgrind for instructions):
+///
+///     BrokerProfile publish QOS SUBSCRIBERS [MESSAGES]
+///     BrokerProfile match [LOOKUPS]
+///
+/// It prints the time per message as a rough figure; under a profiler the counts are what matters.
+@main
+enum BrokerProfile {
+    static func main() throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let clock = ContinuousClock()
+        let start: ContinuousClock.Instant
+        let iterations: Int
+        switch arguments.first {
+        case "publish":
+            guard arguments.count >= 3, let level = UInt8(arguments[1]), let qos = QoS(rawValue: level), let subscribers = Int(arguments[2]) else {
+                return usage()
+            }
+            iterations = arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000
+            let path = try PublishPath(subscribers: subscribers, qos: qos)
+            start = clock.now
+            for _ in 0..<iterations { _ = try path.publishOnce() }
+        case "match":
+            iterations = arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000
+            var tree = try TopicMatchingProbe(filters: TopicMatchingFixture.filters)
+            let topics = TopicMatchingFixture.topics
+            start = clock.now
+            for index in 0..<iterations { _ = tree.match(topics[index % topics.count]) }
+        default:
+            return usage()
+        }
+        let elapsed = clock.now - start
+        let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        print("\(arguments.joined(separator: " ")): \(Int((nanoseconds / Double(iterations)).rounded())) ns/message")
+    }
+
+    static func usage() {
+        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | match [LOOKUPS]")
+    }
+}
