@@ -19,16 +19,25 @@ public enum TopicName {
     public static func validate(_ name: String, limits: TopicLimits = .specification) throws {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= limits.maximumLength else { throw MQTTError(.invalidTopicName) }
+        // Every PUBLISH is checked: over the string's own bytes where it has them (it nearly always does), a
+        // tenth of the instructions of going through the UTF-8 view.
+        let valid = utf8.withContiguousStorageIfAvailable { isValid($0, maximumLevels: limits.maximumLevels) }
+            ?? isValid(utf8, maximumLevels: limits.maximumLevels)
+        guard valid else { throw MQTTError(.invalidTopicName) }
+    }
+
+    private static func isValid(_ bytes: some Collection<UInt8>, maximumLevels: Int) -> Bool {
         var levels = 1
-        for byte in utf8 {
+        for byte in bytes {
             switch byte {
-            case UInt8(ascii: "+"), UInt8(ascii: "#"): throw MQTTError(.invalidTopicName)
+            case UInt8(ascii: "+"), UInt8(ascii: "#"): return false
             case UInt8(ascii: "/"):
                 levels += 1
-                if levels > limits.maximumLevels { throw MQTTError(.invalidTopicName) }
+                if levels > maximumLevels { return false }
             default: break
             }
         }
+        return true
     }
 }
 

@@ -16,18 +16,22 @@ final class BrokerLoop: @unchecked Sendable {
     /// application has let go of a broker it shut down: it then finds no broker rather than a freed one.
     weak var core: BrokerCore?
 
-    var subscriptions: TopicTree
-    var counters = LoopCounters()
-    private var matches: [TopicTree.Subscriber] = []
-    private var dirty: [ConnectionHandler] = []
+    // The fields marked `@exclusivity(unchecked)` are the ones every message routed touches. Each access to them
+    // is a read, an assignment, or a mutation by a method of the value's own type that calls nothing back
+    // (matching into `matches`, appending to `dirty`): no two can overlap, so the run-time exclusivity checks are
+    // left out.
+    @exclusivity(unchecked) var subscriptions: TopicTree
+    @exclusivity(unchecked) var counters = LoopCounters()
+    @exclusivity(unchecked) private var matches: [TopicTree.Subscriber] = []
+    @exclusivity(unchecked) private var dirty: [ConnectionHandler] = []
     /// The connections being flushed, kept between flushes so that swapping it with `dirty` allocates nothing.
-    private var flushing: [ConnectionHandler] = []
-    private var isFlushingConnections = false
-    var outputBuffers = OutputBufferPool()
-    private var outboxes: [[(Session, Delivery)]]
-    private var hasOutbox = false
+    @exclusivity(unchecked) private var flushing: [ConnectionHandler] = []
+    @exclusivity(unchecked) private var isFlushingConnections = false
+    @exclusivity(unchecked) var outputBuffers = OutputBufferPool()
+    @exclusivity(unchecked) private var outboxes: [[(Session, Delivery)]]
+    @exclusivity(unchecked) private var hasOutbox = false
     /// The changes this loop records for the broker's store; nil without a store.
-    var storage: LoopStorage?
+    @exclusivity(unchecked) var storage: LoopStorage?
     let deadlineWheel: DeadlineWheel
     let hibernationQueue: HibernationQueue
     /// This loop's open connections, so that a shutdown can say goodbye to each; confined to the loop, so that

@@ -27,27 +27,31 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         case closed
     }
 
+    // The fields marked `@exclusivity(unchecked)` are the ones every packet and every delivery touches. Each access
+    // to them is a read, an assignment, or a mutation by a method of the value's own type that calls nothing
+    // back (decoding from `inbound`, encoding into `output`), all on the channel's loop: no two can overlap, so
+    // the run-time exclusivity checks, about a tenth of the publish path's instructions, are left out.
     let core: BrokerCore
     let loop: BrokerLoop
     /// The client identifier from CONNECT, for the log.
     var loggedClientIdentifier: String?
-    var context: ChannelHandlerContext!
-    var decoder: PacketDecoder
-    var inbound: ByteBuffer?
-    var output: ByteBuffer?
-    var hibernation = Hibernation.awake
+    @exclusivity(unchecked) var context: ChannelHandlerContext!
+    @exclusivity(unchecked) var decoder: PacketDecoder
+    @exclusivity(unchecked) var inbound: ByteBuffer?
+    @exclusivity(unchecked) var output: ByteBuffer?
+    @exclusivity(unchecked) var hibernation = Hibernation.awake
     // The one-byte fields, together so that they share words (and the tail of `hibernation`'s): an idle
     // connection keeps this object. Beside the output buffer, as the delivery path reads both.
-    var flushPending = false
-    var state = State.awaitingConnect
-    var version: ProtocolVersion = .v3_1_1
+    @exclusivity(unchecked) var flushPending = false
+    @exclusivity(unchecked) var state = State.awaitingConnect
+    @exclusivity(unchecked) var version: ProtocolVersion = .v3_1_1
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
-    var paused = false
-    private var processing = false
+    @exclusivity(unchecked) var paused = false
+    @exclusivity(unchecked) private var processing = false
     /// Set when the client ended the connection with a DISCONNECT that discards the will.
     var disconnectedNormally = false
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
-    var problemInformation = true
+    @exclusivity(unchecked) var problemInformation = true
     var counted = false
     var awaitingCommit = false
     /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
@@ -57,7 +61,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let userNameFromCertificate: Bool
     /// Whether the connection may hibernate when idle: its pipeline is this handler alone on a plain socket.
     let mayHibernate: Bool
-    var activeSinceCheck = true
+    @exclusivity(unchecked) var activeSinceCheck = true
     /// Counted among its loop's `awakeConnections`.
     var countedAwake = false
     /// Whether the connection may hibernate sooner while its loop has many awake (see
@@ -68,13 +72,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var firstIdlenessCheck = true
     /// A close asked for while hibernating, done once the connection is awake and has sent what it has.
     var closeOnWake = false
-    var session: Session?
+    @exclusivity(unchecked) var session: Session?
     /// When a connection that has not sent CONNECT is closed.
     private var connectDeadline = NIODeadline.distantFuture
     var drainTimeout: Scheduled<Void>?
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
-    var keepAliveTimeout: TimeAmount?
-    var lastReadAt = NIODeadline.uptimeNanoseconds(0)
+    @exclusivity(unchecked) var keepAliveTimeout: TimeAmount?
+    @exclusivity(unchecked) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// Where the loop's `DeadlineWheel` holds this connection; -1 when it does not.
     var deadlineSlot = -1
     var deadlinePosition = 0
@@ -82,9 +86,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var registryPosition = -1
     var topicAliases: [UInt16: String] = [:]
     /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
-    var outboundAliases: OutboundTopicAliases?
+    @exclusivity(unchecked) var outboundAliases: OutboundTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
-    var clientMaximumPacketSize = Int.max
+    @exclusivity(unchecked) var clientMaximumPacketSize = Int.max
     private let peer: PeerAddress?
     var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
@@ -143,7 +147,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         set { authenticationState.pendingSetup = newValue }
     }
     /// What the ACL, the publish limits and the hooks need, made only when one of them is configured.
-    var guards: ConnectionGuards?
+    @exclusivity(unchecked) var guards: ConnectionGuards?
 
     /// TLS listeners: the certificate the client presented, verified. Held by reference: 8 bytes instead of 32
     /// in every connection, most of which have none.

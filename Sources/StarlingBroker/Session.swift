@@ -17,33 +17,36 @@ final class Session: @unchecked Sendable {
     // ordered: the old loop's last access happens-before the index moves, which happens-before the new loop's first.
     // The atomics are `Atomic` rather than `ManagedAtomic`: stored in the object, not in four objects of their own
     // (about 130 bytes less for every session).
+    // The fields marked `@exclusivity(unchecked)` are the ones every delivery touches. Each access to them is a
+    // read, an assignment, or a mutation by a method of the value's own type that calls nothing back: no two can
+    // overlap, so the run-time exclusivity checks are left out.
     let clientIdentifier: String
     /// The index of the event loop that owns this session.
     let homeIndex: Atomic<Int>
 
-    var connection: ConnectionHandler? {
+    @exclusivity(unchecked) var connection: ConnectionHandler? {
         didSet { isConnected.store(connection != nil, ordering: .relaxed) }
     }
     /// Whether a client is connected to this session now; read from every loop, so that a shared subscription's
     /// group prefers members that can take a message at once.
     let isConnected = Atomic(false)
-    var version: ProtocolVersion = .v3_1_1
+    @exclusivity(unchecked) var version: ProtocolVersion = .v3_1_1
     /// Seconds the session outlives its connection; `UInt32.max` never expires.
     var expiryInterval: UInt32 = 0
     /// False once the session has ended; deliveries to it are then dropped.
-    var isAlive = true
+    @exclusivity(unchecked) var isAlive = true
     /// Whether the session is stored: read by the loops that route to it, set on its own loop.
     let isDurable = Atomic(false)
-    private var lastPacketIdentifier: UInt16 = 0
+    @exclusivity(unchecked) private var lastPacketIdentifier: UInt16 = 0
 
     /// The session's subscriptions, by the filter string as sent.
     var subscriptions: [String: SubscriptionRecord] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
-    var inflight: OrderedDictionary<UInt16, Outbound> = [:]
-    var queue: Deque<Delivery> = []
+    @exclusivity(unchecked) var inflight: OrderedDictionary<UInt16, Outbound> = [:]
+    @exclusivity(unchecked) var queue: Deque<Delivery> = []
     /// The client's Receive Maximum and the broker's own limit, whichever is lower.
-    var sendWindow = 20
+    @exclusivity(unchecked) var sendWindow = 20
 
     /// Inbound QoS 2 packet identifiers that got PUBREC and await PUBREL (method A of 4.3.3).
     var receivedQoS2: Set<UInt16> = []
