@@ -5,7 +5,8 @@ import NIOCore
 ///
 /// A connection takes a buffer for the packets of one burst and gives it back once it has written it. SwiftNIO
 /// lets go of a buffer's bytes once they are on the socket, almost always before the loop takes the buffer again,
-/// so clearing it then reuses its memory; a buffer still waiting on a full socket is simply replaced by a new one.
+/// so clearing it then reuses its memory; a buffer still waiting on a full socket is simply replaced by a new,
+/// small one.
 /// Only buffers up to `largestKept` bytes are kept, and no more than `capacityKept` bytes in all: a burst that
 /// wrote to many connections at once, or one that needed a large buffer, leaves little behind.
 struct OutputBufferPool {
@@ -21,8 +22,10 @@ struct OutputBufferPool {
     mutating func take() -> ByteBuffer {
         guard var buffer = spares.popLast() else { return allocator.buffer(capacity: Self.initialCapacity) }
         spareCapacity -= buffer.capacity
-        // Allocates afresh only if SwiftNIO still holds these bytes, unwritten.
-        buffer.clear()
+        // Allocates afresh only if SwiftNIO still holds these bytes, unwritten; then at the initial size, not at
+        // this buffer's: a client that reads slowly would otherwise keep a large buffer for every small write
+        // waiting on its socket.
+        buffer.clear(minimumCapacity: Self.initialCapacity)
         return buffer
     }
 

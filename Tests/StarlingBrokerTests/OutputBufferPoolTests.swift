@@ -30,6 +30,20 @@ import Testing
         #expect(Self.address(of: next) != Self.address(of: pending))
     }
 
+    @Test func aLargeBufferStillBeingWrittenIsReplacedByASmallOne() {
+        var pool = OutputBufferPool()
+        var buffer = ByteBufferAllocator().buffer(capacity: OutputBufferPool.largestKept)
+        buffer.writeString("a burst for a client that reads slowly")
+        let pending = buffer
+        pool.give(buffer)
+        let next = pool.take()
+        #expect(next.capacity == OutputBufferPool.initialCapacity)
+        #expect(pending.capacity >= OutputBufferPool.largestKept)
+        // A large one that is free is reused whole.
+        pool.give(ByteBufferAllocator().buffer(capacity: OutputBufferPool.largestKept))
+        #expect(pool.take().capacity >= OutputBufferPool.largestKept)
+    }
+
     @Test func keepsNeitherLargeBuffersNorTooManyBytes() {
         var pool = OutputBufferPool()
         pool.give(ByteBufferAllocator().buffer(capacity: OutputBufferPool.largestKept + 1))
