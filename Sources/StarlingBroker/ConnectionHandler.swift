@@ -207,7 +207,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if case .awake = hibernation { true } else { false }
     }
 
-
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
