@@ -99,7 +99,10 @@ struct CommandLineTests {
     }
 
     @Test func unreachableBrokerExitsWith1() async throws {
-        let port = try await MosquittoBroker.freePorts(1)[0]
+        // A port that was merely free a moment ago may have been taken by another test's broker since.
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        let port = reserved.port
         let outcome = try await Self.run(["pub", "-h", "127.0.0.1", "-p", "\(port)", "-t", "t", "-m", "x"])
         #expect(outcome.status == 1)
         #expect(outcome.errors == "Error: could not connect to 127.0.0.1:\(port): Connection refused\n")

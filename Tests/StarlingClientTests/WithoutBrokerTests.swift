@@ -19,8 +19,9 @@ struct WithoutBrokerTests {
     }
 
     @Test func publishesWaitingForAConnectionAreBounded() async throws {
-        let port = try await MosquittoBroker.freePorts(1)[0]
-        var configuration = try MQTTClientConfiguration(url: "mqtt://127.0.0.1:\(port)")
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        var configuration = try MQTTClientConfiguration(url: "mqtt://127.0.0.1:\(reserved.port)")
         configuration.maximumQueuedPublishes = 2
         configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(50))
         let client = MQTTClient(configuration: configuration)
