@@ -207,6 +207,22 @@ if [[ -n "$idle_pid" ]]; then
   idle_pid=""
 fi
 
+# Every broker and client a check started has stopped with it. A check's cleanup that killed only the `timeout`
+# around its broker used to leave the broker running after the check.
+if [[ -z "${INTEROP_ONLY:-}" ]]; then
+  left=()
+  for cmdline in /proc/[0-9]*/cmdline; do
+    read -r -d '' executable 2>/dev/null <"$cmdline" || continue
+    [[ $executable == "$STARLING" ]] && left+=("${cmdline//[!0-9]/}")
+  done
+  if ((${#left[@]} == 0)); then
+    pass "checks/nothing-left-running"
+  else
+    failed "checks/nothing-left-running" "still running after the checks: ${#left[@]} processes of $STARLING (${left[*]})"
+    kill -KILL "${left[@]}" 2>/dev/null
+  fi
+fi
+
 if ((FAILED > 0)); then
   echo "-- broker output (last 40 lines):" >&2
   tail -n 40 "$BROKER_LOG" >&2

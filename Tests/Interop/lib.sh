@@ -11,9 +11,22 @@ shift
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/starling-interop.XXXXXX")
 BACKGROUND=()
 
+# The processes whose parent is $1, from /proc (the kernel's own list of children is not always there).
+children_of() {
+  local stat line state ppid
+  for stat in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$stat" || continue
+    # Past the command name, which may hold spaces and parentheses.
+    read -r state ppid _ <<<"${line##*) }"
+    [[ $ppid == "$1" ]] && echo "${stat//[!0-9]/}"
+  done
+}
+
 cleanup() {
-  local pid
+  local pid child
   for pid in "${BACKGROUND[@]}"; do
+    # A broker started under `timeout` is its child: killed alone, `timeout` would leave it running.
+    for child in $(children_of "$pid"); do kill -KILL "$child" 2>/dev/null; done
     kill -KILL "$pid" 2>/dev/null
     # Reaping it here keeps bash's "Killed" notice from becoming the check's last line.
     wait "$pid" 2>/dev/null
