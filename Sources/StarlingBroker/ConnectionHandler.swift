@@ -514,10 +514,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.error("could not encode packet", metadata: ["error": "\(error)"])
             return
         }
-        loop.counters.bytesSent &+= UInt64(output!.readableBytes + publish.payload.readableBytes)
-        context.write(wrapOutboundOut(output!), promise: nil)
-        loop.outputBuffers.give(output!)
-        output = nil
+        writeOutput()
+        loop.counters.bytesSent &+= UInt64(publish.payload.readableBytes)
         context.write(wrapOutboundOut(publish.payload), promise: nil)
         markDirty()
     }
@@ -539,13 +537,17 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         activeSinceCheck = true
-        if let buffer = output {
-            output = nil
-            loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            loop.outputBuffers.give(buffer)
-        }
+        writeOutput()
         context.flush()
+    }
+
+    /// Hands the output gathered so far to the channel, unflushed, and its buffer back to the loop.
+    private func writeOutput() {
+        guard let buffer = output else { return }
+        output = nil
+        loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        loop.outputBuffers.give(buffer)
     }
 
     // MARK: Closing
