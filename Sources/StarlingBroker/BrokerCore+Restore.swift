@@ -34,7 +34,7 @@ extension BrokerCore {
                 changes.append(.sessionDeleted(clientIdentifier: stored.clientIdentifier))
                 if let will = stored.will {
                     // Its will was due at the latest when the session ended (3.1.3.2.2): it goes out now.
-                    let ended = Session(clientIdentifier: stored.clientIdentifier, homeIndex: loops[0].index)
+                    let ended = makeSession(stored.clientIdentifier, on: loops[0])
                     ended.isAlive = false
                     ended.will = will.will
                     endedWithWill.append(ended)
@@ -42,7 +42,7 @@ extension BrokerCore {
                 continue
             }
             let loop = loops[restored.count % loops.count]
-            let session = Session(clientIdentifier: stored.clientIdentifier, homeIndex: loop.index)
+            let session = makeSession(stored.clientIdentifier, on: loop)
             session.restore(stored, now: now, wallNow: wallNow, topicLimits: topicLimits)
             // A session whose client was connected when the broker went down counts its expiry from now, and
             // keeps that end from now on.

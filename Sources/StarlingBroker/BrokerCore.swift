@@ -30,6 +30,9 @@ final class BrokerCore: Sendable {
     let observer: BrokerObserverFeed?
     /// Made when the first connection hibernates; `failed` once it could not be made, and none will.
     private let hibernation = NIOLockedValueBox<(watcher: HibernationWatcher?, failed: Bool)>((nil, false))
+    #if DEBUG
+    let liveObjects = LiveObjects()
+    #endif
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -48,6 +51,15 @@ final class BrokerCore: Sendable {
         self.writer = configuration.store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
         if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
+    }
+
+    /// A new session of `clientIdentifier` living on `loop`.
+    func makeSession(_ clientIdentifier: String, on loop: BrokerLoop) -> Session {
+        let session = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+        #if DEBUG
+        liveObjects.track(session, as: .session)
+        #endif
+        return session
     }
 
     func hibernationWatcher() -> HibernationWatcher? {

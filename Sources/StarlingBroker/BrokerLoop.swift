@@ -58,7 +58,8 @@ final class BrokerLoop: @unchecked Sendable {
     @discardableResult
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
-        matches.removeAll(keepingCapacity: true)
+        // Emptied afterwards, not before: a session kept here would outlive its client until the next message.
+        defer { matches.removeAll(keepingCapacity: true) }
         let mayRepeatSessions = subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
         switch matches.count {
         case 0:

@@ -156,12 +156,13 @@ extension ConnectionHandler {
         let clientIdentifier = setup.clientIdentifier
         let cleanStart = setup.connect.cleanStart
         let loop = self.loop
+        let core = self.core
         let maximumSessions = core.configuration.limits.maximumSessions
         let found = core.sessions.withLockedValue { sessions -> (Session, Session?)? in
             let previous = sessions[clientIdentifier]
             if let previous, !cleanStart { return (previous, previous) }
             if previous == nil && sessions.count >= maximumSessions { return nil }
-            let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+            let fresh = core.makeSession(clientIdentifier, on: loop)
             sessions[clientIdentifier] = fresh
             return (fresh, previous)
         }
@@ -178,7 +179,6 @@ extension ConnectionHandler {
             return
         }
         let resume = session === previous
-        let core = self.core
         let previousLoop = core.loops[previous.homeIndex.load(ordering: .acquiring)]
         previousLoop.eventLoop.submit { () -> Bool in
             previous.connection?.takeOver(resuming: resume)
@@ -202,7 +202,7 @@ extension ConnectionHandler {
             let resumed = (try? result.get()) ?? false
             if resume && !resumed {
                 // The session ended while the take-over was under way: start a fresh one.
-                let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+                let fresh = core.makeSession(clientIdentifier, on: loop)
                 core.sessions.withLockedValue { sessions in
                     if sessions[clientIdentifier] == nil || sessions[clientIdentifier] === previous {
                         sessions[clientIdentifier] = fresh

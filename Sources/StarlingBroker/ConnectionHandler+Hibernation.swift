@@ -111,7 +111,10 @@ extension ConnectionHandler: RemovableChannelHandler {
             .channelOption(.recvAllocator, value: CompactRecvByteBufferAllocator.broker)
             .channelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
             .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(self) }
+                #if DEBUG
+                core.liveObjects.track(channel, as: .channel)
+                #endif
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(self) }
             }
             .withConnectedSocket(descriptor)
             .assumeIsolated()

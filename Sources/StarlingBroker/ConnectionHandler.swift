@@ -189,6 +189,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.listenerConnections = listenerConnections
         self.connectionNumber = core.connectionNumbers.wrappingIncrementThenLoad(ordering: .relaxed)
         self.decoder = PacketDecoder(options: DecodingOptions(maximumPacketSize: core.configuration.limits.maximumPacketSize))
+        #if DEBUG
+        core.liveObjects.track(self, as: .connectionHandler)
+        #endif
     }
 
     /// The broker's logger with this connection's peer and client, made when a line is logged so that an idle
@@ -201,7 +204,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// A hibernating connection takes output: it is written straight to its socket (see `sendAsleep`).
-    var isWritable: Bool { state == .connected && (!isAwake || context.channel.isWritable) }
+    var isWritable: Bool { state == .connected && (!isAwake || context?.channel.isWritable == true) }
 
     var isAwake: Bool {
         if case .awake = hibernation { true } else { false }
@@ -213,6 +216,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         // Added after a handshake (TLS, WebSocket, PROXY header), the channel is active already.
         if context.channel.isActive { activate(context: context) }
+    }
+
+    /// The context holds the handler: the handler lets go of it, or the two would keep each other, and the channel
+    /// with them, for good. A hibernating connection's handler leaves its pipeline, and joins a new one on waking.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if self.context === context { self.context = nil }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -279,13 +288,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func pause() {
         guard !paused else { return }
         paused = true
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
     }
 
     func resume() {
         guard paused else { return }
         paused = false
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         processInbound()
         if !processing { loop.flush() }
     }
@@ -435,6 +444,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         output = nil
         if previous == .connected, let session {
             sessionEnded(session)
+        } else if let session, session.connection === self {
+            // Taken over by a connection that started the session afresh: the ended session must not keep this handler.
+            session.connection = nil
         }
         // A close in the middle of a read burst skips channelReadComplete: flush what the burst routed.
         loop.flush()

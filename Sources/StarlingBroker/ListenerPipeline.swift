@@ -27,7 +27,10 @@ struct ListenerPipeline: Sendable {
     }
 
     func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
-        channel.eventLoop.makeCompletedFuture {
+        #if DEBUG
+        core.liveObjects.track(channel, as: .channel)
+        #endif
+        return channel.eventLoop.makeCompletedFuture {
             if let openConnections, let maximum = listener.maximumConnections {
                 guard openConnections.loadThenWrappingIncrement(ordering: .relaxed) < maximum else {
                     openConnections.wrappingDecrement(ordering: .relaxed)

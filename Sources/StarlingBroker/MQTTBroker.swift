@@ -122,6 +122,9 @@ public final class MQTTBroker: Service, Sendable {
         guard let loop = core.loop(for: channel.eventLoop) else {
             return channel.eventLoop.makeFailedFuture(BrokerError.foreignEventLoop)
         }
+        #if DEBUG
+        core.liveObjects.track(channel, as: .channel)
+        #endif
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, loop: loop, remoteAddress: channel.remoteAddress))
         }

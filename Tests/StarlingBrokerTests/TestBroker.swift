@@ -117,6 +117,23 @@ extension RawClient {
         return ack
     }
 
+    /// Publishes at QoS 1 to a topic this client is subscribed to: returns its own copy, which the broker may send
+    /// before or after the PUBACK.
+    func publishQoS1ToItself(_ topic: String, _ payload: String, packetIdentifier: UInt16 = 1) async throws -> PublishPacket {
+        try await send(.publish(PublishPacket(
+            topic: topic, payload: ByteBuffer(string: payload), qos: .atLeastOnce, packetIdentifier: packetIdentifier)))
+        var acknowledged = false
+        var copy: PublishPacket?
+        while !acknowledged || copy == nil {
+            switch try await nextPacket() {
+            case .pubAck(let ack) where ack.packetIdentifier == packetIdentifier && !acknowledged: acknowledged = true
+            case .publish(let publish) where copy == nil: copy = publish
+            case let other: throw Failure(description: "expected PUBACK and PUBLISH, got \(other)")
+            }
+        }
+        return copy!
+    }
+
     /// The PUBLISH packets received before the first whose topic `isMarker` accepts, each QoS 1 one acknowledged:
     /// a marker published last shows that nothing more is coming.
     func publishes(until isMarker: (String) -> Bool) async throws -> [PublishPacket] {
