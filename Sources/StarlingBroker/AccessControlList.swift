@@ -125,22 +125,32 @@ public struct AccessControlList: Sendable, Hashable {
         return rules
     }
 
-    private static func substitute(_ pattern: String, userName: String?, clientIdentifier: String) -> String? {
-        guard pattern.contains("%") else { return pattern }
+    /// Fills `%u` and `%c` in one pass over `pattern`, so that text a substituted value brings in (a user
+    /// named `%c`, say) is never read as a placeholder. nil when the pattern does not apply to the client.
+    static func substitute(_ pattern: String, userName: String?, clientIdentifier: String) -> String? {
+        guard pattern.utf8.contains(UInt8(ascii: "%")) else { return pattern }
         func usable(_ value: String) -> Bool {
             // A name with a wildcard or a separator would reach beyond the client's own subtree.
-            !value.isEmpty && !value.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" })
+            !value.isEmpty && !value.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") })
         }
-        var result = pattern
-        if result.contains("%u") {
-            guard let userName, usable(userName) else { return nil }
-            result = result.replacing("%u", with: userName)
+        var result: [UInt8] = []
+        var bytes = pattern.utf8[...]
+        while let first = bytes.first {
+            bytes = bytes.dropFirst()
+            guard first == UInt8(ascii: "%"), let next = bytes.first, next == UInt8(ascii: "u") || next == UInt8(ascii: "c") else {
+                result.append(first)
+                continue
+            }
+            bytes = bytes.dropFirst()
+            if next == UInt8(ascii: "u") {
+                guard let userName, usable(userName) else { return nil }
+                result.append(contentsOf: userName.utf8)
+            } else {
+                guard usable(clientIdentifier) else { return nil }
+                result.append(contentsOf: clientIdentifier.utf8)
+            }
         }
-        if result.contains("%c") {
-            guard usable(clientIdentifier) else { return nil }
-            result = result.replacing("%c", with: clientIdentifier)
-        }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }
 
