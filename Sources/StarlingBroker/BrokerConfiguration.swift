@@ -130,8 +130,9 @@ public struct BrokerConfiguration: Sendable {
         /// exceeded (0x9F; 3.1.1: Server unavailable, 0x03).
         public var connectionRatePerAddress: RateLimit?
         /// Refused logins per second from one IP address; once they are used up, later CONNECTs from it are
-        /// refused as for `connectionRatePerAddress` without asking the authenticator. By default 10, then one
-        /// every 6 seconds.
+        /// refused as for `connectionRatePerAddress` without asking the authenticator. An attempt takes one when
+        /// it starts and gives it back if it succeeds, so no more than the burst of guesses is ever under way at
+        /// once. By default 10, then one every 6 seconds.
         public var failedLoginsPerAddress: RateLimit? = RateLimit(perSecond: 1.0 / 6, burst: 10)
 
         public init() {}

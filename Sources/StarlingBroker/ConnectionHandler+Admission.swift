@@ -41,7 +41,9 @@ extension ConnectionHandler {
                 return
             }
         } else if configuration.authenticator != nil {
-            if let limiter = core.failedLogins, !limiter.allows(remoteAddress) {
+            // Each attempt takes one of the address's failed logins when it starts and gives it back if it
+            // succeeds: counting only finished failures would let any number of guesses run at once.
+            if let limiter = core.failedLogins, !limiter.take(remoteAddress) {
                 logger.warning("login refused: too many failed logins from this address", metadata: ["user": "\(connect.userName ?? "")"])
                 refuse(.connectionRateExceeded, reasonString: "too many failed logins")
                 return

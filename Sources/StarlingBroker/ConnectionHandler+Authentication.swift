@@ -143,6 +143,8 @@ extension ConnectionHandler {
         case .accept(let data, let userName):
             guard var setup = pendingSetup else { return }
             pendingSetup = nil
+            // The failed login `authenticate` reserved for this attempt is not one.
+            core.failedLogins?.giveBack(remoteAddress)
             authenticationSubject?.password = nil
             setup.authenticationData = data
             if let userName { setup.userName = userName }
@@ -164,11 +166,11 @@ extension ConnectionHandler {
             }
             resume()
         case .refuse(let reason, let reasonString):
-            // Each refusal uses up one of the address's failed logins (`Limits.failedLoginsPerAddress`).
-            _ = core.failedLogins?.take(remoteAddress)
+            // The failed login reserved when the attempt started (`Limits.failedLoginsPerAddress`) stays used.
             logger.warning("login refused", metadata: ["user": "\(authenticationSubject?.userName ?? "")", "reason": "\(reason)"])
             refuse(Self.refusal(reason), reasonString: reasonString)
         case .redirect(let reference, let permanently):
+            core.failedLogins?.giveBack(remoteAddress)
             // 3.1.1 has no Server Reference: its return code for these is Server unavailable.
             refuse(permanently ? .serverMoved : .useAnotherServer, properties: [.serverReference(reference)])
         }

@@ -91,6 +91,46 @@ import Testing
         }
     }
 
+    /// Every attempt counts from the moment it starts: with the burst of guesses under way at once (none of
+    /// them decided yet), the next CONNECT from the address, even with the right password, is refused 0x9F
+    /// without reaching the authenticator; the guesses are then refused as usual.
+    @Test func concurrentGuessesCannotExceedTheFailedLoginBurst() async throws {
+        let authenticator = HeldAuthenticator(passThrough: ["secret"])
+        let burst = 5
+        try await TestBroker.with({
+            $0.authenticator = authenticator
+            $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: Double(burst))
+        }) { broker in
+            var guesses: [RawClient] = []
+            for attempt in 0..<burst {
+                guesses.append(try await AuthenticationTests.connect(
+                    broker, "guess\(attempt)", userName: "alice", password: "guess\(attempt)"))
+            }
+            await authenticator.waitUntilHeld(burst)
+            let (right, connAck) = try await Self.connAck(broker, version: .v5, userName: "alice", password: "secret", clientIdentifier: "right")
+            #expect(connAck.reasonCode == .connectionRateExceeded)
+            try await right.expectClosed()
+            authenticator.release()
+            for guess in guesses {
+                #expect(try await guess.expectConnAck().reasonCode == .badUserNameOrPassword)
+            }
+            #expect(authenticator.heldCount == burst)
+        }
+    }
+
+    /// A login that succeeds gives back the attempt it took: a user who logs in many times is never limited.
+    @Test func successfulLoginsDoNotUseUpTheBurst() async throws {
+        try await TestBroker.with({
+            $0.authenticator = Self.authenticator
+            $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: 2)
+        }) { broker in
+            for attempt in 0..<4 {
+                let (_, connAck) = try await Self.connAck(broker, version: .v5, userName: "alice", password: "secret", clientIdentifier: "c\(attempt)")
+                #expect(connAck.reasonCode == .success)
+            }
+        }
+    }
+
     /// A client that connected stays connected when the file is replaced; new logins use the new file.
     @Test func updatedUsersApplyToNewLoginsWithoutDroppingConnections() async throws {
         let authenticator = PasswordFileAuthenticator(Self.users(["alice": "secret"]))
