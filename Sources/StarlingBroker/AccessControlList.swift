@@ -18,10 +18,11 @@ import MQTT
 /// pattern read status/%c
 /// ```
 ///
-/// The access is `read`, `write`, `readwrite` (the default when it is left out) or `deny`. A client may do
-/// what one of its rules allows unless one of its `deny` rules matches; nothing else. Topic patterns are
-/// MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose `%u` or
-/// `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
+/// The access is `read`, `write`, `readwrite` (the default when it is left out) or `deny`; a line naming an
+/// access but no topic (`topic deny`) is an error, so a topic called `deny` is written `topic readwrite deny`.
+/// A client may do what one of its rules allows unless one of its `deny` rules matches; nothing else. Topic
+/// patterns are MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose
+/// `%u` or `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
 public struct AccessControlList: Sendable, Hashable {
     public enum Access: String, Sendable, Hashable {
         case read, write, readwrite, deny
@@ -74,7 +75,9 @@ public struct AccessControlList: Sendable, Hashable {
                 var access = Access.readwrite
                 var pattern = rest
                 let accessEnd = rest.firstIndex(where: \.isWhitespace) ?? rest.endIndex
-                if let named = Access(rawValue: String(rest[..<accessEnd])), accessEnd != rest.endIndex {
+                if let named = Access(rawValue: String(rest[..<accessEnd])) {
+                    // `topic deny` alone is a rule whose topic was left out, not one for the topic "deny":
+                    // read as the latter, a line meant to take access away would grant it.
                     access = named
                     pattern = rest[accessEnd...].trimmingWhitespace
                 }

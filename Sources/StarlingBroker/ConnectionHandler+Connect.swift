@@ -91,6 +91,11 @@ extension ConnectionHandler {
         var receiveMaximum = UInt16.max
         if v5 {
             let properties = connect.properties
+            if properties.authenticationData != nil && properties.authenticationMethod == nil {
+                // 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
+                refuse(.protocolError, reasonString: "Authentication Data without an Authentication Method")
+                return
+            }
             if properties.authenticationMethod != nil && core.configuration.authenticator == nil {
                 // No enhanced authentication method is configured (MQTT-4.12.0-1).
                 refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")

@@ -135,6 +135,10 @@ import Testing
         ("user", 1, "without a name"),
         ("topic   ", 1, "without a topic"),
         ("\n\ntopic read a/#/b", 3, "not a valid topic filter"),
+        ("user alice\ntopic deny", 2, "without a topic"),
+        ("topic read a/#\ntopic read  ", 2, "without a topic"),
+        ("topic write", 1, "without a topic"),
+        ("pattern deny", 1, "without a topic"),
     ])
     func invalidLinesAreReportedWithTheirNumber(contents: String, line: Int, reason: String) {
         #expect {
