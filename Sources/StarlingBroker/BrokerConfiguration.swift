@@ -25,6 +25,8 @@ public struct BrokerConfiguration: Sendable {
     public var allowAnonymous: Bool?
     /// Who may publish and subscribe to what; nil allows everything and costs nothing.
     public var accessControl: AccessControl?
+    /// Whether a client's identifier must follow from its user name; by default it need not.
+    public var clientIdentifierBinding = ClientIdentifierBinding.unbound
     /// The embedder's extension points besides the authenticator.
     public var hooks = BrokerHooks()
 

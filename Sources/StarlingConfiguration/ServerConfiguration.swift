@@ -26,6 +26,11 @@ public struct ServerConfiguration: Sendable {
     public var publishBandwidth: Double?
     public var connectionRate: Double?
     public var failedLogins: Int?
+    /// Mosquitto's `use_username_as_clientid`: the user name is the client identifier.
+    public var userNameAsClientIdentifier = false
+    /// Client identifiers must be the user name or start with it and `clientIdentifierSeparator`.
+    public var clientIdentifierPrefixedByUserName = false
+    public var clientIdentifierSeparator = "-"
     /// What the configuration did not stop the broker for but an operator should hear about.
     public var warnings: [String] = []
 

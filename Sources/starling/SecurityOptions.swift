@@ -39,6 +39,15 @@ struct SecurityOptions: ParsableArguments {
     @Option(name: .long, help: "Failed logins one IP address may have in a burst before it must wait (one more every 6 s); 0 for no limit (default: 10).")
     var maxFailedLogins: Int?
 
+    @Flag(name: .customLong("use-username-as-clientid"), help: "Make each client's user name its client identifier, whatever it asked for (Mosquitto's use_username_as_clientid); clients without a user name are refused.")
+    var useUserNameAsClientIdentifier = false
+
+    @Flag(name: .customLong("clientid-prefixed-by-username"), help: "Refuse (5.0: 0x85, 3.1.1: 0x02) a client identifier other than the user name or the user name, the separator and more; clients without a user name are refused.")
+    var clientIdentifierPrefixedByUserName = false
+
+    @Option(name: .customLong("clientid-username-separator"), help: "What follows the user name in a client identifier under --clientid-prefixed-by-username (default: -).")
+    var clientIdentifierSeparator: String?
+
     /// The flags given, by configuration key.
     var flagValues: [(String, (any CustomStringConvertible)?)] {
         [
@@ -52,6 +61,9 @@ struct SecurityOptions: ParsableArguments {
             ("max_publish_bandwidth", maxPublishBandwidth),
             ("max_connection_rate", maxConnectionRate),
             ("max_failed_logins", maxFailedLogins),
+            ("use_username_as_clientid", useUserNameAsClientIdentifier ? true : nil),
+            ("clientid_prefixed_by_username", clientIdentifierPrefixedByUserName ? true : nil),
+            ("clientid_username_separator", clientIdentifierSeparator),
         ]
     }
 
@@ -76,6 +88,11 @@ struct SecurityOptions: ParsableArguments {
         if let rate = settings.connectionRate { configuration.limits.connectionRatePerAddress = RateLimit(perSecond: rate) }
         if let failures = settings.failedLogins {
             configuration.limits.failedLoginsPerAddress = failures > 0 ? RateLimit(perSecond: 1.0 / 6, burst: Double(failures)) : nil
+        }
+        if settings.userNameAsClientIdentifier {
+            configuration.clientIdentifierBinding = .userName
+        } else if settings.clientIdentifierPrefixedByUserName {
+            configuration.clientIdentifierBinding = .prefixedByUserName(separator: settings.clientIdentifierSeparator)
         }
         return files
     }
