@@ -40,12 +40,13 @@ public struct AccessControlList: Sendable, Hashable {
 
     /// Rules for clients that connected without a user name.
     public var anonymous: [Rule] = []
-    public var users: [String: [Rule]] = [:]
-    public var clients: [String: [Rule]] = [:]
+    /// By the bytes of the user name or client identifier: a canonically equivalent name is another one.
+    public var users: [ExactString: [Rule]] = [:]
+    public var clients: [ExactString: [Rule]] = [:]
     /// Rules for every client, with `%u` and `%c` substituted.
     public var patterns: [Rule] = []
 
-    public init(anonymous: [Rule] = [], users: [String: [Rule]] = [:], clients: [String: [Rule]] = [:], patterns: [Rule] = []) {
+    public init(anonymous: [Rule] = [], users: [ExactString: [Rule]] = [:], clients: [ExactString: [Rule]] = [:], patterns: [Rule] = []) {
         self.anonymous = anonymous
         self.users = users
         self.clients = clients
@@ -93,8 +94,8 @@ public struct AccessControlList: Sendable, Hashable {
                 } else {
                     switch section {
                     case .anonymous: anonymous.append(rule)
-                    case .user(let name): users[name, default: []].append(rule)
-                    case .client(let identifier): clients[identifier, default: []].append(rule)
+                    case .user(let name): users[ExactString(name), default: []].append(rule)
+                    case .client(let identifier): clients[ExactString(identifier), default: []].append(rule)
                     }
                 }
             default:
@@ -116,11 +117,11 @@ public struct AccessControlList: Sendable, Hashable {
     public func rules(userName: String?, clientIdentifier: String) -> AccessRules {
         var rules = AccessRules()
         if let userName {
-            rules.add(users[userName] ?? [])
+            rules.add(users[ExactString(userName)] ?? [])
         } else {
             rules.add(anonymous)
         }
-        rules.add(clients[clientIdentifier] ?? [])
+        rules.add(clients[ExactString(clientIdentifier)] ?? [])
         for rule in patterns {
             guard let pattern = Self.substitute(rule.pattern, userName: userName, clientIdentifier: clientIdentifier) else { continue }
             rules.add([Rule(rule.access, pattern)])
@@ -199,20 +200,27 @@ public struct AccessRules: Sendable, Hashable {
         return allowed.contains { TopicFilter.matches(filter: $0, topic: topic) }
     }
 
-    /// Whether every topic `filter` matches is also matched by `pattern`.
+    /// Whether every topic `filter` matches is also matched by `pattern`. Levels are compared as bytes
+    /// (MQTT-4.7.3-4): a canonically equivalent level is another level.
     static func covers(_ pattern: String, _ filter: String) -> Bool {
-        let patternLevels = pattern.split(separator: "/", omittingEmptySubsequences: false)
-        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let patternLevels = pattern.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let filterLevels = filter.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let multiLevel = "#".utf8
+        let singleLevel = "+".utf8
         // A wildcard at the first level does not match `$` topics (MQTT-4.7.2-1), so it cannot cover them.
-        if let first = patternLevels.first, first == "#" || first == "+", filter.hasPrefix("$") { return false }
+        if let first = patternLevels.first, first.elementsEqual(multiLevel) || first.elementsEqual(singleLevel),
+            filter.utf8.first == UInt8(ascii: "$")
+        {
+            return false
+        }
         var index = 0
         while index < patternLevels.count {
             let level = patternLevels[index]
-            if level == "#" { return true }
+            if level.elementsEqual(multiLevel) { return true }
             guard index < filterLevels.count else { return false }
             let wanted = filterLevels[index]
-            if wanted == "#" { return false }
-            if level != "+" && (wanted == "+" || wanted != level) { return false }
+            if wanted.elementsEqual(multiLevel) { return false }
+            if !level.elementsEqual(singleLevel) && (wanted.elementsEqual(singleLevel) || !wanted.elementsEqual(level)) { return false }
             index += 1
         }
         return index == filterLevels.count

@@ -41,7 +41,7 @@ extension ConnectionHandler {
                 refuse(.protocolError, reasonString: "AUTH before CONNACK must be Continue authentication")
                 return
             }
-            guard auth.properties.authenticationMethod == authenticationMethod else {
+            guard let method = authenticationMethod, auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
                 // MQTT-4.12.0-5.
                 refuse(.protocolError, reasonString: "Authentication Method differs from the CONNECT's")
                 return
@@ -64,7 +64,7 @@ extension ConnectionHandler {
             disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
             return
         }
-        guard auth.properties.authenticationMethod == method else {
+        guard auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
             // MQTT-4.12.1-1, MQTT-4.12.0-5: the method stays the one of CONNECT.
             disconnect(reason: .protocolError, reasonString: "Authentication Method differs from the CONNECT's")
             return

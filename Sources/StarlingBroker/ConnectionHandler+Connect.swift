@@ -134,7 +134,7 @@ extension ConnectionHandler {
     /// has done so: two CONNECTs at once on different loops would otherwise both take the session over from
     /// the same state, and both keep it.
     func acquireSession(_ setup: SessionSetup) {
-        let clientIdentifier = setup.clientIdentifier
+        let clientIdentifier = ExactString(setup.clientIdentifier)
         let turn = loop.eventLoop.makePromise(of: Void.self)
         let core = self.core
         let earlier = core.sessionTurns.withLockedValue { turns -> EventLoopFuture<Void>? in
@@ -162,12 +162,13 @@ extension ConnectionHandler {
         let cleanStart = setup.connect.cleanStart
         let loop = self.loop
         let maximumSessions = core.configuration.limits.maximumSessions
+        let key = ExactString(clientIdentifier)
         let found = core.sessions.withLockedValue { sessions -> (Session, Session?)? in
-            let previous = sessions[clientIdentifier]
+            let previous = sessions[key]
             if let previous, !cleanStart { return (previous, previous) }
             if previous == nil && sessions.count >= maximumSessions { return nil }
             let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
-            sessions[clientIdentifier] = fresh
+            sessions[key] = fresh
             return (fresh, previous)
         }
         guard let (session, previous) = found else {
@@ -209,8 +210,8 @@ extension ConnectionHandler {
                 // The session ended while the take-over was under way: start a fresh one.
                 let fresh = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
                 core.sessions.withLockedValue { sessions in
-                    if sessions[clientIdentifier] == nil || sessions[clientIdentifier] === previous {
-                        sessions[clientIdentifier] = fresh
+                    if sessions[key] == nil || sessions[key] === previous {
+                        sessions[key] = fresh
                     }
                 }
                 attach(fresh, present: false, setup: setup)

@@ -7,7 +7,7 @@ import Testing
 @Suite struct PasswordAuthenticationTests {
     static let versions: [ProtocolVersion] = [.v3_1_1, .v5]
 
-    static func users(_ entries: [String: String]) -> PasswordFile {
+    static func users(_ entries: [ExactString: String]) -> PasswordFile {
         PasswordFile(users: entries.mapValues { PasswordHash(password: Array($0.utf8), iterations: 1_000) })
     }
 
