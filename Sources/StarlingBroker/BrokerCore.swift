@@ -28,6 +28,7 @@ final class BrokerCore: Sendable {
     let writer: StoreWriter?
     let connectionRate: AddressRateLimiter?
     let failedLogins: AddressRateLimiter?
+    let authenticationsInFlight: AuthenticationsInFlight
     let observer: BrokerObserverFeed?
     /// Made when the first connection hibernates; `failed` once it could not be made, and none will.
     private let hibernation = NIOLockedValueBox<(watcher: HibernationWatcher?, failed: Bool)>((nil, false))
@@ -37,6 +38,8 @@ final class BrokerCore: Sendable {
         self.logger = logger
         self.connectionRate = configuration.limits.connectionRatePerAddress.map(AddressRateLimiter.init)
         self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)
+        self.authenticationsInFlight = AuthenticationsInFlight(
+            maximum: configuration.limits.maximumAuthentications, maximumPerAddress: configuration.limits.maximumAuthenticationsPerAddress)
         self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
         let loops = eventLoops.enumerated().map {
             BrokerLoop(

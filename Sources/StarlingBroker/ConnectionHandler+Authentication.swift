@@ -91,6 +91,18 @@ extension ConnectionHandler {
         request.authenticationData = properties.authenticationData
         request.properties = properties
         if stage == .reauthentication { request.password = nil }
+        // Logins are bounded (`Limits.maximumAuthentications`); a connected client re-authenticating is not.
+        let inFlight = stage == .connect ? core.authenticationsInFlight : nil
+        let address = remoteAddress
+        if let inFlight, !inFlight.enter(address) {
+            // A refusal for load is not a guess: the failed login reserved for the attempt is given back.
+            core.failedLogins?.giveBack(address)
+            inFlight.refusals.logRarely(
+                logger, "login refused: too many logins under way",
+                metadata: ["maximum": "\(inFlight.maximum.map(String.init) ?? "none")", "per-address": "\(inFlight.maximumPerAddress.map(String.init) ?? "none")"])
+            refuse(.connectionRateExceeded, reasonString: "too many logins under way")
+            return
+        }
         authenticationSerial &+= 1
         let serial = authenticationSerial
         authenticationStage = .deciding(serial: serial, request: request)
@@ -102,6 +114,7 @@ extension ConnectionHandler {
             } catch {
                 result = .failure(error)
             }
+            inFlight?.leave(address)
             // Cancelled means the connection closed or the timeout already decided: nobody waits for the answer,
             // and the loop may be gone.
             guard !Task.isCancelled else { return }

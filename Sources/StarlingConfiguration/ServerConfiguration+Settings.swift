@@ -52,6 +52,8 @@ extension ServerConfiguration {
         .double("max_publish_bandwidth", \.publishBandwidth, in: 1...100_000_000_000),
         .double("max_connection_rate", \.connectionRate, in: 0.001...1_000_000),
         .optionalInt("max_failed_logins", \.failedLogins, in: 0...1_000_000),
+        .optionalInt("max_logins_in_progress", \.loginsInProgress, in: 0...1_000_000),
+        .optionalInt("max_logins_in_progress_per_address", \.loginsInProgressPerAddress, in: 0...1_000_000),
         .bool("use_username_as_clientid", \.userNameAsClientIdentifier),
         .bool("clientid_prefixed_by_username", \.clientIdentifierPrefixedByUserName),
         .string("clientid_username_separator", \.clientIdentifierSeparator),

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     public var publishBandwidth: Double?
     public var connectionRate: Double?
     public var failedLogins: Int?
+    /// Authenticator decisions under way at once, in all and per IP address; 0 for no bound.
+    public var loginsInProgress: Int?
+    public var loginsInProgressPerAddress: Int?
     /// Mosquitto's `use_username_as_clientid`: the user name is the client identifier.
     public var userNameAsClientIdentifier = false
     /// Client identifiers must be the user name or start with it and `clientIdentifierSeparator`.

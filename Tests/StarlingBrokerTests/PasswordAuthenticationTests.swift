@@ -100,6 +100,9 @@ import Testing
         try await TestBroker.with({
             $0.authenticator = authenticator
             $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: Double(burst))
+            // Only the failed-login limit is under test here.
+            $0.limits.maximumAuthenticationsPerAddress = nil
+            $0.limits.maximumAuthentications = nil
         }) { broker in
             var guesses: [RawClient] = []
             for attempt in 0..<burst {
