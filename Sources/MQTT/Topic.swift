@@ -68,6 +68,15 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
         try Self.validateFilter(filter, limits: limits)
     }
 
+    /// Filters are equal when their bytes are (MQTT-4.7.3-4), not when they are canonically equivalent text.
+    public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool {
+        lhs.rawValue.hasSameBytes(as: rhs.rawValue)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        rawValue.hashBytes(into: &hasher)
+    }
+
     public var isShared: Bool { shareName != nil }
     public var hasWildcards: Bool { filter.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") } }
     public var description: String { rawValue }

@@ -18,10 +18,11 @@ import MQTT
 /// pattern read status/%c
 /// ```
 ///
-/// The access is `read`, `write`, `readwrite` (the default when it is left out) or `deny`. A client may do
-/// what one of its rules allows unless one of its `deny` rules matches; nothing else. Topic patterns are
-/// MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose `%u` or
-/// `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
+/// The access is `read`, `write`, `readwrite` (the default when it is left out) or `deny`; a line naming an
+/// access but no topic (`topic deny`) is an error, so a topic called `deny` is written `topic readwrite deny`.
+/// A client may do what one of its rules allows unless one of its `deny` rules matches; nothing else. Topic
+/// patterns are MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose
+/// `%u` or `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
 public struct AccessControlList: Sendable, Hashable {
     public enum Access: String, Sendable, Hashable {
         case read, write, readwrite, deny
@@ -39,12 +40,13 @@ public struct AccessControlList: Sendable, Hashable {
 
     /// Rules for clients that connected without a user name.
     public var anonymous: [Rule] = []
-    public var users: [String: [Rule]] = [:]
-    public var clients: [String: [Rule]] = [:]
+    /// By the bytes of the user name or client identifier: a canonically equivalent name is another one.
+    public var users: [ExactString: [Rule]] = [:]
+    public var clients: [ExactString: [Rule]] = [:]
     /// Rules for every client, with `%u` and `%c` substituted.
     public var patterns: [Rule] = []
 
-    public init(anonymous: [Rule] = [], users: [String: [Rule]] = [:], clients: [String: [Rule]] = [:], patterns: [Rule] = []) {
+    public init(anonymous: [Rule] = [], users: [ExactString: [Rule]] = [:], clients: [ExactString: [Rule]] = [:], patterns: [Rule] = []) {
         self.anonymous = anonymous
         self.users = users
         self.clients = clients
@@ -74,7 +76,9 @@ public struct AccessControlList: Sendable, Hashable {
                 var access = Access.readwrite
                 var pattern = rest
                 let accessEnd = rest.firstIndex(where: \.isWhitespace) ?? rest.endIndex
-                if let named = Access(rawValue: String(rest[..<accessEnd])), accessEnd != rest.endIndex {
+                if let named = Access(rawValue: String(rest[..<accessEnd])) {
+                    // `topic deny` alone is a rule whose topic was left out, not one for the topic "deny":
+                    // read as the latter, a line meant to take access away would grant it.
                     access = named
                     pattern = rest[accessEnd...].trimmingWhitespace
                 }
@@ -90,8 +94,8 @@ public struct AccessControlList: Sendable, Hashable {
                 } else {
                     switch section {
                     case .anonymous: anonymous.append(rule)
-                    case .user(let name): users[name, default: []].append(rule)
-                    case .client(let identifier): clients[identifier, default: []].append(rule)
+                    case .user(let name): users[ExactString(name), default: []].append(rule)
+                    case .client(let identifier): clients[ExactString(identifier), default: []].append(rule)
                     }
                 }
             default:
@@ -113,11 +117,11 @@ public struct AccessControlList: Sendable, Hashable {
     public func rules(userName: String?, clientIdentifier: String) -> AccessRules {
         var rules = AccessRules()
         if let userName {
-            rules.add(users[userName] ?? [])
+            rules.add(users[ExactString(userName)] ?? [])
         } else {
             rules.add(anonymous)
         }
-        rules.add(clients[clientIdentifier] ?? [])
+        rules.add(clients[ExactString(clientIdentifier)] ?? [])
         for rule in patterns {
             guard let pattern = Self.substitute(rule.pattern, userName: userName, clientIdentifier: clientIdentifier) else { continue }
             rules.add([Rule(rule.access, pattern)])
@@ -125,22 +129,32 @@ public struct AccessControlList: Sendable, Hashable {
         return rules
     }
 
-    private static func substitute(_ pattern: String, userName: String?, clientIdentifier: String) -> String? {
-        guard pattern.contains("%") else { return pattern }
+    /// Fills `%u` and `%c` in one pass over `pattern`, so that text a substituted value brings in (a user
+    /// named `%c`, say) is never read as a placeholder. nil when the pattern does not apply to the client.
+    static func substitute(_ pattern: String, userName: String?, clientIdentifier: String) -> String? {
+        guard pattern.utf8.contains(UInt8(ascii: "%")) else { return pattern }
         func usable(_ value: String) -> Bool {
             // A name with a wildcard or a separator would reach beyond the client's own subtree.
-            !value.isEmpty && !value.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" })
+            !value.isEmpty && !value.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") })
         }
-        var result = pattern
-        if result.contains("%u") {
-            guard let userName, usable(userName) else { return nil }
-            result = result.replacing("%u", with: userName)
+        var result: [UInt8] = []
+        var bytes = pattern.utf8[...]
+        while let first = bytes.first {
+            bytes = bytes.dropFirst()
+            guard first == UInt8(ascii: "%"), let next = bytes.first, next == UInt8(ascii: "u") || next == UInt8(ascii: "c") else {
+                result.append(first)
+                continue
+            }
+            bytes = bytes.dropFirst()
+            if next == UInt8(ascii: "u") {
+                guard let userName, usable(userName) else { return nil }
+                result.append(contentsOf: userName.utf8)
+            } else {
+                guard usable(clientIdentifier) else { return nil }
+                result.append(contentsOf: clientIdentifier.utf8)
+            }
         }
-        if result.contains("%c") {
-            guard usable(clientIdentifier) else { return nil }
-            result = result.replacing("%c", with: clientIdentifier)
-        }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }
 
@@ -186,20 +200,27 @@ public struct AccessRules: Sendable, Hashable {
         return allowed.contains { TopicFilter.matches(filter: $0, topic: topic) }
     }
 
-    /// Whether every topic `filter` matches is also matched by `pattern`.
+    /// Whether every topic `filter` matches is also matched by `pattern`. Levels are compared as bytes
+    /// (MQTT-4.7.3-4): a canonically equivalent level is another level.
     static func covers(_ pattern: String, _ filter: String) -> Bool {
-        let patternLevels = pattern.split(separator: "/", omittingEmptySubsequences: false)
-        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let patternLevels = pattern.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let filterLevels = filter.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let multiLevel = "#".utf8
+        let singleLevel = "+".utf8
         // A wildcard at the first level does not match `$` topics (MQTT-4.7.2-1), so it cannot cover them.
-        if let first = patternLevels.first, first == "#" || first == "+", filter.hasPrefix("$") { return false }
+        if let first = patternLevels.first, first.elementsEqual(multiLevel) || first.elementsEqual(singleLevel),
+            filter.utf8.first == UInt8(ascii: "$")
+        {
+            return false
+        }
         var index = 0
         while index < patternLevels.count {
             let level = patternLevels[index]
-            if level == "#" { return true }
+            if level.elementsEqual(multiLevel) { return true }
             guard index < filterLevels.count else { return false }
             let wanted = filterLevels[index]
-            if wanted == "#" { return false }
-            if level != "+" && (wanted == "+" || wanted != level) { return false }
+            if wanted.elementsEqual(multiLevel) { return false }
+            if !level.elementsEqual(singleLevel) && (wanted.elementsEqual(singleLevel) || !wanted.elementsEqual(level)) { return false }
             index += 1
         }
         return index == filterLevels.count

@@ -22,11 +22,11 @@ final class AddressRateLimiter: Sendable {
         }
     }
 
-    /// Whether `address` has a token left, without taking it.
-    func allows(_ address: SocketAddress?) -> Bool {
-        guard let key = address?.ipAddress else { return true }
+    /// Returns a token `take` took for `address`, when what it was reserved for does not count after all.
+    func giveBack(_ address: SocketAddress?) {
+        guard let key = address?.ipAddress else { return }
         let now = NIODeadline.now()
-        return buckets.withLockedValue { buckets in buckets[key]?.hasToken(now: now) ?? true }
+        buckets.withLockedValue { buckets in buckets[key]?.giveBack(now: now) }
     }
 
     private static func prune(_ buckets: inout [String: TokenBucket], now: NIODeadline) {

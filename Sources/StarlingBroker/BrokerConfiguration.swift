@@ -25,6 +25,8 @@ public struct BrokerConfiguration: Sendable {
     public var allowAnonymous: Bool?
     /// Who may publish and subscribe to what; nil allows everything and costs nothing.
     public var accessControl: AccessControl?
+    /// Whether a client's identifier must follow from its user name; by default it need not.
+    public var clientIdentifierBinding = ClientIdentifierBinding.unbound
     /// The embedder's extension points besides the authenticator.
     public var hooks = BrokerHooks()
 
@@ -130,9 +132,17 @@ public struct BrokerConfiguration: Sendable {
         /// exceeded (0x9F; 3.1.1: Server unavailable, 0x03).
         public var connectionRatePerAddress: RateLimit?
         /// Refused logins per second from one IP address; once they are used up, later CONNECTs from it are
-        /// refused as for `connectionRatePerAddress` without asking the authenticator. By default 10, then one
-        /// every 6 seconds.
+        /// refused as for `connectionRatePerAddress` without asking the authenticator. An attempt takes one when
+        /// it starts and gives it back if it succeeds, so no more than the burst of guesses is ever under way at
+        /// once. By default 10, then one every 6 seconds.
         public var failedLoginsPerAddress: RateLimit? = RateLimit(perSecond: 1.0 / 6, burst: 10)
+        /// Decisions of the authenticator under way at once (each password check is a deliberately slow hash);
+        /// a CONNECT beyond it is refused at once with Connection rate exceeded (0x9F; 3.1.1: 0x03), so that a
+        /// flood of bad logins cannot queue work without end ahead of legitimate ones. nil: no bound.
+        public var maximumAuthentications: Int? = 4 * System.coreCount
+        /// Decisions under way at once for clients from one IP address, refused as for `maximumAuthentications`:
+        /// one address cannot take every slot. nil: no bound.
+        public var maximumAuthenticationsPerAddress: Int? = 4
 
         public init() {}
 

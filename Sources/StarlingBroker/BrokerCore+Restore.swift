@@ -72,7 +72,7 @@ extension BrokerCore {
         }
         if !changes.isEmpty { try await store.commit(changes) }
         sessions.withLockedValue { sessions in
-            for entry in restored { sessions[entry.session.clientIdentifier] = entry.session }
+            for entry in restored { sessions[ExactString(entry.session.clientIdentifier)] = entry.session }
         }
 
         var entries: [(filter: TopicFilter, subscriber: TopicTree.Subscriber)] = []

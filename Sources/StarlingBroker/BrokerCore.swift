@@ -11,9 +11,10 @@ final class BrokerCore: Sendable {
     let configuration: BrokerConfiguration
     let loops: [BrokerLoop]
     private let loopIndexes: [ObjectIdentifier: Int]
-    let sessions = NIOLockedValueBox<[String: Session]>([:])
+    /// By the client identifier's bytes: a canonically equivalent identifier is another client's.
+    let sessions = NIOLockedValueBox<[ExactString: Session]>([:])
     /// For each client identifier with a CONNECT taking its session, when the last of them will have done so.
-    let sessionTurns = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
+    let sessionTurns = NIOLockedValueBox<[ExactString: EventLoopFuture<Void>]>([:])
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
     let retainedRefusals = RareLog()
@@ -27,6 +28,7 @@ final class BrokerCore: Sendable {
     let writer: StoreWriter?
     let connectionRate: AddressRateLimiter?
     let failedLogins: AddressRateLimiter?
+    let authenticationsInFlight: AuthenticationsInFlight
     let observer: BrokerObserverFeed?
     /// Made when the first connection hibernates; `failed` once it could not be made, and none will.
     private let hibernation = NIOLockedValueBox<(watcher: HibernationWatcher?, failed: Bool)>((nil, false))
@@ -39,6 +41,8 @@ final class BrokerCore: Sendable {
         self.logger = logger
         self.connectionRate = configuration.limits.connectionRatePerAddress.map(AddressRateLimiter.init)
         self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)
+        self.authenticationsInFlight = AuthenticationsInFlight(
+            maximum: configuration.limits.maximumAuthentications, maximumPerAddress: configuration.limits.maximumAuthenticationsPerAddress)
         self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
@@ -139,8 +143,9 @@ final class BrokerCore: Sendable {
             publishWill(of: session, loop: loop)
         }
         sessions.withLockedValue { sessions in
-            if sessions[session.clientIdentifier] === session {
-                sessions.removeValue(forKey: session.clientIdentifier)
+            let key = ExactString(session.clientIdentifier)
+            if sessions[key] === session {
+                sessions.removeValue(forKey: key)
             }
         }
         let filters = session.subscriptions.values.map(\.filter)
@@ -188,11 +193,12 @@ private struct SharedGroupCursors {
         weak var cursor: SharedGroupCursor?
     }
 
-    private var entries: [String: Entry] = [:]
+    private var entries: [ExactString: Entry] = [:]
     /// Entries of groups gone from every replica are swept when the table outgrows this.
     private var sweepAt = 64
 
     mutating func cursor(for key: String) -> SharedGroupCursor {
+        let key = ExactString(key)
         if let cursor = entries[key]?.cursor { return cursor }
         if entries.count >= sweepAt {
             entries = entries.filter { $0.value.cursor != nil }

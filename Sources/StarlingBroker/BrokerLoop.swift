@@ -85,7 +85,7 @@ final class BrokerLoop: @unchecked Sendable {
                 while end < matches.count && matches[end].session === matches[start].session { end += 1 }
                 // For the publisher's own session a No Local subscription does not match at all (MQTT-3.8.3-3):
                 // it adds neither its QoS nor its Subscription Identifier.
-                let isPublisher = message.publisher == matches[start].session.clientIdentifier
+                let isPublisher = message.publisher?.hasSameBytes(as: matches[start].session.clientIdentifier) == true
                 var best: TopicTree.Subscriber?
                 var identifiers: [Int] = []
                 for candidate in matches[start..<end] where !(isPublisher && candidate.options.noLocal) {
@@ -113,7 +113,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     private func deliver(_ subscriber: TopicTree.Subscriber, _ message: Message, identifiers: [Int]) -> Bool {
         // No Local: never back to the publisher's own connection (MQTT-3.8.3-3).
-        if subscriber.options.noLocal, let publisher = message.publisher, publisher == subscriber.session.clientIdentifier {
+        if subscriber.options.noLocal, let publisher = message.publisher, publisher.hasSameBytes(as: subscriber.session.clientIdentifier) {
             return false
         }
         let delivery = Delivery(

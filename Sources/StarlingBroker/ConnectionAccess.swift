@@ -9,8 +9,9 @@ struct ConnectionAccess {
     let clientIdentifier: String
     private var generation: Int
     private(set) var rules: AccessRules
-    private var receivable: [String: Bool] = [:]
-    private var publishable: [String: Bool] = [:]
+    /// By the topic's bytes: a canonically equivalent topic is another topic, with an answer of its own.
+    private var receivable: [ExactString: Bool] = [:]
+    private var publishable: [ExactString: Bool] = [:]
     /// Topics remembered per direction; the memory starts over when it is full.
     static let cacheLimit = 1_024
 
@@ -42,11 +43,12 @@ struct ConnectionAccess {
     }
 
     /// The cached decision for `topic`, or `decide`'s, remembered; the cache starts over when full.
-    private static func decision(for topic: String, in cache: inout [String: Bool], decide: (String) -> Bool) -> Bool {
-        if let known = cache[topic] { return known }
+    private static func decision(for topic: String, in cache: inout [ExactString: Bool], decide: (String) -> Bool) -> Bool {
+        let key = ExactString(topic)
+        if let known = cache[key] { return known }
         let allowed = decide(topic)
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[topic] = allowed
+        cache[key] = allowed
         return allowed
     }
 

@@ -41,7 +41,9 @@ extension ConnectionHandler {
                 return
             }
         } else if configuration.authenticator != nil {
-            if let limiter = core.failedLogins, !limiter.allows(remoteAddress) {
+            // Each attempt takes one of the address's failed logins when it starts and gives it back if it
+            // succeeds: counting only finished failures would let any number of guesses run at once.
+            if let limiter = core.failedLogins, !limiter.take(remoteAddress) {
                 logger.warning("login refused: too many failed logins from this address", metadata: ["user": "\(connect.userName ?? "")"])
                 refuse(.connectionRateExceeded, reasonString: "too many failed logins")
                 return
@@ -52,8 +54,11 @@ extension ConnectionHandler {
         enter(setup)
     }
 
-    /// Sets up the session of a client that is let in, unless the ACL forbids its will (as Mosquitto does).
+    /// Sets up the session of a client that is let in, unless its client identifier is not its user's
+    /// (`clientIdentifierBinding`) or the ACL forbids its will (as Mosquitto does).
     func enter(_ setup: SessionSetup) {
+        var setup = setup
+        guard bindClientIdentifier(&setup) else { return }
         if let control = core.configuration.accessControl, let will = setup.connect.will {
             let rules = control.list.rules(userName: setup.userName, clientIdentifier: setup.clientIdentifier)
             guard rules.mayPublish(will.topic) else {
@@ -65,6 +70,29 @@ extension ConnectionHandler {
         state = .connecting
         pause()
         acquireSession(setup)
+    }
+
+    /// Applies `clientIdentifierBinding` to the user name authentication settled on; refuses the client and
+    /// returns false when its identifier is not its user's.
+    private func bindClientIdentifier(_ setup: inout SessionSetup) -> Bool {
+        let binding = core.configuration.clientIdentifierBinding
+        guard binding != .unbound else { return true }
+        guard let userName = setup.userName else {
+            logger.warning("client refused: its client identifier is bound to a user name and it has none")
+            refuse(.notAuthorized, reasonString: "a user name is required")
+            return false
+        }
+        guard let identifier = binding.identifier(setup.clientIdentifier, userName: userName) else {
+            logger.warning("client refused: its client identifier does not belong to its user", metadata: ["user": "\(userName)"])
+            refuse(.clientIdentifierNotValid, reasonString: "the client identifier must be the user name or start with it")
+            return false
+        }
+        if !identifier.utf8.elementsEqual(setup.clientIdentifier.utf8) {
+            if setup.assignedIdentifier != nil { setup.assignedIdentifier = identifier }
+            setup.clientIdentifier = identifier
+            loggedClientIdentifier = identifier
+        }
+        return true
     }
 
     /// The per-connection state of the configured limits, rules and hooks, set when the client is in.

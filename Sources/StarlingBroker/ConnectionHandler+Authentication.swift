@@ -41,7 +41,7 @@ extension ConnectionHandler {
                 refuse(.protocolError, reasonString: "AUTH before CONNACK must be Continue authentication")
                 return
             }
-            guard auth.properties.authenticationMethod == authenticationMethod else {
+            guard let method = authenticationMethod, auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
                 // MQTT-4.12.0-5.
                 refuse(.protocolError, reasonString: "Authentication Method differs from the CONNECT's")
                 return
@@ -64,7 +64,7 @@ extension ConnectionHandler {
             disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
             return
         }
-        guard auth.properties.authenticationMethod == method else {
+        guard auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
             // MQTT-4.12.1-1, MQTT-4.12.0-5: the method stays the one of CONNECT.
             disconnect(reason: .protocolError, reasonString: "Authentication Method differs from the CONNECT's")
             return
@@ -91,6 +91,18 @@ extension ConnectionHandler {
         request.authenticationData = properties.authenticationData
         request.properties = properties
         if stage == .reauthentication { request.password = nil }
+        // Logins are bounded (`Limits.maximumAuthentications`); a connected client re-authenticating is not.
+        let inFlight = stage == .connect ? core.authenticationsInFlight : nil
+        let address = remoteAddress
+        if let inFlight, !inFlight.enter(address) {
+            // A refusal for load is not a guess: the failed login reserved for the attempt is given back.
+            core.failedLogins?.giveBack(address)
+            inFlight.refusals.logRarely(
+                logger, "login refused: too many logins under way",
+                metadata: ["maximum": "\(inFlight.maximum.map(String.init) ?? "none")", "per-address": "\(inFlight.maximumPerAddress.map(String.init) ?? "none")"])
+            refuse(.connectionRateExceeded, reasonString: "too many logins under way")
+            return
+        }
         authenticationSerial &+= 1
         let serial = authenticationSerial
         authenticationStage = .deciding(serial: serial, request: request)
@@ -102,6 +114,7 @@ extension ConnectionHandler {
             } catch {
                 result = .failure(error)
             }
+            inFlight?.leave(address)
             // Cancelled means the connection closed or the timeout already decided: nobody waits for the answer,
             // and the loop may be gone.
             guard !Task.isCancelled else { return }
@@ -143,6 +156,8 @@ extension ConnectionHandler {
         case .accept(let data, let userName):
             guard var setup = pendingSetup else { return }
             pendingSetup = nil
+            // The failed login `authenticate` reserved for this attempt is not one.
+            core.failedLogins?.giveBack(remoteAddress)
             authenticationSubject?.password = nil
             setup.authenticationData = data
             if let userName { setup.userName = userName }
@@ -164,11 +179,11 @@ extension ConnectionHandler {
             }
             resume()
         case .refuse(let reason, let reasonString):
-            // Each refusal uses up one of the address's failed logins (`Limits.failedLoginsPerAddress`).
-            _ = core.failedLogins?.take(remoteAddress)
+            // The failed login reserved when the attempt started (`Limits.failedLoginsPerAddress`) stays used.
             logger.warning("login refused", metadata: ["user": "\(authenticationSubject?.userName ?? "")", "reason": "\(reason)"])
             refuse(Self.refusal(reason), reasonString: reasonString)
         case .redirect(let reference, let permanently):
+            core.failedLogins?.giveBack(remoteAddress)
             // 3.1.1 has no Server Reference: its return code for these is Server unavailable.
             refuse(permanently ? .serverMoved : .useAnotherServer, properties: [.serverReference(reference)])
         }

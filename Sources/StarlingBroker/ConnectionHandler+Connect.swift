@@ -91,6 +91,11 @@ extension ConnectionHandler {
         var receiveMaximum = UInt16.max
         if v5 {
             let properties = connect.properties
+            if properties.authenticationData != nil && properties.authenticationMethod == nil {
+                // 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
+                refuse(.protocolError, reasonString: "Authentication Data without an Authentication Method")
+                return
+            }
             if properties.authenticationMethod != nil && core.configuration.authenticator == nil {
                 // No enhanced authentication method is configured (MQTT-4.12.0-1).
                 refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")
@@ -129,7 +134,7 @@ extension ConnectionHandler {
     /// has done so: two CONNECTs at once on different loops would otherwise both take the session over from
     /// the same state, and both keep it.
     func acquireSession(_ setup: SessionSetup) {
-        let clientIdentifier = setup.clientIdentifier
+        let clientIdentifier = ExactString(setup.clientIdentifier)
         let turn = loop.eventLoop.makePromise(of: Void.self)
         let core = self.core
         let earlier = core.sessionTurns.withLockedValue { turns -> EventLoopFuture<Void>? in
@@ -158,12 +163,13 @@ extension ConnectionHandler {
         let loop = self.loop
         let core = self.core
         let maximumSessions = core.configuration.limits.maximumSessions
+        let key = ExactString(clientIdentifier)
         let found = core.sessions.withLockedValue { sessions -> (Session, Session?)? in
-            let previous = sessions[clientIdentifier]
+            let previous = sessions[key]
             if let previous, !cleanStart { return (previous, previous) }
             if previous == nil && sessions.count >= maximumSessions { return nil }
             let fresh = core.makeSession(clientIdentifier, on: loop)
-            sessions[clientIdentifier] = fresh
+            sessions[key] = fresh
             return (fresh, previous)
         }
         guard let (session, previous) = found else {
@@ -204,8 +210,8 @@ extension ConnectionHandler {
                 // The session ended while the take-over was under way: start a fresh one.
                 let fresh = core.makeSession(clientIdentifier, on: loop)
                 core.sessions.withLockedValue { sessions in
-                    if sessions[clientIdentifier] == nil || sessions[clientIdentifier] === previous {
-                        sessions[clientIdentifier] = fresh
+                    if sessions[key] == nil || sessions[key] === previous {
+                        sessions[key] = fresh
                     }
                 }
                 attach(fresh, present: false, setup: setup)

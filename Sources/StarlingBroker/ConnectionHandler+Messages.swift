@@ -163,7 +163,7 @@ extension ConnectionHandler {
             case .allow, nil:
                 break
             }
-            let isNew = session.subscriptions[filter.rawValue] == nil
+            let isNew = session.subscriptions[ExactString(filter.rawValue)] == nil
             if isNew && session.subscriptions.count >= limits.maximumSubscriptionsPerClient {
                 reasonCodes.append(v5 ? .quotaExceeded : .subscriptionFailure)
                 if v5 { problems.append("more than \(limits.maximumSubscriptionsPerClient) subscriptions") }
@@ -172,7 +172,7 @@ extension ConnectionHandler {
             // MQTT-3.2.2-10: any requested QoS is accepted, and granted up to the Maximum QoS.
             var options = subscription.options
             options.qos = min(options.qos, maximumQoS)
-            session.subscriptions[filter.rawValue] = Session.SubscriptionRecord(filter: filter, options: options, identifier: identifier)
+            session.subscriptions[ExactString(filter.rawValue)] = Session.SubscriptionRecord(filter: filter, options: options, identifier: identifier)
             accepted.append((filter, options, isNew))
             reasonCodes.append(.granted(options.qos))
         }
@@ -228,7 +228,7 @@ extension ConnectionHandler {
         var reasonCodes: [ReasonCode] = []
         var removed: [TopicFilter] = []
         for raw in unsubscribe.topicFilters {
-            if let record = session.subscriptions.removeValue(forKey: raw) {
+            if let record = session.subscriptions.removeValue(forKey: ExactString(raw)) {
                 removed.append(record.filter)
                 reasonCodes.append(.success)
             } else {

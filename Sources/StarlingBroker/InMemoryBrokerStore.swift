@@ -1,3 +1,4 @@
+import MQTT
 import NIOConcurrencyHelpers
 import OrderedCollections
 
@@ -7,15 +8,16 @@ public final class InMemoryBrokerStore: BrokerStore {
     private struct Session {
         var expiryInterval: UInt32
         var expiresAt: WallClockTime?
-        var subscriptions: OrderedDictionary<String, StoredSubscription> = [:]
+        var subscriptions: OrderedDictionary<ExactString, StoredSubscription> = [:]
         var deliveries: OrderedDictionary<UInt64, StoredDelivery> = [:]
         var receivedQoS2: OrderedSet<UInt16> = []
         var will: StoredWill?
     }
 
+    /// Keyed by bytes, as the broker keys them: canonically equivalent identifiers and topics are different.
     private struct State {
-        var sessions: OrderedDictionary<String, Session> = [:]
-        var retained: OrderedDictionary<String, StoredMessage> = [:]
+        var sessions: OrderedDictionary<ExactString, Session> = [:]
+        var retained: OrderedDictionary<ExactString, StoredMessage> = [:]
         var commits = 0
     }
 
@@ -31,7 +33,7 @@ public final class InMemoryBrokerStore: BrokerStore {
             StoredState(
                 sessions: state.sessions.map { clientIdentifier, session in
                     StoredSession(
-                        clientIdentifier: clientIdentifier, expiryInterval: session.expiryInterval, expiresAt: session.expiresAt,
+                        clientIdentifier: clientIdentifier.string, expiryInterval: session.expiryInterval, expiresAt: session.expiresAt,
                         subscriptions: Array(session.subscriptions.values),
                         deliveries: session.deliveries.values.sorted { $0.sequence < $1.sequence },
                         receivedQoS2: Array(session.receivedQoS2), will: session.will)
@@ -52,36 +54,36 @@ public final class InMemoryBrokerStore: BrokerStore {
     private static func apply(_ change: StoreChange, to state: inout State) {
         switch change {
         case .sessionSaved(let clientIdentifier, let expiryInterval, let expiresAt):
-            if state.sessions[clientIdentifier] == nil {
-                state.sessions[clientIdentifier] = Session(expiryInterval: expiryInterval, expiresAt: expiresAt)
+            if state.sessions[ExactString(clientIdentifier)] == nil {
+                state.sessions[ExactString(clientIdentifier)] = Session(expiryInterval: expiryInterval, expiresAt: expiresAt)
             } else {
-                state.sessions[clientIdentifier]!.expiryInterval = expiryInterval
-                state.sessions[clientIdentifier]!.expiresAt = expiresAt
+                state.sessions[ExactString(clientIdentifier)]!.expiryInterval = expiryInterval
+                state.sessions[ExactString(clientIdentifier)]!.expiresAt = expiresAt
             }
         case .sessionDeleted(let clientIdentifier):
-            state.sessions.removeValue(forKey: clientIdentifier)
+            state.sessions.removeValue(forKey: ExactString(clientIdentifier))
         case .subscriptionSaved(let clientIdentifier, let subscription):
-            state.sessions[clientIdentifier]?.subscriptions[subscription.topicFilter] = subscription
+            state.sessions[ExactString(clientIdentifier)]?.subscriptions[ExactString(subscription.topicFilter)] = subscription
         case .subscriptionDeleted(let clientIdentifier, let topicFilter):
-            state.sessions[clientIdentifier]?.subscriptions.removeValue(forKey: topicFilter)
+            state.sessions[ExactString(clientIdentifier)]?.subscriptions.removeValue(forKey: ExactString(topicFilter))
         case .deliveryAdded(let clientIdentifier, let delivery):
-            state.sessions[clientIdentifier]?.deliveries[delivery.sequence] = delivery
+            state.sessions[ExactString(clientIdentifier)]?.deliveries[delivery.sequence] = delivery
         case .deliveryReleased(let clientIdentifier, let sequence):
-            state.sessions[clientIdentifier]?.deliveries[sequence]?.released = true
+            state.sessions[ExactString(clientIdentifier)]?.deliveries[sequence]?.released = true
         case .deliveryRemoved(let clientIdentifier, let sequence):
-            state.sessions[clientIdentifier]?.deliveries.removeValue(forKey: sequence)
+            state.sessions[ExactString(clientIdentifier)]?.deliveries.removeValue(forKey: sequence)
         case .qos2Received(let clientIdentifier, let packetIdentifier):
-            state.sessions[clientIdentifier]?.receivedQoS2.append(packetIdentifier)
+            state.sessions[ExactString(clientIdentifier)]?.receivedQoS2.append(packetIdentifier)
         case .qos2Released(let clientIdentifier, let packetIdentifier):
-            state.sessions[clientIdentifier]?.receivedQoS2.remove(packetIdentifier)
+            state.sessions[ExactString(clientIdentifier)]?.receivedQoS2.remove(packetIdentifier)
         case .willSaved(let clientIdentifier, let will):
-            state.sessions[clientIdentifier]?.will = will
+            state.sessions[ExactString(clientIdentifier)]?.will = will
         case .willDeleted(let clientIdentifier):
-            state.sessions[clientIdentifier]?.will = nil
+            state.sessions[ExactString(clientIdentifier)]?.will = nil
         case .retainedSaved(let message):
-            state.retained[message.topic] = message
+            state.retained[ExactString(message.topic)] = message
         case .retainedDeleted(let topic):
-            state.retained.removeValue(forKey: topic)
+            state.retained.removeValue(forKey: ExactString(topic))
         }
     }
 }

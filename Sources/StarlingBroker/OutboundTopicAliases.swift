@@ -1,3 +1,5 @@
+import MQTT
+
 /// The Topic Aliases the broker uses towards one 5.0 client that announced a Topic Alias Maximum (3.3.2.3.4).
 ///
 /// The first PUBLISH of a topic carries the topic and a new alias, later ones only the alias. When every alias
@@ -22,7 +24,8 @@ final class OutboundTopicAliases {
     }
 
     let capacity: Int
-    private var aliases: [String: UInt16] = [:]
+    /// By the topic's bytes: a canonically equivalent topic is another topic and needs an alias of its own.
+    private var aliases: [ExactString: UInt16] = [:]
     /// By alias; index 0 is unused, as alias 0 is not allowed (MQTT-3.3.2-8).
     private var topics: [String] = [""]
     /// The neighbours of each alias in recency order; 0 ends the list.
@@ -42,7 +45,7 @@ final class OutboundTopicAliases {
 
     /// Decides how `topic` goes out; a known alias becomes the most recently used.
     func resolve(_ topic: String) -> Resolution {
-        if let alias = aliases[topic] {
+        if let alias = aliases[ExactString(topic)] {
             touch(alias)
             return .known(alias)
         }
@@ -52,7 +55,7 @@ final class OutboundTopicAliases {
             while size < capacity * 2 { size <<= 1 }
             doorkeeper = Array(repeating: 0, count: size)
         }
-        let hash = topic.hashValue
+        let hash = ExactString(topic).hashValue
         let slot = hash & (doorkeeper.count - 1)
         if doorkeeper[slot] == hash {
             doorkeeper[slot] = 0
@@ -70,11 +73,11 @@ final class OutboundTopicAliases {
             older.append(0)
             newer.append(0)
         } else {
-            aliases.removeValue(forKey: topics[index])
+            aliases.removeValue(forKey: ExactString(topics[index]))
             unlink(alias)
             topics[index] = topic
         }
-        aliases[topic] = alias
+        aliases[ExactString(topic)] = alias
         linkAsNewest(alias)
     }
 

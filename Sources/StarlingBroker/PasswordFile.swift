@@ -1,3 +1,5 @@
+import MQTT
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -7,29 +9,31 @@ import Foundation
 /// The users of a Mosquitto-style password file: one `username:hash` line each (see `PasswordHash`), blank
 /// lines and lines starting with `#` ignored.
 public struct PasswordFile: Sendable {
-    public private(set) var users: [String: PasswordHash]
+    /// By the bytes of the user name: `jose\u{301}` is not `jos\u{e9}`, though Swift's `==` says they are equal.
+    public private(set) var users: [ExactString: PasswordHash]
 
-    public init(users: [String: PasswordHash] = [:]) {
+    public init(users: [ExactString: PasswordHash] = [:]) {
         self.users = users
     }
 
     /// Parses a whole file; any line that is not a user with a known hash makes it invalid, so that a mistake
     /// cannot silently lock a user out or leave an old password in force.
     public init(contents: String) throws(ConfigurationFileError) {
-        var users: [String: PasswordHash] = [:]
+        var users: [ExactString: PasswordHash] = [:]
         var number = 0
         for line in contents.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
             let text = line.hasSuffix("\r") ? line.dropLast() : line[...]
-            if text.allSatisfy(\.isWhitespace) || text.first == "#" { continue }
-            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+            // Bytes, not characters: `:` or `#` followed by a combining mark is still the separator or a comment.
+            if text.allSatisfy(\.isWhitespace) || text.utf8.first == UInt8(ascii: "#") { continue }
+            guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")), colon != text.startIndex else {
                 throw ConfigurationFileError(line: number, reason: "expected username:hash")
             }
             let user = String(text[..<colon])
-            guard let hash = PasswordHash(encoded: text[text.index(after: colon)...]) else {
+            guard let hash = PasswordHash(encoded: text[text.utf8.index(after: colon)...]) else {
                 throw ConfigurationFileError(line: number, reason: "the hash of user \"\(user)\" is not $7$ (PBKDF2-SHA512) or $6$ (SHA-512)")
             }
-            guard users.updateValue(hash, forKey: user) == nil else {
+            guard users.updateValue(hash, forKey: ExactString(user)) == nil else {
                 throw ConfigurationFileError(line: number, reason: "user \"\(user)\" appears twice")
             }
         }
@@ -56,7 +60,8 @@ extension PasswordFile {
         var found = false
         var edited: [String] = []
         for line in lines {
-            guard line.hasPrefix(prefix) else {
+            // Bytes, not `hasPrefix`: a canonically equivalent name is another user's line.
+            guard line.utf8.starts(with: prefix.utf8) else {
                 edited.append(line)
                 continue
             }
@@ -70,9 +75,9 @@ extension PasswordFile {
     /// Why `user` cannot be a user name in a password file, or nil if it can.
     public static func problem(withUserName user: String) -> String? {
         if user.isEmpty { return "the user name is empty" }
-        if user.contains(":") { return "the user name contains \":\"" }
+        if user.utf8.contains(UInt8(ascii: ":")) { return "the user name contains \":\"" }
         if user.contains(where: \.isNewline) { return "the user name contains a line break" }
-        if user.hasPrefix("#") { return "the user name starts with \"#\"" }
+        if user.utf8.first == UInt8(ascii: "#") { return "the user name starts with \"#\"" }
         return nil
     }
 }

@@ -52,7 +52,7 @@ public final class PasswordFileAuthenticator: ConnectionAuthenticator {
         guard let userName = request.userName else { return .refuse(.notAuthorized) }
         // Re-authentication carries no password; only enhanced methods can re-authenticate.
         guard request.stage == .connect else { return .refuse(.notAuthorized) }
-        let stored = current.withLockedValue { $0.users[userName] }
+        let stored = current.withLockedValue { $0.users[ExactString(userName)] }
         let password = request.password.map { Array($0.readableBytesView) } ?? []
         if let stored, verified.contains(user: userName, hash: stored, password: password) { return .accept() }
         let hash = stored ?? Self.decoy(like: current.withLockedValue { $0.users.values.first })

@@ -9,12 +9,16 @@ final class RareLog: Sendable {
     private let nextLine = ManagedAtomic<UInt64>(0)
 
     func logRarely(_ logger: Logger, _ message: Logger.Message, topic: String) {
+        logRarely(logger, message, metadata: ["topic": "\(topic)"])
+    }
+
+    func logRarely(_ logger: Logger, _ message: Logger.Message, metadata: Logger.Metadata) {
         let count = occurrences.wrappingIncrementThenLoad(ordering: .relaxed)
         let now = NIODeadline.now().uptimeNanoseconds
         let next = nextLine.load(ordering: .relaxed)
         guard now >= next, nextLine.compareExchange(expected: next, desired: now + 10_000_000_000, ordering: .relaxed).exchanged else {
             return
         }
-        logger.warning(message, metadata: ["topic": "\(topic)", "occurrences": "\(count)"])
+        logger.warning(message, metadata: metadata.merging(["occurrences": "\(count)"]) { _, new in new })
     }
 }

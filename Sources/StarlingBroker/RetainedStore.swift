@@ -4,12 +4,13 @@ import NIOCore
 /// The last retained message of every topic (section 3.3.1.3), with the topics also kept as a tree of levels so
 /// that a wildcard subscription visits only the branches its filter can match, not every retained topic.
 struct RetainedStore {
-    private var messages: [String: Message] = [:]
+    /// By the topic's bytes: canonically equivalent topics are different topics (MQTT-4.7.3-4).
+    private var messages: [ExactString: Message] = [:]
     private var root = Level()
 
     /// One topic level: the levels below it, and the topic that ends here if a message is retained for it.
     private struct Level {
-        var children: [Substring: Level] = [:]
+        var children: [ExactSubstring: Level] = [:]
         var topic: String?
 
         var isEmpty: Bool { children.isEmpty && topic == nil }
@@ -28,11 +29,12 @@ struct RetainedStore {
             remove(message.topic)
             return true
         }
-        let replaced = messages[message.topic]?.payload.readableBytes
+        let key = ExactString(message.topic)
+        let replaced = messages[key]?.payload.readableBytes
         guard replaced != nil || messages.count < limits.maximumRetainedMessages,
             bytes - (replaced ?? 0) + size <= limits.maximumRetainedBytes
         else { return false }
-        messages[message.topic] = message
+        messages[key] = message
         bytes += size - (replaced ?? 0)
         if replaced == nil {
             let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
@@ -47,21 +49,21 @@ struct RetainedStore {
         if filter.hasWildcards {
             let levels = filter.filter.split(separator: "/", omittingEmptySubsequences: false)
             Self.collect(root, filter: levels[...], isFirst: true, into: &topics)
-            topics.sort()
-        } else if messages[filter.filter] != nil {
+            topics.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        } else if messages[ExactString(filter.filter)] != nil {
             topics.append(filter.filter)
         }
         var found: [Message] = []
         found.reserveCapacity(topics.count)
         for topic in topics {
-            guard let message = messages[topic] else { continue }
+            guard let message = messages[ExactString(topic)] else { continue }
             if message.isExpired(at: now) { remove(topic) } else { found.append(message) }
         }
         return found
     }
 
     private mutating func remove(_ topic: String) {
-        guard let removed = messages.removeValue(forKey: topic) else { return }
+        guard let removed = messages.removeValue(forKey: ExactString(topic)) else { return }
         bytes -= removed.payload.readableBytes
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         Self.remove(levels: levels[...], from: &root)
@@ -72,15 +74,16 @@ struct RetainedStore {
             level.topic = topic
             return
         }
-        insert(topic, levels: levels.dropFirst(), into: &level.children[name, default: Level()])
+        insert(topic, levels: levels.dropFirst(), into: &level.children[ExactSubstring(name), default: Level()])
     }
 
     /// Removes the topic ending at `levels` and prunes the levels it leaves empty.
     private static func remove(levels: ArraySlice<Substring>, from level: inout Level) {
-        guard let name = levels.first else {
+        guard let first = levels.first else {
             level.topic = nil
             return
         }
+        let name = ExactSubstring(first)
         guard level.children[name] != nil else { return }
         remove(levels: levels.dropFirst(), from: &level.children[name]!)
         if level.children[name]!.isEmpty { level.children.removeValue(forKey: name) }
@@ -91,20 +94,20 @@ struct RetainedStore {
             if let topic = level.topic { topics.append(topic) }
             return
         }
-        switch name {
+        switch ExactSubstring(name) {
         case "#":
             // "#" matches the parent level too (MQTT-4.7.1-2), and every level below it.
             if let topic = level.topic { topics.append(topic) }
-            for (child, below) in level.children where !(isFirst && child.hasPrefix("$")) {
+            for (child, below) in level.children where !(isFirst && child.substring.utf8.first == UInt8(ascii: "$")) {
                 collectAll(below, into: &topics)
             }
         case "+":
             // MQTT-4.7.2-1: a wildcard at the first level does not match topics beginning with "$".
-            for (child, below) in level.children where !(isFirst && child.hasPrefix("$")) {
+            for (child, below) in level.children where !(isFirst && child.substring.utf8.first == UInt8(ascii: "$")) {
                 collect(below, filter: filter.dropFirst(), isFirst: false, into: &topics)
             }
-        default:
-            if let below = level.children[name] {
+        case let exact:
+            if let below = level.children[exact] {
                 collect(below, filter: filter.dropFirst(), isFirst: false, into: &topics)
             }
         }

@@ -55,17 +55,18 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
         var started: NIODeadline
     }
 
-    private let users: NIOLockedValueBox<[String: Credentials]>
+    /// By the bytes of the user name: a canonically equivalent name is another user.
+    private let users: NIOLockedValueBox<[ExactString: Credentials]>
     /// Exchanges waiting for the client's final message, by connection.
     private let exchanges = NIOLockedValueBox<[UInt64: Exchange]>([:])
     /// How long an exchange is remembered; a client that never answers is forgotten after it.
     static let exchangeLifetime = TimeAmount.seconds(60)
 
-    public init(users: [String: Credentials]) {
+    public init(users: [ExactString: Credentials]) {
         self.users = NIOLockedValueBox(users)
     }
 
-    public func setUsers(_ users: [String: Credentials]) {
+    public func setUsers(_ users: [ExactString: Credentials]) {
         self.users.withLockedValue { $0 = users }
     }
 
@@ -93,7 +94,7 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
         let userName = encodedName.replacing("=2C", with: ",").replacing("=3D", with: "=")
         // An unknown user goes through the exchange with made-up credentials, so the answer does not tell
         // which users exist; the proof cannot match them.
-        let credentials = users.withLockedValue { $0[userName] } ?? Self.decoy
+        let credentials = users.withLockedValue { $0[ExactString(userName)] } ?? Self.decoy
         var generator = SystemRandomNumberGenerator()
         let serverNonce = Data((0..<18).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
         let nonce = clientNonce + serverNonce
@@ -125,7 +126,7 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
         let candidate = Array(SHA256.hash(data: clientKey))
         var difference: UInt8 = 0
         for (a, b) in zip(candidate, exchange.credentials.storedKey) { difference |= a ^ b }
-        guard difference == 0, users.withLockedValue({ $0[exchange.userName] }) != nil else {
+        guard difference == 0, users.withLockedValue({ $0[ExactString(exchange.userName)] }) != nil else {
             return .refuse(.badUserNameOrPassword, reasonString: "SCRAM proof does not match")
         }
         let serverSignature = Self.hmac(exchange.credentials.serverKey, authMessage)

@@ -39,8 +39,8 @@ final class Session: @unchecked Sendable {
     let isDurable = Atomic(false)
     @exclusivity(unchecked) private var lastPacketIdentifier: UInt16 = 0
 
-    /// The session's subscriptions, by the filter string as sent.
-    var subscriptions: [String: SubscriptionRecord] = [:]
+    /// The session's subscriptions, by the bytes of the filter as sent.
+    var subscriptions: [ExactString: SubscriptionRecord] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
     @exclusivity(unchecked) var inflight: OrderedDictionary<UInt16, Outbound> = [:]

@@ -28,10 +28,10 @@ struct TokenBucket: Sendable {
         return true
     }
 
-    /// Whether one token is there, without taking it.
-    mutating func hasToken(now: NIODeadline) -> Bool {
+    /// Returns a token taken for something that turned out not to count (a reservation released).
+    mutating func giveBack(_ cost: Double = 1, now: NIODeadline) {
         refill(now: now)
-        return tokens >= 1
+        tokens = min(limit.burst, tokens + cost)
     }
 
     mutating func isFull(now: NIODeadline) -> Bool {

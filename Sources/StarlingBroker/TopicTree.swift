@@ -12,7 +12,8 @@ struct TopicTree {
     /// replica: no two accesses can overlap, so the run-time exclusivity checks, which cost the publish path more
     /// than the matching itself, are left out.
     final class Node {
-        @exclusivity(unchecked) var children: [Substring: Node] = [:] {
+        /// By the level's bytes: canonically equivalent levels are different levels (MQTT-4.7.3-4).
+        @exclusivity(unchecked) var children: [ExactSubstring: Node] = [:] {
             didSet {
                 multiLevelWildcard = children["#"]
                 singleLevelWildcard = children["+"]
@@ -25,7 +26,7 @@ struct TopicTree {
         /// Ordinary subscriptions ending at this level, by session.
         @exclusivity(unchecked) var subscribers: [ObjectIdentifier: Subscriber] = [:]
         /// Shared subscriptions ending at this level, by share name.
-        @exclusivity(unchecked) var groups: [String: SharedGroup] = [:]
+        @exclusivity(unchecked) var groups: [ExactString: SharedGroup] = [:]
 
         var isEmpty: Bool { children.isEmpty && subscribers.isEmpty && groups.isEmpty }
     }
@@ -59,6 +60,7 @@ struct TopicTree {
     mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber, cursor: SharedGroupCursor? = nil) {
         var node = root
         for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
+            let level = ExactSubstring(level)
             if let child = node.children[level] {
                 node = child
             } else {
@@ -68,7 +70,7 @@ struct TopicTree {
             }
         }
         let key = ObjectIdentifier(subscriber.session)
-        if let share = filter.shareName {
+        if let share = filter.shareName.map({ ExactString($0) }) {
             var group = node.groups[share] ?? SharedGroup(cursor: cursor ?? SharedGroupCursor())
             if let index = group.members.firstIndex(where: { $0.session === subscriber.session }) {
                 group.members[index] = subscriber
@@ -86,15 +88,16 @@ struct TopicTree {
     /// Removes the subscription of `session` to `filter`; returns whether there was one.
     @discardableResult
     mutating func remove(_ filter: TopicFilter, session: Session) -> Bool {
-        var path: [(Node, Substring)] = []
+        var path: [(Node, ExactSubstring)] = []
         var node = root
         for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
+            let level = ExactSubstring(level)
             guard let child = node.children[level] else { return false }
             path.append((node, level))
             node = child
         }
         var removed = false
-        if let share = filter.shareName {
+        if let share = filter.shareName.map({ ExactString($0) }) {
             if var group = node.groups[share], let index = group.members.firstIndex(where: { $0.session === session }) {
                 group.members.remove(at: index)
                 node.groups[share] = group.members.isEmpty ? nil : group
@@ -133,10 +136,10 @@ struct TopicTree {
         guard let shareName = share.shareName else { return nil }
         var node = root
         for level in share.filter.split(separator: "/", omittingEmptySubsequences: false) {
-            guard let child = node.children[level] else { return nil }
+            guard let child = node.children[ExactSubstring(level)] else { return nil }
             node = child
         }
-        guard let group = node.groups[shareName] else { return nil }
+        guard let group = node.groups[ExactString(shareName)] else { return nil }
         let pick = SharedPick(policy: sharedSubscriptionPolicy, publisher: publisher)
         guard let excluded else {
             let member = Self.choose(in: group, pick: pick)
@@ -155,7 +158,7 @@ struct TopicTree {
         init(policy: BrokerConfiguration.SharedSubscriptionPolicy, publisher: String?) {
             switch policy {
             case .roundRobin: hash = nil
-            case .hashByClient: hash = publisher?.hashValue
+            case .hashByClient: hash = publisher.map { ExactString($0).hashValue }
             }
         }
     }
@@ -190,7 +193,7 @@ struct TopicTree {
         let end = topic.utf8[start...].firstIndex(of: UInt8(ascii: "/"))
         let level = topic[start..<(end ?? topic.endIndex)]
         let next = end.map { topic.utf8.index(after: $0) }
-        if let exact = node.children[level] {
+        if let exact = node.children[ExactSubstring(level)] {
             match(exact, topic, from: next, isFirst: false, dollar: dollar, pick: pick, into: &matches, sources: &sources)
         }
         if wildcardsAllowed, let plus = node.singleLevelWildcard {

@@ -1,4 +1,5 @@
 import Crypto
+import MQTT
 import NIOConcurrencyHelpers
 
 /// Remembers recent successful logins, so that a fleet of clients reconnecting at once (after a network outage or
@@ -14,7 +15,8 @@ final class VerifiedPasswordCache: Sendable {
     }
 
     private let key = SymmetricKey(size: .bits256)
-    private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    /// By the bytes of the user name, as the password file keys them.
+    private let entries = NIOLockedValueBox<[ExactString: Entry]>([:])
     /// Users remembered at most; beyond it the memory starts over.
     let capacity: Int
 
@@ -24,7 +26,7 @@ final class VerifiedPasswordCache: Sendable {
 
     /// Whether `password` passed the check against `hash` for `user` before.
     func contains(user: String, hash: PasswordHash, password: [UInt8]) -> Bool {
-        guard let entry = entries.withLockedValue({ $0[user] }), entry.hash == hash else { return false }
+        guard let entry = entries.withLockedValue({ $0[ExactString(user)] }), entry.hash == hash else { return false }
         let digest = self.digest(password)
         guard digest.count == entry.digest.count else { return false }
         var difference: UInt8 = 0
@@ -34,6 +36,7 @@ final class VerifiedPasswordCache: Sendable {
 
     func insert(user: String, hash: PasswordHash, password: [UInt8]) {
         let entry = Entry(hash: hash, digest: digest(password))
+        let user = ExactString(user)
         entries.withLockedValue { entries in
             if entries.count >= capacity, entries[user] == nil { entries.removeAll() }
             entries[user] = entry

@@ -26,6 +26,14 @@ public struct ServerConfiguration: Sendable {
     public var publishBandwidth: Double?
     public var connectionRate: Double?
     public var failedLogins: Int?
+    /// Authenticator decisions under way at once, in all and per IP address; 0 for no bound.
+    public var loginsInProgress: Int?
+    public var loginsInProgressPerAddress: Int?
+    /// Mosquitto's `use_username_as_clientid`: the user name is the client identifier.
+    public var userNameAsClientIdentifier = false
+    /// Client identifiers must be the user name or start with it and `clientIdentifierSeparator`.
+    public var clientIdentifierPrefixedByUserName = false
+    public var clientIdentifierSeparator = "-"
     /// What the configuration did not stop the broker for but an operator should hear about.
     public var warnings: [String] = []
 

@@ -141,20 +141,21 @@ public final class SQLiteBrokerStore: BrokerStore {
         for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
             _ = try await connection.query("DELETE FROM \(table) WHERE client NOT IN (SELECT client FROM sessions)")
         }
-        var sessions: [String: StoredSession] = [:]
-        var order: [String] = []
+        // By bytes, as the database compares them: canonically equivalent identifiers are different clients.
+        var sessions: [ExactString: StoredSession] = [:]
+        var order: [ExactString] = []
         for row in try await connection.query("SELECT client, expiry_interval, expires_at FROM sessions ORDER BY client") {
             guard let client = row.column("client")?.string, let interval = row.column("expiry_interval")?.integer else { continue }
-            sessions[client] = StoredSession(
+            sessions[ExactString(client)] = StoredSession(
                 clientIdentifier: client, expiryInterval: UInt32(clamping: interval),
                 expiresAt: row.column("expires_at")?.integer.map { WallClockTime(millisecondsSinceEpoch: Int64($0)) })
-            order.append(client)
+            order.append(ExactString(client))
         }
         for row in try await connection.query("SELECT client, filter, options, identifier FROM subscriptions") {
             guard let client = row.column("client")?.string, let filter = row.column("filter")?.string,
                 let options = row.column("options")?.integer
             else { continue }
-            sessions[client]?.subscriptions.append(StoredSubscription(
+            sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
                 topicFilter: filter, options: Self.subscriptionOptions(options), identifier: row.column("identifier")?.integer.map { Int($0) }))
         }
         for row in try await connection.query(
@@ -165,20 +166,20 @@ public final class SQLiteBrokerStore: BrokerStore {
             else { continue }
             let message = try decode(bytes, row: row)
             let identifiers = row.column("subscription_identifiers")?.string.map { $0.split(separator: ",").compactMap { Int($0) } } ?? []
-            sessions[client]?.deliveries.append(StoredDelivery(
+            sessions[ExactString(client)]?.deliveries.append(StoredDelivery(
                 sequence: UInt64(sequence), message: message, qos: qos, retain: row.column("retain")?.integer == 1,
                 subscriptionIdentifiers: identifiers, share: row.column("share")?.string, released: row.column("released")?.integer == 1))
         }
         for row in try await connection.query("SELECT client, packet_identifier FROM received_qos2") {
             guard let client = row.column("client")?.string, let identifier = row.column("packet_identifier")?.integer else { continue }
-            sessions[client]?.receivedQoS2.append(UInt16(clamping: identifier))
+            sessions[ExactString(client)]?.receivedQoS2.append(UInt16(clamping: identifier))
         }
         for row in try await connection.query("SELECT client, message, delay, publish_at FROM wills") {
             guard let client = row.column("client")?.string, case .blob(let bytes) = row.column("message") else { continue }
             let message = try decode(bytes, row: row)
             var properties = message.properties
             if let delay = row.column("delay")?.integer { properties.append(.willDelayInterval(UInt32(clamping: delay))) }
-            sessions[client]?.will = StoredWill(
+            sessions[ExactString(client)]?.will = StoredWill(
                 topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, properties: properties,
                 publishAt: row.column("publish_at")?.integer.map { WallClockTime(millisecondsSinceEpoch: Int64($0)) })
         }
@@ -236,7 +237,7 @@ public final class SQLiteBrokerStore: BrokerStore {
     // MARK: Writing a batch
 
     private func write(_ batch: SQLiteStoreBatch) async throws {
-        let deleted = batch.deletedSessions.map { SQLiteData.text($0) }
+        let deleted = batch.deletedSessions.map { SQLiteData.text($0.string) }
         if !deleted.isEmpty {
             for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
                 try await run(rows: deleted.map { [$0] }, "DELETE FROM \(table) WHERE client IN (", "?", ")", separator: ",")
@@ -244,7 +245,7 @@ public final class SQLiteBrokerStore: BrokerStore {
         }
         try await run(
             rows: batch.sessions.map { client, saved in
-                [.text(client), .integer(Int(saved.expiryInterval)), saved.expiresAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null]
+                [.text(client.string), .integer(Int(saved.expiryInterval)), saved.expiresAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null]
             },
             "INSERT INTO sessions (client, expiry_interval, expires_at) VALUES ", "(?, ?, ?)",
             " ON CONFLICT (client) DO UPDATE SET expiry_interval = excluded.expiry_interval, expires_at = excluded.expires_at")
@@ -253,11 +254,11 @@ public final class SQLiteBrokerStore: BrokerStore {
         for (key, subscription) in batch.subscriptions {
             if let subscription {
                 savedSubscriptions.append([
-                    .text(key.client), .text(key.filter), .integer(Self.optionsValue(subscription.options)),
+                    .text(key.client.string), .text(key.filter.string), .integer(Self.optionsValue(subscription.options)),
                     subscription.identifier.map { .integer($0) } ?? .null,
                 ])
             } else {
-                deletedSubscriptions.append([.text(key.client), .text(key.filter)])
+                deletedSubscriptions.append([.text(key.client.string), .text(key.filter.string)])
             }
         }
         try await run(rows: deletedSubscriptions, "DELETE FROM subscriptions WHERE (client, filter) IN (VALUES ", "(?, ?)", ")")
@@ -271,7 +272,7 @@ public final class SQLiteBrokerStore: BrokerStore {
             case .added(let delivery):
                 let message = delivery.message
                 added.append([
-                    .text(key.client), .integer(Int(delivery.sequence)), .blob(try StoredMessageCodec.encode(message)),
+                    .text(key.client.string), .integer(Int(delivery.sequence)), .blob(try StoredMessageCodec.encode(message)),
                     message.publisher.map { .text($0) } ?? .null,
                     message.expiresAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null,
                     .integer(Int(delivery.qos.rawValue)), .integer(delivery.retain ? 1 : 0),
@@ -279,9 +280,9 @@ public final class SQLiteBrokerStore: BrokerStore {
                     delivery.share.map { .text($0) } ?? .null, .integer(delivery.released ? 1 : 0),
                 ])
             case .released:
-                released.append([.text(key.client), .integer(Int(key.sequence))])
+                released.append([.text(key.client.string), .integer(Int(key.sequence))])
             case .removed:
-                removed.append([.text(key.client), .integer(Int(key.sequence))])
+                removed.append([.text(key.client.string), .integer(Int(key.sequence))])
             }
         }
         try await run(rows: removed, "DELETE FROM deliveries WHERE (client, sequence) IN (VALUES ", "(?, ?)", ")")
@@ -294,7 +295,7 @@ public final class SQLiteBrokerStore: BrokerStore {
         var received: [[SQLiteData]] = []
         var releasedQoS2: [[SQLiteData]] = []
         for (key, isReceived) in batch.receivedQoS2 {
-            let row: [SQLiteData] = [.text(key.client), .integer(Int(key.packetIdentifier))]
+            let row: [SQLiteData] = [.text(key.client.string), .integer(Int(key.packetIdentifier))]
             if isReceived { received.append(row) } else { releasedQoS2.append(row) }
         }
         try await run(rows: releasedQoS2, "DELETE FROM received_qos2 WHERE (client, packet_identifier) IN (VALUES ", "(?, ?)", ")")
@@ -304,7 +305,7 @@ public final class SQLiteBrokerStore: BrokerStore {
         var noWills: [[SQLiteData]] = []
         for (client, will) in batch.wills {
             guard let will else {
-                noWills.append([.text(client)])
+                noWills.append([.text(client.string)])
                 continue
             }
             var properties = will.properties
@@ -312,7 +313,7 @@ public final class SQLiteBrokerStore: BrokerStore {
             properties.remove(.willDelayInterval)
             let message = StoredMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties)
             wills.append([
-                .text(client), .blob(try StoredMessageCodec.encode(message)), delay.map { .integer(Int($0)) } ?? .null,
+                .text(client.string), .blob(try StoredMessageCodec.encode(message)), delay.map { .integer(Int($0)) } ?? .null,
                 will.publishAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null,
             ])
         }
@@ -324,11 +325,11 @@ public final class SQLiteBrokerStore: BrokerStore {
         for (topic, message) in batch.retained {
             if let message {
                 retained.append([
-                    .text(topic), .blob(try StoredMessageCodec.encode(message)), message.publisher.map { .text($0) } ?? .null,
+                    .text(topic.string), .blob(try StoredMessageCodec.encode(message)), message.publisher.map { .text($0) } ?? .null,
                     message.expiresAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null,
                 ])
             } else {
-                unretained.append([.text(topic)])
+                unretained.append([.text(topic.string)])
             }
         }
         try await run(rows: unretained, "DELETE FROM retained WHERE topic IN (", "?", ")", separator: ",")

@@ -39,6 +39,21 @@ struct SecurityOptions: ParsableArguments {
     @Option(name: .long, help: "Failed logins one IP address may have in a burst before it must wait (one more every 6 s); 0 for no limit (default: 10).")
     var maxFailedLogins: Int?
 
+    @Option(name: .long, help: "Logins being verified at once (password checks are slow on purpose); beyond it 5.0 gets 0x9F, 3.1.1 0x03, at once. 0 for no bound (default: 4 per core).")
+    var maxLoginsInProgress: Int?
+
+    @Option(name: .long, help: "Logins being verified at once for one IP address, refused as for --max-logins-in-progress beyond it; 0 for no bound (default: 4).")
+    var maxLoginsInProgressPerAddress: Int?
+
+    @Flag(name: .customLong("use-username-as-clientid"), help: "Make each client's user name its client identifier, whatever it asked for (Mosquitto's use_username_as_clientid); clients without a user name are refused.")
+    var useUserNameAsClientIdentifier = false
+
+    @Flag(name: .customLong("clientid-prefixed-by-username"), help: "Refuse (5.0: 0x85, 3.1.1: 0x02) a client identifier other than the user name or the user name, the separator and more; clients without a user name are refused.")
+    var clientIdentifierPrefixedByUserName = false
+
+    @Option(name: .customLong("clientid-username-separator"), help: "What follows the user name in a client identifier under --clientid-prefixed-by-username (default: -).")
+    var clientIdentifierSeparator: String?
+
     /// The flags given, by configuration key.
     var flagValues: [(String, (any CustomStringConvertible)?)] {
         [
@@ -52,6 +67,11 @@ struct SecurityOptions: ParsableArguments {
             ("max_publish_bandwidth", maxPublishBandwidth),
             ("max_connection_rate", maxConnectionRate),
             ("max_failed_logins", maxFailedLogins),
+            ("max_logins_in_progress", maxLoginsInProgress),
+            ("max_logins_in_progress_per_address", maxLoginsInProgressPerAddress),
+            ("use_username_as_clientid", useUserNameAsClientIdentifier ? true : nil),
+            ("clientid_prefixed_by_username", clientIdentifierPrefixedByUserName ? true : nil),
+            ("clientid_username_separator", clientIdentifierSeparator),
         ]
     }
 
@@ -76,6 +96,15 @@ struct SecurityOptions: ParsableArguments {
         if let rate = settings.connectionRate { configuration.limits.connectionRatePerAddress = RateLimit(perSecond: rate) }
         if let failures = settings.failedLogins {
             configuration.limits.failedLoginsPerAddress = failures > 0 ? RateLimit(perSecond: 1.0 / 6, burst: Double(failures)) : nil
+        }
+        if let maximum = settings.loginsInProgress { configuration.limits.maximumAuthentications = maximum > 0 ? maximum : nil }
+        if let maximum = settings.loginsInProgressPerAddress {
+            configuration.limits.maximumAuthenticationsPerAddress = maximum > 0 ? maximum : nil
+        }
+        if settings.userNameAsClientIdentifier {
+            configuration.clientIdentifierBinding = .userName
+        } else if settings.clientIdentifierPrefixedByUserName {
+            configuration.clientIdentifierBinding = .prefixedByUserName(separator: settings.clientIdentifierSeparator)
         }
         return files
     }

@@ -81,6 +81,20 @@ import Testing
         #expect(!rules.mayReceive("status/a/b"))
     }
 
+    /// `%u` and `%c` are filled in one pass: a user named `%c` gets the literal level `%c`, not the
+    /// client identifier it picked (which would be anyone's subtree), and the reverse.
+    @Test func aSubstitutedValueIsNeverSubstitutedAgain() throws {
+        let list = try AccessControlList(contents: "pattern readwrite devices/%u/#\npattern read status/%c/%u")
+        let mallory = list.rules(userName: "%c", clientIdentifier: "alice")
+        #expect(!mallory.maySubscribe("devices/alice/#"))
+        #expect(!mallory.mayPublish("devices/alice/lamp"))
+        #expect(!mallory.mayReceive("devices/alice/lamp"))
+        #expect(mallory.mayPublish("devices/%c/lamp"))
+        let reverse = list.rules(userName: "alice", clientIdentifier: "%u")
+        #expect(!reverse.mayReceive("status/alice/alice"))
+        #expect(reverse.mayReceive("status/%u/alice"))
+    }
+
     @Test func clientSectionsApplyByClientIdentifier() throws {
         let list = try AccessControlList(contents: Self.example)
         #expect(list.rules(userName: nil, clientIdentifier: "sensor-17").mayPublish("sensors/17/temperature"))
@@ -121,6 +135,10 @@ import Testing
         ("user", 1, "without a name"),
         ("topic   ", 1, "without a topic"),
         ("\n\ntopic read a/#/b", 3, "not a valid topic filter"),
+        ("user alice\ntopic deny", 2, "without a topic"),
+        ("topic read a/#\ntopic read  ", 2, "without a topic"),
+        ("topic write", 1, "without a topic"),
+        ("pattern deny", 1, "without a topic"),
     ])
     func invalidLinesAreReportedWithTheirNumber(contents: String, line: Int, reason: String) {
         #expect {

@@ -141,6 +141,46 @@ import Testing
         }
     }
 
+    /// A user named `%c` who picks alice's client identifier gets no access to alice's devices, whether the
+    /// name comes from the password file or from an embedder's authenticator.
+    @Test func aUserNamedAfterAPlaceholderDoesNotReachAnotherClientsTopics() async throws {
+        let control = try Self.control("pattern readwrite devices/%u/#")
+        let passwords = PasswordFileAuthenticator(PasswordAuthenticationTests.users(["%c": "pw", "alice": "secret"]))
+        try await TestBroker.with({
+            $0.accessControl = control
+            $0.authenticator = passwords
+        }) { broker in
+            let alice = try await AuthenticationTests.connect(broker, "alice-phone", userName: "alice", password: "secret")
+            #expect(try await alice.expectConnAck().reasonCode == .success)
+            #expect(try await alice.subscribe("devices/alice/#") == [.grantedQoS0])
+
+            let mallory = try await AuthenticationTests.connect(broker, "alice", userName: "%c", password: "pw")
+            #expect(try await mallory.expectConnAck().reasonCode == .success)
+            #expect(try await mallory.subscribe("devices/alice/#") == [.notAuthorized])
+            #expect(try await mallory.publishQoS1("devices/alice/lamp", "off").reasonCode == .notAuthorized)
+            try await alice.publish("devices/alice/marker", "m")
+            #expect(try await alice.expectPublish().topic == "devices/alice/marker")
+        }
+    }
+
+    /// A user name an authenticator names goes through the same rules: one with a separator or a wildcard
+    /// makes a `%u` pattern grant nothing.
+    @Test(arguments: ["%c", "alice/#", "+", "a/b"])
+    func aUserNameFromTheAuthenticatorCannotWidenAPattern(name: String) async throws {
+        let control = try Self.control("pattern readwrite devices/%u/#")
+        let authenticator = AuthenticationTests.Authenticator { _ in .accept(userName: name) }
+        try await TestBroker.with({
+            $0.accessControl = control
+            $0.authenticator = authenticator
+        }) { broker in
+            let client = try await AuthenticationTests.connect(broker, "alice", userName: "anyone", password: "x")
+            #expect(try await client.expectConnAck().reasonCode == .success)
+            #expect(try await client.subscribe("devices/alice/#") == [.notAuthorized])
+            #expect(try await client.subscribe("devices/#", packetIdentifier: 2) == [.notAuthorized])
+            #expect(try await client.publishQoS1("devices/alice/lamp", "off").reasonCode == .notAuthorized)
+        }
+    }
+
     /// `#` never matches `$SYS` topics; reading them needs a rule naming them.
     @Test func aSubscriptionToEverythingDoesNotLeakSys() async throws {
         let control = try Self.control("topic readwrite #")

@@ -177,6 +177,22 @@ import Testing
         }
     }
 
+    /// 3.1.2.11.10: Authentication Data in a CONNECT without an Authentication Method is a Protocol Error,
+    /// refused 0x82 before any authenticator is asked, with or without one configured.
+    @Test(arguments: [false, true])
+    func authenticationDataWithoutAMethodIsAProtocolError(withAuthenticator: Bool) async throws {
+        let authenticator = Self.passwords
+        try await TestBroker.with({ if withAuthenticator { $0.authenticator = authenticator } }) { broker in
+            let client = try await Self.connect(
+                broker, "stray-data", userName: "alice", password: "secret",
+                properties: [.authenticationData(ByteBuffer(string: "client-first"))])
+            let connAck = try await client.expectConnAck()
+            #expect(connAck.reasonCode == .protocolError)
+            try await client.expectClosed()
+            #expect(authenticator.requests.withLockedValue { $0.isEmpty })
+        }
+    }
+
     /// MQTT-4.12.0-5: an AUTH naming another method than CONNECT's is a protocol error, refused in CONNACK.
     @Test func answerWithAnotherMethodIsRefused() async throws {
         let authenticator = Authenticator { _ in .continueAuthentication(data: nil) }

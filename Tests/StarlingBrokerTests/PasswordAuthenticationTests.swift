@@ -7,7 +7,7 @@ import Testing
 @Suite struct PasswordAuthenticationTests {
     static let versions: [ProtocolVersion] = [.v3_1_1, .v5]
 
-    static func users(_ entries: [String: String]) -> PasswordFile {
+    static func users(_ entries: [ExactString: String]) -> PasswordFile {
         PasswordFile(users: entries.mapValues { PasswordHash(password: Array($0.utf8), iterations: 1_000) })
     }
 
@@ -88,6 +88,49 @@ import Testing
             let (client, connAck) = try await Self.connAck(broker, version: version, userName: "alice", password: "secret")
             #expect(connAck.reasonCode == (version == .v5 ? .connectionRateExceeded : ConnectReturnCode.serverUnavailable.reasonCode))
             try await client.expectClosed()
+        }
+    }
+
+    /// Every attempt counts from the moment it starts: with the burst of guesses under way at once (none of
+    /// them decided yet), the next CONNECT from the address, even with the right password, is refused 0x9F
+    /// without reaching the authenticator; the guesses are then refused as usual.
+    @Test func concurrentGuessesCannotExceedTheFailedLoginBurst() async throws {
+        let authenticator = HeldAuthenticator(passThrough: ["secret"])
+        let burst = 5
+        try await TestBroker.with({
+            $0.authenticator = authenticator
+            $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: Double(burst))
+            // Only the failed-login limit is under test here.
+            $0.limits.maximumAuthenticationsPerAddress = nil
+            $0.limits.maximumAuthentications = nil
+        }) { broker in
+            var guesses: [RawClient] = []
+            for attempt in 0..<burst {
+                guesses.append(try await AuthenticationTests.connect(
+                    broker, "guess\(attempt)", userName: "alice", password: "guess\(attempt)"))
+            }
+            await authenticator.waitUntilHeld(burst)
+            let (right, connAck) = try await Self.connAck(broker, version: .v5, userName: "alice", password: "secret", clientIdentifier: "right")
+            #expect(connAck.reasonCode == .connectionRateExceeded)
+            try await right.expectClosed()
+            authenticator.release()
+            for guess in guesses {
+                #expect(try await guess.expectConnAck().reasonCode == .badUserNameOrPassword)
+            }
+            #expect(authenticator.heldCount == burst)
+        }
+    }
+
+    /// A login that succeeds gives back the attempt it took: a user who logs in many times is never limited.
+    @Test func successfulLoginsDoNotUseUpTheBurst() async throws {
+        try await TestBroker.with({
+            $0.authenticator = Self.authenticator
+            $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: 2)
+        }) { broker in
+            for attempt in 0..<4 {
+                let (_, connAck) = try await Self.connAck(broker, version: .v5, userName: "alice", password: "secret", clientIdentifier: "c\(attempt)")
+                #expect(connAck.reasonCode == .success)
+            }
         }
     }
 

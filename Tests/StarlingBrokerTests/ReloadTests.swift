@@ -49,6 +49,25 @@ import Testing
         }
     }
 
+    /// A `topic deny` line that lost its topic makes the file invalid: the reload fails and names the line,
+    /// and the rules in force stay, rather than a grant on the topic "deny" replacing them.
+    @Test func aDenyLineWithoutATopicKeepsTheRulesInForce() async throws {
+        try await Self.withFolder { folder in
+            let acl = folder.appendingPathComponent("acl")
+            try "user alice\ntopic read alice/#\ntopic deny alice/secret/#\n".write(to: acl, atomically: true, encoding: .utf8)
+            let control = try AccessControl(path: acl.path)
+            try "user alice\ntopic read alice/#\ntopic deny\n".write(to: acl, atomically: true, encoding: .utf8)
+            #expect {
+                try control.reload()
+            } throws: { error in
+                (error as? ConfigurationFileError)?.line == 3
+            }
+            let alice = control.list.rules(userName: "alice", clientIdentifier: "a")
+            #expect(!alice.mayReceive("alice/secret/plans"))
+            #expect(!alice.mayPublish("deny"))
+        }
+    }
+
     @Test func anInvalidFileKeepsTheRulesInForce() async throws {
         try await Self.withFolder { folder in
             let passwords = folder.appendingPathComponent("passwords")

@@ -216,6 +216,23 @@ import Testing
         #expect(fromFlags.broker.listeners.map(\.port) == [1886])
     }
 
+    /// The client identifier binding options, from the file, the environment and flags.
+    @Test func clientIdentifierBindingSettings() throws {
+        let defaults = try Self.load(nil)
+        #expect(!defaults.userNameAsClientIdentifier && !defaults.clientIdentifierPrefixedByUserName)
+        #expect(defaults.clientIdentifierSeparator == "-")
+        let file = try Self.load("use_username_as_clientid: true\n")
+        #expect(file.userNameAsClientIdentifier)
+        let environment = try Self.load(nil, environment: [
+            "STARLING_CLIENTID_PREFIXED_BY_USERNAME": "true", "STARLING_CLIENTID_USERNAME_SEPARATOR": ":",
+        ])
+        #expect(environment.clientIdentifierPrefixedByUserName)
+        #expect(environment.clientIdentifierSeparator == ":")
+        let flags = try Self.load(nil, flags: ["clientid_prefixed_by_username": "true", "clientid_username_separator": "/"])
+        #expect(flags.clientIdentifierPrefixedByUserName)
+        #expect(flags.clientIdentifierSeparator == "/")
+    }
+
     @Test func flagsChangeTheDefaultListenerWithoutAFile() throws {
         let configuration = try Self.load(nil, flags: ["listeners.default.host": "127.0.0.1", "listeners.default.port": "1999"])
         #expect(configuration.broker.listeners.map(\.host) == ["127.0.0.1"])

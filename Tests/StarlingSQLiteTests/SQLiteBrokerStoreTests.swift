@@ -93,6 +93,34 @@ import Testing
         }
     }
 
+    /// Client identifiers, filters and topics are stored by their bytes: canonically equivalent spellings
+    /// ("caf\u{e9}", "cafe\u{301}") are two sessions, two subscriptions and two retained messages, and
+    /// deleting one within a batch leaves the other.
+    @Test func equivalentSpellingsAreDifferentKeys() async throws {
+        try await Self.withDirectory { directory in
+            let precomposed = "caf\u{e9}"
+            let decomposed = "cafe\u{301}"
+            let store = try await SQLiteBrokerStore.open(path: directory + "/starling.db")
+            func subscription(_ filter: String) -> StoredSubscription {
+                StoredSubscription(topicFilter: filter, options: SubscriptionOptions(qos: .atLeastOnce))
+            }
+            try await store.commit([
+                .sessionSaved(clientIdentifier: precomposed, expiryInterval: 60, expiresAt: nil),
+                .sessionSaved(clientIdentifier: decomposed, expiryInterval: 60, expiresAt: nil),
+                .subscriptionSaved(clientIdentifier: precomposed, subscription(precomposed)),
+                .subscriptionSaved(clientIdentifier: precomposed, subscription(decomposed)),
+                .retainedSaved(StoredMessage(topic: precomposed, payload: ByteBuffer(string: "1"), qos: .atMostOnce, retain: true)),
+                .retainedSaved(StoredMessage(topic: decomposed, payload: ByteBuffer(string: "2"), qos: .atMostOnce, retain: true)),
+                .sessionDeleted(clientIdentifier: decomposed),
+            ])
+            let state = try await store.load()
+            try await store.close()
+            #expect(state.sessions.map { Array($0.clientIdentifier.utf8) } == [Array(precomposed.utf8)])
+            #expect(Set(state.sessions[0].subscriptions.map { ExactString($0.topicFilter) }) == [ExactString(precomposed), ExactString(decomposed)])
+            #expect(Set(state.retained.map { ExactString($0.topic) }) == [ExactString(precomposed), ExactString(decomposed)])
+        }
+    }
+
     static func will(delay: UInt32?, publishAt: WallClockTime?) -> StoredWill {
         var properties: Properties = [.userProperty("k", "v"), .contentType("text/plain"), .messageExpiryInterval(60)]
         if let delay { properties.append(.willDelayInterval(delay)) }
