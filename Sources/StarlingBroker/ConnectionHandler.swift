@@ -47,6 +47,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     @exclusivity(unchecked) var version: ProtocolVersion = .v3_1_1
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
     @exclusivity(unchecked) var paused = false
+    /// True while the channel holds `maximumOutboundBytes` unsent: reading stops until the client has read some,
+    /// so that a client that sends without reading (PINGREQ or WebSocket ping floods) cannot make the broker
+    /// hold more than that for it.
+    var outputBlocked = false
     @exclusivity(unchecked) private var processing = false
     /// Set when the client ended the connection with a DISCONNECT that discards the will.
     var disconnectedNormally = false
@@ -279,15 +283,20 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func pause() {
         guard !paused else { return }
         paused = true
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        updateReading()
     }
 
     func resume() {
         guard paused else { return }
         paused = false
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        updateReading()
         processInbound()
         if !processing { loop.flush() }
+    }
+
+    /// Reads from the socket unless decoding is paused or the client is not reading what it is sent.
+    private func updateReading() {
+        context.channel.setOption(ChannelOptions.autoRead, value: !paused && !outputBlocked).whenFailure { _ in }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -300,12 +309,29 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if context.channel.isWritable {
             drainTimeout?.cancel()
             drainTimeout = nil
+            if outputBlocked {
+                outputBlocked = false
+                updateReading()
+            }
             session?.drainQueue()
             loop.flush()
-        } else if drainTimeout == nil {
-            drainTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.drainTimeout) { [self] in
-                logger.warning("closing connection whose client stopped reading")
-                close()
+        } else {
+            // Everything written to the channel counts, MQTT packets and what the transport writes by itself
+            // (WebSocket pongs and close frames): past the high water mark nothing more is read until the
+            // client reads, and the drain timeout closes a connection whose client never does.
+            if !outputBlocked, state != .closed {
+                outputBlocked = true
+                updateReading()
+                loop.counters.outboundLimitReached &+= 1
+                core.outboundLimitLog.logRarely(logger, "client not reading what it is sent: reading from it stops until it does", metadata: [
+                    "maximum_outbound_bytes": "\(core.configuration.limits.maximumOutboundBytes)",
+                ])
+            }
+            if drainTimeout == nil {
+                drainTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.drainTimeout) { [self] in
+                    logger.warning("closing connection whose client stopped reading")
+                    close()
+                }
             }
         }
         context.fireChannelWritabilityChanged()
@@ -363,6 +389,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("closing connection that sent no CONNECT in time")
             close()
         case .connected:
+            // Not reading while the client does not read: its keep alive is the drain timeout's business then.
+            if outputBlocked { lastReadAt = now }
             if let timeout = keepAliveTimeout, lastReadAt + timeout <= now, lastHeardFrom() + timeout <= now {
                 // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
                 logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
