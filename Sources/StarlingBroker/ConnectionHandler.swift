@@ -3,6 +3,8 @@ import DequeModule
 import Logging
 import MQTT
 import NIOCore
+import NIOWebSocket
+import StarlingWebSocket
 
 /// One client connection: decodes its packets, runs the protocol for it and writes what the broker sends it.
 ///
@@ -432,7 +434,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.debug("connection error", metadata: ["error": "\(error)"])
+        if error is WebSocketViolation || error is NIOWebSocketError {
+            // The WebSocket layer has failed the connection with a close frame saying why.
+            loop.counters.webSocketViolations &+= 1
+            core.webSocketViolationLog.logRarely(logger, "closing WebSocket connection that broke the protocol", metadata: [
+                "error": "\(error)",
+            ])
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+        }
         close()
     }
 
