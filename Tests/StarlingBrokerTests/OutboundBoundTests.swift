@@ -1,7 +1,7 @@
 import MQTT
 import NIOCore
 import NIOWebSocket
-import StarlingBroker
+@testable import StarlingBroker
 import StarlingTestSupport
 import Testing
 
@@ -21,6 +21,21 @@ struct OutboundBoundTests {
         var pings = ByteBuffer()
         for _ in 0..<count { pings.writeImmutableBuffer(frame) }
         return pings
+    }
+
+    /// Connections of `broker` whose channel is not writable and still reads.
+    static func connectionsReadWhileUnwritable(_ broker: MQTTBroker) async throws -> Int {
+        var count = 0
+        for loop in broker.core.loops {
+            count += try await loop.eventLoop.submit {
+                try loop.connections.elements.filter { connection in
+                    let channel = connection.context.channel
+                    let reading = try channel.syncOptions?.getOption(ChannelOptions.autoRead) ?? false
+                    return !channel.isWritable && reading
+                }.count
+            }.get()
+        }
+        return count
     }
 
     /// The abuse, measured on a broker in a process of its own: CONNECT, then 2,000,000 pings (262 MB)
@@ -104,6 +119,8 @@ struct OutboundBoundTests {
             let statistics = try await broker.broker.statistics()
             #expect(outcome.stalled)
             #expect(statistics.outboundLimitReached >= 1)
+            // The invariant itself, whatever the build's speed: a connection whose output is full is not read.
+            #expect(try await Self.connectionsReadWhileUnwritable(broker.broker) == 0)
             // The broker's send buffer (at most 4 MiB as Linux sizes it), the client's receive buffer and the
             // outbound bound: what it read beyond that is what it would have held.
             #expect(statistics.bytesReceived < 16 << 20, "the broker read \(statistics.bytesReceived >> 20) MiB")
