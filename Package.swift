@@ -33,12 +33,21 @@ let package = Package(
         ),
         // epoll and eventfd, which Glibc's Swift module does not include.
         .target(name: "CStarlingLinux"),
+        // MQTT's byte stream in WebSocket frames and RFC 6455's rules, shared by the broker and the client.
+        .target(
+            name: "StarlingWebSocket",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         // The embeddable broker.
         .target(
             name: "StarlingBroker",
             dependencies: [
                 "MQTT",
                 "CStarlingLinux",
+                "StarlingWebSocket",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,6 +97,7 @@ let package = Package(
             name: "StarlingClient",
             dependencies: [
                 "MQTT",
+                "StarlingWebSocket",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -166,6 +176,7 @@ let package = Package(
             name: "StarlingBrokerTests",
             dependencies: [
                 "StarlingTestSupport",
+                "StarlingWebSocket",
                 "MQTT",
                 "StarlingBroker",
                 "StarlingClient",

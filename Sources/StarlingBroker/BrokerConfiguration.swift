@@ -110,6 +110,10 @@ public struct BrokerConfiguration: Sendable {
         public var hibernateQuicklyAbove: Int? = 1_000
         /// How long a socket may stay open without sending CONNECT.
         public var connectTimeout: TimeAmount = .seconds(10)
+        /// Bytes of the HTTP request that asks a WebSocket listener for the upgrade, request line and headers
+        /// together; beyond it the client is answered 431 (Request Header Fields Too Large) and the connection
+        /// closed.
+        public var maximumUpgradeHeadBytes: Int = 16_384
         /// How long the authenticator may take over one decision before the client is refused with 0x87 / 0x05.
         public var authenticationTimeout: TimeAmount = .seconds(10)
         /// Bytes in a client identifier.

@@ -21,6 +21,9 @@ extension BrokerCore {
             let pingBytes = 2 * (runningHibernationWatcher?.answeredPings ?? 0)
             statistics.bytesReceived = total.bytesReceived &+ pingBytes
             statistics.bytesSent = total.bytesSent &+ pingBytes
+            statistics.outboundLimitReached = total.outboundLimitReached
+            statistics.webSocketViolations = total.webSocketViolations
+            statistics.upgradeHeadsRefused = total.upgradeHeadsRefused
             return statistics
         }
     }

@@ -18,6 +18,12 @@ final class BrokerCore: Sendable {
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
     let retainedRefusals = RareLog()
+    /// Connections whose unsent output reached `maximumOutboundBytes`, so that the broker stopped reading them.
+    let outboundLimitLog = RareLog()
+    /// WebSocket connections closed for a frame RFC 6455 or MQTT over WebSocket forbids.
+    let webSocketViolationLog = RareLog()
+    /// WebSocket upgrade requests closed for a head beyond `maximumUpgradeHeadBytes`.
+    let upgradeHeadLimitLog = RareLog()
     /// Numbers the connections for `AuthenticationRequest.connectionNumber`.
     let connectionNumbers = ManagedAtomic<UInt64>(0)
     let events = BrokerEventBroadcaster()

@@ -21,6 +21,13 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var messagesDropped: UInt64 = 0
     public var bytesReceived: UInt64 = 0
     public var bytesSent: UInt64 = 0
+    /// Times a connection's unsent output reached `Limits.maximumOutboundBytes` and the broker stopped reading
+    /// from it until its client had read enough.
+    public var outboundLimitReached: UInt64 = 0
+    /// WebSocket connections closed for a frame that RFC 6455 or MQTT over WebSocket forbids.
+    public var webSocketViolations: UInt64 = 0
+    /// WebSocket upgrade requests refused for a head beyond `Limits.maximumUpgradeHeadBytes`.
+    public var upgradeHeadsRefused: UInt64 = 0
 
     public init() {}
 }
@@ -36,12 +43,17 @@ struct LoopCounters {
     var hibernatingConnections = 0
     /// Hibernating connections woken since the broker started.
     var wakes: UInt64 = 0
+    var outboundLimitReached: UInt64 = 0
+    var webSocketViolations: UInt64 = 0
+    var upgradeHeadsRefused: UInt64 = 0
 
     static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
         LoopCounters(
             messagesReceived: lhs.messagesReceived &+ rhs.messagesReceived, messagesSent: lhs.messagesSent &+ rhs.messagesSent,
             messagesDropped: lhs.messagesDropped &+ rhs.messagesDropped, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
             bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections,
-            wakes: lhs.wakes &+ rhs.wakes)
+            wakes: lhs.wakes &+ rhs.wakes, outboundLimitReached: lhs.outboundLimitReached &+ rhs.outboundLimitReached,
+            webSocketViolations: lhs.webSocketViolations &+ rhs.webSocketViolations,
+            upgradeHeadsRefused: lhs.upgradeHeadsRefused &+ rhs.upgradeHeadsRefused)
     }
 }

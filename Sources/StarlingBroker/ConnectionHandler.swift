@@ -3,6 +3,8 @@ import DequeModule
 import Logging
 import MQTT
 import NIOCore
+import NIOWebSocket
+import StarlingWebSocket
 
 /// One client connection: decodes its packets, runs the protocol for it and writes what the broker sends it.
 ///
@@ -47,6 +49,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     @exclusivity(unchecked) var version: ProtocolVersion = .v3_1_1
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
     @exclusivity(unchecked) var paused = false
+    /// True while the channel holds `maximumOutboundBytes` unsent: reading stops until the client has read some,
+    /// so that a client that sends without reading (PINGREQ or WebSocket ping floods) cannot make the broker
+    /// hold more than that for it.
+    var outputBlocked = false
     @exclusivity(unchecked) private var processing = false
     /// Set when the client ended the connection with a DISCONNECT that discards the will.
     var disconnectedNormally = false
@@ -288,15 +294,20 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func pause() {
         guard !paused else { return }
         paused = true
-        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        updateReading()
     }
 
     func resume() {
         guard paused else { return }
         paused = false
-        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        updateReading()
         processInbound()
         if !processing { loop.flush() }
+    }
+
+    /// Reads from the socket unless decoding is paused or the client is not reading what it is sent.
+    private func updateReading() {
+        context?.channel.setOption(ChannelOptions.autoRead, value: !paused && !outputBlocked).whenFailure { _ in }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -309,12 +320,29 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if context.channel.isWritable {
             drainTimeout?.cancel()
             drainTimeout = nil
+            if outputBlocked {
+                outputBlocked = false
+                updateReading()
+            }
             session?.drainQueue()
             loop.flush()
-        } else if drainTimeout == nil {
-            drainTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.drainTimeout) { [self] in
-                logger.warning("closing connection whose client stopped reading")
-                close()
+        } else {
+            // Everything written to the channel counts, MQTT packets and what the transport writes by itself
+            // (WebSocket pongs and close frames): past the high water mark nothing more is read until the
+            // client reads, and the drain timeout closes a connection whose client never does.
+            if !outputBlocked, state != .closed {
+                outputBlocked = true
+                updateReading()
+                loop.counters.outboundLimitReached &+= 1
+                core.outboundLimitLog.logRarely(logger, "client not reading what it is sent: reading from it stops until it does", metadata: [
+                    "maximum_outbound_bytes": "\(core.configuration.limits.maximumOutboundBytes)",
+                ])
+            }
+            if drainTimeout == nil {
+                drainTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.limits.drainTimeout) { [self] in
+                    logger.warning("closing connection whose client stopped reading")
+                    close()
+                }
             }
         }
         context.fireChannelWritabilityChanged()
@@ -372,6 +400,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             logger.info("closing connection that sent no CONNECT in time")
             close()
         case .connected:
+            // Not reading while the client does not read: its keep alive is the drain timeout's business then.
+            if outputBlocked { lastReadAt = now }
             if let timeout = keepAliveTimeout, lastReadAt + timeout <= now, lastHeardFrom() + timeout <= now {
                 // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
                 logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
@@ -413,7 +443,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.debug("connection error", metadata: ["error": "\(error)"])
+        if error is WebSocketViolation || error is NIOWebSocketError {
+            // The WebSocket layer has failed the connection with a close frame saying why.
+            loop.counters.webSocketViolations &+= 1
+            core.webSocketViolationLog.logRarely(logger, "closing WebSocket connection that broke the protocol", metadata: [
+                "error": "\(error)",
+            ])
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+        }
         close()
     }
 

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import NIOWebSocket
+import StarlingWebSocket
 
 /// Sets up each connection accepted on one listener: PROXY header, TLS, WebSocket upgrade, then MQTT, each
 /// stage installing the next once it is done and removing itself, so that a connection that has reached MQTT
@@ -73,6 +74,7 @@ struct ListenerPipeline: Sendable {
             try addMQTT(channel, remoteAddress: remoteAddress, certificate: certificate)
             return
         }
+        guard let loop = core.loop(for: channel.eventLoop) else { throw BrokerError.foreignEventLoop }
         let refusal = WebSocketUpgradeRefusal()
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: webSocketMaximumFrameSize,
@@ -92,11 +94,15 @@ struct ListenerPipeline: Sendable {
                     if let context = try? sync.context(handlerType: WebSocketUpgradeRefusal.self) {
                         sync.removeHandler(context: context, promise: nil)
                     }
-                    try sync.addHandler(WebSocketStreamHandler())
+                    if let context = try? sync.context(handlerType: UpgradeHeadLimitHandler.self) {
+                        sync.removeHandler(context: context, promise: nil)
+                    }
+                    try sync.addHandler(WebSocketStreamHandler(role: .server))
                     try addMQTT(channel, remoteAddress: remoteAddress, certificate: certificate)
                 }
             })
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(UpgradeHeadLimitHandler(maximum: core.configuration.limits.maximumUpgradeHeadBytes, core: core, loop: loop))
         try sync.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
         try sync.addHandler(refusal)
     }

@@ -2,8 +2,8 @@ import Atomics
 import Logging
 import NIOCore
 
-/// A warning that may repeat at a high rate (a full store refusing every message, say), written at most once
-/// every ten seconds with the count of occurrences since the last line.
+/// A warning that may repeat at a high rate (a full store refusing every message, a flood of connections that
+/// each break a limit), written at most once every ten seconds with the count of occurrences so far.
 final class RareLog: Sendable {
     private let occurrences = ManagedAtomic<Int>(0)
     private let nextLine = ManagedAtomic<UInt64>(0)

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import StarlingWebSocket
 
 /// Drives one connection: sends CONNECT, waits for CONNACK, keeps the connection alive with PINGREQ, and hands
 /// every other packet to the client's core, which owns the session.
@@ -125,6 +126,10 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
         case let error as MQTTClientError:
             clientError = error
             reasonCode = .protocolError
+        case let error as WebSocketViolation:
+            // The WebSocket stream has failed the connection and sent its close frame: nothing more goes out.
+            clientError = .protocolError("the broker's WebSocket stream: \(error.reason)")
+            reasonCode = nil
         case let error as MQTTError:
             if case .packetTooLarge(let size, let maximum) = error.kind {
                 clientError = MQTTClientError(.packetTooLarge, "the broker sent a packet of \(size) bytes, above the maximum of \(maximum)")

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import StarlingWebSocket
 
 /// Opens the byte stream MQTT runs over: TCP, optionally TLS, optionally a WebSocket on top, and then lets
 /// `addMQTTHandlers` complete the pipeline.
@@ -73,7 +74,7 @@ struct TransportConnector: Sendable {
         let maximumFrame = Int(configuration.maximumPacketSize ?? 268_435_460)
         let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: min(maximumFrame, 1 << 28)) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(WebSocketStreamHandler())
+                try channel.pipeline.syncOperations.addHandler(WebSocketStreamHandler(role: .client))
                 try addMQTTHandlers(channel)
                 return true
             }

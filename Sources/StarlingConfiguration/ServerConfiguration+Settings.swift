@@ -26,6 +26,7 @@ extension ServerConfiguration {
         .uint16("topic_alias_maximum", \.broker.limits.topicAliasMaximum),
         .int("max_outbound_bytes", \.broker.limits.maximumOutboundBytes, in: 1_024...1_073_741_824),
         .seconds("connect_timeout", \.broker.limits.connectTimeout),
+        .int("max_upgrade_head_bytes", \.broker.limits.maximumUpgradeHeadBytes, in: 1_024...1_048_576),
         .seconds("drain_timeout", \.broker.limits.drainTimeout),
         .seconds("hibernate_after", \.broker.limits.hibernateAfter),
         .optionalInt("hibernate_quickly_above", \.broker.limits.hibernateQuicklyAbove, in: 0...100_000_000),

@@ -78,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a connection may go without sending CONNECT (default: 10).")
     var connectTimeout: Int?
 
+    @Option(name: .long, help: "Bytes of the HTTP request asking a WebSocket listener for the upgrade; beyond them the client is answered 431 and closed (default: \(limits.maximumUpgradeHeadBytes)).")
+    var maxUpgradeHeadBytes: Int?
+
     @Option(name: .long, help: "Seconds a client may leave its socket unread before it is disconnected (default: 60).")
     var drainTimeout: Int?
 
@@ -164,6 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("topic_alias_maximum", topicAliasMaximum),
             ("max_outbound_bytes", maxOutboundBytes),
             ("connect_timeout", connectTimeout),
+            ("max_upgrade_head_bytes", maxUpgradeHeadBytes),
             ("drain_timeout", drainTimeout),
             ("hibernate_after", hibernateAfter),
             ("hibernate_quickly_above", hibernateQuicklyAbove),

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -52,15 +53,19 @@ final class ClientWebSocketFrames: ChannelDuplexHandler {
     typealias OutboundOut = WebSocketFrame
 
     private var context: ChannelHandlerContext?
+    /// The status code of the broker's close frame, once one has come (0 for a close frame without one).
+    let receivedCloseStatus = NIOLockedValueBox<UInt16?>(nil)
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    /// Sends a frame of `opcode` as it is, for tests of what the broker does with frames MQTT does not use.
-    func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true) {
+    /// Sends a frame of `opcode` as it is, for tests of what the broker does with frames MQTT does not use or
+    /// that RFC 6455 forbids (unmasked, with a reserved bit set).
+    func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true, rsv1: Bool = false) {
         guard let context else { return }
-        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: ByteBuffer(bytes: bytes))
+        let frame = WebSocketFrame(
+            fin: fin, rsv1: rsv1, opcode: opcode, maskKey: masked ? .random() : nil, data: ByteBuffer(bytes: bytes))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
@@ -70,6 +75,9 @@ final class ClientWebSocketFrames: ChannelDuplexHandler {
         case .binary, .continuation:
             context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
         case .connectionClose:
+            var payload = frame.unmaskedData
+            let status = payload.readInteger(as: UInt16.self) ?? 0
+            receivedCloseStatus.withLockedValue { $0 = status }
             context.close(promise: nil)
         default:
             break

@@ -95,6 +95,39 @@ import Testing
         }
     }
 
+    /// An upgrade request whose headers run past `maximumUpgradeHeadBytes` (16 KiB by default, well below the
+    /// HTTP decoder's own 80 KiB bound on headers) is answered 431, or at least closed, never upgraded.
+    @Test(arguments: [false, true])
+    func oversizeUpgradeHeadIsRefused(tls: Bool) async throws {
+        try await Self.withWebSocketBroker(tls: tls) { broker in
+            var request = "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n"
+            for line in 0..<32 { request += "X-Padding-\(line): \(String(repeating: "p", count: 1_000))\r\n" }
+            request += "\r\n"
+            let outcome = try await RawHTTPExchange.send(
+                Array(request.utf8), port: broker.port, tls: tls ? try TestCertificates.get().clientConfiguration() : nil)
+            #expect(!outcome.response.contains(" 101 "))
+            #expect(outcome.closed)
+            #expect(outcome.response.isEmpty || outcome.response.hasPrefix("HTTP/1.1 431 "))
+            #expect(try await broker.broker.statistics().upgradeHeadsRefused == 1)
+        }
+    }
+
+    @Test func upgradeHeadWithinTheLimitIsUpgraded() async throws {
+        try await TestBroker.with({
+            $0.listeners = [.init(host: "127.0.0.1", port: 0, transport: .webSocket(path: "/mqtt"))]
+            $0.limits.maximumUpgradeHeadBytes = 1_024
+        }) { broker in
+            let client = try await broker.connect(over: try RawTransport.webSocket(), "ws-small-head")
+            // Once upgraded, the limit no longer applies: a message larger than it goes through.
+            try await client.subscribe("head/t")
+            let payload = String(repeating: "m", count: 4_096)
+            try await client.publish("head/t", payload)
+            #expect(try await client.expectPublish().payloadString == payload)
+            #expect(try await broker.broker.statistics().upgradeHeadsRefused == 0)
+        }
+    }
+
     @Test func clientLibraryOverWebSocket() async throws {
         try await Self.withWebSocketBroker { broker in
             try await Self.roundTrip(url: "ws://127.0.0.1:\(broker.port)/mqtt", tls: nil)

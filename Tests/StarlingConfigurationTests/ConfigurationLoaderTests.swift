@@ -109,6 +109,15 @@ import Testing
         #expect(try Self.load("", environment: ["STARLING_HIBERNATE_QUICKLY_ABOVE": "5"]).broker.limits.hibernateQuicklyAbove == 5)
     }
 
+    @Test func upgradeHeadLimitFromFileEnvironmentAndFlag() throws {
+        #expect(try Self.load("").broker.limits.maximumUpgradeHeadBytes == 16_384)
+        #expect(try Self.load("max_upgrade_head_bytes: 8192\n").broker.limits.maximumUpgradeHeadBytes == 8_192)
+        #expect(try Self.load("", environment: ["STARLING_MAX_UPGRADE_HEAD_BYTES": "4096"]).broker.limits.maximumUpgradeHeadBytes == 4_096)
+        #expect(try Self.load("max_upgrade_head_bytes: 8192\n", flags: ["max_upgrade_head_bytes": "32768"])
+            .broker.limits.maximumUpgradeHeadBytes == 32_768)
+        #expect(Self.error("max_upgrade_head_bytes: 10\n") != nil)
+    }
+
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
         let message = Self.error("max_packet_size: 1000\nmax_pakcet_size: 2000\n")
         #expect(message == "FILE (line 2): max_pakcet_size: unknown key")
