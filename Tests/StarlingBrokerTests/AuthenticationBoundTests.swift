@@ -23,6 +23,8 @@ import Testing
         let authenticator = HeldAuthenticator()
         try await TestBroker.with({
             $0.authenticator = authenticator
+            // Decisions are held while the test goes on: they must not time out meanwhile.
+            $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = 2
             $0.limits.maximumAuthentications = nil
         }) { broker in
@@ -49,6 +51,8 @@ import Testing
         let authenticator = HeldAuthenticator()
         try await TestBroker.with({
             $0.authenticator = authenticator
+            // Decisions are held while the test goes on: they must not time out meanwhile.
+            $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = nil
             $0.limits.maximumAuthentications = 3
         }) { broker in
@@ -69,6 +73,8 @@ import Testing
         let authenticator = HeldAuthenticator()
         try await TestBroker.with({
             $0.authenticator = authenticator
+            // Decisions are held while the test goes on: they must not time out meanwhile.
+            $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = 1
             $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: 2)
         }) { broker in

@@ -241,11 +241,11 @@ import Testing
     /// PINGRESP. The pauses pace the client like a real one; they synchronise nothing.
     @Test func pingRequestsKeepTheConnectionAlive() async throws {
         try await TestBroker.with { broker in
-            // Keep alive 2: closed after 3 s of silence. Pings every 1.2 s for 4.8 s in all keep it open only if
-            // each one restarts the period, with room to spare on a loaded machine.
-            let (client, _) = try await broker.connect("pinger", version: .v3_1_1, keepAlive: 2)
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(1_200))
+            // Keep alive 5: closed after 7.5 s of silence. Pings every 1.5 s for 9 s in all keep it open only if
+            // each one restarts the period; each gap leaves 6 s for a loaded machine.
+            let (client, _) = try await broker.connect("pinger", version: .v3_1_1, keepAlive: 5)
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(1_500))
                 try await client.send(.pingReq)
                 #expect(try await client.nextPacket() == .pingResp)
             }

@@ -119,10 +119,10 @@ import Testing
             let watcher = try await broker.client("watcher")
             try await watcher.subscribe("will/#")
             let will = ConnectPacket.Will(topic: "will/silent", payload: ByteBuffer(string: "gone"))
-            // Long enough a keep alive (3 s allowed) for both connections to hibernate first.
-            let (silent, _) = try await broker.connect("silent", keepAlive: 2, will: will)
+            // Long enough a keep alive (6 s allowed) for both connections to hibernate first, even on a loaded machine.
+            let (silent, _) = try await broker.connect("silent", keepAlive: 4, will: will)
             try await broker.waitForHibernating(2)
-            let disconnect = try await silent.expectDisconnect(timeout: .seconds(5))
+            let disconnect = try await silent.expectDisconnect(timeout: .seconds(15))
             #expect(disconnect.reasonCode == .keepAliveTimeout)
             try await silent.expectClosed()
             #expect(try await watcher.expectPublish(timeout: .seconds(5)).topic == "will/silent")
@@ -132,10 +132,11 @@ import Testing
     /// Keep-alive pings are answered while the connection hibernates, without waking it, and keep it alive.
     @Test func pingsAreAnsweredWithoutWaking() async throws {
         try await TestBroker.with(Self.hibernating()) { broker in
-            let (client, _) = try await broker.connect("pinger", keepAlive: 2)
+            // Keep alive 5 leaves room for hibernating first on a loaded machine.
+            let (client, _) = try await broker.connect("pinger", keepAlive: 5)
             try await broker.waitForHibernating(1)
-            // Longer than the 3 s the keep alive allows without a packet.
-            for _ in 0..<10 {
+            // Longer than the 7.5 s the keep alive allows without a packet.
+            for _ in 0..<20 {
                 try await client.send(.pingReq)
                 #expect(try await client.nextPacket() == .pingResp)
                 #expect(try await broker.broker.statistics().hibernatingClients == 1)

@@ -99,7 +99,8 @@ import Testing
         }
         try await TestBroker.with({
             $0.hooks.publishAuthorizer = hook
-            $0.hooks.timeout = .milliseconds(200)
+            // Long enough that the open topic's immediate answer always beats it, even on a loaded machine.
+            $0.hooks.timeout = .seconds(2)
         }) { broker in
             let subscriber = try await broker.client("s")
             try await subscriber.subscribe("#")
@@ -189,7 +190,8 @@ import Testing
         }
         try await TestBroker.with({
             $0.hooks.preConnect = gate
-            $0.hooks.timeout = .milliseconds(200)
+            // Long enough that the open topic's immediate answer always beats it, even on a loaded machine.
+            $0.hooks.timeout = .seconds(2)
         }) { broker in
             let client = try await broker.open()
             try await client.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "late")))

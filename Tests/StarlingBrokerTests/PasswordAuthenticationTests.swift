@@ -103,6 +103,8 @@ import Testing
             // Only the failed-login limit is under test here.
             $0.limits.maximumAuthenticationsPerAddress = nil
             $0.limits.maximumAuthentications = nil
+            // The guesses are held while the test goes on: their decisions must not time out meanwhile.
+            $0.limits.authenticationTimeout = .seconds(120)
         }) { broker in
             var guesses: [RawClient] = []
             for attempt in 0..<burst {

@@ -108,12 +108,13 @@ import Testing
         let now = WallClockTime.now()
         try await store.commit([
             .sessionSaved(clientIdentifier: "expired", expiryInterval: 10, expiresAt: now.adding(milliseconds: -1_000)),
-            .sessionSaved(clientIdentifier: "alive", expiryInterval: 10, expiresAt: now.adding(milliseconds: 9_000)),
+            // An hour ahead: starting a broker on a loaded machine must not be what ends it.
+            .sessionSaved(clientIdentifier: "alive", expiryInterval: 3_600, expiresAt: now.adding(milliseconds: 3_600_000)),
         ])
         try await TestBroker.with({ $0.store = store }) { broker in
             let expired = try await broker.connect("expired", cleanStart: false, properties: [.sessionExpiryInterval(10)])
             #expect(!expired.connAck.sessionPresent)
-            let alive = try await broker.connect("alive", cleanStart: false, properties: [.sessionExpiryInterval(10)])
+            let alive = try await broker.connect("alive", cleanStart: false, properties: [.sessionExpiryInterval(3_600)])
             #expect(alive.connAck.sessionPresent)
         }
     }

@@ -34,7 +34,8 @@ final class RawClient: Sendable {
         var description: String
     }
 
-    static let defaultTimeout = TimeAmount.seconds(5)
+    /// Only a guard against a hang: a loaded machine running every suite at once can take seconds to answer.
+    static let defaultTimeout = TimeAmount.seconds(20)
 
     private init(channel: any Channel, version: ProtocolVersion, inbox: NIOLoopBound<Inbox>) {
         self.channel = channel
