@@ -90,21 +90,21 @@ public enum BenchReport {
         return svg + "</svg>\n"
     }
 
-    private static func open(label: String) -> String {
+    static func open(label: String) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(label))\">\n"
     }
 
-    private static func gridLine(y: Double, label: String) -> String {
+    static func gridLine(y: Double, label: String) -> String {
         "<line x1=\"\(f(margin.left))\" x2=\"\(f(width - margin.right))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"#ddd\"/>"
             + "<text x=\"\(f(margin.left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\" font-size=\"11\">\(escape(label))</text>\n"
     }
 
-    private static func legend(_ entries: [(String, String)]) -> String {
+    static func legend(_ entries: [(String, String)]) -> String {
         var svg = ""
         for (i, (series, label)) in entries.enumerated() {
             let x = margin.left + 10 + Double(i) * 110
             svg += "<line class=\"\(series)\" x1=\"\(f(x))\" x2=\"\(f(x + 20))\" y1=\"\(f(margin.top + 6))\" y2=\"\(f(margin.top + 6))\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(f(x + 26))\" y=\"\(f(margin.top + 10))\" font-size=\"11\">\(label)</text>\n"
+            svg += "<text x=\"\(f(x + 26))\" y=\"\(f(margin.top + 10))\" font-size=\"11\">\(escape(label))</text>\n"
         }
         return svg
     }
@@ -131,5 +131,5 @@ public enum BenchReport {
 
     private static func pow10(_ exponent: Double) -> Double { pow(10, exponent) }
 
-    private static func f(_ value: Double) -> String { BenchFormat.fixed(value, 1) }
+    static func f(_ value: Double) -> String { BenchFormat.fixed(value, 1) }
 }

@@ -16,12 +16,13 @@ struct BenchCommand: AsyncParsableCommand {
             Scenarios: conn (open N connections at a rate and hold them), pub, sub, fanin (P publishers on their \
             own topics, one wildcard subscriber), pairs (P publisher/subscriber pairs), fanout (one publisher, S \
             subscribers), latency (QoS 1 at a fixed rate, 1,000 msg/s unless --rate), sharedsub (P publishers \
-            into a $share group of S members). Every run ends by itself after --count or --duration. The exit \
-            status is 3 when a message was lost or duplicated.
+            into a $share group of S members), churn (--rounds rounds of --connections short-lived connections \
+            of every kind, with the broker's memory after each round: give --broker-pid). Every run ends by itself \
+            after --count, --duration or its rounds. The exit status is 3 when a message was lost or duplicated.
             """
     )
 
-    @Argument(help: "Scenario: \(BenchOptions.Scenario.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Argument(help: "Scenario: \(BenchOptions.Scenario.allCases.map(\.rawValue).joined(separator: ", ")), churn.")
     var scenario: String = "fanin"
 
     @Option(name: [.customShort("h"), .long], help: "Broker host.")
@@ -54,8 +55,17 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("S"), .long], help: "Subscribers (sub, fanout, sharedsub).")
     var subscribers = 100
 
-    @Option(name: [.customShort("c"), .long], help: "Connections (conn).")
+    @Option(name: [.customShort("c"), .long], help: "Connections (conn), or connections per round (churn).")
     var connections = 1000
+
+    @Option(name: .long, help: "Rounds of connections (churn); 0 only draws the runs given with --compare.")
+    var rounds = 20
+
+    @Option(name: .long, help: "What this run is called in the churn report (the broker's name, say).")
+    var label = "this run"
+
+    @Option(name: .long, help: "An earlier churn run's JSON to draw beside this one in the report, as LABEL=FILE (repeatable).")
+    var compare: [String] = []
 
     @Option(name: [.customShort("n"), .long], help: "Messages each publisher sends (default 100000, or unlimited with --duration).")
     var count: Int?
@@ -112,6 +122,10 @@ struct BenchCommand: AsyncParsableCommand {
     var progress: Bool?
 
     func run() async throws {
+        if scenario == "churn" {
+            try await runChurn()
+            return
+        }
         guard let scenario = BenchOptions.Scenario(rawValue: scenario) else {
             throw ValidationError("unknown scenario '\(scenario)'")
         }
@@ -174,6 +188,49 @@ struct BenchCommand: AsyncParsableCommand {
             try BenchReport.html(result, title: title).write(toFile: report, atomically: true, encoding: .utf8)
         }
         if result.lost > 0 || result.duplicates > 0 { throw ExitCode(3) }
+    }
+}
+
+extension BenchCommand {
+    /// The churn soak: rounds of short-lived connections, the broker's memory after each.
+    func runChurn() async throws {
+        var options = ChurnRunner.Options()
+        options.host = host
+        options.port = port ?? 1883
+        options.rounds = rounds
+        options.connectionsPerRound = connections
+        options.concurrency = connectConcurrency
+        options.brokerProcessIdentifier = brokerPid
+        options.threads = threads
+        options.timeout = .nanoseconds(Int64(timeout * 1e9))
+        let earlier = try compare.map { entry -> (label: String, result: ChurnResult) in
+            guard let separator = entry.firstIndex(of: "=") else { throw ValidationError("--compare takes LABEL=FILE") }
+            let data = try Data(contentsOf: URL(fileURLWithPath: String(entry[entry.index(after: separator)...])))
+            return (String(entry[..<separator]), try JSONDecoder().decode(ChurnResult.self, from: data))
+        }
+        if rounds == 0 {
+            // Only a report of saved runs.
+            guard let report, !earlier.isEmpty else { throw ValidationError("--rounds 0 draws saved runs: give --compare and --report") }
+            try ChurnReport.html(earlier, title: "starling bench churn").write(toFile: report, atomically: true, encoding: .utf8)
+            return
+        }
+        let result = try await ChurnRunner.run(options) { round in
+            let memory = round.brokerBytes.map { ", broker \(ChurnReport.megabytes($0))" } ?? ""
+            FileHandle.standardError.write(Data("round \(round.index + 1): \(round.connections) connections, \(round.failed) failed\(memory)\n".utf8))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(ChurnReport.table(result))
+        }
+        if let report {
+            let title = "starling bench churn — \(options.host):\(options.port)"
+            try ChurnReport.html([(label: label, result: result)] + earlier, title: title)
+                .write(toFile: report, atomically: true, encoding: .utf8)
+        }
+        if result.totalFailed > 0 { throw ExitCode(3) }
     }
 }
 
