@@ -84,15 +84,21 @@ public struct ReasonCode: RawRepresentable, Sendable, Hashable, CustomStringConv
         ReasonCode(rawValue: qos.rawValue)
     }
 
-    /// The MQTT 3.1/3.1.1 CONNACK return code that carries the meaning of this 5.0 refusal.
-    public var connectReturnCode: ConnectReturnCode {
+    /// The MQTT 3.1/3.1.1 CONNACK return code that carries the meaning of this 5.0 refusal, or nil when there is
+    /// none: a malformed or invalid CONNECT (a protocol error, an invalid will topic, a will the server cannot
+    /// take) is answered by closing the connection without a CONNACK (3.1.1 MQTT-3.1.4-1, MQTT-4.8.0-1).
+    public var connectReturnCode: ConnectReturnCode? {
         switch self {
         case .success: .accepted
         case .unsupportedProtocolVersion: .unacceptableProtocolVersion
         case .clientIdentifierNotValid: .identifierRejected
         case .badUserNameOrPassword, .badAuthenticationMethod: .badUserNameOrPassword
         case .notAuthorized, .banned: .notAuthorized
-        default: .serverUnavailable
+        // The server cannot take the client now, whatever the client sent.
+        case .unspecifiedError, .implementationSpecificError, .serverUnavailable, .serverBusy, .quotaExceeded,
+             .connectionRateExceeded, .useAnotherServer, .serverMoved, .serverShuttingDown:
+            .serverUnavailable
+        default: nil
         }
     }
 }

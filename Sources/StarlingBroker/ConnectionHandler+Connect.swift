@@ -187,6 +187,9 @@ extension ConnectionHandler {
         let resume = session === previous
         let previousLoop = core.loops[previous.homeIndex.load(ordering: .acquiring)]
         previousLoop.eventLoop.submit { () -> Bool in
+            // A session that ends with its connection (3.1.1 Clean Session 1, 5.0 expiry 0) is not resumed by
+            // the connection that takes it over, even without Clean Start (MQTT-3.1.2-6, MQTT-3.2.2-3).
+            let resume = resume && previous.expiryInterval > 0
             previous.connection?.takeOver(resuming: resume)
             guard previous.isAlive else { return false }
             guard resume else {
@@ -262,7 +265,8 @@ extension ConnectionHandler {
                 properties.append(.responseInformation(information))
             }
         }
-        send(.connAck(ConnAckPacket(sessionPresent: present, reasonCode: .success, properties: properties)))
+        // 3.1 has no Session Present flag: the byte is reserved, 0.
+        send(.connAck(ConnAckPacket(sessionPresent: present && version != .v3_1, reasonCode: .success, properties: properties)))
         // Checked first: the connection's logger is made for each line, and this one is usually filtered out.
         if core.logger.logLevel <= .debug {
             logger.debug("client connected", metadata: ["version": "\(version)", "session-present": "\(present)"])
@@ -276,10 +280,14 @@ extension ConnectionHandler {
         loop.flush()
     }
 
-    /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals).
+    /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals). A 3.1 or 3.1.1
+    /// client refused for something its version has no return code for only sees the connection close.
     func refuse(_ reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
         logger.info("connection refused", metadata: ["reason": "\(reason)"])
-        let code = version == .v5 ? reason : reason.connectReturnCode.reasonCode
+        guard let code = version == .v5 ? reason : reason.connectReturnCode?.reasonCode else {
+            close()
+            return
+        }
         var properties: Properties = []
         if version == .v5 {
             properties = extra

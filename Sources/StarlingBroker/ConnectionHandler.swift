@@ -609,6 +609,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             var properties = extra
             if let reasonString { properties.append(.reasonString(reasonString)) }
             send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
+            // A client still writing (the packet refused here, say) would otherwise get a reset, not the reason.
+            if reason.isFailure { return closeLingering() }
         }
         close()
     }

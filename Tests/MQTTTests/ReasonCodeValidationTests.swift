@@ -71,6 +71,11 @@ import Testing
         #expect(ReasonCode.badUserNameOrPassword.connectReturnCode == .badUserNameOrPassword)
         #expect(ReasonCode.notAuthorized.connectReturnCode == .notAuthorized)
         #expect(ReasonCode.serverUnavailable.connectReturnCode == .serverUnavailable)
+        #expect(ReasonCode.connectionRateExceeded.connectReturnCode == .serverUnavailable)
+        // Refusals of what the client sent have no 3.1.1 return code: the connection is closed instead.
+        for reason in [ReasonCode.protocolError, .malformedPacket, .topicNameInvalid, .payloadFormatInvalid, .retainNotSupported, .qosNotSupported, .packetTooLarge] {
+            #expect(reason.connectReturnCode == nil, "\(reason)")
+        }
         #expect(ConnectReturnCode.allCases.map(\.reasonCode.rawValue) == [0, 1, 2, 3, 4, 5])
     }
 }

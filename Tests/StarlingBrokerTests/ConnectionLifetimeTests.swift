@@ -118,7 +118,8 @@ import Testing
                 try await rude.send(.pingReq)
                 try await rude.expectClosed()
             }
-            for client in silent { try await client.expectClosed() }
+            // The TLS client's own handshake may be cut short too: only the close matters.
+            for client in silent { _ = try await client.expectClosedWithoutPackets() }
         }
     }
 

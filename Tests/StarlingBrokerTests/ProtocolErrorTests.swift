@@ -126,6 +126,35 @@ import Testing
         }
     }
 
+    /// A refusing DISCONNECT reaches a client that is still writing. Closing a socket with unread input resets
+    /// the connection: the client's next write fails, and most clients give up there without reading the reason.
+    /// So the broker closes its sending side only and reads on, discarding, for a moment. A plain socket shows
+    /// it: the write after the refusal succeeds, and the DISCONNECT is there to read.
+    @Test func aRefusingDisconnectReachesAClientThatIsStillWriting() async throws {
+        try await TestBroker.with({ $0.limits.receiveMaximum = 2 }) { broker in
+            let socket = try PlainSocket(port: broker.port)
+            defer { socket.close() }
+            // CONNECT 5.0, Clean Start, client "writing"; then its CONNACK.
+            try socket.write([0x10, 0x14, 0x00, 0x04] + Array("MQTT".utf8) + [0x05, 0x02, 0x00, 0x00, 0x00, 0x00, 0x07] + Array("writing".utf8))
+            var received = try socket.read(atLeast: 2)
+            // The third QoS 2 PUBLISH ("rm/t", "x") exceeds the Receive Maximum; 200 KB of pings follow it.
+            var bytes: [UInt8] = []
+            for identifier: UInt8 in 1...3 {
+                bytes += [0x34, 0x0A, 0x00, 0x04] + Array("rm/t".utf8) + [0x00, identifier, 0x00] + Array("x".utf8)
+            }
+            for _ in 0..<100_000 { bytes += [0xC0, 0x00] }
+            try socket.write(bytes)
+            try await broker.waitForConnectedClients(0)
+            // Still writing after the broker has ended the connection.
+            try socket.write([0xC0, 0x00])
+            received += try socket.readToEnd()
+            let packets = PlainSocket.packetTypesAndFirstBytes(received)
+            #expect(packets.first?.type == 0x20)
+            #expect(packets.last?.type == 0xE0)
+            #expect(packets.last?.firstByte == ReasonCode.receiveMaximumExceeded.rawValue)
+        }
+    }
+
     /// 5.0 §3.14.2.2.2: a non-zero Session Expiry Interval in DISCONNECT after 0 in CONNECT is a Protocol Error;
     /// the DISCONNECT is not a valid one, so the broker answers 0x82 and the will is published.
     @Test func v5SessionExpiryOnDisconnectAfterZeroInConnectIsAProtocolError() async throws {

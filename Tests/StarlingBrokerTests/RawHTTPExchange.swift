@@ -12,7 +12,7 @@ enum RawHTTPExchange {
         var closed: Bool
     }
 
-    static func send(_ request: [UInt8], port: Int, tls: TLSConfiguration? = nil, timeout: TimeAmount = .seconds(5)) async throws -> Outcome {
+    static func send(_ request: [UInt8], port: Int, tls: TLSConfiguration? = nil, timeout: TimeAmount = .seconds(20)) async throws -> Outcome {
         let received = NIOLockedValueBox<[UInt8]>([])
         let sslContext = try tls.map(NIOSSLContext.init(configuration:))
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

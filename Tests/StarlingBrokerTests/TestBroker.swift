@@ -158,3 +158,16 @@ extension RawClient {
 extension PublishPacket {
     var payloadString: String { String(buffer: payload) }
 }
+
+extension TestBroker {
+    /// Waits until the broker counts `count` connected clients: a connection it ended is no longer counted.
+    func waitForConnectedClients(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await broker.statistics().connectedClients != count {
+            guard ContinuousClock.now < deadline else {
+                throw RawClient.Failure(description: "not \(count) connected clients within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
