@@ -102,10 +102,16 @@ final class BrokerCore: Sendable {
         loopIndexes[ObjectIdentifier(eventLoop)].map { loops[$0] }
     }
 
-    /// Runs `body` on every loop's replica; the future completes when all have run it.
+    /// Runs `body` on every loop's replica; the future completes when all have run it. Called on one of the
+    /// loops, it updates that loop's replica at once, before the loop reads anything more: with one loop, a
+    /// PUBLISH that arrives after a SUBSCRIBE is routed by the subscription, SUBACK or not.
     func updateSubscriptions(on eventLoop: any EventLoop, _ body: @escaping @Sendable (inout TopicTree) -> Void) -> EventLoopFuture<Void> {
         let futures = loops.map { loop in
-            loop.eventLoop.submit { body(&loop.subscriptions) }
+            guard loop.eventLoop === eventLoop, eventLoop.inEventLoop else {
+                return loop.eventLoop.submit { body(&loop.subscriptions) }
+            }
+            body(&loop.subscriptions)
+            return eventLoop.makeSucceededVoidFuture()
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
     }
