@@ -60,6 +60,11 @@ final class ClientWebSocketFrames: ChannelDuplexHandler {
         self.context = context
     }
 
+    /// The context refers back to this handler: kept past the channel's end, the pair would never be freed.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     /// Sends a frame of `opcode` as it is, for tests of what the broker does with frames MQTT does not use or
     /// that RFC 6455 forbids (unmasked, with a reserved bit set).
     func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true, rsv1: Bool = false) {

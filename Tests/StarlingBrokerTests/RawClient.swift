@@ -216,10 +216,11 @@ final class RawClient: Sendable {
         private var front = 0
         private var isClosed = false
         private var waiter: EventLoopPromise<Event>?
-        private var context: ChannelHandlerContext?
+        /// Kept apart from the context, which is let go when the channel closes: the test may still wait on events.
+        private var eventLoop: (any EventLoop)?
 
         func handlerAdded(context: ChannelHandlerContext) {
-            self.context = context
+            eventLoop = context.eventLoop
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -253,7 +254,7 @@ final class RawClient: Sendable {
         }
 
         func next(timeout: TimeAmount) -> EventLoopFuture<Event> {
-            let eventLoop = context!.eventLoop
+            let eventLoop = self.eventLoop!
             if front < events.count {
                 let event = events[front]
                 front += 1
