@@ -114,6 +114,11 @@ public struct BrokerConfiguration: Sendable {
         /// together; beyond it the client is answered 431 (Request Header Fields Too Large) and the connection
         /// closed.
         public var maximumUpgradeHeadBytes: Int = 16_384
+        /// Memory freed after a wave of connections (a flood of stalled TLS handshakes, say) stays with the
+        /// allocator unless given back: checked every `interval`, once at least `afterConnections` connections
+        /// have been accepted since it was last given back and the wave has passed (fewer than that many in the
+        /// last interval), the allocator returns its free pages to the system. Nil never does. Linux (glibc) only.
+        public var freedMemoryReturn: FreedMemoryReturn? = FreedMemoryReturn()
         /// How long the authenticator may take over one decision before the client is refused with 0x87 / 0x05.
         public var authenticationTimeout: TimeAmount = .seconds(10)
         /// Bytes in a client identifier.

@@ -26,6 +26,8 @@ final class BrokerCore: Sendable {
     let upgradeHeadLimitLog = RareLog()
     /// Numbers the connections for `AuthenticationRequest.connectionNumber`.
     let connectionNumbers = ManagedAtomic<UInt64>(0)
+    /// Connections accepted on the listeners, whatever became of them.
+    let acceptedConnections = ManagedAtomic<UInt64>(0)
     let events = BrokerEventBroadcaster()
     let logger: Logger
     /// The turns of the shared groups by filter, held weakly: the groups in the replicas keep them alive.

@@ -28,6 +28,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var webSocketViolations: UInt64 = 0
     /// WebSocket upgrade requests refused for a head beyond `Limits.maximumUpgradeHeadBytes`.
     public var upgradeHeadsRefused: UInt64 = 0
+    /// Times the memory freed after a wave of connections was given back to the system (`Limits.freedMemoryReturn`).
+    public var freedMemoryReturns: UInt64 = 0
 
     public init() {}
 }

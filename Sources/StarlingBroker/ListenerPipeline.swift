@@ -31,6 +31,7 @@ struct ListenerPipeline: Sendable {
         #if DEBUG
         core.liveObjects.track(channel, as: .channel)
         #endif
+        core.acceptedConnections.wrappingIncrement(ordering: .relaxed)
         return channel.eventLoop.makeCompletedFuture {
             if let openConnections, let maximum = listener.maximumConnections {
                 guard openConnections.loadThenWrappingIncrement(ordering: .relaxed) < maximum else {

@@ -21,6 +21,7 @@ public final class MQTTBroker: Service, Sendable {
     private let serverChannels = NIOLockedValueBox<[any Channel]>([])
     private let started = NIODeadline.now()
     private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
+    private let freedMemoryReturner = NIOLockedValueBox<FreedMemoryReturner?>(nil)
 
     /// The version of Starling, as `$SYS/broker/version` gives it.
     public static let version = "0.1.0"
@@ -50,6 +51,12 @@ public final class MQTTBroker: Service, Sendable {
             let started = self.started
             systemTopics.withLockedValue { topics in
                 if topics == nil { topics = SystemTopics(core: core, interval: interval, version: Self.version, started: started) }
+            }
+        }
+        if let policy = limits.freedMemoryReturn {
+            let core = self.core
+            freedMemoryReturner.withLockedValue { returner in
+                if returner == nil { returner = FreedMemoryReturner(core: core, policy: policy) }
             }
         }
         var addresses: [SocketAddress] = []
@@ -97,6 +104,10 @@ public final class MQTTBroker: Service, Sendable {
         systemTopics.withLockedValue { topics in
             topics?.cancel()
             topics = nil
+        }
+        freedMemoryReturner.withLockedValue { returner in
+            returner?.cancel()
+            returner = nil
         }
         var closed: [EventLoopFuture<Void>] = []
         for loop in core.loops {
@@ -176,7 +187,9 @@ public final class MQTTBroker: Service, Sendable {
 
     /// What the broker has done since it started: clients, sessions, subscriptions, messages and bytes.
     public func statistics() async throws -> BrokerStatistics {
-        try await core.statistics(since: started).get()
+        var statistics = try await core.statistics(since: started).get()
+        statistics.freedMemoryReturns = freedMemoryReturner.withLockedValue { $0?.returns.load(ordering: .relaxed) } ?? 0
+        return statistics
     }
 
     /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread

@@ -31,6 +31,7 @@ extension ServerConfiguration {
         .seconds("hibernate_after", \.broker.limits.hibernateAfter),
         .optionalInt("hibernate_quickly_above", \.broker.limits.hibernateQuicklyAbove, in: 0...100_000_000),
         .seconds("auth_timeout", \.broker.limits.authenticationTimeout),
+        .optionalInt("return_freed_memory_after", \.broker.limits.freedMemoryReturnAfterConnections, in: 0...100_000_000),
         .int("max_client_id_length", \.broker.limits.maximumClientIdentifierLength, in: 1...65_535),
         .uint16("outbound_topic_alias_maximum", \.broker.limits.maximumOutboundTopicAliases),
         .bool("retain_available", \.broker.retainAvailable),
@@ -63,4 +64,16 @@ extension ServerConfiguration {
         .choice("durability", \.durabilityMode, ["every-ack": "every-ack", "periodic": "periodic"]),
         .int("durability_interval_ms", \.durabilityInterval, in: 1...60_000),
     ]
+}
+
+extension BrokerConfiguration.Limits {
+    /// `freedMemoryReturn` as the one number the configuration file sets: connections accepted since memory was
+    /// last given back; 0 never gives it back.
+    var freedMemoryReturnAfterConnections: Int? {
+        get { freedMemoryReturn?.afterConnections ?? 0 }
+        set {
+            guard let newValue else { return }
+            freedMemoryReturn = newValue == 0 ? nil : FreedMemoryReturn(interval: freedMemoryReturn?.interval ?? .seconds(10), afterConnections: newValue)
+        }
+    }
 }

@@ -93,6 +93,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds the authenticator may take over one decision (default: 10).")
     var authTimeout: Int?
 
+    @Option(name: .long, help: "Connections accepted after which, once they stop coming, the memory they freed is given back to the system; 0 never (default: 1000).")
+    var returnFreedMemoryAfter: Int?
+
     @Option(name: .long, help: "Bytes in a client identifier (default: \(limits.maximumClientIdentifierLength)).")
     var maxClientIdLength: Int?
 
@@ -172,6 +175,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("hibernate_after", hibernateAfter),
             ("hibernate_quickly_above", hibernateQuicklyAbove),
             ("auth_timeout", authTimeout),
+            ("return_freed_memory_after", returnFreedMemoryAfter),
             ("max_client_id_length", maxClientIdLength),
             ("outbound_topic_alias_maximum", outboundTopicAliasMaximum),
             ("retain_available", retainAvailable),

@@ -118,6 +118,13 @@ import Testing
         #expect(Self.error("max_upgrade_head_bytes: 10\n") != nil)
     }
 
+    @Test func freedMemoryReturnFromFileAndFlagAndZeroTurnsItOff() throws {
+        #expect(try Self.load("").broker.limits.freedMemoryReturn == FreedMemoryReturn(interval: .seconds(10), afterConnections: 1_000))
+        #expect(try Self.load("return_freed_memory_after: 5000\n").broker.limits.freedMemoryReturn?.afterConnections == 5_000)
+        #expect(try Self.load("", flags: ["return_freed_memory_after": "0"]).broker.limits.freedMemoryReturn == nil)
+        #expect(Self.error("return_freed_memory_after: -1\n") != nil)
+    }
+
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
         let message = Self.error("max_packet_size: 1000\nmax_pakcet_size: 2000\n")
         #expect(message == "FILE (line 2): max_pakcet_size: unknown key")

@@ -1,0 +1,64 @@
+import Atomics
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When the broker gives the memory freed after a wave of connections back to the system (see
+/// `BrokerConfiguration.Limits.freedMemoryReturn`).
+public struct FreedMemoryReturn: Sendable, Hashable {
+    public var interval: TimeAmount
+    public var afterConnections: Int
+
+    public init(interval: TimeAmount = .seconds(10), afterConnections: Int = 1_000) {
+        self.interval = interval
+        self.afterConnections = afterConnections
+    }
+}
+
+/// Gives memory the allocator holds free back to the system after a wave of connections. glibc keeps what a
+/// burst of connections freed in its arenas: after 27,000 stalled TLS handshakes a broker that holds nothing of
+/// them still had 216 MB resident, and 35 MB once the allocator was asked to let go of its free pages.
+final class FreedMemoryReturner: Sendable {
+    private let task: RepeatedTask
+    /// How often free memory has been given back.
+    let returns = ManagedAtomic<UInt64>(0)
+
+    init(core: BrokerCore, policy: FreedMemoryReturn) {
+        let lastTick = ManagedAtomic<UInt64>(0)
+        let lastReturn = ManagedAtomic<UInt64>(0)
+        let returns = self.returns
+        let threshold = UInt64(max(1, policy.afterConnections))
+        task = core.loops[0].eventLoop.scheduleRepeatedTask(initialDelay: policy.interval, delay: policy.interval) { _ in
+            let accepted = core.acceptedConnections.load(ordering: .relaxed)
+            let inLastInterval = accepted &- lastTick.exchange(accepted, ordering: .relaxed)
+            guard accepted &- lastReturn.load(ordering: .relaxed) >= threshold, inLastInterval < threshold else { return }
+            lastReturn.store(accepted, ordering: .relaxed)
+            // Walking every arena takes its lock for a moment: not on an event loop.
+            NIOThreadPool.singleton.submit { _ in
+                Self.returnFreeMemory()
+                returns.wrappingIncrement(ordering: .relaxed)
+            }
+        }
+    }
+
+    func cancel() {
+        task.cancel()
+    }
+
+    private static func returnFreeMemory() {
+        #if canImport(Glibc)
+        _ = mallocTrim?(0)
+        #endif
+    }
+
+    #if canImport(Glibc)
+    /// glibc's `malloc_trim`, looked up at run time: its header is not part of the Glibc module, and a C library
+    /// without it simply keeps what it holds.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+    #endif
+}
