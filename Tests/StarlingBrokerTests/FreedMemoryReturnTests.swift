@@ -11,11 +11,7 @@ import Testing
         }) { broker in
             #expect(try await broker.broker.statistics().freedMemoryReturns == 0)
             for _ in 0..<20 { await (try await broker.open()).drop() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while try await broker.broker.statistics().freedMemoryReturns == 0 {
-                guard ContinuousClock.now < deadline else { throw RawClient.Failure(description: "no memory returned within 20 s") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await broker.waitForStatistics("memory returned") { $0.freedMemoryReturns > 0 }
             // Given back once for the wave, not again while nothing new comes.
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await broker.broker.statistics().freedMemoryReturns == 1)

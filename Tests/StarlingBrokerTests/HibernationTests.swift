@@ -300,14 +300,8 @@ import Testing
 extension TestBroker {
     /// Waits until `count` connections hibernate, which an idle connection does after `hibernateAfter` (and at most
     /// two ticks of the wheel more).
-    func waitForHibernating(_ count: Int, timeout: Duration = .seconds(5)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await broker.statistics().hibernatingClients != count {
-            guard ContinuousClock.now < deadline else {
-                throw RawClient.Failure(description: "\(count) connections did not hibernate within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+    func waitForHibernating(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+        try await waitForStatistics("\(count) hibernating connections", timeout: timeout) { $0.hibernatingClients == count }
     }
 }
 

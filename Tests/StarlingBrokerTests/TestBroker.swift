@@ -160,14 +160,19 @@ extension PublishPacket {
 }
 
 extension TestBroker {
-    /// Waits until the broker counts `count` connected clients: a connection it ended is no longer counted.
-    func waitForConnectedClients(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+    /// Waits until the broker's statistics show what `condition` looks for; fails after `timeout`, naming `what`.
+    func waitForStatistics(_ what: String, timeout: Duration = .seconds(20), until condition: (BrokerStatistics) -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
-        while try await broker.statistics().connectedClients != count {
+        while !condition(try await broker.statistics()) {
             guard ContinuousClock.now < deadline else {
-                throw RawClient.Failure(description: "not \(count) connected clients within \(timeout)")
+                throw RawClient.Failure(description: "\(what): not within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Waits until the broker counts `count` connected clients: a connection it ended is no longer counted.
+    func waitForConnectedClients(_ count: Int) async throws {
+        try await waitForStatistics("\(count) connected clients") { $0.connectedClients == count }
     }
 }
