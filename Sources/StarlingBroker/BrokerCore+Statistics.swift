@@ -16,7 +16,8 @@ extension BrokerCore {
             statistics.retainedMessages = retained.withLockedValue { $0.count }
             statistics.messagesReceived = total.messagesReceived
             statistics.messagesSent = total.messagesSent
-            statistics.messagesDropped = total.messagesDropped
+            statistics.messagesDropped = total.drops.total
+            statistics.drops = total.drops
             // Each PINGREQ answered for a hibernating connection is two bytes in and two out.
             let pingBytes = 2 * (runningHibernationWatcher?.answeredPings ?? 0)
             statistics.bytesReceived = total.bytesReceived &+ pingBytes

@@ -16,9 +16,10 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var messagesReceived: UInt64 = 0
     /// PUBLISH packets sent to clients.
     public var messagesSent: UInt64 = 0
-    /// Messages not delivered to a subscriber: its queue was full, it read too slowly, or the message was larger
-    /// than its Maximum Packet Size.
+    /// Messages not delivered to a subscriber, all reasons together: `drops.total`.
     public var messagesDropped: UInt64 = 0
+    /// Messages not delivered to a subscriber, by reason.
+    public var drops = MessageDrops()
     public var bytesReceived: UInt64 = 0
     public var bytesSent: UInt64 = 0
     /// Times a connection's unsent output reached `Limits.maximumOutboundBytes` and the broker stopped reading
@@ -39,7 +40,7 @@ public struct BrokerStatistics: Sendable, Hashable {
 struct LoopCounters {
     var messagesReceived: UInt64 = 0
     var messagesSent: UInt64 = 0
-    var messagesDropped: UInt64 = 0
+    var drops = MessageDrops()
     var bytesReceived: UInt64 = 0
     var bytesSent: UInt64 = 0
     var hibernatingConnections = 0
@@ -52,7 +53,7 @@ struct LoopCounters {
     static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
         LoopCounters(
             messagesReceived: lhs.messagesReceived &+ rhs.messagesReceived, messagesSent: lhs.messagesSent &+ rhs.messagesSent,
-            messagesDropped: lhs.messagesDropped &+ rhs.messagesDropped, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
+            drops: lhs.drops + rhs.drops, bytesReceived: lhs.bytesReceived &+ rhs.bytesReceived,
             bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections,
             wakes: lhs.wakes &+ rhs.wakes, outboundLimitReached: lhs.outboundLimitReached &+ rhs.outboundLimitReached,
             webSocketViolations: lhs.webSocketViolations &+ rhs.webSocketViolations,

@@ -538,12 +538,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             duplicate: duplicate, packetIdentifier: packetIdentifier, properties: properties))
         if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
             // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
-            logger.debug("message larger than the client's Maximum Packet Size not sent", metadata: ["topic": "\(delivery.message.topic)"])
-            if let packetIdentifier, let session {
-                session.inflight.removeValue(forKey: packetIdentifier)
-                loop.storage?.recordRemoval(delivery, for: session)
+            if let session {
+                if let packetIdentifier {
+                    session.inflight.removeValue(forKey: packetIdentifier)
+                    loop.storage?.recordRemoval(delivery, for: session)
+                }
+                session.drop(delivery, loop: loop, reason: .tooLarge)
+            } else {
+                loop.counters.drops.count(.tooLarge)
             }
-            loop.counters.messagesDropped &+= 1
             return
         }
         loop.counters.messagesSent &+= 1

@@ -8,6 +8,7 @@ extension Session {
         guard isAlive else { return }
         let now = delivery.message.expiryClock
         if delivery.message.isExpired(at: now) {
+            drop(delivery, loop: loop, reason: .expired)
             loop.storage?.recordRemoval(delivery, for: self)
             return
         }
@@ -21,7 +22,7 @@ extension Session {
             if connection.isWritable {
                 connection.sendPublish(delivery, packetIdentifier: nil, duplicate: false, now: now)
             } else {
-                drop(delivery, loop: loop, reason: "the client is not reading")
+                drop(delivery, loop: loop, reason: .slowClient)
             }
             return
         }
@@ -49,23 +50,26 @@ extension Session {
 
     private func enqueue(_ delivery: Delivery, loop: BrokerLoop) {
         guard queue.count < loop.configuration.limits.maximumQueuedMessages else {
-            drop(delivery, loop: loop, reason: "its queue is full")
+            drop(delivery, loop: loop, reason: .queueFull)
             loop.storage?.recordRemoval(delivery, for: self)
             return
         }
         queue.append(delivery)
     }
 
-    private func drop(_ delivery: Delivery, loop: BrokerLoop, reason: @autoclosure () -> String) {
+    /// Counts a message not delivered to this session, and says why in the log: at most one line per session every
+    /// ten seconds, so a stalled client cannot flood the log.
+    func drop(_ delivery: Delivery, loop: BrokerLoop, reason: DropReason) {
         droppedMessages += 1
-        loop.counters.messagesDropped &+= 1
-        // At most one line per session every ten seconds, so a stalled client cannot flood the log.
+        loop.counters.drops.count(reason)
         let now = NIODeadline.now()
         guard now >= nextDropLog else { return }
         nextDropLog = now + .seconds(10)
-        loop.logger.warning(
+        // Expiry is what the publisher asked for; the other reasons are the broker protecting itself.
+        loop.logger.log(
+            level: reason == .expired ? .info : .warning,
             "dropping messages for client",
-            metadata: ["client": "\(clientIdentifier)", "reason": "\(reason())", "dropped-so-far": "\(droppedMessages)"])
+            metadata: ["client": "\(clientIdentifier)", "reason": "\(reason.description)", "dropped-so-far": "\(droppedMessages)"])
     }
 
     /// Sends queued messages while the window and the socket allow.
@@ -78,6 +82,7 @@ extension Session {
             if next.sequence != 0 && inflight[Self.packetIdentifier(forSequence: next.sequence)] != nil { break }
             queue.removeFirst()
             if next.message.isExpired(at: now) {
+                drop(next, loop: connection.loop, reason: .expired)
                 connection.loop.storage?.recordRemoval(next, for: self)
                 continue
             }

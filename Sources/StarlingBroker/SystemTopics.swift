@@ -40,6 +40,10 @@ final class SystemTopics: Sendable {
             ("messages/received", "\(statistics.messagesReceived)"),
             ("messages/sent", "\(statistics.messagesSent)"),
             ("messages/dropped", "\(statistics.messagesDropped)"),
+            ("messages/dropped/queue-full", "\(statistics.drops.queueFull)"),
+            ("messages/dropped/slow-client", "\(statistics.drops.slowClient)"),
+            ("messages/dropped/too-large", "\(statistics.drops.tooLarge)"),
+            ("messages/dropped/expired", "\(statistics.drops.expired)"),
             ("bytes/received", "\(statistics.bytesReceived)"),
             ("bytes/sent", "\(statistics.bytesSent)"),
         ]

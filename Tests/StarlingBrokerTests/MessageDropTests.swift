@@ -1,0 +1,104 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import Testing
+
+/// Every message not delivered is counted by its reason in `statistics().drops` (and in all in
+/// `messagesDropped`), and published under `$SYS/broker/messages/dropped/`.
+@Suite struct MessageDropTests {
+    static let persistent: Properties = [.sessionExpiryInterval(60)]
+
+    @Test func aFullQueueOfAClientThatIsAwayCountsAsQueueFull() async throws {
+        try await TestBroker.with({ $0.limits.maximumQueuedMessages = 2 }) { broker in
+            let away = try await broker.client("away", version: .v5, cleanStart: false, properties: Self.persistent)
+            try await away.subscribe("drop/#", qos: .atLeastOnce)
+            try await away.disconnect()
+            let publisher = try await broker.client("publisher", version: .v5)
+            for identifier: UInt16 in 1...3 {
+                try await publisher.publishQoS1("drop/\(identifier)", "m", packetIdentifier: identifier)
+            }
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.queueFull == 1)
+            #expect(statistics.drops.total == 1)
+            #expect(statistics.messagesDropped == 1)
+        }
+    }
+
+    @Test func aMessageLargerThanTheClientsMaximumCountsAsTooLarge() async throws {
+        try await TestBroker.with { broker in
+            let subscriber = try await broker.client("small", version: .v5, properties: [.maximumPacketSize(64)])
+            try await subscriber.subscribe("size/#", qos: .atLeastOnce)
+            let publisher = try await broker.client("publisher", version: .v5)
+            try await publisher.publishQoS1("size/big", String(repeating: "b", count: 100))
+            try await publisher.publishQoS1("size/small", "s", packetIdentifier: 2)
+            #expect(try await subscriber.expectPublish().topic == "size/small")
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.tooLarge == 1)
+            #expect(statistics.messagesDropped == 1)
+        }
+    }
+
+    /// The expiry is the point here: the message must outlive its Message Expiry Interval of one second.
+    @Test func aMessageThatExpiresWhileItsClientIsAwayCountsAsExpired() async throws {
+        try await TestBroker.with { broker in
+            let away = try await broker.client("away", version: .v5, cleanStart: false, properties: Self.persistent)
+            try await away.subscribe("exp/#", qos: .atLeastOnce)
+            try await away.disconnect()
+            let publisher = try await broker.client("publisher", version: .v5)
+            try await publisher.send(.publish(PublishPacket(
+                topic: "exp/short", payload: ByteBuffer(string: "short"), qos: .atLeastOnce, packetIdentifier: 1,
+                properties: [.messageExpiryInterval(1)])))
+            _ = try await publisher.expectPubAck()
+            try await publisher.publishQoS1("exp/marker", "marker", packetIdentifier: 2)
+            try await Task.sleep(for: .milliseconds(1_200))
+            let back = try await broker.client("away", version: .v5, cleanStart: false, properties: Self.persistent)
+            #expect(try await back.expectPublish().topic == "exp/marker")
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.expired == 1)
+            #expect(statistics.messagesDropped == 1)
+        }
+    }
+
+    /// QoS 0 to a client that reads nothing is dropped once its output is full, and counted as such.
+    @Test func qos0ToAClientThatIsNotReadingCountsAsSlowClient() async throws {
+        try await TestBroker.with({ $0.limits.maximumOutboundBytes = 16_384 }) { broker in
+            let subscriber = try await broker.client("stalled", version: .v5)
+            try await subscriber.subscribe("flood/#")
+            try await subscriber.setReading(false)
+            let publisher = try await broker.client("publisher", version: .v5)
+            let payload = String(repeating: "p", count: 60_000)
+            // Far more than the socket buffers between them hold: at some point the output stays full.
+            for _ in 0..<20 {
+                try await publisher.send(Array(repeating: Packet.publish(PublishPacket(topic: "flood/t", payload: ByteBuffer(string: payload))), count: 50))
+                if try await broker.broker.statistics().drops.slowClient > 0 { break }
+            }
+            try await broker.waitForStatistics("QoS 0 dropped for the stalled client") { $0.drops.slowClient > 0 }
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.queueFull == 0)
+            #expect(statistics.messagesDropped == statistics.drops.slowClient)
+        }
+    }
+
+    @Test func dropsArePublishedUnderSYS() async throws {
+        try await TestBroker.with({
+            $0.limits.maximumQueuedMessages = 1
+            $0.systemTopicsInterval = .milliseconds(50)
+        }) { broker in
+            let away = try await broker.client("away", version: .v5, cleanStart: false, properties: Self.persistent)
+            try await away.subscribe("drop/#", qos: .atLeastOnce)
+            try await away.disconnect()
+            let publisher = try await broker.client("publisher", version: .v5)
+            for identifier: UInt16 in 1...2 {
+                try await publisher.publishQoS1("drop/\(identifier)", "m", packetIdentifier: identifier)
+            }
+            let watcher = try await broker.client("watcher", version: .v5)
+            try await watcher.send(.subscribe(SubscribePacket(
+                packetIdentifier: 1, subscriptions: [.init(topicFilter: "$SYS/broker/messages/dropped/queue-full", options: SubscriptionOptions())])))
+            // Refreshes may come before the SUBACK (3.8.4); the count becomes 1 within a few of them.
+            while true {
+                guard case .publish(let publish) = try await watcher.nextPacket() else { continue }
+                if publish.payloadString == "1" { break }
+            }
+        }
+    }
+}
