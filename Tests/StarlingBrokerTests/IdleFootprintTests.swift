@@ -23,10 +23,12 @@ import Testing
         }
     }
 
-    /// What malloc gives an object that `make` makes. A block that malloc reuses may be larger than asked for,
-    /// so this is the smallest of several, held at once so that each is a block of its own.
+    /// What malloc gives an object that `make` makes. A block that malloc reuses may be larger than asked for
+    /// (glibc hands out a free block up to 31 bytes larger whole), and while other tests run their frees can
+    /// leave many such blocks: so this is the smallest of a thousand, held at once so that each is a block of its
+    /// own and the later ones come out of fresh memory.
     private static func allocatedBytes(_ make: () -> AnyObject) -> Int {
-        let objects = (0..<16).map { _ in make() }
+        let objects = (0..<1_000).map { _ in make() }
         return objects.map { malloc_usable_size(Unmanaged.passUnretained($0).toOpaque()) }.min()!
     }
 }
