@@ -43,6 +43,7 @@ final class BrokerCore: Sendable {
     #if DEBUG
     let liveObjects = LiveObjects()
     #endif
+    let pendingSubscriptionChanges: PendingSubscriptionChanges
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -52,9 +53,12 @@ final class BrokerCore: Sendable {
         self.authenticationsInFlight = AuthenticationsInFlight(
             maximum: configuration.limits.maximumAuthentications, maximumPerAddress: configuration.limits.maximumAuthenticationsPerAddress)
         self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
+        let pending = PendingSubscriptionChanges(loopCount: eventLoops.count)
+        self.pendingSubscriptionChanges = pending
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
-                index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count, configuration: configuration, logger: logger)
+                index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count, configuration: configuration, logger: logger,
+                pendingSubscriptionChanges: pending)
         }
         self.loops = loops
         var indexes: [ObjectIdentifier: Int] = [:]
@@ -105,14 +109,17 @@ final class BrokerCore: Sendable {
     }
 
     /// Runs `body` on every loop's replica; the future completes when all have run it. Called on one of the
-    /// loops, it updates that loop's replica at once, before the loop reads anything more: with one loop, a
-    /// PUBLISH that arrives after a SUBSCRIBE is routed by the subscription, SUBACK or not.
+    /// loops, it updates that loop's replica at once, before the loop reads anything more; every other loop
+    /// makes the change before it routes its next message (`PendingSubscriptionChanges`). So a PUBLISH handled
+    /// after a SUBSCRIBE is routed by the subscription, SUBACK or not.
     func updateSubscriptions(on eventLoop: any EventLoop, _ body: @escaping @Sendable (inout TopicTree) -> Void) -> EventLoopFuture<Void> {
+        let pending = pendingSubscriptionChanges
+        pending.add(body)
         let futures = loops.map { loop in
             guard loop.eventLoop === eventLoop, eventLoop.inEventLoop else {
-                return loop.eventLoop.submit { body(&loop.subscriptions) }
+                return loop.eventLoop.submit { pending.catchUp(loop) }
             }
-            body(&loop.subscriptions)
+            pending.catchUp(loop)
             return eventLoop.makeSucceededVoidFuture()
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)

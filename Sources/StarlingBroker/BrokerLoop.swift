@@ -41,9 +41,15 @@ final class BrokerLoop: @unchecked Sendable {
     var awakeConnections = 0
     /// This loop's share of `Limits.hibernateQuicklyAbove`.
     let quickHibernationThreshold: Int?
+    /// Subscription changes made on another loop that this replica may not have yet: made before routing.
+    let pendingSubscriptionChanges: PendingSubscriptionChanges
 
-    init(index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger) {
+    init(
+        index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger,
+        pendingSubscriptionChanges: PendingSubscriptionChanges
+    ) {
         self.index = index
+        self.pendingSubscriptionChanges = pendingSubscriptionChanges
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.logger = logger
@@ -58,6 +64,7 @@ final class BrokerLoop: @unchecked Sendable {
     @discardableResult
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
+        if pendingSubscriptionChanges.any { pendingSubscriptionChanges.catchUp(self) }
         // Emptied afterwards, not before: a session kept here would outlive its client until the next message.
         defer { matches.removeAll(keepingCapacity: true) }
         let mayRepeatSessions = subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
