@@ -251,7 +251,7 @@ import Testing
     }
 
     /// 5.0 MQTT-3.1.2-24, -25: the broker sends no packet larger than the client's Maximum Packet Size; such a
-    /// message is dropped for that client as if it had been delivered.
+    /// message is dropped for that client as if it had been delivered, and counted as too large.
     @Test func v5MessagesLargerThanTheClientMaximumAreNotSent() async throws {
         try await TestBroker.with { broker in
             let subscriber = try await broker.client("small", version: .v5, properties: [.maximumPacketSize(64)])
@@ -261,6 +261,9 @@ import Testing
             try await publisher.publishQoS1("size/small", "s", packetIdentifier: 2)
             let received = try await subscriber.expectPublish()
             #expect(received.topic == "size/small")
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.tooLarge == 1)
+            #expect(statistics.messagesDropped == 1)
         }
     }
 }
