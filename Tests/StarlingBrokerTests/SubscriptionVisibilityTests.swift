@@ -1,6 +1,8 @@
 import MQTT
 import NIOConcurrencyHelpers
+import Logging
 import NIOCore
+import NIOEmbedded
 @testable import StarlingBroker
 import Testing
 
@@ -40,5 +42,35 @@ import Testing
             while received.count < 2 { received.append(try await subscriber.nextPacket()) }
             #expect(received.contains { if case .publish(let publish) = $0 { publish.topic == "across/loops" } else { false } })
         }
+    }
+
+    /// With one loop the order of arrival is the order of effect: a PUBLISH handled right after another client's
+    /// SUBSCRIBE, in the same read burst and before any task of the loop has run, is routed by the new
+    /// subscription. The connections sit on channels of an embedded loop, which runs tasks only when told to.
+    @Test func aPublishHandledRightAfterASubscribeOnTheSameLoopReachesIt() throws {
+        let loop = EmbeddedEventLoop()
+        let core = BrokerCore(configuration: BrokerConfiguration(), eventLoops: [loop], logger: Logger(label: "test"))
+        func connected(_ clientIdentifier: String) throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(handler: ConnectionHandler(core: core, loop: core.loops[0], remoteAddress: nil), loop: loop)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
+            try channel.writeInbound(try Packet.connect(ConnectPacket(clientIdentifier: clientIdentifier)).encoded(version: .v3_1_1))
+            loop.run()
+            #expect(try channel.readOutbound(as: ByteBuffer.self) != nil, "no CONNACK for \(clientIdentifier)")
+            return channel
+        }
+        let subscriber = try connected("subscriber")
+        let publisher = try connected("publisher")
+        let subscribe = SubscribePacket(packetIdentifier: 1, subscriptions: [.init(topicFilter: "same/loop", qos: .atMostOnce)])
+        try subscriber.writeInbound(try Packet.subscribe(subscribe).encoded(version: .v3_1_1))
+        try publisher.writeInbound(try Packet.publish(PublishPacket(topic: "same/loop", payload: ByteBuffer(string: "m"), qos: .atMostOnce)).encoded(version: .v3_1_1))
+        loop.run()
+        var decoder = PacketDecoder(version: .v3_1_1)
+        var received: [Packet] = []
+        while var bytes = try subscriber.readOutbound(as: ByteBuffer.self) {
+            while let packet = try decoder.decode(buffer: &bytes) { received.append(packet) }
+        }
+        #expect(received.contains { if case .publish(let publish) = $0 { publish.topic == "same/loop" } else { false } }, "received \(received)")
+        _ = try? subscriber.finish()
+        _ = try? publisher.finish()
     }
 }
