@@ -74,8 +74,11 @@ public struct BrokerConfiguration: Sendable {
         public var maximumPacketSize: Int = 1_048_576
         /// QoS 1 and 2 messages sent to a session and not yet acknowledged (lowered to the client's Receive Maximum).
         public var maximumInflight: Int = 20
-        /// Messages queued per session beyond the inflight window or while it is offline.
+        /// Messages queued for a session while its client is away (and, without `flowControl`, while connected).
         public var maximumQueuedMessages: Int = 1_000
+        /// Slowing publishers down to the pace of the subscribers they feed; nil drops messages to a connected
+        /// session beyond `maximumQueuedMessages` instead.
+        public var flowControl: FlowControl? = FlowControl()
         /// Bytes waiting in a connection's socket buffer before QoS 0 messages to it are dropped.
         public var maximumOutboundBytes: Int = 1_048_576
         /// How long a connection may stay unwritable (its reader stalled) before it is closed.

@@ -25,6 +25,7 @@ extension BrokerCore {
             statistics.outboundLimitReached = total.outboundLimitReached
             statistics.webSocketViolations = total.webSocketViolations
             statistics.upgradeHeadsRefused = total.upgradeHeadsRefused
+            statistics.flowControl = total.flowControl
             return statistics
         }
     }

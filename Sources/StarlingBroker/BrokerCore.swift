@@ -44,6 +44,8 @@ final class BrokerCore: Sendable {
     let liveObjects = LiveObjects()
     #endif
     let pendingSubscriptionChanges: PendingSubscriptionChanges
+    /// The connections waiting for congested sessions (see `FlowControl`).
+    let congestionWaiters = CongestionWaiters()
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
@@ -130,8 +132,9 @@ final class BrokerCore: Sendable {
         sharedGroupCursors.withLockedValue { $0.cursor(for: filter.rawValue) }
     }
 
-    /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`.
-    func publish(_ message: Message, on loop: BrokerLoop) -> Int {
+    /// Routes `message` from any thread: stores it if retained, then delivers it on `loop`. A `publisher` whose
+    /// message went to a congested session waits for it (see `FlowControl`).
+    func publish(_ message: Message, on loop: BrokerLoop, publisher: ConnectionHandler? = nil) -> Int {
         if message.retain && configuration.retainAvailable {
             let limits = configuration.limits
             if !retained.withLockedValue({ $0.retain(message, limits: limits) }) {
@@ -144,7 +147,9 @@ final class BrokerCore: Sendable {
         if events.hasListeners {
             events.emit(.published(clientIdentifier: message.publisher, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
         }
-        return loop.route(message)
+        let receivers = loop.route(message)
+        if let congested = loop.takeCongestedSession(), let publisher { publisher.waitFor(congested) }
+        return receivers
     }
 
     /// Ends `session` for good: its subscriptions go, its pending will is published. Runs on the session's loop.

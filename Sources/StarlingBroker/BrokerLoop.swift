@@ -43,6 +43,9 @@ final class BrokerLoop: @unchecked Sendable {
     let quickHibernationThreshold: Int?
     /// Subscription changes made on another loop that this replica may not have yet: made before routing.
     let pendingSubscriptionChanges: PendingSubscriptionChanges
+    /// The first congested session (not the publisher's own) that the message being routed went to; the
+    /// publishing connection takes it after routing and waits for it (see `FlowControl`).
+    @exclusivity(unchecked) private var congestedSession: Session?
 
     init(
         index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger,
@@ -65,6 +68,7 @@ final class BrokerLoop: @unchecked Sendable {
     func route(_ message: Message) -> Int {
         eventLoop.preconditionInEventLoop()
         if pendingSubscriptionChanges.any { pendingSubscriptionChanges.catchUp(self) }
+        congestedSession = nil
         // Emptied afterwards, not before: a session kept here would outlive its client until the next message.
         defer { matches.removeAll(keepingCapacity: true) }
         let mayRepeatSessions = subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
@@ -181,7 +185,19 @@ final class BrokerLoop: @unchecked Sendable {
         dispatch(delivery, to: session)
     }
 
+    /// The congested session the last message routed went to, if any; forgotten once taken.
+    func takeCongestedSession() -> Session? {
+        defer { congestedSession = nil }
+        return congestedSession
+    }
+
     private func dispatch(_ delivery: Delivery, to session: Session) {
+        if delivery.qos != .atMostOnce, session.isCongested.load(ordering: .relaxed), congestedSession == nil,
+            delivery.message.publisher?.hasSameBytes(as: session.clientIdentifier) != true
+        {
+            // A client publishing to itself never waits for itself: it could not drain while it waits.
+            congestedSession = session
+        }
         let home = session.homeIndex.load(ordering: .acquiring)
         if home == index {
             session.deliver(delivery, loop: self)
@@ -212,6 +228,7 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Flushes every connection written to in this burst and sends the deliveries for other loops.
     func flush() {
+        congestedSession = nil
         storage?.handOff()
         flushConnections()
         guard hasOutbox else { return }

@@ -31,6 +31,8 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var upgradeHeadsRefused: UInt64 = 0
     /// Times the memory freed after a wave of connections was given back to the system (`Limits.freedMemoryReturn`).
     public var freedMemoryReturns: UInt64 = 0
+    /// Publishers slowed to the pace of their subscribers.
+    public var flowControl = FlowControlStatistics()
 
     public init() {}
 }
@@ -49,6 +51,7 @@ struct LoopCounters {
     var outboundLimitReached: UInt64 = 0
     var webSocketViolations: UInt64 = 0
     var upgradeHeadsRefused: UInt64 = 0
+    var flowControl = FlowControlStatistics()
 
     static func + (lhs: LoopCounters, rhs: LoopCounters) -> LoopCounters {
         LoopCounters(
@@ -57,6 +60,6 @@ struct LoopCounters {
             bytesSent: lhs.bytesSent &+ rhs.bytesSent, hibernatingConnections: lhs.hibernatingConnections + rhs.hibernatingConnections,
             wakes: lhs.wakes &+ rhs.wakes, outboundLimitReached: lhs.outboundLimitReached &+ rhs.outboundLimitReached,
             webSocketViolations: lhs.webSocketViolations &+ rhs.webSocketViolations,
-            upgradeHeadsRefused: lhs.upgradeHeadsRefused &+ rhs.upgradeHeadsRefused)
+            upgradeHeadsRefused: lhs.upgradeHeadsRefused &+ rhs.upgradeHeadsRefused, flowControl: lhs.flowControl + rhs.flowControl)
     }
 }

@@ -10,8 +10,10 @@ extension ConnectionHandler {
     }
 
     /// Sends `packet` once every change recorded so far on this loop is committed (with `Durability.everyAck`),
-    /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2).
+    /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2);
+    /// while flow control slows the client, once it is relieved.
     func sendDurably(_ packet: Packet) {
+        if pressure?.congestedSession != nil, withhold(packet) { return }
         guard let storage = loop.storage, storage.holdsAcknowledgements else {
             send(packet)
             return

@@ -79,7 +79,7 @@ extension ConnectionHandler {
     }
 
     func route(_ message: Message, for publish: PublishPacket, session: Session) {
-        let receivers = core.publish(message, on: loop)
+        let receivers = core.publish(message, on: loop, publisher: self)
         // A hook's answer can come after the connection ended (the message still counts), and the session may
         // belong to another connection by then.
         guard state == .connected else { return }

@@ -81,7 +81,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     @exclusivity(unchecked) var session: Session?
     /// When a connection that has not sent CONNECT is closed.
     private var connectDeadline = NIODeadline.distantFuture
-    var drainTimeout: Scheduled<Void>?
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     @exclusivity(unchecked) var keepAliveTimeout: TimeAmount?
     @exclusivity(unchecked) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
@@ -102,6 +101,17 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var authentication: AuthenticationState?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
     var heldAcknowledgements: Deque<HeldAcknowledgement> = []
+    /// Set while the client does not read what it is sent, or its PUBLISH packets wait for a congested session.
+    var pressure: ConnectionPressure?
+    var drainTimeout: Scheduled<Void>? {
+        get { pressure?.drainTimeout }
+        set {
+            if pressure == nil && newValue == nil { return }
+            let pressure = self.pressure ?? ConnectionPressure()
+            pressure.drainTimeout = newValue
+            self.pressure = pressure.isRelieved ? nil : pressure
+        }
+    }
 
     final class AuthenticationState {
         var method: String?
@@ -259,7 +269,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Decodes and handles the buffered bytes until they run out or an asynchronous step pauses the connection.
-    private func processInbound() {
+    func processInbound() {
         // A step that finishes while packets are being handled resumes this loop rather than nesting another.
         guard !processing else { return }
         processing = true
@@ -305,9 +315,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if !processing { loop.flush() }
     }
 
-    /// Reads from the socket unless decoding is paused or the client is not reading what it is sent.
-    private func updateReading() {
-        context?.channel.setOption(ChannelOptions.autoRead, value: !paused && !outputBlocked).whenFailure { _ in }
+    /// Reads from the socket unless decoding is paused, the client is not reading what it is sent, or it is
+    /// held back by flow control.
+    func updateReading() {
+        let reading = !paused && !outputBlocked && pressure?.readingStopped != true
+        context?.channel.setOption(ChannelOptions.autoRead, value: reading).whenFailure { _ in }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -465,6 +477,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func endConnection() {
         guard state != .closed else { return }
         drainTimeout?.cancel()
+        stopWaiting()
+        pressure = nil
         loop.deadlineWheel.remove(self)
         authenticationTimeout?.cancel()
         authenticationTask?.cancel()
@@ -486,6 +500,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             // Taken over by a connection that started the session afresh: the ended session must not keep this handler.
             session.connection = nil
         }
+        // A session whose client is gone no longer holds its publishers up: its queue is bounded as offline.
+        if let session, session.connection == nil { session.relieveCongestion(loop: loop) }
         // A close in the middle of a read burst skips channelReadComplete: flush what the burst routed.
         loop.flush()
     }

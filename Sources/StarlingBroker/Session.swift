@@ -37,6 +37,9 @@ final class Session: @unchecked Sendable {
     @exclusivity(unchecked) var isAlive = true
     /// Whether the session is stored: read by the loops that route to it, set on its own loop.
     let isDurable = Atomic(false)
+    /// Whether its client is connected and its queue reached `FlowControl.highWater`: read by the loops that
+    /// route to it, whose publishers then wait; set on its own loop, cleared through `CongestionWaiters`.
+    let isCongested = Atomic(false)
     @exclusivity(unchecked) private var lastPacketIdentifier: UInt16 = 0
 
     /// The session's subscriptions, by the bytes of the filter as sent.
@@ -75,9 +78,18 @@ final class Session: @unchecked Sendable {
         get { occasional?.nextDropLog ?? .uptimeNanoseconds(0) }
         set { occasionalState.nextDropLog = newValue }
     }
+    /// While congested: when to check that the client acknowledged something since the last check.
+    var congestionCheck: Scheduled<Void>? {
+        get { occasional?.congestionCheck }
+        set { if newValue != nil || occasional != nil { occasionalState.congestionCheck = newValue } }
+    }
+    var acknowledgedWhileCongested: Bool {
+        get { occasional?.acknowledgedWhileCongested ?? false }
+        set { if newValue || occasional != nil { occasionalState.acknowledgedWhileCongested = newValue } }
+    }
 
     /// What only some sessions need — a will, the timers of a session or a will that waits, the state of the
-    /// drop log — kept apart, so that a session without them carries one nil pointer instead of about 130 bytes
+    /// drop log and of a congestion — kept apart, so that a session without them carries one nil pointer instead of about 130 bytes
     /// of fields. Touched on the session's loop only, like the rest.
     private final class Occasional {
         var will: ConnectPacket.Will?
@@ -85,6 +97,8 @@ final class Session: @unchecked Sendable {
         var willTask: Scheduled<Void>?
         var droppedMessages = 0
         var nextDropLog = NIODeadline.uptimeNanoseconds(0)
+        var congestionCheck: Scheduled<Void>?
+        var acknowledgedWhileCongested = false
     }
     private var occasional: Occasional?
     private var occasionalState: Occasional {

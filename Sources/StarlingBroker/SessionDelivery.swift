@@ -49,12 +49,56 @@ extension Session {
     }
 
     private func enqueue(_ delivery: Delivery, loop: BrokerLoop) {
-        guard queue.count < loop.configuration.limits.maximumQueuedMessages else {
+        let limits = loop.configuration.limits
+        let flowControl = connection == nil ? nil : limits.flowControl
+        guard queue.count < flowControl?.maximumQueued ?? limits.maximumQueuedMessages else {
             drop(delivery, loop: loop, reason: .queueFull)
             loop.storage?.recordRemoval(delivery, for: self)
             return
         }
         queue.append(delivery)
+        if let flowControl, queue.count >= flowControl.highWater, !isCongested.load(ordering: .relaxed) {
+            congest(loop: loop)
+        }
+    }
+
+    // MARK: Flow control
+
+    /// The queue reached the high water mark: publishers routing here wait from now on (see `FlowControl`).
+    private func congest(loop: BrokerLoop) {
+        isCongested.store(true, ordering: .relaxed)
+        loop.counters.flowControl.congestions &+= 1
+        acknowledgedWhileCongested = false
+        scheduleCongestionCheck(loop: loop)
+        // Its client must not wait for another session while others may wait for this one.
+        connection?.stopWaitingAsCongested()
+    }
+
+    private func scheduleCongestionCheck(loop: BrokerLoop) {
+        congestionCheck = loop.eventLoop.assumeIsolated().scheduleTask(in: loop.configuration.limits.drainTimeout) { [self] in
+            congestionCheck = nil
+            guard isCongested.load(ordering: .relaxed), let connection else { return }
+            guard acknowledgedWhileCongested else {
+                // A client that reads but never acknowledges would hold its publishers up for ever.
+                loop.counters.flowControl.stalledSubscribersClosed &+= 1
+                connection.logger.warning("closing connection whose client stopped acknowledging what it is sent", metadata: [
+                    "queued": "\(queue.count)", "drain_timeout": "\(loop.configuration.limits.drainTimeout)",
+                ])
+                connection.close()
+                return
+            }
+            acknowledgedWhileCongested = false
+            scheduleCongestionCheck(loop: loop)
+        }
+    }
+
+    /// Ends the congestion, if any, and lets the publishers that waited go on: the queue is down to the low
+    /// water mark, or the client is gone (an offline session's queue is bounded by `maximumQueuedMessages`).
+    func relieveCongestion(loop: BrokerLoop) {
+        guard isCongested.load(ordering: .relaxed), let core = loop.core else { return }
+        congestionCheck?.cancel()
+        congestionCheck = nil
+        CongestionWaiters.wake(core.congestionWaiters.relieve(self), from: self)
     }
 
     /// Counts a message not delivered to this session, and says why in the log: at most one line per session every
@@ -92,6 +136,9 @@ extension Session {
                 _ = send(next, over: connection, now: now)
             }
         }
+        if isCongested.load(ordering: .relaxed), queue.count <= connection.loop.configuration.limits.flowControl?.lowWater ?? 0 {
+            relieveCongestion(loop: connection.loop)
+        }
     }
 
     /// Resends, in order, what was in flight when the previous connection ended (MQTT-4.4.0-1), then the queue.
@@ -111,6 +158,7 @@ extension Session {
     func acknowledge(_ identifier: UInt16) {
         guard let outbound = inflight[identifier], outbound.delivery.qos == .atLeastOnce else { return }
         inflight.removeValue(forKey: identifier)
+        if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
         connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }
@@ -143,6 +191,7 @@ extension Session {
     func completed(_ identifier: UInt16) {
         guard let outbound = inflight[identifier], outbound.released else { return }
         inflight.removeValue(forKey: identifier)
+        if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
         connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }

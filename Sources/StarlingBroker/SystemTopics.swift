@@ -44,6 +44,11 @@ final class SystemTopics: Sendable {
             ("messages/dropped/slow-client", "\(statistics.drops.slowClient)"),
             ("messages/dropped/too-large", "\(statistics.drops.tooLarge)"),
             ("messages/dropped/expired", "\(statistics.drops.expired)"),
+            ("flow-control/congestions", "\(statistics.flowControl.congestions)"),
+            ("flow-control/publishers-slowed", "\(statistics.flowControl.publishersSlowed)"),
+            ("flow-control/reading-stopped", "\(statistics.flowControl.readingStopped)"),
+            ("flow-control/waits-skipped", "\(statistics.flowControl.waitsSkipped)"),
+            ("flow-control/stalled-subscribers-closed", "\(statistics.flowControl.stalledSubscribersClosed)"),
             ("bytes/received", "\(statistics.bytesReceived)"),
             ("bytes/sent", "\(statistics.bytesSent)"),
         ]

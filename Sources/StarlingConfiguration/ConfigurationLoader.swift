@@ -62,6 +62,13 @@ public enum ConfigurationLoader {
         for setting in ServerConfiguration.settings {
             try setting.apply(values, setting.key, &configuration)
         }
+        if let flowControl = configuration.broker.limits.flowControl {
+            guard flowControl.lowWater < flowControl.highWater, flowControl.highWater <= flowControl.maximumQueued else {
+                throw ConfigurationError(
+                    key: "queue_high_water", source: values.source(of: "queue_high_water")?.describe("queue_high_water") ?? "default",
+                    reason: "queue_low_water (\(flowControl.lowWater)) must be below queue_high_water (\(flowControl.highWater)), and that at most max_queued_connected (\(flowControl.maximumQueued))")
+            }
+        }
 
         // Without listeners in the file there is one named `default`, plain MQTT on 0.0.0.0:1883, which flags
         // and environment variables can change; with them, `default` is one more only if they set it.

@@ -14,6 +14,11 @@ extension ServerConfiguration {
         .int("max_packet_size", \.broker.limits.maximumPacketSize, in: 16...268_435_455),
         .int("max_inflight", \.broker.limits.maximumInflight, in: 1...65_535),
         .int("max_queued", \.broker.limits.maximumQueuedMessages, in: 0...10_000_000),
+        .bool("flow_control", \.broker.limits.flowControlEnabled),
+        .int("queue_high_water", \.broker.limits.flowControlSettings.highWater, in: 1...10_000_000),
+        .int("queue_low_water", \.broker.limits.flowControlSettings.lowWater, in: 0...10_000_000),
+        .int("max_queued_connected", \.broker.limits.flowControlSettings.maximumQueued, in: 1...100_000_000),
+        .int("max_withheld_acks", \.broker.limits.flowControlSettings.maximumWithheldAcknowledgements, in: 1...1_000_000),
         .int("max_connections", \.broker.limits.maximumConnections, in: 1...10_000_000),
         .int("max_topic_length", \.broker.limits.maximumTopicLength, in: 1...65_535),
         .int("max_topic_levels", \.broker.limits.maximumTopicLevels, in: 1...65_535),
@@ -75,5 +80,20 @@ extension BrokerConfiguration.Limits {
             guard let newValue else { return }
             freedMemoryReturn = newValue == 0 ? nil : FreedMemoryReturn(interval: freedMemoryReturn?.interval ?? .seconds(10), afterConnections: newValue)
         }
+    }
+}
+
+extension BrokerConfiguration.Limits {
+    /// `flow_control`: false drops messages to a connected session beyond `max_queued` instead of slowing its
+    /// publishers.
+    var flowControlEnabled: Bool {
+        get { flowControl != nil }
+        set { flowControl = newValue ? (flowControl ?? FlowControl()) : nil }
+    }
+
+    /// The flow control thresholds the file sets; ignored while flow control is off.
+    var flowControlSettings: FlowControl {
+        get { flowControl ?? FlowControl() }
+        set { if flowControl != nil { flowControl = newValue } }
     }
 }

@@ -39,8 +39,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Unacknowledged QoS 1/2 messages in flight to each client (default: \(limits.maximumInflight)).")
     var maxInflight: Int?
 
-    @Option(name: .long, help: "Messages queued per session beyond the inflight window or while offline (default: \(limits.maximumQueuedMessages)).")
+    @Option(name: .long, help: "Messages queued for a client while it is away, and with --flow-control false while connected (default: \(limits.maximumQueuedMessages)).")
     var maxQueued: Int?
+
+    @Option(name: .long, help: "Slow publishers down to the pace of the subscribers they feed instead of dropping what they sent: true or false (default: true).")
+    var flowControl: Bool?
+
+    @Option(name: .long, help: "Messages queued for a connected client at which the clients publishing to it are slowed (default: \(FlowControl().highWater)).")
+    var queueHighWater: Int?
+
+    @Option(name: .long, help: "Messages queued at which slowed publishers go on (default: \(FlowControl().lowWater)).")
+    var queueLowWater: Int?
+
+    @Option(name: .long, help: "Messages queued for a connected client in all, beyond which they are dropped (default: \(FlowControl().maximumQueued)).")
+    var maxQueuedConnected: Int?
+
+    @Option(name: .long, help: "Acknowledgements withheld from a slowed client before its socket stops being read (default: \(FlowControl().maximumWithheldAcknowledgements)).")
+    var maxWithheldAcks: Int?
 
     @Option(name: .long, help: "Concurrent client connections (default: \(limits.maximumConnections)).")
     var maxConnections: Int?
@@ -158,6 +173,11 @@ struct ServeCommand: AsyncParsableCommand {
             ("max_packet_size", maxPacketSize),
             ("max_inflight", maxInflight),
             ("max_queued", maxQueued),
+            ("flow_control", flowControl),
+            ("queue_high_water", queueHighWater),
+            ("queue_low_water", queueLowWater),
+            ("max_queued_connected", maxQueuedConnected),
+            ("max_withheld_acks", maxWithheldAcks),
             ("max_connections", maxConnections),
             ("max_topic_length", maxTopicLength),
             ("max_topic_levels", maxTopicLevels),

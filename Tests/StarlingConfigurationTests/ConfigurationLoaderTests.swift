@@ -125,6 +125,20 @@ import Testing
         #expect(Self.error("return_freed_memory_after: -1\n") != nil)
     }
 
+    @Test func flowControlFromFileAndFlagAndFalseTurnsItOff() throws {
+        #expect(try Self.load("").broker.limits.flowControl == FlowControl())
+        let configured = try Self.load("""
+            queue_high_water: 200
+            queue_low_water: 50
+            max_queued_connected: 5000
+            max_withheld_acks: 64
+            """)
+        #expect(configured.broker.limits.flowControl == FlowControl(highWater: 200, lowWater: 50, maximumQueued: 5_000, maximumWithheldAcknowledgements: 64))
+        #expect(try Self.load("queue_high_water: 200\n", flags: ["flow_control": "false"]).broker.limits.flowControl == nil)
+        #expect(Self.error("queue_high_water: 100\nqueue_low_water: 100\n")?.contains("queue_low_water (100) must be below queue_high_water (100)") == true)
+        #expect(Self.error("queue_high_water: 0\n") != nil)
+    }
+
     @Test func unknownTopLevelKeyIsRefusedNamingKeyAndFile() {
         let message = Self.error("max_packet_size: 1000\nmax_pakcet_size: 2000\n")
         #expect(message == "FILE (line 2): max_pakcet_size: unknown key")
