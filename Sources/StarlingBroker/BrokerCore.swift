@@ -163,6 +163,8 @@ final class BrokerCore: Sendable {
         }
         session.expiryTask?.cancel()
         session.expiryTask = nil
+        // Its publishers wait no more, and nothing watches it.
+        session.relieveCongestion(loop: loop)
         if session.willTask != nil {
             session.willTask?.cancel()
             session.willTask = nil

@@ -139,6 +139,26 @@ import Testing
             #expect(received.map(\.sequence) == Array(0..<kept))
         }
     }
+
+    /// A client that takes over its congested persistent session, on whichever loop, gets every message, and the
+    /// publisher that waited for the old connection goes on.
+    @Test func aCongestedSessionTakenOverDeliversEverything() async throws {
+        try await TestBroker.with({ $0.limits.flowControl = Self.tight }) { broker in
+            let stalled = try await broker.stalledSubscriber(to: "taken/t", cleanStart: false)
+            let publisher = try await broker.client("publisher", version: .v3_1_1)
+            let publishing = Task { try await publisher.publishAcknowledged("taken/t", tag: 0, count: 500) }
+            try await broker.waitForStatistics("publisher slowed") { $0.flowControl.publishersSlowed > 0 }
+            let back = try await broker.client("stalled", version: .v3_1_1, cleanStart: false)
+            let received = try await back.receive(500)
+            // The old connection's client read nothing: its window comes again, then the rest, in order.
+            #expect(received.map(\.sequence) == Array(0..<500))
+            try await publishing.value
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.total == 0)
+            #expect(statistics.flowControl.stalledSubscribersClosed == 0)
+            _ = stalled
+        }
+    }
 }
 
 extension TestBroker {

@@ -198,6 +198,8 @@ extension ConnectionHandler {
             }
             // The client is back in time: its pending will is not sent (MQTT-3.1.3-9) and the session stays.
             previous.connection = nil
+            // Its congestion and the timer watching it stay on this loop, which is letting go of the session.
+            previous.relieveCongestion(loop: previousLoop)
             previous.expiryTask?.cancel()
             previous.expiryTask = nil
             previous.willTask?.cancel()
