@@ -64,11 +64,11 @@ extension ClientCore {
     /// Writes (without flushing) a PUBLISH, using a topic alias when the connection has one to spare and the
     /// result fits the broker's Maximum Packet Size.
     func write(_ packet: PublishPacket, on connection: Connection, promise: EventLoopPromise<Void>?) throws {
-        var use = connection.outgoingAliases.use(for: packet.topic)
-        var wire = OutgoingTopicAliases.apply(use, to: packet)
+        var resolution = connection.outgoingAliases?.resolve(packet.topic) ?? .topicOnly
+        var wire = resolution.apply(to: packet)
         var size = Packet.publish(wire).encodedSize(version: connection.version)
-        if size > connection.maximumPacketSize, case .establish = use {
-            use = .none
+        if size > connection.maximumPacketSize, case .assign = resolution {
+            resolution = .topicOnly
             wire = packet
             size = Packet.publish(wire).encodedSize(version: connection.version)
         }
@@ -76,7 +76,7 @@ extension ClientCore {
             throw MQTTClientError(
                 .packetTooLarge, "the PUBLISH to '\(packet.topic)' is \(size) bytes, above the broker's maximum of \(connection.maximumPacketSize)")
         }
-        connection.outgoingAliases.commit(use, topic: packet.topic)
+        if case .assign(let alias) = resolution { connection.outgoingAliases?.commit(packet.topic, alias: alias) }
         connection.channel.write(Packet.publish(wire), promise: promise)
     }
 

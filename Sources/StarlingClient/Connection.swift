@@ -15,7 +15,8 @@ final class Connection {
     let subscriptionIdentifiersAvailable: Bool
     /// The Topic Alias Maximum this client announced: aliases above it are a protocol error.
     let incomingAliasMaximum: UInt16
-    var outgoingAliases: OutgoingTopicAliases
+    /// Nil when the broker takes no aliases or the client uses none.
+    let outgoingAliases: OutgoingTopicAliases?
     var incomingAliases: [UInt16: String] = [:]
 
     init(
@@ -34,6 +35,6 @@ final class Connection {
         subscriptionIdentifiersAvailable = version == .v5 && (properties.subscriptionIdentifiersAvailable ?? true)
         incomingAliasMaximum = version == .v5 ? configuration.topicAliasMaximum : 0
         let aliasMaximum = version == .v5 && configuration.usesTopicAliases ? (properties.topicAliasMaximum ?? 0) : 0
-        outgoingAliases = OutgoingTopicAliases(maximum: aliasMaximum)
+        outgoingAliases = aliasMaximum > 0 ? OutgoingTopicAliases(capacity: aliasMaximum) : nil
     }
 }

@@ -103,7 +103,7 @@ extension ConnectionHandler {
             }
             receiveMaximum = properties.receiveMaximum ?? UInt16.max
             if let maximum = properties.topicAliasMaximum, maximum > 0, limits.maximumOutboundTopicAliases > 0 {
-                outboundAliases = OutboundTopicAliases(capacity: min(maximum, limits.maximumOutboundTopicAliases))
+                outgoingAliases = OutgoingTopicAliases(capacity: min(maximum, limits.maximumOutboundTopicAliases))
             }
         }
         let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)

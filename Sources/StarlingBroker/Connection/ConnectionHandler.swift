@@ -91,7 +91,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var registryPosition = -1
     var topicAliases: [UInt16: String] = [:]
     /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
-    @exclusivity(unchecked) var outboundAliases: OutboundTopicAliases?
+    @exclusivity(unchecked) var outgoingAliases: OutgoingTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
     @exclusivity(unchecked) var clientMaximumPacketSize = Int.max
     private let peer: PeerAddress?
@@ -538,7 +538,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if version == .v5 {
             properties = delivery.message.forwardedProperties(at: now)
             for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
-            switch outboundAliases?.resolve(topic) {
+            switch outgoingAliases?.resolve(topic) {
             case .known(let alias):
                 properties.append(.topicAlias(alias))
                 topic = ""
@@ -567,7 +567,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         loop.counters.messagesSent &+= 1
         // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
-        if let newAlias { outboundAliases?.commit(delivery.message.topic, alias: newAlias) }
+        if let newAlias { outgoingAliases?.commit(delivery.message.topic, alias: newAlias) }
         guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, isAwake,
             case .publish(let publish) = packet
         else {
