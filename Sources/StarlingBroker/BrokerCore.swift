@@ -37,7 +37,8 @@ final class BrokerCore: Sendable {
     let connectionRate: AddressRateLimiter?
     let failedLogins: AddressRateLimiter?
     let authenticationsInFlight: AuthenticationsInFlight
-    let observer: BrokerObserverFeed?
+    /// Where every observable event goes.
+    let eventSink: BrokerEventSink
     /// Made when the first connection hibernates; `failed` once it could not be made, and none will.
     private let hibernation = NIOLockedValueBox<(watcher: HibernationWatcher?, failed: Bool)>((nil, false))
     #if DEBUG
@@ -54,7 +55,7 @@ final class BrokerCore: Sendable {
         self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)
         self.authenticationsInFlight = AuthenticationsInFlight(
             maximum: configuration.limits.maximumAuthentications, maximumPerAddress: configuration.limits.maximumAuthenticationsPerAddress)
-        self.observer = configuration.hooks.observer.map(BrokerObserverFeed.init)
+        self.eventSink = BrokerEventSink(observer: configuration.hooks.observer)
         let pending = PendingSubscriptionChanges(loopCount: eventLoops.count)
         self.pendingSubscriptionChanges = pending
         let loops = eventLoops.enumerated().map {
@@ -143,10 +144,7 @@ final class BrokerCore: Sendable {
                 storage.recordRetained(message)
             }
         }
-        observer?.emit(.published(message))
-        if events.hasListeners {
-            events.emit(.published(clientIdentifier: message.publisher, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
-        }
+        if eventSink.isListening { eventSink.emit(.published(message)) }
         let receivers = loop.route(message)
         if let congested = loop.takeCongestedSession(), let publisher { publisher.waitFor(congested) }
         return receivers

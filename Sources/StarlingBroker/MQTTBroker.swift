@@ -124,8 +124,7 @@ public final class MQTTBroker: Service, Sendable {
             }
             await writer.finish()
         }
-        core.events.finish()
-        await core.observer?.finish()
+        await core.eventSink.finish()
     }
 
     /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`).
@@ -195,7 +194,7 @@ public final class MQTTBroker: Service, Sendable {
     /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread
     /// ones are dropped oldest first.
     public func events(bufferingNewest limit: Int = 10_000) -> AsyncStream<BrokerEvent> {
-        core.events.stream(bufferingNewest: limit)
+        core.eventSink.streams.stream(bufferingNewest: limit)
     }
 }
 

@@ -30,6 +30,12 @@ extension ConnectionHandler {
         guards?.clientInfo
     }
 
+    /// Who the client of `session` is, for an observed event: as hooks see it when they are configured, else
+    /// from what the connection keeps.
+    func observedClient(_ session: Session) -> ClientInfo {
+        clientInfo ?? ClientInfo(clientIdentifier: session.clientIdentifier, protocolVersion: version, remoteAddress: remoteAddress)
+    }
+
     /// Whether an ACL applies to this connection.
     var hasAccessRules: Bool {
         guards?.access != nil

@@ -273,10 +273,7 @@ extension ConnectionHandler {
         if core.logger.logLevel <= .debug {
             logger.debug("client connected", metadata: ["version": "\(version)", "session-present": "\(present)"])
         }
-        if core.events.hasListeners {
-            core.events.emit(.clientConnected(clientIdentifier: session.clientIdentifier, version: version))
-        }
-        if let observer = core.observer, let clientInfo { observer.emit(.connected(clientInfo)) }
+        if core.eventSink.isListening { core.eventSink.emit(.connected(observedClient(session))) }
         session.resume()
         resume()
         loop.flush()
@@ -317,8 +314,7 @@ extension ConnectionHandler {
     /// The connection of `session` is gone: publish or schedule the will, then end or keep the session.
     func sessionEnded(_ session: Session) {
         session.connection = nil
-        if core.events.hasListeners { core.events.emit(.clientDisconnected(clientIdentifier: session.clientIdentifier)) }
-        if let observer = core.observer, let clientInfo { observer.emit(.disconnected(clientInfo)) }
+        if core.eventSink.isListening { core.eventSink.emit(.disconnected(observedClient(session))) }
         let core = self.core
         let loop = self.loop
         if disconnectedNormally {

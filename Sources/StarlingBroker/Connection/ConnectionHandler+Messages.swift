@@ -214,11 +214,8 @@ extension ConnectionHandler {
                     loop.deliver(delivery, to: session)
                 }
             }
-            if core.events.hasListeners {
-                core.events.emit(.subscribed(clientIdentifier: session.clientIdentifier, topicFilters: accepted.map(\.filter.rawValue)))
-            }
-            if let observer = core.observer, let clientInfo {
-                observer.emit(.subscribed(clientInfo, accepted.map(\.filter.rawValue)))
+            if core.eventSink.isListening {
+                core.eventSink.emit(.subscribed(observedClient(session), topicFilters: accepted.map(\.filter.rawValue)))
             }
             resume()
         }
@@ -249,11 +246,8 @@ extension ConnectionHandler {
             for filter in filters { tree.remove(filter, session: session) }
         }.assumeIsolated().whenComplete { [self] _ in
             sendDurably(unsuback)
-            if core.events.hasListeners {
-                core.events.emit(.unsubscribed(clientIdentifier: session.clientIdentifier, topicFilters: filters.map(\.rawValue)))
-            }
-            if let observer = core.observer, let clientInfo {
-                observer.emit(.unsubscribed(clientInfo, filters.map(\.rawValue)))
+            if core.eventSink.isListening {
+                core.eventSink.emit(.unsubscribed(observedClient(session), topicFilters: filters.map(\.rawValue)))
             }
             resume()
         }

@@ -1,21 +1,13 @@
 /// Hands `BrokerObserver` calls from the event loops to one task that makes them in order.
 final class BrokerObserverFeed: Sendable {
-    enum Event: Sendable {
-        case connected(ClientInfo)
-        case disconnected(ClientInfo)
-        case subscribed(ClientInfo, [String])
-        case unsubscribed(ClientInfo, [String])
-        case published(Message)
-    }
-
     /// Calls waiting to be made; beyond it the oldest are dropped, so a slow observer cannot exhaust memory.
     static let capacity = 100_000
 
-    private let continuation: AsyncStream<Event>.Continuation
+    private let continuation: AsyncStream<BrokerEventSink.Event>.Continuation
     private let task: Task<Void, Never>
 
     init(_ observer: any BrokerObserver) {
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(Self.capacity))
+        let (stream, continuation) = AsyncStream.makeStream(of: BrokerEventSink.Event.self, bufferingPolicy: .bufferingNewest(Self.capacity))
         self.continuation = continuation
         self.task = Task {
             for await event in stream {
@@ -30,7 +22,7 @@ final class BrokerObserverFeed: Sendable {
         }
     }
 
-    func emit(_ event: Event) {
+    func emit(_ event: BrokerEventSink.Event) {
         continuation.yield(event)
     }
 
