@@ -1,7 +1,6 @@
 import DequeModule
 import MQTT
 import NIOCore
-import OrderedCollections
 import Synchronization
 
 /// The state the broker keeps for one client identifier, which outlives any one connection: subscriptions,
@@ -46,7 +45,7 @@ final class Session: @unchecked Sendable {
     var subscriptions: [ExactString: SubscriptionRecord] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
-    @exclusivity(unchecked) var inflight: OrderedDictionary<UInt16, Outbound> = [:]
+    @exclusivity(unchecked) var inflight = InflightWindow()
     @exclusivity(unchecked) var queue: Deque<Delivery> = []
     /// The client's Receive Maximum and the broker's own limit, whichever is lower.
     @exclusivity(unchecked) var sendWindow = 20
