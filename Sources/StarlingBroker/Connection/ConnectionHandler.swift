@@ -269,7 +269,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Decodes and handles the buffered bytes until they run out or an asynchronous step pauses the connection.
-    func processInbound() {
+    private func processInbound() {
         // A step that finishes while packets are being handled resumes this loop rather than nesting another.
         guard !processing else { return }
         processing = true
