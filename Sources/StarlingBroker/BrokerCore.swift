@@ -9,6 +9,12 @@ import NIOCore
 /// connect, disconnect, subscribe and retained publishes.
 final class BrokerCore: Sendable {
     let configuration: BrokerConfiguration
+    /// The protocol's rules for PUBLISH, from the configuration once.
+    /// The protocol's rules for CONNECT, from the configuration once.
+    let connectNegotiation: ConnectNegotiation
+    let publishValidation: PublishValidation
+    /// The protocol's rules for SUBSCRIBE, from the configuration once.
+    let subscribeNegotiation: SubscribeNegotiation
     let loops: [BrokerLoop]
     private let loopIndexes: [ObjectIdentifier: Int]
     /// By the client identifier's bytes: a canonically equivalent identifier is another client's.
@@ -50,6 +56,9 @@ final class BrokerCore: Sendable {
 
     init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
         self.configuration = configuration
+        self.publishValidation = PublishValidation(configuration: configuration)
+        self.connectNegotiation = ConnectNegotiation(configuration: configuration, enhancedAuthenticationAvailable: configuration.authenticator != nil)
+        self.subscribeNegotiation = SubscribeNegotiation(configuration: configuration)
         self.logger = logger
         self.connectionRate = configuration.limits.connectionRatePerAddress.map(AddressRateLimiter.init)
         self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)

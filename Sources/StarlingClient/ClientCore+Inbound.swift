@@ -31,16 +31,13 @@ extension ClientCore {
         var topic = publish.topic
         if connection.version == .v5, let alias = publish.properties.topicAlias {
             // MQTT-3.3.2-8, -9: an alias must be within the maximum this client announced.
-            guard alias > 0, alias <= connection.incomingAliasMaximum else {
+            switch connection.incomingAliases.resolve(topic: topic, alias: alias, maximum: connection.incomingAliasMaximum) {
+            case .success(let resolved):
+                topic = resolved
+            case .failure(.outOfRange(let alias)):
                 return connection.handler.close(with: .protocolError("topic alias \(alias) is out of range"), reasonCode: .topicAliasInvalid)
-            }
-            if topic.isEmpty {
-                guard let known = connection.incomingAliases[alias] else {
-                    return connection.handler.close(with: .protocolError("topic alias \(alias) was never set"), reasonCode: .protocolError)
-                }
-                topic = known
-            } else {
-                connection.incomingAliases[alias] = topic
+            case .failure(.unknown(let alias)):
+                return connection.handler.close(with: .protocolError("topic alias \(alias) was never set"), reasonCode: .protocolError)
             }
         }
         let message = MQTTMessage(

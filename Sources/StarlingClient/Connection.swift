@@ -17,7 +17,7 @@ final class Connection {
     let incomingAliasMaximum: UInt16
     /// Nil when the broker takes no aliases or the client uses none.
     let outgoingAliases: OutgoingTopicAliases?
-    var incomingAliases: [UInt16: String] = [:]
+    var incomingAliases = IncomingTopicAliases()
 
     init(
         id: UInt64, channel: any Channel, handler: MQTTConnectionHandler, connAck: ConnAckPacket,

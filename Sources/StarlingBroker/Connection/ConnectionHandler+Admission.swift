@@ -10,7 +10,6 @@ extension ConnectionHandler {
             authenticate(setup)
             return
         }
-        state = .authenticating
         let client = ClientInfo(
             clientIdentifier: setup.clientIdentifier, userName: setup.connect.userName, protocolVersion: version,
             remoteAddress: remoteAddress)
@@ -67,7 +66,7 @@ extension ConnectionHandler {
                 return
             }
         }
-        state = .connecting
+        machine.admitted()
         pause()
         acquireSession(setup)
     }

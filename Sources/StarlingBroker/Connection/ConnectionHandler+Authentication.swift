@@ -23,7 +23,6 @@ extension ConnectionHandler {
             password: connect.password, protocolVersion: version, remoteAddress: remoteAddress,
             clientCertificate: clientCertificate, authenticationMethod: authenticationMethod)
         pendingSetup = setup
-        state = .authenticating
         pause()
         ask(stage: .connect, step: 1, properties: properties)
     }

@@ -7,7 +7,7 @@ extension ConnectionHandler {
     func handleConnect(_ connect: ConnectPacket) {
         // The connect deadline is met; the keep alive, if any, is watched from CONNACK on.
         loop.deadlineWheel.remove(self)
-        version = connect.protocolVersion
+        machine.connectReceived(version: connect.protocolVersion)
         let limits = core.configuration.limits
         let v5 = version == .v5
         if v5 {
@@ -16,7 +16,6 @@ extension ConnectionHandler {
             problemInformation = connect.properties.requestProblemInformation ?? true
         }
 
-        counted = true
         if core.connectionCount.wrappingIncrementThenLoad(ordering: .relaxed) > limits.maximumConnections {
             logger.warning("refusing connection: maximum connections reached", metadata: ["maximum": "\(limits.maximumConnections)"])
             refuse(v5 ? .serverBusy : .serverUnavailable, reasonString: "too many connections")
@@ -37,97 +36,37 @@ extension ConnectionHandler {
             connect.userName = commonName
         }
 
-        var clientIdentifier = connect.clientIdentifier
-        var assignedIdentifier: String?
-        if clientIdentifier.isEmpty {
-            // MQTT-3.1.3-7/-8: 3.1.1 assigns an identifier only with Clean Session; 3.1 never does.
-            guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
-                refuse(.clientIdentifierNotValid, reasonString: "empty client identifier")
-                return
-            }
-            clientIdentifier = Self.makeClientIdentifier()
-            assignedIdentifier = clientIdentifier
-        }
-        guard clientIdentifier.utf8.count <= limits.maximumClientIdentifierLength else {
-            refuse(.clientIdentifierNotValid, reasonString: "client identifier longer than \(limits.maximumClientIdentifierLength) bytes")
+        let terms: ConnectNegotiation.Terms
+        switch core.connectNegotiation.negotiate(connect, makeClientIdentifier: Self.makeClientIdentifier) {
+        case .accept(let accepted):
+            terms = accepted
+        case .refuse(let reason, let why):
+            refuse(reason, reasonString: why)
             return
         }
-        if let will = connect.will {
-            do {
-                try TopicName.validate(will.topic, limits: limits.topicLimits)
-            } catch {
-                refuse(.topicNameInvalid, reasonString: "invalid will topic")
-                return
-            }
-            if will.properties.payloadFormatIndicator == 1 && !will.payload.isValidUTF8 {
-                refuse(.payloadFormatInvalid, reasonString: "will payload is not UTF-8 as its Payload Format Indicator says")
-                return
-            }
-            if will.retain && !core.configuration.retainAvailable {
-                // MQTT-3.2.2-13: a retained will needs retained messages.
-                refuse(.retainNotSupported, reasonString: "retained messages are not available")
-                return
-            }
-            if will.qos > core.configuration.maximumQoS {
-                // MQTT-3.2.2-12: a will QoS above the Maximum QoS.
-                refuse(.qosNotSupported, reasonString: "will QoS above the Maximum QoS \(core.configuration.maximumQoS.rawValue)")
-                return
-            }
-        }
-
-        var keepAlive = connect.keepAlive
-        var serverKeepAlive: UInt16?
-        if limits.maximumKeepAlive < UInt16.max, keepAlive == 0 || keepAlive > limits.maximumKeepAlive {
-            // 5.0 clients are told the keep alive to use (MQTT-3.2.2-21); 3.1.1 has no way to, so, as Mosquitto
-            // does, they are refused.
-            guard v5 else {
-                refuse(.clientIdentifierNotValid)
-                return
-            }
-            keepAlive = limits.maximumKeepAlive
-            serverKeepAlive = keepAlive
-        }
-
-        var receiveMaximum = UInt16.max
-        if v5 {
-            let properties = connect.properties
-            if properties.authenticationData != nil && properties.authenticationMethod == nil {
-                // 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
-                refuse(.protocolError, reasonString: "Authentication Data without an Authentication Method")
-                return
-            }
-            if properties.authenticationMethod != nil && core.configuration.authenticator == nil {
-                // No enhanced authentication method is configured (MQTT-4.12.0-1).
-                refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")
-                return
-            }
-            receiveMaximum = properties.receiveMaximum ?? UInt16.max
-            if let maximum = properties.topicAliasMaximum, maximum > 0, limits.maximumOutboundTopicAliases > 0 {
-                outgoingAliases = OutgoingTopicAliases(capacity: min(maximum, limits.maximumOutboundTopicAliases))
-            }
-        }
-        let expiryInterval: UInt32 = v5 ? (connect.properties.sessionExpiryInterval ?? 0) : (connect.cleanStart ? 0 : UInt32.max)
-
-        loggedClientIdentifier = clientIdentifier
-        let setup = SessionSetup(
-            connect: connect, clientIdentifier: clientIdentifier, assignedIdentifier: assignedIdentifier,
-            keepAlive: keepAlive, serverKeepAlive: serverKeepAlive, expiryInterval: expiryInterval,
-            sendWindow: min(limits.maximumInflight, Int(receiveMaximum)), userName: connect.userName)
-        admit(setup)
+        if let capacity = terms.outgoingTopicAliases { outgoingAliases = OutgoingTopicAliases(capacity: capacity) }
+        loggedClientIdentifier = terms.clientIdentifier
+        admit(SessionSetup(connect: connect, terms: terms))
     }
 
+    /// A CONNECT on its way to a session: the negotiated terms, then what authentication adds.
     struct SessionSetup {
         var connect: ConnectPacket
+        var terms: ConnectNegotiation.Terms
         var clientIdentifier: String
         var assignedIdentifier: String?
-        var keepAlive: UInt16
-        var serverKeepAlive: UInt16?
-        var expiryInterval: UInt32
-        var sendWindow: Int
         /// 5.0: the authenticator's last Authentication Data, sent in CONNACK.
         var authenticationData: ByteBuffer?
         /// Who the client is for the ACL and the hooks: the CONNECT's User Name, or the one the authenticator named.
         var userName: String?
+
+        init(connect: ConnectPacket, terms: ConnectNegotiation.Terms) {
+            self.connect = connect
+            self.terms = terms
+            clientIdentifier = terms.clientIdentifier
+            assignedIdentifier = terms.assignedIdentifier
+            userName = connect.userName
+        }
     }
 
     /// Finds or creates the session for the client, once every earlier connection of the same client identifier
@@ -229,44 +168,23 @@ extension ConnectionHandler {
 
     private func attach(_ session: Session, present: Bool, setup: SessionSetup) {
         session.version = version
-        session.expiryInterval = setup.expiryInterval
+        session.expiryInterval = setup.terms.expiryInterval
         session.will = setup.connect.will
-        session.sendWindow = max(1, setup.sendWindow)
+        session.sendWindow = setup.terms.sendWindow
         self.session = session
         recordAttached(session)
-        guard state == .connecting else {
+        guard machine.sessionAttached() else {
             // The socket closed while the session was being set up.
             sessionEnded(session)
             return
         }
         session.connection = self
-        state = .connected
         setUpGuards(setup)
-        watchIdleness(keepAlive: setup.keepAlive > 0 ? .milliseconds(Int64(setup.keepAlive) * 1_500) : nil)
-        var properties: Properties = []
-        if version == .v5 {
-            let limits = core.configuration.limits
-            if let assigned = setup.assignedIdentifier { properties.append(.assignedClientIdentifier(assigned)) }
-            if let keepAlive = setup.serverKeepAlive { properties.append(.serverKeepAlive(keepAlive)) }
-            if let method = authenticationMethod {
-                // MQTT-4.12.0-5: a successful CONNACK repeats the method.
-                properties.append(.authenticationMethod(method))
-                if let data = setup.authenticationData { properties.append(.authenticationData(data)) }
-            }
-            properties.append(.receiveMaximum(limits.receiveMaximum))
-            properties.append(.maximumPacketSize(UInt32(clamping: limits.maximumPacketSize)))
-            if limits.topicAliasMaximum > 0 { properties.append(.topicAliasMaximum(limits.topicAliasMaximum)) }
-            // Each capability is announced only when off: absent means available (3.2.2.3.4, .5, .11 to .13).
-            let configuration = core.configuration
-            if configuration.maximumQoS < .exactlyOnce { properties.append(.maximumQoS(configuration.maximumQoS)) }
-            if !configuration.retainAvailable { properties.append(.retainAvailable(false)) }
-            if !configuration.wildcardSubscriptionAvailable { properties.append(.wildcardSubscriptionAvailable(false)) }
-            if !configuration.subscriptionIdentifiersAvailable { properties.append(.subscriptionIdentifiersAvailable(false)) }
-            if !configuration.sharedSubscriptionAvailable { properties.append(.sharedSubscriptionAvailable(false)) }
-            if setup.connect.properties.requestResponseInformation == true, let information = core.configuration.responseInformation {
-                properties.append(.responseInformation(information))
-            }
-        }
+        watchIdleness(keepAlive: setup.terms.keepAlive > 0 ? .milliseconds(Int64(setup.terms.keepAlive) * 1_500) : nil)
+        let properties = version == .v5 ? core.connectNegotiation.connAckProperties(
+            setup.terms, assignedIdentifier: setup.assignedIdentifier,
+            requestResponseInformation: setup.connect.properties.requestResponseInformation == true,
+            authenticationMethod: authenticationMethod, authenticationData: setup.authenticationData) : []
         // 3.1 has no Session Present flag: the byte is reserved, 0.
         send(.connAck(ConnAckPacket(sessionPresent: present && version != .v3_1, reasonCode: .success, properties: properties)))
         // Checked first: the connection's logger is made for each line, and this one is usually filtered out.
@@ -306,7 +224,7 @@ extension ConnectionHandler {
             if delay == 0 || !resuming { core.publishWill(of: session, loop: loop) }
         }
         flushOutput()
-        state = .takenOver
+        machine.takenOver()
         close()
         logger.info("session taken over by a new connection")
     }
@@ -317,7 +235,7 @@ extension ConnectionHandler {
         if core.eventSink.isListening { core.eventSink.emit(.disconnected(observedClient(session))) }
         let core = self.core
         let loop = self.loop
-        if disconnectedNormally {
+        if machine.willDiscarded {
             // MQTT-3.1.2-10: a normal DISCONNECT deletes the will.
             if session.will != nil {
                 session.will = nil

@@ -6,63 +6,19 @@ import NIOCore
 extension ConnectionHandler {
     func handlePublish(_ publish: PublishPacket, session: Session) {
         loop.counters.messagesReceived &+= 1
-        let limits = core.configuration.limits
-        if publish.qos > core.configuration.maximumQoS {
-            // MQTT-3.2.2-11 and 3.3.1.2: a QoS above the Maximum QoS in CONNACK.
-            disconnect(reason: .qosNotSupported, reasonString: "QoS above the Maximum QoS \(core.configuration.maximumQoS.rawValue)")
+        let topic: String
+        switch core.publishValidation.validate(publish, version: version, aliases: &topicAliases, unreleased: session.receivedQoS2) {
+        case .accept(let resolved):
+            topic = resolved
+        case .acknowledgeAgain:
+            sendDurably(.pubRec(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
             return
-        }
-        if publish.retain && !core.configuration.retainAvailable {
-            // MQTT-3.2.2-14: RETAIN 1 after Retain Available 0 in CONNACK.
-            disconnect(reason: .retainNotSupported, reasonString: "retained messages are not available")
+        case .refuse(let reason, let why):
+            acknowledge(publish, reasonCode: reason, reasonString: why)
             return
-        }
-        var topic = publish.topic
-        if version == .v5 && !publish.properties.isEmpty {
-            if let alias = publish.properties.topicAlias {
-                // MQTT-3.3.2-8/-9: alias 0 or above the announced maximum is invalid.
-                guard alias != 0, alias <= limits.topicAliasMaximum else {
-                    disconnect(reason: .topicAliasInvalid, reasonString: "topic alias \(alias) outside 1...\(limits.topicAliasMaximum)")
-                    return
-                }
-                if topic.isEmpty {
-                    guard let known = topicAliases[alias] else {
-                        disconnect(reason: .protocolError, reasonString: "unknown topic alias")
-                        return
-                    }
-                    topic = known
-                } else {
-                    topicAliases[alias] = topic
-                }
-            }
-            // MQTT-3.3.4-6: a client does not send Subscription Identifiers.
-            if publish.properties.contains(where: { $0.identifier == .subscriptionIdentifier }) {
-                disconnect(reason: .protocolError, reasonString: "Subscription Identifier in PUBLISH")
-                return
-            }
-            if publish.properties.payloadFormatIndicator == 1 && !publish.payload.isValidUTF8 {
-                // 3.3.2.3.2: a payload that is not the UTF-8 its Payload Format Indicator claims, refused with 0x99.
-                acknowledge(publish, reasonCode: .payloadFormatInvalid, reasonString: "payload is not UTF-8 as its Payload Format Indicator says")
-                return
-            }
-        }
-        do {
-            try TopicName.validate(topic, limits: limits.topicLimits)
-        } catch {
-            disconnect(reason: .topicNameInvalid, reasonString: "invalid topic name")
+        case .disconnect(let reason, let why):
+            disconnect(reason: reason, reasonString: why)
             return
-        }
-        if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
-            if session.receivedQoS2.contains(identifier) {
-                // A resent QoS 2 PUBLISH is acknowledged again but not delivered twice (4.3.3).
-                sendDurably(.pubRec(AcknowledgementPacket(packetIdentifier: identifier)))
-                return
-            }
-            guard session.receivedQoS2.count < Int(limits.receiveMaximum) else {
-                // MQTT-3.3.4-9: more unacknowledged QoS 2 PUBLISH packets than the Receive Maximum.
-                disconnect(reason: .receiveMaximumExceeded, reasonString: "more than \(limits.receiveMaximum) QoS 2 messages unacknowledged")
-                return
-            }
         }
         if guarded, !admitPublish(publish, topic: topic, session: session) { return }
         let message = Message(publish: publish, topic: topic, publisher: session.clientIdentifier, now: .now())
@@ -107,75 +63,29 @@ extension ConnectionHandler {
             authorizeSubscribe(subscribe, session: session, authorizer: authorizer)
             return
         }
-        let limits = configuration.limits
-        let v5 = version == .v5
         let identifier = subscribe.properties.subscriptionIdentifiers.first
-        if identifier != nil && !configuration.subscriptionIdentifiersAvailable {
-            // 3.2.2.3.12: a Subscription Identifier after Subscription Identifiers Available 0 in CONNACK.
-            disconnect(reason: .subscriptionIdentifiersNotSupported, reasonString: "Subscription Identifiers are not available")
+        let guards = self.guards
+        let outcome = core.subscribeNegotiation.negotiate(
+            subscribe, version: version, decisions: decisions,
+            maySubscribe: { guards?.access?.maySubscribe($0) != false },
+            isSubscribed: { session.subscriptions[ExactString($0.rawValue)] != nil },
+            subscriptionCount: session.subscriptions.count)
+        let answer: SubscribeNegotiation.Answer
+        switch outcome {
+        case .disconnect(let reason, let why):
+            disconnect(reason: reason, reasonString: why)
             return
+        case .answer(let negotiated):
+            answer = negotiated
         }
-        let sharedRefused = !configuration.sharedSubscriptionAvailable
-        let wildcardsRefused = !configuration.wildcardSubscriptionAvailable
-        if v5 && (sharedRefused || wildcardsRefused) {
-            // 3.2.2.3.11, .13: the client was told these are not available, so using them is a Protocol Error that
-            // ends the connection, before any of the packet's subscriptions takes effect.
-            for subscription in subscribe.subscriptions {
-                guard let filter = try? TopicFilter(subscription.topicFilter, limits: limits.topicLimits) else { continue }
-                if sharedRefused && filter.isShared {
-                    disconnect(reason: .sharedSubscriptionsNotSupported, reasonString: "shared subscriptions are not available")
-                    return
-                }
-                if wildcardsRefused && filter.hasWildcards {
-                    disconnect(reason: .wildcardSubscriptionsNotSupported, reasonString: "wildcard subscriptions are not available")
-                    return
-                }
-            }
+        for topicFilter in answer.denied { logRefusal("not allowed to subscribe", topic: topicFilter) }
+        let accepted = answer.accepted
+        for entry in accepted {
+            session.subscriptions[ExactString(entry.filter.rawValue)] = Session.SubscriptionRecord(
+                filter: entry.filter, options: entry.options, identifier: identifier)
         }
-        var reasonCodes: [ReasonCode] = []
-        var problems: [String] = []
-        var accepted: [(filter: TopicFilter, options: SubscriptionOptions, isNew: Bool)] = []
-        for (index, subscription) in subscribe.subscriptions.enumerated() {
-            guard let filter = try? TopicFilter(subscription.topicFilter, limits: limits.topicLimits) else {
-                reasonCodes.append(v5 ? .topicFilterInvalid : .subscriptionFailure)
-                if v5 { problems.append("invalid topic filter \"\(subscription.topicFilter)\"") }
-                continue
-            }
-            // A 3.1.1 client cannot be told what is not available: only its subscription fails.
-            if (sharedRefused && filter.isShared) || (wildcardsRefused && filter.hasWildcards) {
-                reasonCodes.append(.subscriptionFailure)
-                continue
-            }
-            if guards?.access?.maySubscribe(filter) == false {
-                // 5.0 3.9.3: Not authorized; 3.1.1: Failure.
-                reasonCodes.append(v5 ? .notAuthorized : .subscriptionFailure)
-                if v5 { problems.append("not allowed to subscribe to \"\(subscription.topicFilter)\"") }
-                logRefusal("not allowed to subscribe", topic: subscription.topicFilter)
-                continue
-            }
-            var maximumQoS = configuration.maximumQoS
-            switch decisions?[index] {
-            case .refuse(let reason):
-                reasonCodes.append(v5 ? (reason.isFailure ? reason : .notAuthorized) : .subscriptionFailure)
-                continue
-            case .downgrade(let qos):
-                maximumQoS = min(maximumQoS, qos)
-            case .allow, nil:
-                break
-            }
-            let isNew = session.subscriptions[ExactString(filter.rawValue)] == nil
-            if isNew && session.subscriptions.count >= limits.maximumSubscriptionsPerClient {
-                reasonCodes.append(v5 ? .quotaExceeded : .subscriptionFailure)
-                if v5 { problems.append("more than \(limits.maximumSubscriptionsPerClient) subscriptions") }
-                continue
-            }
-            // MQTT-3.2.2-10: any requested QoS is accepted, and granted up to the Maximum QoS.
-            var options = subscription.options
-            options.qos = min(options.qos, maximumQoS)
-            session.subscriptions[ExactString(filter.rawValue)] = Session.SubscriptionRecord(filter: filter, options: options, identifier: identifier)
-            accepted.append((filter, options, isNew))
-            reasonCodes.append(.granted(options.qos))
-        }
+        let problems = answer.problems
+        let reasonCodes = answer.reasonCodes
         recordSubscribed(accepted.map(\.filter), options: accepted.map(\.options), identifier: identifier, session: session)
         let properties: Properties = problems.isEmpty ? [] : [.reasonString(problems.joined(separator: "; "))]
         let suback = Packet.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes, properties: properties))
@@ -263,7 +173,7 @@ extension ConnectionHandler {
             session.expiryInterval = expiry
         }
         // MQTT-3.14.4-3: the will is deleted unless the reason is 0x04 Disconnect with Will Message.
-        disconnectedNormally = packet.reasonCode != .disconnectWithWillMessage
+        machine.disconnectReceived(reason: packet.reasonCode)
         close()
     }
 }

@@ -17,18 +17,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum State {
-        case awaitingConnect
-        /// CONNECT received; the authenticator is deciding, or the client's next AUTH is awaited.
-        case authenticating
-        /// CONNECT received; the session is being set up (maybe taken over from another loop).
-        case connecting
-        case connected
-        /// Another connection took the session over; closing must not touch it.
-        case takenOver
-        case closed
-    }
-
     // The fields marked `@exclusivity(unchecked)` are the ones every packet and every delivery touches. Each access
     // to them is a read, an assignment, or a mutation by a method of the value's own type that calls nothing
     // back (decoding from `inbound`, encoding into `output`), all on the channel's loop: no two can overlap, so
@@ -45,8 +33,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // The one-byte fields, together so that they share words (and the tail of `hibernation`'s): an idle
     // connection keeps this object. Beside the output buffer, as the delivery path reads both.
     @exclusivity(unchecked) var flushPending = false
-    @exclusivity(unchecked) var state = State.awaitingConnect
-    @exclusivity(unchecked) var version: ProtocolVersion = .v3_1_1
+    /// The protocol's state of the connection: its rules decide what each packet and each failure leads to.
+    @exclusivity(unchecked) var machine = ConnectionStateMachine()
     /// True while decoding waits for an asynchronous step to finish (see `pause`).
     @exclusivity(unchecked) var paused = false
     /// True while the channel holds `maximumOutboundBytes` unsent: reading stops until the client has read some,
@@ -54,11 +42,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// hold more than that for it.
     var outputBlocked = false
     @exclusivity(unchecked) private var processing = false
-    /// Set when the client ended the connection with a DISCONNECT that discards the will.
-    var disconnectedNormally = false
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
     @exclusivity(unchecked) var problemInformation = true
-    var counted = false
     var awaitingCommit = false
     /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
     /// `channelActive` sees the channel active first.
@@ -89,7 +74,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var deadlinePosition = 0
     /// Its place in the loop's `connections`; -1 when not there.
     var registryPosition = -1
-    var topicAliases: [UInt16: String] = [:]
+    var topicAliases = IncomingTopicAliases()
     /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
     @exclusivity(unchecked) var outgoingAliases: OutgoingTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
@@ -209,6 +194,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         core.liveObjects.track(self, as: .connectionHandler)
         #endif
     }
+
+    var state: ConnectionStateMachine.State { machine.state }
+    var version: ProtocolVersion { machine.version }
 
     /// The broker's logger with this connection's peer and client, made when a line is logged so that an idle
     /// connection keeps no log metadata of its own.
@@ -487,12 +475,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             registryPosition = -1
         }
         countAwake(false)
-        if counted {
-            core.connectionCount.wrappingDecrement(ordering: .relaxed)
-            counted = false
-        }
-        let previous = state
-        state = .closed
+        guard let previous = machine.ended() else { return }
+        if previous.countsAsConnection { core.connectionCount.wrappingDecrement(ordering: .relaxed) }
         output = nil
         if previous == .connected, let session {
             sessionEnded(session)
@@ -623,15 +607,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// Closes the connection, first telling a 5.0 client why (4.13).
     func disconnect(reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
-        guard state != .closed else { return }
-        if version == .v5 && (state == .connected || state == .connecting) {
+        switch machine.closing(reason: reason) {
+        case .none:
+            return
+        case .close:
+            close()
+        case .disconnect(let reason, let lingering):
             var properties = extra
             if let reasonString { properties.append(.reasonString(reasonString)) }
             send(.disconnect(DisconnectPacket(reasonCode: reason, properties: properties)))
             // A client still writing (the packet refused here, say) would otherwise get a reset, not the reason.
-            if reason.isFailure { return closeLingering() }
+            lingering ? closeLingering() : close()
         }
-        close()
     }
 
     func close() {
@@ -669,25 +656,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
         logger.info("protocol violation", metadata: ["error": "\(error)", "client": "\(session?.clientIdentifier ?? "")"])
-        if state == .awaitingConnect {
-            if case .unsupportedProtocolVersion(let level) = error.kind {
-                // MQTT-3.1.2-2: answer 0x01 (3.1.1) / 0x84 (5.0), then close.
-                version = level >= 5 ? .v5 : .v3_1_1
-                send(.connAck(ConnAckPacket(reasonCode: level >= 5 ? .unsupportedProtocolVersion : ConnectReturnCode.unacceptableProtocolVersion.reasonCode)))
-            } else if let connectBytes, PacketDecoder.protocolLevel(ofConnect: connectBytes) == ProtocolVersion.v5.rawValue {
-                version = .v5
-                send(.connAck(ConnAckPacket(reasonCode: error.reasonCode)))
-            }
-            closeLingering()
-            return
-        }
-        if state == .authenticating {
-            // Before CONNACK a refusal is the only way to tell the client why.
-            refuse(error.reasonCode)
-            return
-        }
-        if version == .v5 && (state == .connected || state == .connecting) {
-            send(.disconnect(DisconnectPacket(reasonCode: error.reasonCode)))
+        let level = connectBytes.flatMap { PacketDecoder.protocolLevel(ofConnect: $0) }
+        switch machine.protocolViolation(error, connectProtocolLevel: level) {
+        case .connAck(let reason):
+            send(.connAck(ConnAckPacket(reasonCode: reason)))
+        case .refuse(let reason):
+            return refuse(reason)
+        case .disconnect(let reason):
+            send(.disconnect(DisconnectPacket(reasonCode: reason)))
+        case .close:
+            break
         }
         closeLingering()
     }
@@ -695,24 +673,21 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Packets
 
     private func handle(_ packet: Packet) {
-        switch state {
-        case .awaitingConnect:
-            guard case .connect(let connect) = packet else {
-                // MQTT-3.1.0-1: the first packet must be CONNECT.
-                logger.info("first packet was not CONNECT", metadata: ["type": "\(packet.type)"])
-                close()
-                return
-            }
-            handleConnect(connect)
-        case .authenticating:
-            handleAuthenticating(packet)
-        case .connecting:
-            // Decoding is paused while the session is set up; nothing arrives here.
-            return
+        switch machine.dispatch(packet) {
         case .connected:
             handleConnected(packet)
-        case .takenOver, .closed:
+        case .connect:
+            guard case .connect(let connect) = packet else { return }
+            handleConnect(connect)
+        case .authenticationExchange:
+            handleAuthenticating(packet)
+        case .ignore:
             return
+        case .close:
+            logger.info("first packet was not CONNECT", metadata: ["type": "\(packet.type)"])
+            close()
+        case .disconnect(let reason, let why):
+            disconnect(reason: reason, reasonString: why)
         }
     }
 
@@ -739,13 +714,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             send(.pingResp)
         case .disconnect(let disconnect):
             handleDisconnect(disconnect, session: session)
-        case .connect:
-            // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
-            disconnect(reason: .protocolError, reasonString: "second CONNECT")
         case .auth(let auth):
             handleReauthentication(auth)
-        case .connAck, .subAck, .unsubAck, .pingResp:
-            disconnect(reason: .protocolError, reasonString: "packet sent only by servers")
+        case .connect, .connAck, .subAck, .unsubAck, .pingResp:
+            // Turned away by the state machine's dispatch.
+            return
         }
     }
 }
