@@ -9,18 +9,18 @@ import NIOCore
 /// connect, disconnect, subscribe and retained publishes.
 final class BrokerCore: Sendable {
     let configuration: BrokerConfiguration
-    /// The protocol's rules for PUBLISH, from the configuration once.
     /// The protocol's rules for CONNECT, from the configuration once.
     let connectNegotiation: ConnectNegotiation
+    /// The protocol's rules for PUBLISH, from the configuration once.
     let publishValidation: PublishValidation
     /// The protocol's rules for SUBSCRIBE, from the configuration once.
     let subscribeNegotiation: SubscribeNegotiation
     let loops: [BrokerLoop]
     private let loopIndexes: [ObjectIdentifier: Int]
-    /// By the client identifier's bytes: a canonically equivalent identifier is another client's.
-    let sessions = NIOLockedValueBox<[ExactString: Session]>([:])
-    /// For each client identifier with a CONNECT taking its session, when the last of them will have done so.
-    let sessionTurns = NIOLockedValueBox<[ExactString: EventLoopFuture<Void>]>([:])
+    /// Who holds the session of each client identifier.
+    let sessions: any SessionRegistry
+    /// Where published messages go.
+    let router: any MessageRouter
     let retained = NIOLockedValueBox(RetainedStore())
     let connectionCount = ManagedAtomic(0)
     let retainedRefusals = RareLog()
@@ -73,21 +73,14 @@ final class BrokerCore: Sendable {
                 pendingSubscriptionChanges: pending)
         }
         self.loops = loops
+        self.sessions = LocalSessionRegistry(loops: loops, maximumSessions: configuration.limits.maximumSessions)
+        self.router = LocalMessageRouter()
         var indexes: [ObjectIdentifier: Int] = [:]
         for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
         self.loopIndexes = indexes
         self.writer = configuration.store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
         if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
-    }
-
-    /// A new session of `clientIdentifier` living on `loop`.
-    func makeSession(_ clientIdentifier: String, on loop: BrokerLoop) -> Session {
-        let session = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
-        #if DEBUG
-        liveObjects.track(session, as: .session)
-        #endif
-        return session
     }
 
     func hibernationWatcher() -> HibernationWatcher? {
@@ -154,71 +147,9 @@ final class BrokerCore: Sendable {
             }
         }
         if eventSink.isListening { eventSink.emit(.published(message)) }
-        let receivers = loop.route(message)
+        let receivers = router.route(message, on: loop)
         if let congested = loop.takeCongestedSession(), let publisher { publisher.waitFor(congested) }
         return receivers
-    }
-
-    /// Ends `session` for good: its subscriptions go, its pending will is published. Runs on the session's loop.
-    func endSession(_ session: Session, loop: BrokerLoop) {
-        guard session.isAlive else { return }
-        session.isAlive = false
-        if let storage = loop.storage, session.isDurable.exchange(false, ordering: .relaxed) {
-            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
-            // Handed off now, before a new session of the same client can record itself from another loop.
-            storage.handOff()
-        }
-        session.expiryTask?.cancel()
-        session.expiryTask = nil
-        // Its publishers wait no more, and nothing watches it.
-        session.relieveCongestion(loop: loop)
-        if session.willTask != nil {
-            session.willTask?.cancel()
-            session.willTask = nil
-            publishWill(of: session, loop: loop)
-        }
-        sessions.withLockedValue { sessions in
-            let key = ExactString(session.clientIdentifier)
-            if sessions[key] === session {
-                sessions.removeValue(forKey: key)
-            }
-        }
-        let filters = session.subscriptions.values.map(\.filter)
-        let unfinished = session.unfinishedSharedDeliveries()
-        session.subscriptions.removeAll()
-        session.inflight.removeAll()
-        session.queue.removeAll()
-        // Nobody waits for this removal, so it is sent one way: a future gathering the loops' answers could
-        // be left unfulfilled on a loop that stops first when the application shuts the group down.
-        for replica in loops where !filters.isEmpty || (replica === loop && !unfinished.isEmpty) {
-            let home = replica === loop
-            replica.eventLoop.execute {
-                for filter in filters { replica.subscriptions.remove(filter, session: session) }
-                // Once this session has left its groups here, their other members take what it left undone.
-                if home && !unfinished.isEmpty {
-                    replica.reassign(unfinished)
-                    replica.flush()
-                }
-            }
-        }
-    }
-
-    /// Publishes the will of `session` now and forgets it.
-    func publishWill(of session: Session, loop: BrokerLoop) {
-        guard let will = session.will else { return }
-        session.will = nil
-        if let storage = loop.storage, session.isDurable.load(ordering: .relaxed) {
-            storage.append(.willDeleted(clientIdentifier: session.clientIdentifier))
-        }
-        var properties = will.properties
-        properties.remove(.willDelayInterval)
-        let now = NIODeadline.now()
-        let expiry = properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
-        let message = Message(
-            topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties,
-            publisher: session.clientIdentifier, expiry: expiry)
-        _ = publish(message, on: loop)
-        loop.flush()
     }
 }
 

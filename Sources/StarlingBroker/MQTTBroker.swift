@@ -168,7 +168,7 @@ public final class MQTTBroker: Service, Sendable {
         clientIdentifier: String, reason: ReasonCode = .administrativeAction, serverReference: String? = nil,
         reasonString: String? = nil
     ) async -> Bool {
-        guard let session = core.sessions.withLockedValue({ $0[ExactString(clientIdentifier)] }) else { return false }
+        guard let session = core.sessions.session(for: clientIdentifier) else { return false }
         let properties: Properties = serverReference.map { [.serverReference($0)] } ?? []
         // The session may move to another loop while this call travels to it; then it follows.
         for _ in 0..<4 {

@@ -13,7 +13,7 @@ import Testing
         try await TestBroker.with(loops: 2) { broker in
             let core = broker.broker.core
             let subscriber = try await broker.client("subscriber", version: .v5)
-            let session = try #require(core.sessions.withLockedValue { $0[ExactString("subscriber")] })
+            let session = try #require(core.sessions.session(for: "subscriber"))
             let other = core.loops[1 - session.homeIndex.load(ordering: .acquiring)]
             // The other loop is held by a task of its own, so the task carrying the subscription there waits
             // behind it; once let go, the held task routes a message on that loop first.

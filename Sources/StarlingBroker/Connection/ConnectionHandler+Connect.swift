@@ -69,100 +69,16 @@ extension ConnectionHandler {
         }
     }
 
-    /// Finds or creates the session for the client, once every earlier connection of the same client identifier
-    /// has done so: two CONNECTs at once on different loops would otherwise both take the session over from
-    /// the same state, and both keep it.
+    /// Claims the client's session from the registry, then attaches it or refuses the client.
     func acquireSession(_ setup: SessionSetup) {
-        let clientIdentifier = ExactString(setup.clientIdentifier)
-        let turn = loop.eventLoop.makePromise(of: Void.self)
-        let core = self.core
-        let earlier = core.sessionTurns.withLockedValue { turns -> EventLoopFuture<Void>? in
-            defer { turns[clientIdentifier] = turn.futureResult }
-            return turns[clientIdentifier]
-        }
-        turn.futureResult.whenComplete { _ in
-            core.sessionTurns.withLockedValue { turns in
-                if turns[clientIdentifier] === turn.futureResult { turns.removeValue(forKey: clientIdentifier) }
+        core.sessions.claim(setup.clientIdentifier, cleanStart: setup.connect.cleanStart, on: loop) { [self] claim in
+            switch claim {
+            case .granted(let session, let present):
+                attach(session, present: present, setup: setup)
+            case .refused(let maximumSessions):
+                logger.warning("session limit reached; connection refused", metadata: ["limit": "\(maximumSessions)"])
+                refuse(.quotaExceeded, reasonString: "the broker holds its maximum of \(maximumSessions) sessions")
             }
-        }
-        guard let earlier else {
-            takeSession(setup, turn: turn)
-            return
-        }
-        earlier.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] _ in
-            takeSession(setup, turn: turn)
-        }
-    }
-
-    /// Takes the client's session over from another connection if it has one, and completes `turn` once this
-    /// connection holds it.
-    private func takeSession(_ setup: SessionSetup, turn: EventLoopPromise<Void>) {
-        let clientIdentifier = setup.clientIdentifier
-        let cleanStart = setup.connect.cleanStart
-        let loop = self.loop
-        let core = self.core
-        let maximumSessions = core.configuration.limits.maximumSessions
-        let key = ExactString(clientIdentifier)
-        let found = core.sessions.withLockedValue { sessions -> (Session, Session?)? in
-            let previous = sessions[key]
-            if let previous, !cleanStart { return (previous, previous) }
-            if previous == nil && sessions.count >= maximumSessions { return nil }
-            let fresh = core.makeSession(clientIdentifier, on: loop)
-            sessions[key] = fresh
-            return (fresh, previous)
-        }
-        guard let (session, previous) = found else {
-            // Sessions of clients that are away count too: without a bound, new client identifiers could fill memory.
-            logger.warning("session limit reached; connection refused", metadata: ["limit": "\(maximumSessions)"])
-            refuse(.quotaExceeded, reasonString: "the broker holds its maximum of \(maximumSessions) sessions")
-            turn.succeed()
-            return
-        }
-        guard let previous else {
-            attach(session, present: false, setup: setup)
-            turn.succeed()
-            return
-        }
-        let resume = session === previous
-        let previousLoop = core.loops[previous.homeIndex.load(ordering: .acquiring)]
-        previousLoop.eventLoop.submit { () -> Bool in
-            // A session that ends with its connection (3.1.1 Clean Session 1, 5.0 expiry 0) is not resumed by
-            // the connection that takes it over, even without Clean Start (MQTT-3.1.2-6, MQTT-3.2.2-3).
-            let resume = resume && previous.expiryInterval > 0
-            previous.connection?.takeOver(resuming: resume)
-            guard previous.isAlive else { return false }
-            guard resume else {
-                core.endSession(previous, loop: previousLoop)
-                return false
-            }
-            // The client is back in time: its pending will is not sent (MQTT-3.1.3-9) and the session stays.
-            previous.connection = nil
-            // Its congestion and the timer watching it stay on this loop, which is letting go of the session.
-            previous.relieveCongestion(loop: previousLoop)
-            previous.expiryTask?.cancel()
-            previous.expiryTask = nil
-            previous.willTask?.cancel()
-            previous.willTask = nil
-            previous.will = nil
-            // What the old loop recorded for the session reaches the store before what the new loop will.
-            previousLoop.storage?.handOff()
-            previous.homeIndex.store(loop.index, ordering: .releasing)
-            return true
-        }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
-            let resumed = (try? result.get()) ?? false
-            if resume && !resumed {
-                // The session ended while the take-over was under way: start a fresh one.
-                let fresh = core.makeSession(clientIdentifier, on: loop)
-                core.sessions.withLockedValue { sessions in
-                    if sessions[key] == nil || sessions[key] === previous {
-                        sessions[key] = fresh
-                    }
-                }
-                attach(fresh, present: false, setup: setup)
-            } else {
-                attach(session, present: resumed, setup: setup)
-            }
-            turn.succeed()
         }
     }
 
@@ -221,7 +137,7 @@ extension ConnectionHandler {
         // The will goes out now unless the new connection resumes the session within the Will Delay Interval.
         if let will = session.will {
             let delay = version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
-            if delay == 0 || !resuming { core.publishWill(of: session, loop: loop) }
+            if delay == 0 || !resuming { core.sessions.publishWill(of: session, loop: loop) }
         }
         flushOutput()
         machine.takenOver()
@@ -229,44 +145,12 @@ extension ConnectionHandler {
         logger.info("session taken over by a new connection")
     }
 
-    /// The connection of `session` is gone: publish or schedule the will, then end or keep the session.
+    /// The connection of `session` is gone: the registry publishes or schedules the will, then ends or keeps
+    /// the session.
     func sessionEnded(_ session: Session) {
         session.connection = nil
         if core.eventSink.isListening { core.eventSink.emit(.disconnected(observedClient(session))) }
-        let core = self.core
-        let loop = self.loop
-        if machine.willDiscarded {
-            // MQTT-3.1.2-10: a normal DISCONNECT deletes the will.
-            if session.will != nil {
-                session.will = nil
-                recordWill(nil, session: session)
-            }
-        } else if let will = session.will {
-            let delay = session.version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
-            if delay == 0 || session.expiryInterval == 0 {
-                core.publishWill(of: session, loop: loop)
-            } else {
-                // 3.1.3.2.2: the will waits for the earlier of its delay and the end of the session.
-                let wait = min(delay, session.expiryInterval)
-                // Stored as a wall-clock time, so that the wait goes on counting across a restart.
-                recordWill(StoredWill(will, publishAt: WallClockTime.now().adding(milliseconds: Int64(wait) * 1_000)), session: session)
-                session.willTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(wait))) {
-                    session.willTask = nil
-                    core.publishWill(of: session, loop: loop)
-                }
-            }
-        }
-        recordDetached(session)
-        if session.expiryInterval == 0 {
-            core.endSession(session, loop: loop)
-            return
-        }
-        loop.handOverSharedDeliveries(of: session)
-        if session.expiryInterval != UInt32.max {
-            session.expiryTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(session.expiryInterval))) {
-                core.endSession(session, loop: loop)
-            }
-        }
+        core.sessions.connectionLost(session, willDiscarded: machine.willDiscarded, loop: loop)
     }
 
     private static func makeClientIdentifier() -> String {

@@ -87,19 +87,6 @@ extension ConnectionHandler {
         }
     }
 
-    /// The connection is gone: the session's expiry starts counting, in wall-clock time.
-    func recordDetached(_ session: Session) {
-        guard let storage = loop.storage, session.expiryInterval > 0, session.isDurable.load(ordering: .relaxed) else { return }
-        storage.append(session.savedChange(disconnectedAt: .now()))
-    }
-
-    /// The will as it now stands: waiting for its due time, or gone (nil).
-    func recordWill(_ will: StoredWill?, session: Session) {
-        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
-        storage.append(
-            will.map { .willSaved(clientIdentifier: session.clientIdentifier, $0) } ?? .willDeleted(clientIdentifier: session.clientIdentifier))
-    }
-
     func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, session: Session) {
         guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
         for (filter, options) in zip(filters, options) {

@@ -10,7 +10,7 @@ extension BrokerCore {
             statistics.uptime = (NIODeadline.now() - started).nanoseconds / 1_000_000_000
             statistics.connectedClients = connectionCount.load(ordering: .relaxed)
             statistics.hibernatingClients = total.hibernatingConnections
-            statistics.sessions = sessions.withLockedValue { $0.count }
+            statistics.sessions = sessions.count
             // Every loop holds every subscription; the first loop's copy is read on its own loop.
             statistics.subscriptions = first.subscriptions.count
             statistics.retainedMessages = retained.withLockedValue { $0.count }

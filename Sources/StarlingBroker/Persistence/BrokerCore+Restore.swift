@@ -34,7 +34,7 @@ extension BrokerCore {
                 changes.append(.sessionDeleted(clientIdentifier: stored.clientIdentifier))
                 if let will = stored.will {
                     // Its will was due at the latest when the session ended (3.1.3.2.2): it goes out now.
-                    let ended = makeSession(stored.clientIdentifier, on: loops[0])
+                    let ended = sessions.makeSession(stored.clientIdentifier, on: loops[0])
                     ended.isAlive = false
                     ended.will = will.will
                     endedWithWill.append(ended)
@@ -42,7 +42,7 @@ extension BrokerCore {
                 continue
             }
             let loop = loops[restored.count % loops.count]
-            let session = makeSession(stored.clientIdentifier, on: loop)
+            let session = sessions.makeSession(stored.clientIdentifier, on: loop)
             session.restore(stored, now: now, wallNow: wallNow, topicLimits: topicLimits)
             // A session whose client was connected when the broker went down counts its expiry from now, and
             // keeps that end from now on.
@@ -71,9 +71,7 @@ extension BrokerCore {
             restored.append((session, expiresAt, willAt))
         }
         if !changes.isEmpty { try await store.commit(changes) }
-        sessions.withLockedValue { sessions in
-            for entry in restored { sessions[ExactString(entry.session.clientIdentifier)] = entry.session }
-        }
+        sessions.restore(restored.map(\.session))
 
         var entries: [(filter: TopicFilter, subscriber: TopicTree.Subscriber)] = []
         for entry in restored {
@@ -99,15 +97,15 @@ extension BrokerCore {
             try await loop.eventLoop.submit {
                 // A client that reconnects first cancels them, as for any session without a connection (MQTT-3.1.3-9).
                 if let expiresIn {
-                    session.expiryTask = loop.eventLoop.scheduleTask(in: expiresIn) { self.endSession(session, loop: loop) }
+                    session.expiryTask = loop.eventLoop.scheduleTask(in: expiresIn) { self.sessions.end(session, loop: loop) }
                 }
                 guard let willIn else { return }
                 if willIn <= .zero {
-                    self.publishWill(of: session, loop: loop)
+                    self.sessions.publishWill(of: session, loop: loop)
                 } else {
                     session.willTask = loop.eventLoop.scheduleTask(in: willIn) {
                         session.willTask = nil
-                        self.publishWill(of: session, loop: loop)
+                        self.sessions.publishWill(of: session, loop: loop)
                     }
                 }
             }.get()
@@ -116,7 +114,7 @@ extension BrokerCore {
             let loop = loops[0]
             let ended = endedWithWill
             try await loop.eventLoop.submit {
-                for session in ended { self.publishWill(of: session, loop: loop) }
+                for session in ended { self.sessions.publishWill(of: session, loop: loop) }
             }.get()
         }
         if !restored.isEmpty || !state.retained.isEmpty {

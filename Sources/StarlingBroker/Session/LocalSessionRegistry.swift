@@ -1,0 +1,222 @@
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The registry of a broker on its own: the sessions of this process, in one table under a lock taken on
+/// connect, on session end and for statistics, never per message.
+final class LocalSessionRegistry: SessionRegistry {
+    /// By the client identifier's bytes: a canonically equivalent identifier is another client's.
+    private let sessions = NIOLockedValueBox<[ExactString: Session]>([:])
+    /// For each client identifier with a CONNECT claiming its session, when the last of them will have done so.
+    private let turns = NIOLockedValueBox<[ExactString: EventLoopFuture<Void>]>([:])
+    private let maximumSessions: Int
+    private let loops: [BrokerLoop]
+
+    init(loops: [BrokerLoop], maximumSessions: Int) {
+        self.loops = loops
+        self.maximumSessions = maximumSessions
+    }
+
+    var count: Int {
+        sessions.withLockedValue { $0.count }
+    }
+
+    func session(for clientIdentifier: String) -> Session? {
+        sessions.withLockedValue { $0[ExactString(clientIdentifier)] }
+    }
+
+    /// A new session of `clientIdentifier` living on `loop`, not yet registered.
+    func makeSession(_ clientIdentifier: String, on loop: BrokerLoop) -> Session {
+        let session = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
+        #if DEBUG
+        loop.core?.liveObjects.track(session, as: .session)
+        #endif
+        return session
+    }
+
+    /// Registers sessions restored from the store.
+    func restore(_ restored: [Session]) {
+        sessions.withLockedValue { sessions in
+            for session in restored { sessions[ExactString(session.clientIdentifier)] = session }
+        }
+    }
+
+    /// Finds or creates the session of `clientIdentifier` for a connection on `loop`, once every earlier claim of
+    /// the same identifier has been answered: two CONNECTs at once on different loops would otherwise both take
+    /// the session over from the same state, and both keep it. `answer` runs on `loop`.
+    func claim(_ clientIdentifier: String, cleanStart: Bool, on loop: BrokerLoop, _ answer: @escaping (SessionClaim) -> Void) {
+        let key = ExactString(clientIdentifier)
+        let turn = loop.eventLoop.makePromise(of: Void.self)
+        let earlier = turns.withLockedValue { turns -> EventLoopFuture<Void>? in
+            defer { turns[key] = turn.futureResult }
+            return turns[key]
+        }
+        turn.futureResult.whenComplete { [turns] _ in
+            turns.withLockedValue { turns in
+                if turns[key] === turn.futureResult { turns.removeValue(forKey: key) }
+            }
+        }
+        let take = {
+            self.take(clientIdentifier, cleanStart: cleanStart, on: loop) { claim in
+                answer(claim)
+                turn.succeed()
+            }
+        }
+        guard let earlier else { return take() }
+        earlier.hop(to: loop.eventLoop).assumeIsolated().whenComplete { _ in take() }
+    }
+
+    /// Takes the client's session over from another connection if it has one.
+    private func take(_ clientIdentifier: String, cleanStart: Bool, on loop: BrokerLoop, _ answer: @escaping (SessionClaim) -> Void) {
+        let key = ExactString(clientIdentifier)
+        let maximumSessions = self.maximumSessions
+        let found = sessions.withLockedValue { sessions -> (Session, Session?)? in
+            let previous = sessions[key]
+            if let previous, !cleanStart { return (previous, previous) }
+            if previous == nil && sessions.count >= maximumSessions { return nil }
+            let fresh = makeSession(clientIdentifier, on: loop)
+            sessions[key] = fresh
+            return (fresh, previous)
+        }
+        // Sessions of clients that are away count too: without a bound, new client identifiers could fill memory.
+        guard let (session, previous) = found else { return answer(.refused(maximumSessions: maximumSessions)) }
+        guard let previous else { return answer(.granted(session, present: false)) }
+        let resume = session === previous
+        let previousLoop = loops[previous.homeIndex.load(ordering: .acquiring)]
+        previousLoop.eventLoop.submit { () -> Bool in
+            // A session that ends with its connection (3.1.1 Clean Session 1, 5.0 expiry 0) is not resumed by
+            // the connection that takes it over, even without Clean Start (MQTT-3.1.2-6, MQTT-3.2.2-3).
+            let resume = resume && previous.expiryInterval > 0
+            previous.connection?.takeOver(resuming: resume)
+            guard previous.isAlive else { return false }
+            guard resume else {
+                self.end(previous, loop: previousLoop)
+                return false
+            }
+            // The client is back in time: its pending will is not sent (MQTT-3.1.3-9) and the session stays.
+            previous.connection = nil
+            // Its congestion and the timer watching it stay on this loop, which is letting go of the session.
+            previous.relieveCongestion(loop: previousLoop)
+            previous.expiryTask?.cancel()
+            previous.expiryTask = nil
+            previous.willTask?.cancel()
+            previous.willTask = nil
+            previous.will = nil
+            // What the old loop recorded for the session reaches the store before what the new loop will.
+            previousLoop.storage?.handOff()
+            previous.homeIndex.store(loop.index, ordering: .releasing)
+            return true
+        }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
+            let resumed = (try? result.get()) ?? false
+            guard resume && !resumed else { return answer(.granted(session, present: resumed)) }
+            // The session ended while the take-over was under way: start a fresh one.
+            let fresh = makeSession(clientIdentifier, on: loop)
+            sessions.withLockedValue { sessions in
+                if sessions[key] == nil || sessions[key] === previous { sessions[key] = fresh }
+            }
+            answer(.granted(fresh, present: false))
+        }
+    }
+
+    /// The connection of `session` is gone: publish or schedule its will (none after a normal DISCONNECT,
+    /// MQTT-3.1.2-10), then end the session or start its expiry.
+    func connectionLost(_ session: Session, willDiscarded: Bool, loop: BrokerLoop) {
+        session.connection = nil
+        let storage = session.isDurable.load(ordering: .relaxed) ? loop.storage : nil
+        if willDiscarded {
+            if session.will != nil {
+                session.will = nil
+                storage?.append(.willDeleted(clientIdentifier: session.clientIdentifier))
+            }
+        } else if let will = session.will {
+            let delay = session.version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
+            if delay == 0 || session.expiryInterval == 0 {
+                publishWill(of: session, loop: loop)
+            } else {
+                // 3.1.3.2.2: the will waits for the earlier of its delay and the end of the session.
+                let wait = min(delay, session.expiryInterval)
+                // Stored as a wall-clock time, so that the wait goes on counting across a restart.
+                let publishAt = WallClockTime.now().adding(milliseconds: Int64(wait) * 1_000)
+                storage?.append(.willSaved(clientIdentifier: session.clientIdentifier, StoredWill(will, publishAt: publishAt)))
+                session.willTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(wait))) {
+                    session.willTask = nil
+                    self.publishWill(of: session, loop: loop)
+                }
+            }
+        }
+        // The expiry starts counting, in wall-clock time.
+        if session.expiryInterval > 0 { storage?.append(session.savedChange(disconnectedAt: .now())) }
+        if session.expiryInterval == 0 {
+            end(session, loop: loop)
+            return
+        }
+        loop.handOverSharedDeliveries(of: session)
+        if session.expiryInterval != UInt32.max {
+            session.expiryTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(session.expiryInterval))) {
+                self.end(session, loop: loop)
+            }
+        }
+    }
+
+    /// Ends `session` for good: its subscriptions go, its pending will is published. Runs on the session's loop.
+    func end(_ session: Session, loop: BrokerLoop) {
+        guard session.isAlive else { return }
+        session.isAlive = false
+        if let storage = loop.storage, session.isDurable.exchange(false, ordering: .relaxed) {
+            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
+            // Handed off now, before a new session of the same client can record itself from another loop.
+            storage.handOff()
+        }
+        session.expiryTask?.cancel()
+        session.expiryTask = nil
+        // Its publishers wait no more, and nothing watches it.
+        session.relieveCongestion(loop: loop)
+        if session.willTask != nil {
+            session.willTask?.cancel()
+            session.willTask = nil
+            publishWill(of: session, loop: loop)
+        }
+        sessions.withLockedValue { sessions in
+            let key = ExactString(session.clientIdentifier)
+            if sessions[key] === session {
+                sessions.removeValue(forKey: key)
+            }
+        }
+        let filters = session.subscriptions.values.map(\.filter)
+        let unfinished = session.unfinishedSharedDeliveries()
+        session.subscriptions.removeAll()
+        session.inflight.removeAll()
+        session.queue.removeAll()
+        // Nobody waits for this removal, so it is sent one way: a future gathering the loops' answers could
+        // be left unfulfilled on a loop that stops first when the application shuts the group down.
+        for replica in loops where !filters.isEmpty || (replica === loop && !unfinished.isEmpty) {
+            let home = replica === loop
+            replica.eventLoop.execute {
+                for filter in filters { replica.subscriptions.remove(filter, session: session) }
+                // Once this session has left its groups here, their other members take what it left undone.
+                if home && !unfinished.isEmpty {
+                    replica.reassign(unfinished)
+                    replica.flush()
+                }
+            }
+        }
+    }
+
+    /// Publishes the will of `session` now and forgets it.
+    func publishWill(of session: Session, loop: BrokerLoop) {
+        guard let will = session.will else { return }
+        session.will = nil
+        if let storage = loop.storage, session.isDurable.load(ordering: .relaxed) {
+            storage.append(.willDeleted(clientIdentifier: session.clientIdentifier))
+        }
+        var properties = will.properties
+        properties.remove(.willDelayInterval)
+        let now = NIODeadline.now()
+        let expiry = properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
+        let message = Message(
+            topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties,
+            publisher: session.clientIdentifier, expiry: expiry)
+        _ = loop.core?.publish(message, on: loop)
+        loop.flush()
+    }
+}
