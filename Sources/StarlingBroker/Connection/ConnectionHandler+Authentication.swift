@@ -5,6 +5,55 @@ import NIOCore
 /// The embedder's `ConnectionAuthenticator` at work: plain credentials, the enhanced authentication exchange
 /// between CONNECT and CONNACK (4.12), re-authentication (4.12.1) and redirection (4.11).
 extension ConnectionHandler {
+    final class AuthenticationState {
+        var method: String?
+        var stage = AuthenticationStage.idle
+        var serial: UInt64 = 0
+        var task: Task<Void, Never>?
+        var timeout: Scheduled<Void>?
+        var subject: AuthenticationRequest?
+        var pendingSetup: SessionSetup?
+    }
+
+    var authenticationState: AuthenticationState {
+        if let authentication { return authentication }
+        let state = AuthenticationState()
+        authentication = state
+        return state
+    }
+
+    /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
+    var authenticationMethod: String? {
+        get { authentication?.method }
+        set { if newValue != nil || authentication != nil { authenticationState.method = newValue } }
+    }
+    var authenticationStage: AuthenticationStage {
+        get { authentication?.stage ?? .idle }
+        set { authenticationState.stage = newValue }
+    }
+    /// Tells the authenticator's answer apart from a late one to a request that has timed out since.
+    var authenticationSerial: UInt64 {
+        get { authentication?.serial ?? 0 }
+        set { authenticationState.serial = newValue }
+    }
+    var authenticationTask: Task<Void, Never>? {
+        get { authentication?.task }
+        set { authenticationState.task = newValue }
+    }
+    var authenticationTimeout: Scheduled<Void>? {
+        get { authentication?.timeout }
+        set { authenticationState.timeout = newValue }
+    }
+    /// What every request about this connection says about the client; the password is dropped once it is in.
+    var authenticationSubject: AuthenticationRequest? {
+        get { authentication?.subject }
+        set { authenticationState.subject = newValue }
+    }
+    /// The CONNECT waiting for the authenticator.
+    var pendingSetup: SessionSetup? {
+        get { authentication?.pendingSetup }
+        set { authenticationState.pendingSetup = newValue }
+    }
     enum AuthenticationStage {
         case idle
         /// The authenticator is deciding on request number `serial`.

@@ -65,7 +65,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var closeOnWake = false
     @exclusivity(unchecked) var session: Session?
     /// When a connection that has not sent CONNECT is closed.
-    private var connectDeadline = NIODeadline.distantFuture
+    var connectDeadline = NIODeadline.distantFuture
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     @exclusivity(unchecked) var keepAliveTimeout: TimeAmount?
     @exclusivity(unchecked) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
@@ -83,7 +83,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
     /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
-    private var authentication: AuthenticationState?
+    var authentication: AuthenticationState?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
     var heldAcknowledgements: Deque<HeldAcknowledgement> = []
     /// Set while the client does not read what it is sent, or its PUBLISH packets wait for a congested session.
@@ -98,55 +98,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    final class AuthenticationState {
-        var method: String?
-        var stage = AuthenticationStage.idle
-        var serial: UInt64 = 0
-        var task: Task<Void, Never>?
-        var timeout: Scheduled<Void>?
-        var subject: AuthenticationRequest?
-        var pendingSetup: SessionSetup?
-    }
-
-    private var authenticationState: AuthenticationState {
-        if let authentication { return authentication }
-        let state = AuthenticationState()
-        authentication = state
-        return state
-    }
-
-    /// 5.0: the Authentication Method named in CONNECT, which every later AUTH must repeat (MQTT-4.12.0-5).
-    var authenticationMethod: String? {
-        get { authentication?.method }
-        set { if newValue != nil || authentication != nil { authenticationState.method = newValue } }
-    }
-    var authenticationStage: AuthenticationStage {
-        get { authentication?.stage ?? .idle }
-        set { authenticationState.stage = newValue }
-    }
-    /// Tells the authenticator's answer apart from a late one to a request that has timed out since.
-    var authenticationSerial: UInt64 {
-        get { authentication?.serial ?? 0 }
-        set { authenticationState.serial = newValue }
-    }
-    var authenticationTask: Task<Void, Never>? {
-        get { authentication?.task }
-        set { authenticationState.task = newValue }
-    }
-    var authenticationTimeout: Scheduled<Void>? {
-        get { authentication?.timeout }
-        set { authenticationState.timeout = newValue }
-    }
-    /// What every request about this connection says about the client; the password is dropped once it is in.
-    var authenticationSubject: AuthenticationRequest? {
-        get { authentication?.subject }
-        set { authenticationState.subject = newValue }
-    }
-    /// The CONNECT waiting for the authenticator.
-    var pendingSetup: SessionSetup? {
-        get { authentication?.pendingSetup }
-        set { authenticationState.pendingSetup = newValue }
-    }
     /// What the ACL, the publish limits and the hooks need, made only when one of them is configured.
     @exclusivity(unchecked) var guards: ConnectionGuards?
 
@@ -348,100 +299,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Watches the keep alive, if any, and when to hibernate through the loop's wheel, with no timer of its own:
-    /// a read only moves `lastReadAt` on, and marks the connection active.
-    func watchIdleness(keepAlive timeout: TimeAmount?) {
-        keepAliveTimeout = timeout
-        lastReadAt = .now()
-        lastActiveAt = lastReadAt
-        if mayHibernate { countAwake(true) }
-        watchNextDeadline(notBefore: lastReadAt)
-    }
-
-    func countAwake(_ awake: Bool) {
-        guard awake != countedAwake else { return }
-        countedAwake = awake
-        loop.awakeConnections += awake ? 1 : -1
-    }
-
-    /// How long the connection must stay idle before it hibernates: `hibernateAfter`, or a tick while its loop
-    /// has more connections awake than its share of `hibernateQuicklyAbove`.
-    private func hibernationDelay(_ after: TimeAmount) -> TimeAmount {
-        isHurried ? DeadlineWheel.tick : after
-    }
-
-    private var isHurried: Bool {
-        guard mayHibernateQuickly, let threshold = loop.quickHibernationThreshold else { return false }
-        return loop.awakeConnections > threshold
-    }
-
-    /// Has the wheel look at this connection again at its keep alive's end or when it may hibernate, whichever
-    /// comes first, but not before `earliest`.
-    func watchNextDeadline(notBefore earliest: NIODeadline) {
-        var next = keepAliveTimeout.map { lastReadAt + $0 } ?? .distantFuture
-        if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter {
-            next = min(next, max(lastActiveAt + hibernationDelay(after), earliest))
-        }
-        if next == .distantFuture {
-            loop.deadlineWheel.remove(self)
-        } else {
-            loop.deadlineWheel.insert(self, deadline: next)
-        }
-    }
-
-    /// Called by the wheel when the deadline it knew of has come.
-    func checkDeadline(now: NIODeadline) {
-        switch state {
-        case .awaitingConnect:
-            guard connectDeadline <= now else {
-                loop.deadlineWheel.insert(self, deadline: connectDeadline)
-                return
-            }
-            logger.info("closing connection that sent no CONNECT in time")
-            close()
-        case .connected:
-            // Not reading while the client does not read: its keep alive is the drain timeout's business then.
-            if outputBlocked { lastReadAt = now }
-            if let timeout = keepAliveTimeout, lastReadAt + timeout <= now, lastHeardFrom() + timeout <= now {
-                // MQTT-3.1.2-24: nothing received for one and a half times the keep alive.
-                logger.info("keep alive expired", metadata: ["client": "\(session?.clientIdentifier ?? "")"])
-                disconnect(reason: .keepAliveTimeout)
-                return
-            }
-            if activeSinceCheck {
-                activeSinceCheck = false
-                // Hurried, the CONNECT and its CONNACK do not count: most of a crowd connecting at once says no
-                // more for a while, and one that does has woken quickly and will not be hurried again.
-                if !(firstIdlenessCheck && isHurried) { lastActiveAt = now }
-            }
-            firstIdlenessCheck = false
-            if mayHibernate, isAwake, let after = core.configuration.limits.hibernateAfter, lastActiveAt + hibernationDelay(after) <= now {
-                // Out of the wheel for the few milliseconds it waits for its turn.
-                loop.hibernationQueue.append(self)
-                return
-            }
-            watchNextDeadline(notBefore: now)
-        case .authenticating, .connecting, .takenOver, .closed:
-            return
-        }
-    }
-
-    /// The loop's `HibernationQueue` has come to this connection, idle when it was queued.
-    func takeHibernationTurn() {
-        guard state == .connected, isAwake, let after = core.configuration.limits.hibernateAfter else { return }
-        let now = NIODeadline.now()
-        var earliest = now
-        if activeSinceCheck {
-            activeSinceCheck = false
-            lastActiveAt = now
-        } else if lastActiveAt + hibernationDelay(after) <= now, !hibernate() {
-            // Busy with something (a message in flight, a hook): look again later.
-            earliest = now + hibernationDelay(after)
-        }
-        // Not hibernated: active again, no longer hurried, or busy.
-        watchNextDeadline(notBefore: earliest)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is WebSocketViolation || error is NIOWebSocketError {
             // The WebSocket layer has failed the connection with a close frame saying why.
@@ -488,119 +345,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if let session, session.connection == nil { session.relieveCongestion(loop: loop) }
         // A close in the middle of a read burst skips channelReadComplete: flush what the burst routed.
         loop.flush()
-    }
-
-    // MARK: Output
-
-    /// Appends `packet` to this burst's output, without the diagnostics the client does not want or has no room for.
-    func send(_ packet: Packet) {
-        guard state != .closed else { return }
-        var packet = packet
-        if version == .v5 {
-            packet.fitDiagnostics(problemInformation: problemInformation, maximumSize: clientMaximumPacketSize, version: version)
-        }
-        if output == nil { output = loop.outputBuffers.take() }
-        do {
-            try packet.write(to: &output!, version: version)
-        } catch {
-            logger.error("could not encode packet", metadata: ["error": "\(error)"])
-            return
-        }
-        markDirty()
-    }
-
-    func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, duplicate: Bool, now: NIODeadline) {
-        if let guards, guards.access?.mayReceive(delivery.message.topic) == false {
-            // Every delivery, retained and queued ones included, passes the client's read rules; a withheld
-            // message is done with, as if it had been delivered.
-            if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
-            return
-        }
-        var properties: Properties = []
-        var topic = delivery.message.topic
-        var newAlias: UInt16?
-        if version == .v5 {
-            properties = delivery.message.forwardedProperties(at: now)
-            for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
-            switch outgoingAliases?.resolve(topic) {
-            case .known(let alias):
-                properties.append(.topicAlias(alias))
-                topic = ""
-            case .assign(let alias):
-                properties.append(.topicAlias(alias))
-                newAlias = alias
-            case .topicOnly, nil:
-                break
-            }
-        }
-        let packet = Packet.publish(PublishPacket(
-            topic: topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
-            duplicate: duplicate, packetIdentifier: packetIdentifier, properties: properties))
-        if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
-            // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
-            if let session {
-                if let packetIdentifier {
-                    session.inflight.removeValue(forKey: packetIdentifier)
-                    loop.storage?.recordRemoval(delivery, for: session)
-                }
-                session.drop(delivery, loop: loop, reason: .tooLarge)
-            } else {
-                loop.counters.drops.count(.tooLarge)
-            }
-            return
-        }
-        loop.counters.messagesSent &+= 1
-        // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
-        if let newAlias { outgoingAliases?.commit(delivery.message.topic, alias: newAlias) }
-        guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, isAwake,
-            case .publish(let publish) = packet
-        else {
-            send(packet)
-            return
-        }
-        // A large payload is not copied into this connection's output: the header goes into the output buffer,
-        // then the payload slice shared by every subscriber follows it as its own write.
-        if output == nil { output = loop.outputBuffers.take() }
-        do {
-            try publish.writeHeader(to: &output!, version: version)
-        } catch {
-            logger.error("could not encode packet", metadata: ["error": "\(error)"])
-            return
-        }
-        writeOutput()
-        loop.counters.bytesSent &+= UInt64(publish.payload.readableBytes)
-        context.write(wrapOutboundOut(publish.payload), promise: nil)
-        markDirty()
-    }
-
-    /// Payloads from this size up are written by reference instead of being copied per subscriber.
-    static let sharedPayloadThreshold = 2_048
-
-    private func markDirty() {
-        guard !flushPending else { return }
-        flushPending = true
-        loop.needsFlush(self)
-    }
-
-    func flushOutput() {
-        flushPending = false
-        guard state != .closed else { return }
-        guard isAwake else {
-            sendAsleep()
-            return
-        }
-        activeSinceCheck = true
-        writeOutput()
-        context.flush()
-    }
-
-    /// Hands the output gathered so far to the channel, unflushed, and its buffer back to the loop.
-    private func writeOutput() {
-        guard let buffer = output else { return }
-        output = nil
-        loop.counters.bytesSent &+= UInt64(buffer.readableBytes)
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        loop.outputBuffers.give(buffer)
     }
 
     // MARK: Closing
