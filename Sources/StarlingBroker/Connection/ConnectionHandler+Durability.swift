@@ -4,11 +4,6 @@ import NIOCore
 
 /// Acknowledgements that wait for the store, and what a connection records there about its session.
 extension ConnectionHandler {
-    struct HeldAcknowledgement {
-        var ticket: UInt64
-        var packet: Packet
-    }
-
     /// Sends `packet` once every change recorded so far on this loop is committed (with `Durability.everyAck`),
     /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2);
     /// while flow control slows the client, once it is relieved.
@@ -18,27 +13,21 @@ extension ConnectionHandler {
             send(packet)
             return
         }
-        let ticket = storage.currentTicket
-        guard ticket > storage.committedTicket || !heldAcknowledgements.isEmpty else {
+        switch acknowledgements.admit(packet, ticket: storage.currentTicket, committed: storage.committedTicket) {
+        case .pass:
             send(packet)
-            return
-        }
-        heldAcknowledgements.append(HeldAcknowledgement(ticket: ticket, packet: packet))
-        if !awaitingCommit {
-            awaitingCommit = true
-            storage.wait(self)
+        case .held(let startsWaiting):
+            if startsWaiting { storage.wait(self) }
         }
     }
 
     /// The loop's changes up to `ticket` are committed, or failed to be: the acknowledgements waiting for them go.
     func releaseAcknowledgements(through ticket: UInt64, failed: Bool) {
-        awaitingCommit = false
         var refused = 0
-        while let held = heldAcknowledgements.first, held.ticket <= ticket {
-            heldAcknowledgements.removeFirst()
-            guard failed, let refusal = refusal(of: held.packet) else {
-                send(held.packet)
-                continue
+        acknowledgements.release(through: ticket) { packet in
+            guard failed, let refusal = refusal(of: packet) else {
+                send(packet)
+                return
             }
             refused += 1
             if version == .v5 { send(refusal) }
@@ -51,10 +40,7 @@ extension ConnectionHandler {
                 return
             }
         }
-        if !heldAcknowledgements.isEmpty, let storage = loop.storage {
-            awaitingCommit = true
-            storage.wait(self)
-        }
+        if !acknowledgements.isEmpty, let storage = loop.storage { storage.wait(self) }
     }
 
     /// A publish the store could not keep is answered 0x97 Quota exceeded rather than acknowledged.

@@ -37,8 +37,8 @@ extension ConnectionHandler: RemovableChannelHandler {
 
     /// Nothing half-read, unsent, unacknowledged or awaited: the connection can be left for a while.
     private func isQuiet(_ channel: any Channel) -> Bool {
-        guard inbound == nil, output == nil, !flushPending, !paused, pressure == nil, heldAcknowledgements.isEmpty,
-            !awaitingCommit, case .idle = authenticationStage, authenticationTask == nil, channel.isWritable,
+        guard inbound == nil, output == nil, !flushPending, !paused, pressure == nil, acknowledgements.isEmpty,
+            case .idle = authenticationStage, authenticationTask == nil, channel.isWritable,
             let session, session.inflight.isEmpty, session.queue.isEmpty
         else { return false }
         let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes)

@@ -44,7 +44,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var processing = false
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
     @exclusivity(unchecked) var problemInformation = true
-    var awaitingCommit = false
     /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
     /// `channelActive` sees the channel active first.
     private var activated = false
@@ -85,7 +84,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
     var authentication: AuthenticationState?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
-    var heldAcknowledgements: Deque<HeldAcknowledgement> = []
+    var acknowledgements = AcknowledgementGate()
     /// Set while the client does not read what it is sent, or its PUBLISH packets wait for a congested session.
     var pressure: ConnectionPressure?
     var drainTimeout: Scheduled<Void>? {
