@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Starling",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StarlingBroker", targets: ["StarlingBroker"]),
