@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Starling",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StarlingBroker", targets: ["StarlingBroker"]),
@@ -31,7 +31,7 @@ let package = Package(
             name: "MQTT",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
-        // epoll and eventfd, which Glibc's Swift module does not include.
+        // epoll and eventfd, which Glibc's Swift module does not include; empty on other systems.
         .target(name: "CStarlingLinux"),
         // MQTT's byte stream in WebSocket frames and RFC 6455's rules, shared by the broker and the client.
         .target(

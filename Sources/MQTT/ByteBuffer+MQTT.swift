@@ -16,6 +16,8 @@ extension ByteBuffer {
         }
     }
 
+    /// Writes `value` (0...268,435,455) as a variable byte integer of one to four bytes (1.5.5) and returns how
+    /// many it took.
     @inlinable
     @discardableResult
     public mutating func writeVariableByteInteger(_ value: Int) -> Int {

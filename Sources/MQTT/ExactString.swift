@@ -7,30 +7,37 @@
 /// kept as `ExactString` (or `ExactSubstring`, to look up a slice without copying it), and compared with
 /// `hasSameBytes(as:)`.
 public struct ExactString: Sendable, Hashable, Comparable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The text, kept as given.
     public let string: String
 
+    /// Wraps `string` without copying or normalising it.
     @inlinable
     public init(_ string: String) {
         self.string = string
     }
 
+    /// Wraps a literal, for keys written in code.
     @inlinable
     public init(stringLiteral value: String) {
         self.string = value
     }
 
+    /// The text itself.
     public var description: String { string }
 
+    /// Equal when the UTF-8 bytes are, unlike `String`'s `==`.
     @inlinable
     public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
         lhs.string.hasSameBytes(as: rhs.string)
     }
 
+    /// Hashes the UTF-8 bytes, consistently with `==`.
     @inlinable
     public func hash(into hasher: inout Hasher) {
         string.hashBytes(into: &hasher)
     }
 
+    /// Orders by UTF-8 bytes, as a byte-wise sort would, not by Unicode collation.
     @inlinable
     public static func < (lhs: ExactString, rhs: ExactString) -> Bool {
         lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
@@ -39,25 +46,31 @@ public struct ExactString: Sendable, Hashable, Comparable, ExpressibleByStringLi
 
 /// A slice of a string compared and hashed by its UTF-8 bytes, as `ExactString` is.
 public struct ExactSubstring: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The slice, kept as given.
     public let substring: Substring
 
+    /// Wraps `substring` without copying it.
     @inlinable
     public init(_ substring: Substring) {
         self.substring = substring
     }
 
+    /// Wraps a literal, for keys written in code.
     @inlinable
     public init(stringLiteral value: String) {
         self.substring = value[...]
     }
 
+    /// The text of the slice.
     public var description: String { String(substring) }
 
+    /// Equal when the UTF-8 bytes are, unlike `Substring`'s `==`.
     @inlinable
     public static func == (lhs: ExactSubstring, rhs: ExactSubstring) -> Bool {
         lhs.substring.hasSameBytes(as: rhs.substring)
     }
 
+    /// Hashes the UTF-8 bytes, consistently with `==`.
     @inlinable
     public func hash(into hasher: inout Hasher) {
         substring.hashBytes(into: &hasher)

@@ -3,6 +3,7 @@
 /// Each case maps to the reason code the 5.0 specification prescribes for it, so a receiver can answer
 /// with the right CONNACK or DISCONNECT (3.1.1 peers are simply disconnected).
 public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Which rule was broken, with the offending value where it helps.
     public enum Kind: Sendable, Hashable {
         /// The first byte names packet type 0 or 15 (15 is AUTH, valid only in 5.0).
         case invalidPacketType(UInt8)
@@ -66,8 +67,10 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         case fieldTooLong(length: Int)
     }
 
+    /// Which rule was broken.
     public var kind: Kind
 
+    /// An error for a violation of `kind`.
     public init(_ kind: Kind) {
         self.kind = kind
     }
@@ -90,6 +93,7 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The violation and the reason code it calls for: "invalidQoS(3) (0x81 Malformed Packet)".
     public var description: String {
         "\(kind) (\(reasonCode))"
     }

@@ -22,6 +22,7 @@ public final class OutgoingTopicAliases {
         case topicOnly
     }
 
+    /// The most aliases the table holds: the peer's Topic Alias Maximum.
     public let capacity: Int
     /// By the topic's bytes: a canonically equivalent topic is another topic and needs an alias of its own.
     private var aliases: [ExactString: UInt16] = [:]
@@ -35,11 +36,13 @@ public final class OutgoingTopicAliases {
     /// Hashes of topics that missed while the table was full, by a slot the hash picks: a second miss admits.
     private var doorkeeper: [Int] = []
 
+    /// An empty table for a peer whose Topic Alias Maximum is `capacity` (at least 1).
     public init(capacity: UInt16) {
         precondition(capacity > 0)
         self.capacity = Int(capacity)
     }
 
+    /// How many aliases are assigned.
     public var count: Int { topics.count - 1 }
 
     /// Decides how `topic` goes out; a known alias becomes the most recently used.

@@ -6,9 +6,12 @@ import NIOCore
 /// before its body is buffered. Until a CONNECT fixes the protocol version, packets are read as 3.1.1; a
 /// decoded CONNECT sets `version` for the rest of the stream.
 public struct PacketDecoder: Sendable {
+    /// The connection's protocol version: nil until a CONNECT is decoded (a broker), or set from the start (a client).
     public var version: ProtocolVersion?
+    /// The size limit and UTF-8 policy packets are checked against.
     public var options: DecodingOptions
 
+    /// A decoder for a stream in `version`, or, with nil, one that learns the version from the CONNECT it decodes.
     public init(version: ProtocolVersion? = nil, options: DecodingOptions = DecodingOptions()) {
         self.version = version
         self.options = options
@@ -76,8 +79,10 @@ public struct PacketDecoder: Sendable {
 
 /// `PacketDecoder` as a SwiftNIO decoder: wrap it in `ByteToMessageHandler` to turn bytes into `Packet`s.
 extension PacketDecoder: NIOSingleStepByteToMessageDecoder {
+    /// Each decoded message is one whole packet.
     public typealias InboundOut = Packet
 
+    /// Decodes what is left when the stream ends, as `decode(buffer:)` does: a packet cut short stays undecoded.
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Packet? {
         try decode(buffer: &buffer)
     }

@@ -69,14 +69,18 @@ extension Packet {
 
 /// Encodes `Packet`s for a SwiftNIO pipeline in the connection's protocol version.
 public struct PacketEncoder: MessageToByteEncoder, Sendable {
+    /// Each message written to the pipeline is one whole packet.
     public typealias OutboundIn = Packet
 
+    /// The protocol version packets are encoded in: the one the connection's CONNECT chose.
     public var version: ProtocolVersion
 
+    /// An encoder for a connection in `version`.
     public init(version: ProtocolVersion) {
         self.version = version
     }
 
+    /// Writes `data` to `out`; throws `MQTTError` for a packet that cannot be encoded (a field too long, say).
     public func encode(data: Packet, out: inout ByteBuffer) throws {
         try data.write(to: &out, version: version)
     }

@@ -2,20 +2,27 @@ import NIOCore
 
 /// The property list of an MQTT 5.0 packet, in wire order. Empty (and free) for 3.1 and 3.1.1.
 public struct Properties: Sendable, Hashable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    /// The properties, in the order they are written or were read.
     public var elements: [Property]
 
+    /// A list of `elements`, in that order; nothing checks that they may appear together.
     public init(_ elements: [Property] = []) {
         self.elements = elements
     }
 
+    /// A list written as an array literal: `[.reasonString("busy"), .userProperty("k", "v")]`.
     public init(arrayLiteral elements: Property...) {
         self.elements = elements
     }
 
+    /// The position of the first property.
     public var startIndex: Int { elements.startIndex }
+    /// The position after the last property.
     public var endIndex: Int { elements.endIndex }
+    /// The property at `position`.
     public subscript(position: Int) -> Property { elements[position] }
 
+    /// Adds `property` at the end, even if one with the same identifier is already there (as User Property may).
     public mutating func append(_ property: Property) {
         elements.append(property)
     }
@@ -33,34 +40,61 @@ public struct Properties: Sendable, Hashable, RandomAccessCollection, Expressibl
 
     // MARK: Typed access
 
+    /// The Payload Format Indicator, if present: 1 when the payload is UTF-8 text.
     public var payloadFormatIndicator: UInt8? { first { if case .payloadFormatIndicator(let v) = $0 { v } else { nil } } }
+    /// The Message Expiry Interval, if present: seconds the message may wait undelivered.
     public var messageExpiryInterval: UInt32? { first { if case .messageExpiryInterval(let v) = $0 { v } else { nil } } }
+    /// The Content Type, if present: the payload's type, a MIME type usually.
     public var contentType: String? { first { if case .contentType(let v) = $0 { v } else { nil } } }
+    /// The Response Topic, if present: the topic a request wants its response on.
     public var responseTopic: String? { first { if case .responseTopic(let v) = $0 { v } else { nil } } }
+    /// The Correlation Data, if present: bytes matching a response to its request.
     public var correlationData: ByteBuffer? { first { if case .correlationData(let v) = $0 { v } else { nil } } }
+    /// Every Subscription Identifier, in order: in a PUBLISH, one per subscription the message matched.
     public var subscriptionIdentifiers: [Int] { elements.compactMap { if case .subscriptionIdentifier(let v) = $0 { v } else { nil } } }
+    /// The Session Expiry Interval, if present: seconds the session outlives its connection.
     public var sessionExpiryInterval: UInt32? { first { if case .sessionExpiryInterval(let v) = $0 { v } else { nil } } }
+    /// The Assigned Client Identifier, if present: the identifier the server chose for the client.
     public var assignedClientIdentifier: String? { first { if case .assignedClientIdentifier(let v) = $0 { v } else { nil } } }
+    /// The Server Keep Alive, if present: the keep alive the server wants instead of the client's.
     public var serverKeepAlive: UInt16? { first { if case .serverKeepAlive(let v) = $0 { v } else { nil } } }
+    /// The Authentication Method, if present: the enhanced authentication method.
     public var authenticationMethod: String? { first { if case .authenticationMethod(let v) = $0 { v } else { nil } } }
+    /// The Authentication Data, if present: the enhanced authentication data of this step.
     public var authenticationData: ByteBuffer? { first { if case .authenticationData(let v) = $0 { v } else { nil } } }
+    /// The Request Problem Information, if present: whether the client wants Reason Strings and User Properties with failures.
     public var requestProblemInformation: Bool? { first { if case .requestProblemInformation(let v) = $0 { v } else { nil } } }
+    /// The Will Delay Interval, if present: seconds before the will is published.
     public var willDelayInterval: UInt32? { first { if case .willDelayInterval(let v) = $0 { v } else { nil } } }
+    /// The Request Response Information, if present: whether the client asks for Response Information.
     public var requestResponseInformation: Bool? { first { if case .requestResponseInformation(let v) = $0 { v } else { nil } } }
+    /// The Response Information, if present: a topic prefix for the client's response topics.
     public var responseInformation: String? { first { if case .responseInformation(let v) = $0 { v } else { nil } } }
+    /// The Server Reference, if present: another server for the client to use.
     public var serverReference: String? { first { if case .serverReference(let v) = $0 { v } else { nil } } }
+    /// The Reason String, if present: a human-readable reason for the reason code.
     public var reasonString: String? { first { if case .reasonString(let v) = $0 { v } else { nil } } }
+    /// The Receive Maximum, if present: how many QoS 1 and 2 publishes may be unacknowledged at once.
     public var receiveMaximum: UInt16? { first { if case .receiveMaximum(let v) = $0 { v } else { nil } } }
+    /// The Topic Alias Maximum, if present: the highest topic alias the sender accepts.
     public var topicAliasMaximum: UInt16? { first { if case .topicAliasMaximum(let v) = $0 { v } else { nil } } }
+    /// The Topic Alias, if present: the number standing for the topic name.
     public var topicAlias: UInt16? { first { if case .topicAlias(let v) = $0 { v } else { nil } } }
+    /// The Maximum QoS, if present: the highest QoS the server supports.
     public var maximumQoS: QoS? { first { if case .maximumQoS(let v) = $0 { v } else { nil } } }
+    /// The Retain Available, if present: whether the server supports retained messages.
     public var retainAvailable: Bool? { first { if case .retainAvailable(let v) = $0 { v } else { nil } } }
+    /// Every User Property as a name and a value, in order; a name may recur.
     public var userProperties: [(key: String, value: String)] {
         elements.compactMap { if case .userProperty(let k, let v) = $0 { (k, v) } else { nil } }
     }
+    /// The Maximum Packet Size, if present: the largest packet the sender accepts.
     public var maximumPacketSize: UInt32? { first { if case .maximumPacketSize(let v) = $0 { v } else { nil } } }
+    /// The Wildcard Subscription Available, if present: whether the server supports wildcard subscriptions.
     public var wildcardSubscriptionAvailable: Bool? { first { if case .wildcardSubscriptionAvailable(let v) = $0 { v } else { nil } } }
+    /// The Subscription Identifiers Available, if present: whether the server supports subscription identifiers.
     public var subscriptionIdentifiersAvailable: Bool? { first { if case .subscriptionIdentifiersAvailable(let v) = $0 { v } else { nil } } }
+    /// The Shared Subscription Available, if present: whether the server supports shared subscriptions.
     public var sharedSubscriptionAvailable: Bool? { first { if case .sharedSubscriptionAvailable(let v) = $0 { v } else { nil } } }
 
     @inline(__always)
@@ -88,6 +122,7 @@ extension Properties {
         return ByteBuffer.variableByteIntegerSize(content) + content
     }
 
+    /// Writes the list with its length prefix, as every 5.0 packet carries it; throws if a value cannot be encoded.
     public func write(to buffer: inout ByteBuffer) throws {
         buffer.writeVariableByteInteger(contentSize)
         for property in elements { try property.write(to: &buffer) }

@@ -5,11 +5,13 @@ public struct TopicLimits: Sendable, Hashable {
     /// The most levels (separated by `/`) in a topic name or filter.
     public var maximumLevels: Int
 
+    /// Limits a receiver chooses; by default a bound of 128 levels besides the specification's 65,535 bytes.
     public init(maximumLength: Int = 65_535, maximumLevels: Int = 128) {
         self.maximumLength = maximumLength
         self.maximumLevels = maximumLevels
     }
 
+    /// Only what the specification itself requires: 65,535 bytes, any number of levels.
     public static let specification = TopicLimits(maximumLength: 65_535, maximumLevels: Int.max)
 }
 
@@ -73,12 +75,16 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
         lhs.rawValue.hasSameBytes(as: rhs.rawValue)
     }
 
+    /// Hashes the bytes, consistently with `==`.
     public func hash(into hasher: inout Hasher) {
         rawValue.hashBytes(into: &hasher)
     }
 
+    /// Whether this is a shared subscription, `$share/{group}/{filter}`.
     public var isShared: Bool { shareName != nil }
+    /// Whether the filter (without its share prefix) contains `+` or `#`.
     public var hasWildcards: Bool { filter.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") } }
+    /// The filter as the client sent it, share prefix included.
     public var description: String { rawValue }
 
     /// Checks the wildcard rules of a filter without a share prefix.
@@ -122,6 +128,7 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
         Self.matches(filter: filter, topic: topic)
     }
 
+    /// Whether `topic` matches `filter` (a filter without a share prefix), with the `$` rule of `matches(_:)`.
     public static func matches(filter: String, topic: String) -> Bool {
         var f = filter.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).makeIterator()
         var t = topic.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).makeIterator()

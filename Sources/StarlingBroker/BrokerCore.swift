@@ -86,7 +86,8 @@ final class BrokerCore: Sendable {
     func hibernationWatcher() -> HibernationWatcher? {
         hibernation.withLockedValue { hibernation in
             if let watcher = hibernation.watcher { return watcher }
-            guard !hibernation.failed else { return nil }
+            // Elsewhere than on Linux idle connections simply stay awake: nothing has failed.
+            guard !hibernation.failed, HibernationWatcher.isAvailable else { return nil }
             do {
                 hibernation.watcher = try HibernationWatcher(logger: logger)
             } catch {

@@ -23,7 +23,7 @@ public final class MQTTBroker: Service, Sendable {
     private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
     private let freedMemoryReturner = NIOLockedValueBox<FreedMemoryReturner?>(nil)
 
-    /// The version of Starling, as `$SYS/broker/version` gives it.
+    /// The version of Starling, defined here only: `starling --version` and `$SYS/broker/version` give it.
     public static let version = "0.1.0"
 
     /// - Parameter eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must

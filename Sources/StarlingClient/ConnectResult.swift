@@ -7,6 +7,7 @@ public struct ConnectResult: Sendable, Hashable {
     /// The protocol version in use.
     public var protocolVersion: ProtocolVersion
 
+    /// A result as a CONNACK would give it; for tests and for code that stands in for a broker.
     public init(sessionPresent: Bool, properties: Properties = [], protocolVersion: ProtocolVersion) {
         self.sessionPresent = sessionPresent
         self.properties = properties

@@ -39,6 +39,7 @@ extension MQTTClient {
         }
     }
 
+    /// Sends a 5.0 request with `payload` as UTF-8 text and waits for its response; see the `ByteBuffer` variant.
     public func request(
         topic: String, payload: String, qos: QoS = .atLeastOnce, properties: Properties = [],
         responseTopic: String? = nil, timeout: Duration = .seconds(30)
@@ -61,6 +62,7 @@ extension MQTTClient {
         return try await publish(topic: responseTopic, payload: payload, qos: qos, properties: properties)
     }
 
+    /// Publishes the response to a 5.0 request, with `payload` as UTF-8 text.
     @discardableResult
     public func respond(
         to request: MQTTMessage, payload: String, qos: QoS = .atLeastOnce, properties: Properties = []

@@ -13,12 +13,16 @@ import ServiceLifecycle
 /// Publishing, subscribing and unsubscribing work from any task; they wait for the broker's acknowledgement.
 /// Publishes made while disconnected wait (up to `maximumQueuedPublishes`) for the next connection.
 public final class MQTTClient: Sendable {
+    /// What the client was made with; fixed for its lifetime.
     public let configuration: MQTTClientConfiguration
+    /// Where the client logs its connections, losses and reconnections.
     public let logger: Logger
     let core: NIOLoopBoundBox<ClientCore>
 
     var eventLoop: any EventLoop { core.eventLoop }
 
+    /// A client for `configuration`, not yet connected: call `run()` or `withConnection(_:)`. It stays on one
+    /// event loop of `eventLoopGroup`.
     public init(
         configuration: MQTTClientConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "starling.client")
@@ -153,6 +157,7 @@ public final class MQTTClient: Sendable {
         return try await request { core, promise in core.publish(packet, promise: promise) }
     }
 
+    /// Publishes `payload` as UTF-8 text; see `publish(topic:payload:qos:retain:properties:)`.
     @discardableResult
     public func publish(
         topic: String, payload: String, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
@@ -160,6 +165,7 @@ public final class MQTTClient: Sendable {
         try await publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain, properties: properties)
     }
 
+    /// Publishes `payload`'s bytes; see `publish(topic:payload:qos:retain:properties:)`.
     @discardableResult
     public func publish(
         topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
@@ -176,10 +182,12 @@ public final class MQTTClient: Sendable {
         return try await pending.acknowledged()
     }
 
+    /// Subscribes to one topic filter (wildcards `+` and `#` allowed) with the highest QoS wanted for its messages.
     public func subscribe(to filter: String, qos: QoS = .atMostOnce) async throws -> MQTTSubscription {
         try await subscribe(to: [SubscribePacket.Subscription(topicFilter: filter, qos: qos)])
     }
 
+    /// Subscribes to several topic filters in one SUBSCRIBE, all with the same QoS, as one stream.
     public func subscribe(to filters: [String], qos: QoS = .atMostOnce) async throws -> MQTTSubscription {
         try await subscribe(to: filters.map { SubscribePacket.Subscription(topicFilter: $0, qos: qos) })
     }
@@ -205,6 +213,8 @@ public final class MQTTClient: Sendable {
         return try outcome.get()
     }
 
+    /// Subscribes to one topic filter, runs `body` with the subscription, and unsubscribes when `body` returns or
+    /// throws.
     @discardableResult
     public func withSubscription<Value>(
         to filter: String, qos: QoS = .atMostOnce, isolation: isolated (any Actor)? = #isolation,
@@ -217,6 +227,7 @@ public final class MQTTClient: Sendable {
     /// SUBSCRIBE goes out as soon as the client is connected.
     public struct PendingSubscription: Sendable {
         let client: MQTTClient
+        /// The topic filters being subscribed to.
         public let filters: [String]
         let stream: MQTTMessageStream
         let acknowledgement: EventLoopFuture<ClientCore.SubscriptionAck>

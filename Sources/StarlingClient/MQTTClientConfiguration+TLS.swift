@@ -5,7 +5,8 @@ extension MQTTClientConfiguration {
     ///
     /// - Parameters:
     ///   - caFile: certificates to trust for the broker; nil for the system's trust roots.
-    ///   - certificateFile, keyFile: this client's certificate chain and key, for brokers that require one.
+    ///   - certificateFile: this client's certificate chain, for brokers that require one; needs `keyFile`.
+    ///   - keyFile: the private key of `certificateFile`'s certificate.
     ///   - verifiesHostname: false to accept a trusted certificate issued for another name (mosquitto's `--insecure`).
     public static func tls(
         caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, verifiesHostname: Bool = true

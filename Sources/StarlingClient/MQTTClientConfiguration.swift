@@ -15,8 +15,11 @@ public struct MQTTClientConfiguration: Sendable {
     /// properties may hold a Will Delay Interval (`.willDelayInterval`) and the message properties.
     public typealias Will = ConnectPacket.Will
 
+    /// The broker's host name or IP address.
     public var host: String
+    /// The broker's port; `init` fills in the transport's default (see `defaultPort(transport:tls:)`).
     public var port: Int
+    /// Plain MQTT over TCP, or MQTT inside WebSocket frames.
     public var transport: Transport
     /// TLS settings; nil for a plain connection. For `mqtts://` and `wss://` URLs this is the system's default
     /// client configuration, which verifies the broker's certificate against the system trust roots.
@@ -24,7 +27,10 @@ public struct MQTTClientConfiguration: Sendable {
     /// The name sent in TLS SNI and checked against the broker's certificate; nil to use `host` (when it is a name).
     public var tlsServerName: String?
 
+    /// The MQTT version to speak: 5.0 by default, or 3.1.1 (or 3.1) for older brokers.
     public var protocolVersion: ProtocolVersion
+    /// The identifier the broker keeps this client's session under; two clients with the same one take the
+    /// session from each other.
     public var clientIdentifier: String
     /// Clean Start (5.0) or Clean Session (3.1.1) on the first connection. Reconnections in 5.0 ask to resume
     /// the session whenever `sessionExpiryInterval` keeps it alive on the broker.
@@ -34,8 +40,11 @@ public struct MQTTClientConfiguration: Sendable {
     public var sessionExpiryInterval: UInt32
     /// Seconds between control packets; 0 turns keep alive off.
     public var keepAlive: UInt16
+    /// The user name sent in CONNECT, if the broker asks for one.
     public var userName: String?
+    /// The password sent in CONNECT: bytes, not necessarily text.
     public var password: ByteBuffer?
+    /// The message the broker publishes for this client if its connection ends without DISCONNECT.
     public var will: Will?
 
     /// 5.0: how many QoS 1 and 2 messages the broker may send before this client acknowledges them (nil: 65,535).
@@ -53,6 +62,7 @@ public struct MQTTClientConfiguration: Sendable {
     public var connectTimeout: TimeAmount
     /// How long to wait for PINGRESP after PINGREQ before the connection counts as lost (nil: the keep alive).
     public var pingTimeout: TimeAmount?
+    /// Whether, and after what delays, a lost connection is made again; exponential backoff by default.
     public var reconnect: ReconnectPolicy
     /// How many publishes may wait for a connection (or for the broker's Receive Maximum) before `publish`
     /// fails with `MQTTClientError.Code.queueFull`.
@@ -61,6 +71,8 @@ public struct MQTTClientConfiguration: Sendable {
     /// stops reading from the broker until the consumer has taken half of them.
     public var messageBufferLimit: Int
 
+    /// A configuration with the usual defaults: MQTT 5.0, a random client identifier, a clean start, a 60 s keep
+    /// alive, reconnection with exponential backoff. A nil `port` is the transport's default.
     public init(
         host: String = "localhost", port: Int? = nil, transport: Transport = .tcp, tls: TLSConfiguration? = nil,
         protocolVersion: ProtocolVersion = .v5, clientIdentifier: String = MQTTClientConfiguration.randomClientIdentifier(),

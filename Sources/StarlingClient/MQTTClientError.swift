@@ -11,6 +11,7 @@ import Darwin
 
 /// What went wrong in a client operation, with the broker's reason code and reason string when it gave them.
 public struct MQTTClientError: Error, CustomStringConvertible {
+    /// The kind of failure, to decide what to do about it: retry, fix the configuration, give up.
     public enum Code: Sendable, Hashable {
         /// The configuration or an argument cannot work (bad URL, bad TLS files, …).
         case invalidConfiguration
@@ -48,6 +49,7 @@ public struct MQTTClientError: Error, CustomStringConvertible {
         case clientShutdown
     }
 
+    /// The kind of failure.
     public var code: Code
     /// What happened, in words.
     public var message: String
@@ -60,6 +62,7 @@ public struct MQTTClientError: Error, CustomStringConvertible {
     /// The error underneath, such as a system or TLS error.
     public var underlying: (any Error)?
 
+    /// An error of kind `code`, described by `message`, with what the broker said about it, if anything.
     public init(
         _ code: Code, _ message: String, reasonCode: ReasonCode? = nil, reasonCodes: [ReasonCode] = [],
         reasonString: String? = nil, underlying: (any Error)? = nil
@@ -72,6 +75,7 @@ public struct MQTTClientError: Error, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// The message followed by the reason code, the reason string and the underlying error, where there are any.
     public var description: String {
         var text = message
         if let reasonCode { text += " (reason code \(reasonCode))" }

@@ -7,7 +7,9 @@ import NIOCore
 ///
 /// Iterate it from one task at a time.
 public struct MQTTMessageStream: AsyncSequence, Sendable {
+    /// Each element is one received message.
     public typealias Element = MQTTMessage
+    /// The stream ends with an `MQTTClientError` when the client shuts down or its connection is lost for good.
     public typealias Failure = any Error
 
     typealias Producer = NIOThrowingAsyncSequenceProducer<
@@ -16,14 +18,17 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
 
     let producer: Producer
 
+    /// Reads the stream's messages in the order they arrived.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Producer.AsyncIterator
 
+        /// The next message, waiting for it; nil once the stream has ended normally.
         public mutating func next() async throws -> MQTTMessage? {
             try await base.next()
         }
     }
 
+    /// An iterator over the messages; make only one, and use it from one task.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(base: producer.makeAsyncIterator())
     }

@@ -1,7 +1,10 @@
 /// A broker address in the URL forms MQTT.js accepts: `mqtt://user:pass@host:1883`, `mqtts://host`,
 /// `ws://host:8080/mqtt`, `wss://host/path` (and the aliases `tcp`, `ssl`, `tls`).
 public struct MQTTURL: Sendable, Hashable {
+    /// How the client reaches the broker: plain TCP, TLS, WebSocket, or WebSocket over TLS.
     public enum Scheme: String, Sendable, Hashable {
+        /// `mqtt` (alias `tcp`): TCP, port 1883 by default; `mqtts` (`ssl`, `tls`): TLS, 8883; `ws`: WebSocket, 80;
+        /// `wss`: WebSocket over TLS, 443.
         case mqtt, mqtts, ws, wss
 
         init?(name: Substring) {
@@ -14,18 +17,27 @@ public struct MQTTURL: Sendable, Hashable {
             }
         }
 
+        /// Whether the connection is encrypted: `mqtts` and `wss`.
         public var usesTLS: Bool { self == .mqtts || self == .wss }
+        /// Whether MQTT is carried in WebSocket frames: `ws` and `wss`.
         public var usesWebSocket: Bool { self == .ws || self == .wss }
     }
 
+    /// The transport the URL names.
     public var scheme: Scheme
+    /// The user name of the URL's user info, percent-decoded; sent in CONNECT.
     public var userName: String?
+    /// The password of the URL's user info, percent-decoded; sent in CONNECT.
     public var password: String?
+    /// The host name or IP address; an IPv6 address without its brackets.
     public var host: String
+    /// The port, if the URL gives one; nil means the scheme's default.
     public var port: Int?
     /// The path, percent-decoded, starting with `/`; empty when the URL has none.
     public var path: String
 
+    /// Parses `string`; throws `MQTTClientError` with code `.invalidConfiguration` for an unknown scheme, a missing
+    /// host, a bad port or bad percent-encoding. A query or fragment is ignored.
     public init(_ string: String) throws {
         func invalid(_ why: String) -> MQTTClientError {
             MQTTClientError(.invalidConfiguration, "invalid broker URL '\(string)': \(why)")

@@ -6,6 +6,7 @@ public struct PublishResult: Sendable, Hashable {
     /// The acknowledgement's 5.0 properties (reason string, user properties).
     public var properties: Properties
 
+    /// A result as an acknowledgement would give it; the defaults are what a QoS 0 publish returns.
     public init(reasonCode: ReasonCode = .success, properties: Properties = []) {
         self.reasonCode = reasonCode
         self.properties = properties

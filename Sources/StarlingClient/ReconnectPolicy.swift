@@ -6,15 +6,20 @@ import NIOCore
 /// ±`jitter` (a fraction of the delay) so that many clients dropped by the same broker restart do not return in
 /// lockstep.
 public struct ReconnectPolicy: Sendable, Hashable {
+    /// Whether a lost connection is made again at all; false in `disabled`.
     public var isEnabled: Bool
+    /// The delay before the first attempt after a loss, before jitter.
     public var initialDelay: TimeAmount
+    /// The longest delay between two attempts, however many have failed.
     public var maximumDelay: TimeAmount
+    /// How much longer each delay is than the one before (at least 1).
     public var multiplier: Double
     /// The fraction of each delay by which it is randomly lengthened or shortened, in 0...1.
     public var jitter: Double
     /// How many consecutive failed attempts are made before giving up; nil for no limit.
     public var maximumAttempts: Int?
 
+    /// A policy that reconnects, with these delays; `jitter` is clamped to 0...1.
     public init(
         initialDelay: TimeAmount = .milliseconds(500), maximumDelay: TimeAmount = .seconds(30), multiplier: Double = 2,
         jitter: Double = 0.2, maximumAttempts: Int? = nil
@@ -43,6 +48,8 @@ public struct ReconnectPolicy: Sendable, Hashable {
         return delay(beforeAttempt: attempt, using: &generator)
     }
 
+    /// The delay before attempt number `attempt`, its jitter drawn from `generator`: with a seeded generator, the
+    /// same every time.
     public func delay(beforeAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> TimeAmount {
         let initial = Double(max(initialDelay.nanoseconds, 0))
         let ceiling = Double(max(maximumDelay.nanoseconds, initialDelay.nanoseconds))

@@ -5,7 +5,8 @@ import Testing
 
 /// Idle connections hibernate (their channel let go of, the socket and session kept) and wake for whatever
 /// needs them; the client must not be able to tell.
-@Suite struct HibernationTests {
+@Suite(.enabled(if: HibernationWatcher.isAvailable, "idle connections hibernate on Linux only"))
+struct HibernationTests {
     static func hibernating(_ configure: @escaping (inout BrokerConfiguration) -> Void = { _ in }) -> (inout BrokerConfiguration) -> Void {
         { configuration in
             configuration.limits.hibernateAfter = .milliseconds(300)

@@ -1,5 +1,11 @@
 #if canImport(Glibc)
 import Glibc
+
+private let openFiles = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#elseif canImport(Darwin)
+import Darwin
+
+private let openFiles = RLIMIT_NOFILE
 #endif
 import MQTT
 import NIOCore
@@ -168,8 +174,8 @@ import Testing
 
     static func raiseOpenFileLimit(to wanted: rlim_t) {
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
+        guard getrlimit(openFiles, &limit) == 0, limit.rlim_cur < wanted else { return }
         limit.rlim_cur = min(wanted, limit.rlim_max)
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        _ = setrlimit(openFiles, &limit)
     }
 }

@@ -1,11 +1,12 @@
+#if os(Linux)
 import CStarlingLinux
 import NIOCore
 @testable import StarlingBroker
 import Testing
 
 /// What a hibernating connection keeps is its `ConnectionHandler` and its `Session`: a field added to either is
-/// paid for by every idle connection, so their sizes are held here, as malloc hands them out. Raise a limit only
-/// knowingly.
+/// paid for by every idle connection, so their sizes are held here, as glibc's malloc hands them out (Linux only,
+/// where connections hibernate). Raise a limit only knowingly.
 @Suite struct IdleFootprintTests {
     @Test func aConnectionAndItsSessionStaySmall() async throws {
         try await TestBroker.with { broker in
@@ -32,3 +33,4 @@ import Testing
         return objects.map { malloc_usable_size(Unmanaged.passUnretained($0).toOpaque()) }.min()!
     }
 }
+#endif

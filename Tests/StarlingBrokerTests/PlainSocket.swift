@@ -1,7 +1,17 @@
 #if canImport(Glibc)
 import Glibc
+
+private let streamSocket = Int32(SOCK_STREAM.rawValue)
+/// No SIGPIPE when the broker has gone: asked for on each send.
+private let sendFlags = Int32(MSG_NOSIGNAL)
+private func closeDescriptor(_ descriptor: Int32) { _ = Glibc.close(descriptor) }
 #elseif canImport(Darwin)
 import Darwin
+
+private let streamSocket = SOCK_STREAM
+/// No SIGPIPE when the broker has gone: Darwin has no MSG_NOSIGNAL, so the socket is set to SO_NOSIGPIPE instead.
+private let sendFlags: Int32 = 0
+private func closeDescriptor(_ descriptor: Int32) { _ = Darwin.close(descriptor) }
 #endif
 
 /// A blocking TCP socket to the broker with no event loop in between: what the kernel says about a write or a
@@ -16,11 +26,15 @@ struct PlainSocket: ~Copyable {
     private let descriptor: Int32
 
     init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = socket(AF_INET, streamSocket, 0)
         guard descriptor >= 0 else { throw Failure(operation: "socket", errno: errno) }
         // Reads wait at most 20 s: a broker that stops answering fails the test instead of hanging it.
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #if canImport(Darwin)
+        var noSignal: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &noSignal, socklen_t(MemoryLayout<Int32>.size))
+        #endif
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -30,7 +44,7 @@ struct PlainSocket: ~Copyable {
         }
         guard connected == 0 else {
             let error = errno
-            Glibc.close(descriptor)
+            closeDescriptor(descriptor)
             throw Failure(operation: "connect", errno: error)
         }
     }
@@ -38,7 +52,7 @@ struct PlainSocket: ~Copyable {
     func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, sendFlags) }
             guard written > 0 else { throw Failure(operation: "send", errno: errno) }
             offset += written
         }
@@ -73,7 +87,7 @@ struct PlainSocket: ~Copyable {
     }
 
     func close() {
-        Glibc.close(descriptor)
+        closeDescriptor(descriptor)
     }
 
     /// Each MQTT packet in `bytes`: its type (the first byte's high nibble, shifted back) and the first byte of its

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 @testable import StarlingClient
 import Testing
@@ -54,7 +58,11 @@ struct ReservedPort {
     let port: Int
 
     init() throws {
+        #if canImport(Glibc)
         let socketDescriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        #else
+        let socketDescriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
         guard socketDescriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -22,11 +22,13 @@ public final class ChildProcess: @unchecked Sendable {
     public let standardOutput: FileHandle
     public let standardError: FileHandle
 
+    #if canImport(Glibc)
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later), which Swift's Glibc module does not show.
     private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
         guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
+    #endif
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, withStandardInput: Bool = false) throws {
         var input: [Int32] = [-1, -1]
@@ -35,7 +37,12 @@ public final class ChildProcess: @unchecked Sendable {
         guard pipe(&output) == 0, pipe(&errors) == 0, !withStandardInput || pipe(&input) == 0 else {
             throw POSIXError(.EMFILE)
         }
+        // Darwin's spawn types are opaque pointers, set by their init functions; glibc's are structures.
+        #if canImport(Glibc)
         var actions = posix_spawn_file_actions_t()
+        #else
+        var actions: posix_spawn_file_actions_t?
+        #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if withStandardInput {
@@ -47,9 +54,15 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
         // Nothing else of this process's goes along: not the pipes of other children, and above all not the
         // sockets of other tests (a listening socket inherited by a broker would keep its port taken).
+        #if canImport(Glibc)
         if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        #endif
 
+        #if canImport(Glibc)
         var attributes = posix_spawnattr_t()
+        #else
+        var attributes: posix_spawnattr_t?
+        #endif
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var noSignals = sigset_t()
@@ -59,7 +72,12 @@ public final class ChildProcess: @unchecked Sendable {
         sigemptyset(&defaults)
         for signal in [SIGTERM, SIGINT, SIGALRM, SIGPIPE, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
+        #if canImport(Darwin)
+        // Darwin closes every descriptor `actions` does not name, as closefrom does above.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT))
+        #else
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        #endif
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }

@@ -3,10 +3,14 @@ import NIOCore
 /// PUBACK, PUBREC, PUBREL and PUBCOMP (sections 3.4–3.7): a packet identifier and, in 5.0, a reason code
 /// and properties, both left out on the wire when they say nothing (Success, no properties).
 public struct AcknowledgementPacket: Sendable, Hashable {
+    /// The identifier of the PUBLISH (or, for PUBCOMP, the PUBREL) this acknowledges.
     public var packetIdentifier: UInt16
+    /// 5.0: the outcome (`.success`, `.noMatchingSubscribers`, a failure…); always `.success` in 3.1.1.
     public var reasonCode: ReasonCode
+    /// 5.0: a Reason String and User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// An acknowledgement of `packetIdentifier`, successful unless told otherwise.
     public init(packetIdentifier: UInt16, reasonCode: ReasonCode = .success, properties: Properties = []) {
         self.packetIdentifier = packetIdentifier
         self.reasonCode = reasonCode

@@ -2,9 +2,13 @@ import NIOCore
 
 /// AUTH (section 3.15), 5.0 only: the steps of enhanced authentication.
 public struct AuthPacket: Sendable, Hashable {
+    /// `.success` when authentication is done, `.continueAuthentication` for another step, `.reAuthenticate` to
+    /// start over on an open connection.
     public var reasonCode: ReasonCode
+    /// The Authentication Method and Data of this step, and possibly a Reason String and User Properties.
     public var properties: Properties
 
+    /// An AUTH with `reasonCode` and `properties`.
     public init(reasonCode: ReasonCode = .success, properties: Properties = []) {
         self.reasonCode = reasonCode
         self.properties = properties

@@ -2,10 +2,14 @@ import NIOCore
 
 /// CONNACK (section 3.2). In 3.1/3.1.1 `reasonCode` holds the return code (see `ConnectReturnCode`).
 public struct ConnAckPacket: Sendable, Hashable {
+    /// Whether the server resumed a session it kept for the client identifier; always false on a refusal.
     public var sessionPresent: Bool
+    /// Whether the connection is accepted (`.success`) or why it is refused.
     public var reasonCode: ReasonCode
+    /// 5.0: the server's limits and answers (Receive Maximum, Maximum QoS, Assigned Client Identifier, …).
     public var properties: Properties
 
+    /// A CONNACK that accepts a connection with a new session, unless told otherwise.
     public init(sessionPresent: Bool = false, reasonCode: ReasonCode = .success, properties: Properties = []) {
         self.sessionPresent = sessionPresent
         self.reasonCode = reasonCode

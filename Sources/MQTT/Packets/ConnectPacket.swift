@@ -2,23 +2,39 @@ import NIOCore
 
 /// CONNECT (section 3.1), for protocol levels 3, 4 and 5.
 public struct ConnectPacket: Sendable, Hashable {
+    /// The protocol level the client speaks; it fixes the encoding of the whole connection.
     public var protocolVersion: ProtocolVersion
+    /// The name of the client's session; empty asks the server to assign one (with a clean start).
     public var clientIdentifier: String
     /// Clean Session in 3.1/3.1.1, Clean Start in 5.0.
     public var cleanStart: Bool
+    /// Seconds the client may stay silent before the server counts it lost (after one and a half times as long);
+    /// 0 turns the keep alive off.
     public var keepAlive: UInt16
+    /// The user name, for the server's authentication.
     public var userName: String?
+    /// The password: binary data, not necessarily text. In 3.1.1 only with a user name.
     public var password: ByteBuffer?
+    /// The message the server publishes if the connection ends without DISCONNECT.
     public var will: Will?
+    /// 5.0: Session Expiry Interval, Receive Maximum, Maximum Packet Size, Topic Alias Maximum, authentication and
+    /// User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// The will: a message published for the client when it goes away without saying goodbye.
     public struct Will: Sendable, Hashable {
+        /// The topic the will is published on; a topic name, without wildcards.
         public var topic: String
+        /// The will's application message.
         public var payload: ByteBuffer
+        /// The QoS the will is published with.
         public var qos: QoS
+        /// Whether the will is published as a retained message.
         public var retain: Bool
+        /// 5.0: a Will Delay Interval and the message properties (expiry, content type, …); empty in 3.1.1.
         public var properties: Properties
 
+        /// A will on `topic`, at QoS 0 and not retained unless told otherwise.
         public init(topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []) {
             self.topic = topic
             self.payload = payload
@@ -28,6 +44,7 @@ public struct ConnectPacket: Sendable, Hashable {
         }
     }
 
+    /// A CONNECT; 3.1.1 with a clean session and a 60 s keep alive unless told otherwise.
     public init(
         protocolVersion: ProtocolVersion = .v3_1_1, clientIdentifier: String, cleanStart: Bool = true,
         keepAlive: UInt16 = 60, userName: String? = nil, password: ByteBuffer? = nil, will: Will? = nil,

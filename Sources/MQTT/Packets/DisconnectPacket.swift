@@ -2,9 +2,13 @@ import NIOCore
 
 /// DISCONNECT (section 3.14). In 3.1/3.1.1 it carries nothing; in 5.0 a reason code and properties.
 public struct DisconnectPacket: Sendable, Hashable {
+    /// 5.0: why the connection ends; `.normalDisconnection` (and in 3.1.1 always).
     public var reasonCode: ReasonCode
+    /// 5.0: a Session Expiry Interval (from the client), a Server Reference or Reason String (from the server), User
+    /// Properties.
     public var properties: Properties
 
+    /// A DISCONNECT, a normal one unless told otherwise.
     public init(reasonCode: ReasonCode = .normalDisconnection, properties: Properties = []) {
         self.reasonCode = reasonCode
         self.properties = properties

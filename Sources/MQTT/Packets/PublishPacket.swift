@@ -4,14 +4,22 @@ import NIOCore
 public struct PublishPacket: Sendable, Hashable {
     /// The topic name; empty in 5.0 when the packet carries only a Topic Alias.
     public var topic: String
+    /// The application message, any bytes, possibly empty.
     public var payload: ByteBuffer
+    /// How delivery is assured: 0 (none), 1 (PUBACK) or 2 (PUBREC, PUBREL, PUBCOMP).
     public var qos: QoS
+    /// From a publisher: the server keeps the message for future subscribers (an empty payload deletes it). To a
+    /// subscriber: the message was retained.
     public var retain: Bool
+    /// The DUP flag: this QoS 1 or 2 packet may have been sent before; always false at QoS 0.
     public var duplicate: Bool
     /// Present exactly when `qos` is 1 or 2 (MQTT-2.2.1-2).
     public var packetIdentifier: UInt16?
+    /// 5.0: message properties (expiry, content type, response topic, user properties…), Topic Alias, and
+    /// Subscription Identifiers from a server; empty in 3.1.1.
     public var properties: Properties
 
+    /// A PUBLISH; at QoS 1 and 2 give it a `packetIdentifier`.
     public init(
         topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, duplicate: Bool = false,
         packetIdentifier: UInt16? = nil, properties: Properties = []

@@ -2,10 +2,14 @@ import NIOCore
 
 /// SUBACK (section 3.9): one reason code per topic filter of the SUBSCRIBE, in order.
 public struct SubAckPacket: Sendable, Hashable {
+    /// The identifier of the SUBSCRIBE this answers.
     public var packetIdentifier: UInt16
+    /// The granted QoS (`.grantedQoS0`…`.grantedQoS2`) or a failure for each filter, in the SUBSCRIBE's order.
     public var reasonCodes: [ReasonCode]
+    /// 5.0: a Reason String and User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// A SUBACK answering SUBSCRIBE `packetIdentifier`.
     public init(packetIdentifier: UInt16, reasonCodes: [ReasonCode], properties: Properties = []) {
         self.packetIdentifier = packetIdentifier
         self.reasonCodes = reasonCodes

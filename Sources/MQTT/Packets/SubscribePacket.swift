@@ -2,10 +2,14 @@ import NIOCore
 
 /// SUBSCRIBE (section 3.8).
 public struct SubscribePacket: Sendable, Hashable {
+    /// A non-zero identifier, not in use by another flow, that the SUBACK will carry back.
     public var packetIdentifier: UInt16
+    /// The filters to subscribe to, with their options; at least one.
     public var subscriptions: [Subscription]
+    /// 5.0: a Subscription Identifier and User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// A SUBSCRIBE of `subscriptions` under `packetIdentifier`.
     public init(packetIdentifier: UInt16, subscriptions: [Subscription], properties: Properties = []) {
         self.packetIdentifier = packetIdentifier
         self.subscriptions = subscriptions
@@ -15,14 +19,18 @@ public struct SubscribePacket: Sendable, Hashable {
     /// One topic filter with its options. The filter is not validated by the decoder: 5.0 answers a bad filter
     /// with SUBACK 0x8F for that filter alone, so validation belongs to the receiver (see `TopicFilter`).
     public struct Subscription: Sendable, Hashable {
+        /// The filter, wildcards (`+`, `#`) and `$share/{group}/` prefix included.
         public var topicFilter: String
+        /// The QoS wanted and, in 5.0, how retained and own messages are treated.
         public var options: SubscriptionOptions
 
+        /// A subscription to `topicFilter` with `options` (QoS 0 and the defaults unless told otherwise).
         public init(topicFilter: String, options: SubscriptionOptions = SubscriptionOptions()) {
             self.topicFilter = topicFilter
             self.options = options
         }
 
+        /// A subscription to `topicFilter` at `qos`, with the other options at their defaults.
         public init(topicFilter: String, qos: QoS) {
             self.init(topicFilter: topicFilter, options: SubscriptionOptions(qos: qos))
         }
@@ -63,11 +71,16 @@ public struct SubscribePacket: Sendable, Hashable {
 
 /// The Subscription Options byte (3.8.3.1). In 3.1/3.1.1 only the QoS is on the wire.
 public struct SubscriptionOptions: Sendable, Hashable {
+    /// The highest QoS the subscriber wants its messages delivered with.
     public var qos: QoS
+    /// 5.0: not to be sent the messages this client publishes itself; not allowed on shared subscriptions.
     public var noLocal: Bool
+    /// 5.0: to keep the retain flag of forwarded messages as published, rather than cleared.
     public var retainAsPublished: Bool
+    /// 5.0: whether retained messages are sent when the subscription is made.
     public var retainHandling: RetainHandling
 
+    /// Whether a new subscription receives the matching retained messages (5.0; 3.1.1 always sends them).
     public enum RetainHandling: UInt8, Sendable, Hashable, CaseIterable {
         /// Send retained messages at the time of the subscribe.
         case sendOnSubscribe = 0
@@ -77,6 +90,7 @@ public struct SubscriptionOptions: Sendable, Hashable {
         case doNotSend = 2
     }
 
+    /// Options as 3.1.1 behaves by default: QoS 0, own messages received, retain flags cleared, retained sent.
     public init(qos: QoS = .atMostOnce, noLocal: Bool = false, retainAsPublished: Bool = false, retainHandling: RetainHandling = .sendOnSubscribe) {
         self.qos = qos
         self.noLocal = noLocal

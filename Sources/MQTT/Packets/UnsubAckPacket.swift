@@ -2,10 +2,14 @@ import NIOCore
 
 /// UNSUBACK (section 3.11). Reason codes and properties exist in 5.0 only.
 public struct UnsubAckPacket: Sendable, Hashable {
+    /// The identifier of the UNSUBSCRIBE this answers.
     public var packetIdentifier: UInt16
+    /// 5.0: the outcome for each filter, in the UNSUBSCRIBE's order; empty in 3.1.1, which has none.
     public var reasonCodes: [ReasonCode]
+    /// 5.0: a Reason String and User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// An UNSUBACK answering UNSUBSCRIBE `packetIdentifier`.
     public init(packetIdentifier: UInt16, reasonCodes: [ReasonCode] = [], properties: Properties = []) {
         self.packetIdentifier = packetIdentifier
         self.reasonCodes = reasonCodes

@@ -2,10 +2,14 @@ import NIOCore
 
 /// UNSUBSCRIBE (section 3.10).
 public struct UnsubscribePacket: Sendable, Hashable {
+    /// A non-zero identifier, not in use by another flow, that the UNSUBACK will carry back.
     public var packetIdentifier: UInt16
+    /// The filters to remove, exactly as they were subscribed; at least one.
     public var topicFilters: [String]
+    /// 5.0: User Properties; empty in 3.1.1.
     public var properties: Properties
 
+    /// An UNSUBSCRIBE of `topicFilters` under `packetIdentifier`.
     public init(packetIdentifier: UInt16, topicFilters: [String], properties: Properties = []) {
         self.packetIdentifier = packetIdentifier
         self.topicFilters = topicFilters

@@ -1,5 +1,4 @@
 import Atomics
-import Glibc
 import MQTT
 import NIOCore
 import NIOPosix
@@ -17,10 +16,9 @@ extension ConnectionHandler: RemovableChannelHandler {
         else { return false }
         guard let watcher = core.hibernationWatcher() else { return false }
         // The channel closes its descriptor; the socket lives on in this copy.
-        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0 else { return false }
+        guard let copy = SocketDescriptor.duplicate(descriptor) else { return false }
         guard let token = watcher.sleep(copy, connection: self) else {
-            Glibc.close(copy)
+            SocketDescriptor.close(copy)
             return false
         }
         let channel = context.channel
@@ -162,7 +160,7 @@ extension ConnectionHandler: RemovableChannelHandler {
                 loop.counters.bytesSent &+= UInt64(sent)
                 if sent != buffer.readableBytes { logger.debug("closing hibernating connection: its last packets did not fit") }
             }
-            if let descriptor = watcher.wake(token) { Glibc.close(descriptor) }
+            if let descriptor = watcher.wake(token) { SocketDescriptor.close(descriptor) }
         }
         output = nil
         listenerConnections?.wrappingDecrement(ordering: .relaxed)

@@ -2,6 +2,8 @@ import NIOCore
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A connection's peer address, held inline: SwiftNIO's `SocketAddress` refers to a box of about 96 bytes of

@@ -1,7 +1,9 @@
-import CStarlingLinux
-import Glibc
 import Logging
 import NIOCore
+
+#if os(Linux)
+import CStarlingLinux
+import Glibc
 import NIOPosix
 import Synchronization
 
@@ -13,6 +15,9 @@ import Synchronization
 /// which keeps the session's state. Each socket is armed for one event; the connection takes its socket back
 /// (`wake`) before a new channel adopts it.
 final class HibernationWatcher: Sendable {
+    /// Whether idle connections can hibernate here: epoll and eventfd are Linux's.
+    static let isAvailable = true
+
     private struct Sleeper {
         let descriptor: CInt
         let connection: ConnectionHandler
@@ -248,3 +253,33 @@ final class HibernationWatcher: Sendable {
         close(epoll)
     }
 }
+#else
+
+/// Hibernation needs epoll and eventfd, which only Linux has: elsewhere there is no watcher, and idle connections
+/// stay awake, as they do with `Limits.hibernateAfter` nil. The same interface as on Linux, so that connections
+/// need not know the difference: no socket is ever taken.
+final class HibernationWatcher: Sendable {
+    static let isAvailable = false
+
+    /// Why no watcher can be made.
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String { "hibernating connections need epoll, which only Linux has" }
+    }
+
+    init(logger: Logger) throws {
+        throw Unavailable()
+    }
+
+    func sleep(_ descriptor: CInt, connection: ConnectionHandler) -> UInt64? { nil }
+
+    func wake(_ token: UInt64) -> CInt? { nil }
+
+    func send(_ buffer: ByteBuffer, token: UInt64) -> Int { 0 }
+
+    func lastPing(_ token: UInt64) -> NIODeadline? { nil }
+
+    var answeredPings: UInt64 { 0 }
+
+    func stop() async {}
+}
+#endif

@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The descriptor of a SwiftNIO socket channel, which SwiftNIO keeps to itself: read through reflection so that
 /// a hibernating connection can keep its socket while its channel goes. Nil for any other kind of channel, or if
 /// a SwiftNIO release stores it differently; connections then stay awake, as they would with hibernation off.
@@ -7,6 +15,23 @@ enum SocketDescriptor {
     static func of(_ channel: any Channel) -> CInt? {
         guard let socket = storedProperty("socket", of: channel) else { return nil }
         return storedProperty("descriptor", of: socket) as? CInt
+    }
+
+    /// A second descriptor for the same socket, closed on exec; nil if none could be made.
+    static func duplicate(_ descriptor: CInt) -> CInt? {
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        return copy >= 0 ? copy : nil
+    }
+
+    /// Closes a socket that no channel owns: SwiftNIO closes only the descriptors of its channels.
+    static func close(_ descriptor: CInt) {
+        #if canImport(Glibc)
+        _ = Glibc.close(descriptor)
+        #elseif canImport(Musl)
+        _ = Musl.close(descriptor)
+        #elseif canImport(Darwin)
+        _ = Darwin.close(descriptor)
+        #endif
     }
 
     private static func storedProperty(_ name: String, of subject: Any) -> Any? {

@@ -1,12 +1,13 @@
 import Atomics
 import NIOCore
 import NIOPosix
-#if canImport(Glibc)
+#if os(Linux) && canImport(Glibc)
 import Glibc
 #endif
 
 /// When the broker gives the memory freed after a wave of connections back to the system (see
-/// `BrokerConfiguration.Limits.freedMemoryReturn`).
+/// `BrokerConfiguration.Limits.freedMemoryReturn`). Only glibc's allocator is asked (on Linux); elsewhere nothing
+/// is given back, and `BrokerStatistics.freedMemoryReturns` stays at zero.
 public struct FreedMemoryReturn: Sendable, Hashable {
     public var interval: TimeAmount
     public var afterConnections: Int
@@ -37,8 +38,7 @@ final class FreedMemoryReturner: Sendable {
             lastReturn.store(accepted, ordering: .relaxed)
             // Walking every arena takes its lock for a moment: not on an event loop.
             NIOThreadPool.singleton.submit { _ in
-                Self.returnFreeMemory()
-                returns.wrappingIncrement(ordering: .relaxed)
+                if Self.returnFreeMemory() { returns.wrappingIncrement(ordering: .relaxed) }
             }
         }
     }
@@ -47,13 +47,27 @@ final class FreedMemoryReturner: Sendable {
         task.cancel()
     }
 
-    private static func returnFreeMemory() {
-        #if canImport(Glibc)
-        _ = mallocTrim?(0)
+    /// Whether this platform's allocator can be asked to give back what it holds free: glibc's can.
+    static var isAvailable: Bool {
+        #if os(Linux) && canImport(Glibc)
+        mallocTrim != nil
+        #else
+        false
         #endif
     }
 
-    #if canImport(Glibc)
+    /// Whether the allocator was asked to give back what it holds free.
+    private static func returnFreeMemory() -> Bool {
+        #if os(Linux) && canImport(Glibc)
+        guard let mallocTrim else { return false }
+        _ = mallocTrim(0)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    #if os(Linux) && canImport(Glibc)
     /// glibc's `malloc_trim`, looked up at run time: its header is not part of the Glibc module, and a C library
     /// without it simply keeps what it holds.
     private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
