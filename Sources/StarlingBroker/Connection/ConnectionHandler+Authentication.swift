@@ -54,14 +54,6 @@ extension ConnectionHandler {
         get { authentication?.pendingSetup }
         set { authenticationState.pendingSetup = newValue }
     }
-    enum AuthenticationStage {
-        case idle
-        /// The authenticator is deciding on request number `serial`.
-        case deciding(serial: UInt64, request: AuthenticationRequest)
-        /// AUTH 0x18 went out; the client's AUTH 0x18 will be step `step` of the exchange.
-        case awaitingClient(step: Int)
-    }
-
     /// Asks the authenticator about a CONNECT that passed every other check; decoding waits for its answer.
     func authenticateConnect(_ setup: SessionSetup) {
         let connect = setup.connect
@@ -78,57 +70,28 @@ extension ConnectionHandler {
 
     /// A packet arriving between CONNECT and CONNACK: only the client's answer to AUTH 0x18 belongs there.
     func handleAuthenticating(_ packet: Packet) {
-        switch packet {
-        case .auth(let auth):
-            guard case .awaitingClient(let step) = authenticationStage else {
-                refuse(.protocolError, reasonString: "AUTH out of turn")
-                return
-            }
-            guard auth.reasonCode == .continueAuthentication else {
-                // MQTT-4.12.0-3: the client answers AUTH with Continue authentication.
-                refuse(.protocolError, reasonString: "AUTH before CONNACK must be Continue authentication")
-                return
-            }
-            guard let method = authenticationMethod, auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
-                // MQTT-4.12.0-5.
-                refuse(.protocolError, reasonString: "Authentication Method differs from the CONNECT's")
-                return
-            }
+        switch AuthenticationExchange.beforeConnAck(packet, stage: authenticationStage, method: authenticationMethod) {
+        case .ask(let step):
+            guard case .auth(let auth) = packet else { return }
             authenticationTimeout?.cancel()
             authenticationTimeout = nil
             pause()
             ask(stage: .connect, step: step, properties: auth.properties)
-        case .disconnect:
+        case .close:
             close()
-        default:
-            refuse(.protocolError, reasonString: "only AUTH may follow CONNECT before CONNACK")
+        case .refuse(let reason, let why):
+            refuse(reason, reasonString: why)
         }
     }
 
     /// AUTH from a connected client: the start or a step of re-authentication (4.12.1).
     func handleReauthentication(_ auth: AuthPacket) {
-        guard let method = authenticationMethod else {
-            // MQTT-4.12.0-7: a client that named no method in CONNECT sends no AUTH.
-            disconnect(reason: .protocolError, reasonString: "AUTH without an authentication method")
-            return
+        switch AuthenticationExchange.whenConnected(auth, stage: authenticationStage, method: authenticationMethod) {
+        case .ask(let step):
+            ask(stage: .reauthentication, step: step, properties: auth.properties)
+        case .disconnect(let reason, let why):
+            disconnect(reason: reason, reasonString: why)
         }
-        guard auth.properties.authenticationMethod?.hasSameBytes(as: method) == true else {
-            // MQTT-4.12.1-1, MQTT-4.12.0-5: the method stays the one of CONNECT.
-            disconnect(reason: .protocolError, reasonString: "Authentication Method differs from the CONNECT's")
-            return
-        }
-        let step: Int
-        switch (auth.reasonCode, authenticationStage) {
-        case (.reAuthenticate, .idle):
-            step = 1
-        case (.continueAuthentication, .awaitingClient(let next)):
-            step = next
-        default:
-            disconnect(reason: .protocolError, reasonString: "AUTH \(auth.reasonCode) out of turn")
-            return
-        }
-        // Other packets keep flowing meanwhile: the connection stays authenticated as before until the outcome.
-        ask(stage: .reauthentication, step: step, properties: auth.properties)
     }
 
     /// Calls the authenticator off the event loop and comes back to it with the answer, or with a timeout.
