@@ -164,16 +164,12 @@ extension ConnectionHandler {
     }
 
     func handleDisconnect(_ packet: DisconnectPacket, session: Session) {
-        if version == .v5, let expiry = packet.properties.sessionExpiryInterval {
-            // MQTT-3.14.2-2: a session that was to end with the connection cannot be given an expiry now.
-            guard session.expiryInterval != 0 || expiry == 0 else {
-                disconnect(reason: .protocolError, reasonString: "Session Expiry Interval was 0 in CONNECT")
-                return
-            }
-            session.expiryInterval = expiry
+        switch machine.receiveDisconnect(packet, sessionExpiryInterval: session.expiryInterval) {
+        case .close(let expiryInterval):
+            if let expiryInterval { session.expiryInterval = expiryInterval }
+            close()
+        case .disconnect(let reason, let why):
+            disconnect(reason: reason, reasonString: why)
         }
-        // MQTT-3.14.4-3: the will is deleted unless the reason is 0x04 Disconnect with Will Message.
-        machine.disconnectReceived(reason: packet.reasonCode)
-        close()
     }
 }

@@ -144,9 +144,27 @@ struct ConnectionStateMachine {
         if state == .connected { state = .takenOver }
     }
 
-    /// The client sent DISCONNECT: its will goes unless the reason is 0x04 Disconnect with Will Message.
-    mutating func disconnectReceived(reason: ReasonCode) {
-        willDiscarded = reason != .disconnectWithWillMessage
+    /// What a client's DISCONNECT leads to.
+    enum Disconnection: Equatable {
+        /// Close; the session's expiry becomes `expiryInterval` when the client set one.
+        case close(expiryInterval: UInt32?)
+        /// A Protocol Error: DISCONNECT with this reason, then close.
+        case disconnect(ReasonCode, reasonString: String)
+    }
+
+    /// The client sent DISCONNECT: its will goes unless the reason is 0x04 Disconnect with Will Message
+    /// (MQTT-3.14.4-3), and a 5.0 client may change the session's expiry, within the rules of MQTT-3.14.2-2.
+    mutating func receiveDisconnect(_ packet: DisconnectPacket, sessionExpiryInterval: UInt32) -> Disconnection {
+        var expiry: UInt32?
+        if version == .v5, let requested = packet.properties.sessionExpiryInterval {
+            // A session that was to end with the connection cannot be given an expiry now.
+            guard sessionExpiryInterval != 0 || requested == 0 else {
+                return .disconnect(.protocolError, reasonString: "Session Expiry Interval was 0 in CONNECT")
+            }
+            expiry = requested
+        }
+        willDiscarded = packet.reasonCode != .disconnectWithWillMessage
+        return .close(expiryInterval: expiry)
     }
 
     /// The connection is over; returns the state it was in, nil if it was over already.

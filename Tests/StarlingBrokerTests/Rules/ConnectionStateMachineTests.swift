@@ -162,14 +162,39 @@ import Testing
         #expect(machine.state == .closed)
     }
 
-    @Test func disconnectDiscardsTheWillUnlessAskedToSendIt() {
-        var machine = Self.machine(.connected)
-        #expect(!machine.willDiscarded)
-        machine.disconnectReceived(reason: .normalDisconnection)
-        #expect(machine.willDiscarded)
-        var keeping = Self.machine(.connected)
-        keeping.disconnectReceived(reason: .disconnectWithWillMessage)
-        #expect(!keeping.willDiscarded)
+    struct DisconnectRow: Sendable, CustomTestStringConvertible {
+        var testDescription: String
+        var version: ProtocolVersion = .v5
+        var packet: DisconnectPacket
+        /// The session's expiry from CONNECT.
+        var expiry: UInt32
+        var expected: Machine.Disconnection
+        var willDiscarded: Bool
+    }
+
+    static let disconnectRows: [DisconnectRow] = [
+        DisconnectRow(testDescription: "a normal DISCONNECT discards the will (MQTT-3.14.4-3)", packet: DisconnectPacket(), expiry: 0,
+                      expected: .close(expiryInterval: nil), willDiscarded: true),
+        DisconnectRow(testDescription: "0x04 keeps the will", packet: DisconnectPacket(reasonCode: .disconnectWithWillMessage), expiry: 0,
+                      expected: .close(expiryInterval: nil), willDiscarded: false),
+        DisconnectRow(testDescription: "a new expiry for a session that had one", packet: DisconnectPacket(properties: [.sessionExpiryInterval(60)]),
+                      expiry: 10, expected: .close(expiryInterval: 60), willDiscarded: true),
+        DisconnectRow(testDescription: "expiry 0 for a session that had one", packet: DisconnectPacket(properties: [.sessionExpiryInterval(0)]),
+                      expiry: 10, expected: .close(expiryInterval: 0), willDiscarded: true),
+        DisconnectRow(testDescription: "an expiry for a session that had none (MQTT-3.14.2-2)",
+                      packet: DisconnectPacket(properties: [.sessionExpiryInterval(60)]), expiry: 0,
+                      expected: .disconnect(.protocolError, reasonString: "Session Expiry Interval was 0 in CONNECT"), willDiscarded: false),
+        DisconnectRow(testDescription: "3.1.1 has no properties to heed", version: .v3_1_1,
+                      packet: DisconnectPacket(properties: [.sessionExpiryInterval(60)]), expiry: 0,
+                      expected: .close(expiryInterval: nil), willDiscarded: true),
+    ]
+
+    @Test(arguments: disconnectRows)
+    func receivesDisconnect(_ row: DisconnectRow) {
+        var machine = Self.machine(.connected, version: row.version)
+        let outcome = machine.receiveDisconnect(row.packet, sessionExpiryInterval: row.expiry)
+        #expect(outcome == row.expected)
+        #expect(machine.willDiscarded == row.willDiscarded)
     }
 
     @Test func onlyAConnectedSessionIsTakenOver() {
