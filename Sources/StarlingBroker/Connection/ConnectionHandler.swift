@@ -73,7 +73,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var deadlinePosition = 0
     /// Its place in the loop's `connections`; -1 when not there.
     var registryPosition = -1
-    var topicAliases = IncomingTopicAliases()
+    /// 5.0: the topic aliases the client set. Passed `inout` for every PUBLISH, hence unchecked (see above).
+    @exclusivity(unchecked) var topicAliases = IncomingTopicAliases()
     /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
     @exclusivity(unchecked) var outgoingAliases: OutgoingTopicAliases?
     /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).

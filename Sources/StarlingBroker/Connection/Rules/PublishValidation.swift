@@ -34,9 +34,10 @@ struct PublishValidation: Sendable, Hashable {
     }
 
     /// Checks `publish`, resolving and recording its topic alias in `aliases`; `unreleased` holds the packet
-    /// identifiers of the client's QoS 2 messages not yet released.
+    /// identifiers of the client's QoS 2 messages not yet released, read only for a QoS 2 PUBLISH.
     func validate(
-        _ publish: PublishPacket, version: ProtocolVersion, aliases: inout IncomingTopicAliases, unreleased: Set<UInt16>
+        _ publish: PublishPacket, version: ProtocolVersion, aliases: inout IncomingTopicAliases,
+        unreleased: @autoclosure () -> Set<UInt16>
     ) -> Verdict {
         if publish.qos > maximumQoS {
             // MQTT-3.2.2-11 and 3.3.1.2: a QoS above the Maximum QoS in CONNACK.
@@ -76,6 +77,7 @@ struct PublishValidation: Sendable, Hashable {
             return .disconnect(.topicNameInvalid, reasonString: "invalid topic name")
         }
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
+            let unreleased = unreleased()
             if unreleased.contains(identifier) { return .acknowledgeAgain }
             guard unreleased.count < Int(receiveMaximum) else {
                 // MQTT-3.3.4-9: more unacknowledged QoS 2 PUBLISH packets than the Receive Maximum.
