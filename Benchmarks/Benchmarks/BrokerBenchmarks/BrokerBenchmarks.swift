@@ -4,7 +4,7 @@ import MQTT
 @_spi(Benchmarks) import StarlingBroker
 
 /// The broker's hot structures: the publish path from a PUBLISH's bytes to the bytes written to each subscriber,
-/// and matching a topic against 100,000 subscriptions with wildcards.
+/// a connection's whole life, and matching a topic against 100,000 subscriptions with wildcards.
 ///
 /// The publish path runs the broker's own connection handlers on `EmbeddedChannel`s: decode, route, encode,
 /// write, with no socket. Every benchmark runs its body a thousand times per iteration (`.kilo` scaling); the
@@ -31,6 +31,15 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.stopMeasurement()
             }
         }
+    }
+
+    Benchmark("Connection, CONNECT to CONNACK to DISCONNECT (per connection, embedded channel included)") { benchmark in
+        let path = ConnectPath()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try path.connectOnce()
+        }
+        benchmark.stopMeasurement()
     }
 
     Benchmark("Topic matching, 100,000 subscriptions with wildcards") { benchmark in

@@ -1,4 +1,5 @@
 import BrokerFixtures
+import Glibc
 import MQTT
 @_spi(Benchmarks) import StarlingBroker
 
@@ -7,6 +8,8 @@ import MQTT
 ///
 ///     BrokerProfile publish QOS SUBSCRIBERS [MESSAGES]
 ///     BrokerProfile match [LOOKUPS]
+///     BrokerProfile connect [CONNECTIONS]    each opened (CONNECT, CONNACK) and closed (DISCONNECT)
+///     BrokerProfile idle [CONNECTIONS]       opened and held: prints the resident bytes each adds
 ///
 /// It prints the time per message as a rough figure; under a profiler the counts are what matters.
 @main
@@ -31,6 +34,21 @@ enum BrokerProfile {
             let topics = TopicMatchingFixture.topics
             start = clock.now
             for index in 0..<iterations { _ = tree.match(topics[index % topics.count]) }
+        case "connect":
+            iterations = arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000
+            let path = ConnectPath()
+            start = clock.now
+            for _ in 0..<iterations { try path.connectOnce() }
+        case "idle":
+            iterations = arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000
+            let path = ConnectPath()
+            // The first connections make what every later one shares (the loop's tables, buffer pools).
+            var held = try (0..<100).map { _ in try path.open() }
+            let before = residentBytes()
+            start = clock.now
+            for _ in 0..<iterations { held.append(try path.open()) }
+            let perConnection = Double(residentBytes() - before) / Double(iterations)
+            print("idle: \(Int(perConnection.rounded())) resident bytes per connection, the embedded channel's included (\(held.count) held)")
         default:
             return usage()
         }
@@ -40,6 +58,20 @@ enum BrokerProfile {
     }
 
     static func usage() {
-        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | match [LOOKUPS]")
+        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | match [LOOKUPS] | connect [CONNECTIONS] | idle [CONNECTIONS]")
+    }
+
+    /// The process's resident bytes, from /proc/self/statm (Linux).
+    static func residentBytes() -> Int {
+        guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(file) }
+        var size = 0
+        var resident = 0
+        guard withUnsafeMutablePointer(to: &size, { size in
+            withUnsafeMutablePointer(to: &resident) { resident in
+                withVaList([size, resident]) { vfscanf(file, "%ld %ld", $0) }
+            }
+        }) == 2 else { return 0 }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
