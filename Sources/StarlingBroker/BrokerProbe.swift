@@ -8,6 +8,7 @@ import NIOCore
 @_spi(Benchmarks) public final class BrokerProbe {
     private let core: BrokerCore
 
+    /// A broker core with `configuration` whose only event loop is `eventLoop`; it binds no listener.
     public init(eventLoop: any EventLoop, configuration: BrokerConfiguration = BrokerConfiguration()) {
         core = BrokerCore(configuration: configuration, eventLoops: [eventLoop], logger: Logger(label: "starling.probe"))
     }

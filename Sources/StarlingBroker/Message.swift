@@ -4,18 +4,31 @@ import NIOCore
 /// An application message on its way through the broker: what a PUBLISH, a will or an in-process publish
 /// carries once its transport details (packet identifier, topic alias, DUP) are stripped.
 public struct Message: Sendable, Hashable {
+    /// The topic name it is published to: a name, not a filter, so without wildcards (MQTT-3.3.2-2).
     public var topic: String
-    /// Shared, never copied, between every subscriber it is delivered to.
+    /// Shared between every subscriber it is delivered to, not copied while it waits in their queues; a payload of
+    /// 2 KiB or more is not copied into their output either, where a smaller one is encoded into each packet.
     public var payload: ByteBuffer
+    /// The QoS it was published with; each subscriber receives it at no more than its subscription's maximum
+    /// QoS (MQTT-3.8.4-8).
     public var qos: QoS
+    /// The RETAIN flag as published: whether the broker keeps it as its topic's retained message (3.3.1.3). A
+    /// subscriber sees the flag only with Retain As Published (MQTT-3.3.1-12, -13), or when the message is sent
+    /// to it as a retained message because it subscribed.
     public var retain: Bool
-    /// The 5.0 properties forwarded to subscribers (Topic Alias and Subscription Identifiers removed).
+    /// The 5.0 properties forwarded to subscribers: a client's PUBLISH's without its Topic Alias (one carrying
+    /// Subscription Identifiers is refused, MQTT-3.3.4-6). Each delivery adds its own Subscription Identifiers and
+    /// Topic Alias, and a Message Expiry Interval follows `expiry` (MQTT-3.3.2-6).
     public var properties: Properties
     /// The client identifier of the publisher, for No Local; nil for in-process publishes.
     public var publisher: String?
-    /// When the Message Expiry Interval runs out, if it has one.
+    /// When the Message Expiry Interval runs out, on the uptime clock of `NIODeadline`; nil when the message does
+    /// not expire. `init` does not derive it from a Message Expiry Interval in `properties`: give both (as
+    /// `MQTTBroker.publish(topic:payload:qos:retain:properties:)` does), or the message never expires.
     public var expiry: NIODeadline?
 
+    /// A message from the embedding application: QoS 0, not retained, without properties, publisher or expiry
+    /// unless given.
     public init(
         topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = [],
         publisher: String? = nil, expiry: NIODeadline? = nil

@@ -9,9 +9,15 @@ import Glibc
 /// `BrokerConfiguration.Limits.freedMemoryReturn`). Only glibc's allocator is asked (on Linux); elsewhere nothing
 /// is given back, and `BrokerStatistics.freedMemoryReturns` stays at zero.
 public struct FreedMemoryReturn: Sendable, Hashable {
+    /// How often the broker looks at the connections it accepted; a return happens at one of these ticks, so
+    /// this is also how long a wave must have been over. Default 10 seconds.
     public var interval: TimeAmount
+    /// Network connections that make a wave, counting every one a listener accepted, whether or not it got as far
+    /// as CONNECT: memory is given back at a tick once at least this many were accepted since the last return and
+    /// fewer than this many within the last `interval`. Default 1,000; values below 1 count as 1.
     public var afterConnections: Int
 
+    /// A policy that gives memory back once `afterConnections` connections came and went, checked every `interval`.
     public init(interval: TimeAmount = .seconds(10), afterConnections: Int = 1_000) {
         self.interval = interval
         self.afterConnections = afterConnections

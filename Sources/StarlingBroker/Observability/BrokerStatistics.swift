@@ -5,12 +5,16 @@ import NIOCore
 public struct BrokerStatistics: Sendable, Hashable {
     /// Seconds since the broker started.
     public var uptime: Int64 = 0
+    /// Network connections from their CONNECT until they close, those still being authenticated included: the
+    /// count held against `Limits.maximumConnections`.
     public var connectedClients = 0
     /// Connected clients whose idle connection hibernates (see `BrokerConfiguration.Limits.hibernateAfter`).
     public var hibernatingClients = 0
     /// Sessions, connected or kept for a client that is away.
     public var sessions = 0
+    /// Subscriptions of every session, connected or not; each member of a shared subscription counts once.
     public var subscriptions = 0
+    /// Topics that have a retained message.
     public var retainedMessages = 0
     /// PUBLISH packets received from clients.
     public var messagesReceived: UInt64 = 0
@@ -20,7 +24,9 @@ public struct BrokerStatistics: Sendable, Hashable {
     public var messagesDropped: UInt64 = 0
     /// Messages not delivered to a subscriber, by reason.
     public var drops = MessageDrops()
+    /// Bytes of MQTT packets read from clients, after TLS and WebSocket framing are taken off.
     public var bytesReceived: UInt64 = 0
+    /// Bytes of MQTT packets written to clients, before TLS and WebSocket framing are added.
     public var bytesSent: UInt64 = 0
     /// Times a connection's unsent output reached `Limits.maximumOutboundBytes` and the broker stopped reading
     /// from it until its client had read enough.
@@ -34,6 +40,7 @@ public struct BrokerStatistics: Sendable, Hashable {
     /// Publishers slowed to the pace of their subscribers.
     public var flowControl = FlowControlStatistics()
 
+    /// All counters at zero.
     public init() {}
 }
 

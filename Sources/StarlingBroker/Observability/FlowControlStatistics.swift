@@ -15,6 +15,7 @@ public struct FlowControlStatistics: Sendable, Hashable {
     /// Connections closed as their client stayed congested for `Limits.drainTimeout` without acknowledging anything.
     public var stalledSubscribersClosed: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 
     static func + (lhs: FlowControlStatistics, rhs: FlowControlStatistics) -> FlowControlStatistics {

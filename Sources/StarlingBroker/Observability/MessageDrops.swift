@@ -30,8 +30,10 @@ public struct MessageDrops: Sendable, Hashable {
     /// Expired before they could be sent.
     public var expired: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 
+    /// Drops for every reason together (the sum wraps rather than traps on overflow).
     public var total: UInt64 { queueFull &+ slowClient &+ tooLarge &+ expired }
 
     mutating func count(_ reason: DropReason) {

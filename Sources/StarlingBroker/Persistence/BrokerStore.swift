@@ -6,11 +6,14 @@
 /// PUBREC goes out only once the batch holding the publish's changes is committed. An implementation applies a
 /// batch atomically, in order, and is durable when `commit` returns.
 public protocol BrokerStore: Sendable {
-    /// Everything stored, read once when the broker starts.
+    /// Everything stored, read once when the broker starts, before any listener is bound; an error it throws
+    /// makes `MQTTBroker.start()` throw.
     func load() async throws -> StoredState
-    /// Applies `changes`, in order, as one atomic and durable step.
+    /// Applies `changes`, in order, as one atomic and durable step. A batch that throws is not offered again: the
+    /// broker logs the error, refuses the publishes waiting for it (with `Durability.everyAck`), and goes on with
+    /// the next batch.
     func commit(_ changes: [StoreChange]) async throws
-    /// Releases the store once the last batch is committed.
+    /// Releases the store once the last batch is committed, when the broker stops; an error is only logged.
     func close() async throws
 }
 
@@ -20,13 +23,16 @@ public enum StoreChange: Sendable, Hashable {
     case sessionSaved(clientIdentifier: String, expiryInterval: UInt32, expiresAt: WallClockTime?)
     /// Removes a session with everything stored for it.
     case sessionDeleted(clientIdentifier: String)
+    /// Adds a subscription to the session, or replaces the one with the same topic filter (MQTT-3.8.4-3).
     case subscriptionSaved(clientIdentifier: String, StoredSubscription)
+    /// Removes the session's subscription to `topicFilter`, spelt as the client sent it (`$share/` prefix included).
     case subscriptionDeleted(clientIdentifier: String, topicFilter: String)
     /// A QoS 1 or 2 message routed to the session, queued or in flight.
     case deliveryAdded(clientIdentifier: String, StoredDelivery)
     /// The subscriber sent PUBREC for a QoS 2 delivery and the broker answers PUBREL.
     case deliveryReleased(clientIdentifier: String, sequence: UInt64)
-    /// The delivery is done (acknowledged, expired or dropped).
+    /// The delivery is done (acknowledged, expired or dropped), or was handed to another member of its shared
+    /// subscription's group.
     case deliveryRemoved(clientIdentifier: String, sequence: UInt64)
     /// A QoS 2 PUBLISH the client sent was answered with PUBREC: a resent one must not be routed again.
     case qos2Received(clientIdentifier: String, packetIdentifier: UInt16)
@@ -36,15 +42,21 @@ public enum StoreChange: Sendable, Hashable {
     case willSaved(clientIdentifier: String, StoredWill)
     /// The will was published or discarded.
     case willDeleted(clientIdentifier: String)
+    /// Stores the retained message of its topic, replacing any earlier one (3.3.1.3).
     case retainedSaved(StoredMessage)
+    /// Removes the retained message of `topic`: a retained PUBLISH with an empty payload cleared it
+    /// (MQTT-3.3.1-6), or it expired.
     case retainedDeleted(topic: String)
 }
 
 /// What a store holds, as read at start.
 public struct StoredState: Sendable, Hashable {
+    /// The persistent sessions, each with its subscriptions, deliveries and will.
     public var sessions: [StoredSession]
+    /// The retained messages, one per topic.
     public var retained: [StoredMessage]
 
+    /// A state holding `sessions` and `retained`; empty by default, as for a store never written to.
     public init(sessions: [StoredSession] = [], retained: [StoredMessage] = []) {
         self.sessions = sessions
         self.retained = retained

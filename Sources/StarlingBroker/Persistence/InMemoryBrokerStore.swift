@@ -23,11 +23,13 @@ public final class InMemoryBrokerStore: BrokerStore {
 
     private let state = NIOLockedValueBox(State())
 
+    /// An empty store.
     public init() {}
 
     /// Batches committed so far.
     public var commitCount: Int { state.withLockedValue { $0.commits } }
 
+    /// Everything committed so far; each session's deliveries in the order of their sequence numbers.
     public func load() async throws -> StoredState {
         state.withLockedValue { state in
             StoredState(
@@ -42,6 +44,8 @@ public final class InMemoryBrokerStore: BrokerStore {
         }
     }
 
+    /// Applies `changes` under one lock, so that `load` sees all of a batch or none of it. A change about a session
+    /// the store does not hold (other than `sessionSaved`) is ignored. Never throws.
     public func commit(_ changes: [StoreChange]) async throws {
         state.withLockedValue { state in
             state.commits += 1
@@ -49,6 +53,7 @@ public final class InMemoryBrokerStore: BrokerStore {
         }
     }
 
+    /// Does nothing: the state stays, for `load` by another broker given this store.
     public func close() async throws {}
 
     private static func apply(_ change: StoreChange, to state: inout State) {

@@ -3,6 +3,7 @@ import NIOCore
 
 /// What a client presented to be let in: its CONNECT, or one AUTH packet of an enhanced authentication exchange.
 public struct AuthenticationRequest: Sendable {
+    /// Whether the client is being let in or, already connected, is re-authenticating.
     public enum Stage: Sendable, Hashable {
         /// Before CONNACK: the CONNECT itself, or an AUTH 0x18 answering the broker's AUTH 0x18.
         case connect
@@ -10,6 +11,7 @@ public struct AuthenticationRequest: Sendable {
         case reauthentication
     }
 
+    /// Whether the request comes before or after CONNACK.
     public var stage: Stage
     /// 1 for the packet that starts an exchange (CONNECT or AUTH 0x19), then one more for each AUTH 0x18 of it,
     /// so that a multi-step method knows which message it is reading.
@@ -17,11 +19,15 @@ public struct AuthenticationRequest: Sendable {
     /// Stays the same for every request about one network connection, and differs between connections, so that
     /// a method can keep the state of an exchange (a SCRAM nonce) between steps.
     public var connectionNumber: UInt64
-    /// The identifier the session will have: the one in CONNECT, or the one the broker assigned to an empty one.
+    /// The client identifier: the one in CONNECT, or the one the broker assigned to an empty one. A
+    /// `ClientIdentifierBinding` applied once the client is accepted may still replace it with the user name.
     public var clientIdentifier: String
+    /// The CONNECT's User Name, in every request about the connection (re-authentication included); nil when
+    /// the client sent none.
     public var userName: String?
     /// The CONNECT's password; nil in re-authentication, where only Authentication Data counts.
     public var password: ByteBuffer?
+    /// The MQTT version the client connected with; only 5.0 clients have enhanced authentication.
     public var protocolVersion: ProtocolVersion
     /// The client's address; on a listener with the PROXY protocol, the one the proxy reported.
     public var remoteAddress: SocketAddress?
@@ -34,6 +40,8 @@ public struct AuthenticationRequest: Sendable {
     /// 5.0: every property of the packet this request is for (user properties among them).
     public var properties: Properties
 
+    /// A request for the first step of a CONNECT unless told otherwise, for tests and for authenticators that
+    /// ask another one.
     public init(
         stage: Stage = .connect, step: Int = 1, connectionNumber: UInt64 = 0, clientIdentifier: String,
         userName: String? = nil, password: ByteBuffer? = nil, protocolVersion: ProtocolVersion,

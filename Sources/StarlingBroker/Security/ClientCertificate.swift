@@ -7,6 +7,7 @@ public struct ClientCertificate: Sendable, Hashable {
     /// The subject's first Common Name.
     public var commonName: String?
 
+    /// A certificate as the broker describes it, for tests of an authenticator or an ACL.
     public init(subject: String, commonName: String?) {
         self.subject = subject
         self.commonName = commonName

@@ -12,6 +12,7 @@ public struct PasswordFile: Sendable {
     /// By the bytes of the user name: `jose\u{301}` is not `jos\u{e9}`, though Swift's `==` says they are equal.
     public private(set) var users: [ExactString: PasswordHash]
 
+    /// A file of `users`, none by default: a `PasswordFileAuthenticator` given it lets nobody in.
     public init(users: [ExactString: PasswordHash] = [:]) {
         self.users = users
     }
@@ -40,6 +41,8 @@ public struct PasswordFile: Sendable {
         self.users = users
     }
 
+    /// Reads and parses the file at `path` as `init(contents:)` does; the error names the path, with line 0 when
+    /// the file cannot be read or is not UTF-8.
     public init(path: String) throws(ConfigurationFileError) {
         let text = try ConfigurationFileError.read(path)
         do {

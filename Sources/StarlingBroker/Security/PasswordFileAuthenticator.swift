@@ -17,6 +17,7 @@ public final class PasswordFileAuthenticator: ConnectionAuthenticator {
     private let threadPool: NIOThreadPool
     private let verified = VerifiedPasswordCache()
 
+    /// Lets in the users of `file`, checking hashes on `threadPool`; without a `path`, `reload()` does nothing.
     public init(_ file: PasswordFile, threadPool: NIOThreadPool = .singleton) {
         self.path = nil
         self.current = NIOLockedValueBox(file)
@@ -30,10 +31,12 @@ public final class PasswordFileAuthenticator: ConnectionAuthenticator {
         self.threadPool = threadPool
     }
 
+    /// The users in force.
     public var file: PasswordFile {
         current.withLockedValue { $0 }
     }
 
+    /// Puts the users of `file` in force for the logins that follow; connected clients stay connected.
     public func update(_ file: PasswordFile) {
         current.withLockedValue { $0 = file }
     }
@@ -44,6 +47,8 @@ public final class PasswordFileAuthenticator: ConnectionAuthenticator {
         update(try PasswordFile(path: path))
     }
 
+    /// Accepts a CONNECT whose User Name and Password match the file. Refuses any Authentication Method with Bad
+    /// authentication method (0x8C), a CONNECT without a User Name and every re-authentication with Not authorized.
     public func authenticate(_ request: AuthenticationRequest) async throws -> AuthenticationDecision {
         let refusal: ReasonCode = request.protocolVersion == .v5 ? .badUserNameOrPassword : .notAuthorized
         if request.authenticationMethod != nil {

@@ -15,13 +15,20 @@ import Foundation
 ///
 /// SALT and HASH are Base64; HASH is 64 bytes.
 public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
+    /// How the hash was derived from the password and the salt.
     public enum Algorithm: Sendable, Hashable {
+        /// PBKDF2 with HMAC-SHA512 over `iterations` rounds, 64 bytes of output: Mosquitto 2's `$7$`.
         case pbkdf2SHA512(iterations: Int)
+        /// SHA-512 of the password followed by the salt, once: Mosquitto 1.x's `$6$`. Fast to guess; read so that
+        /// old files keep working, never made by `init(password:iterations:)`.
         case sha512
     }
 
+    /// How `hash` was derived.
     public let algorithm: Algorithm
+    /// The salt mixed with the password: 12 random bytes in a hash this type makes, any non-empty length read.
     public let salt: [UInt8]
+    /// The derived hash, 64 bytes.
     public let hash: [UInt8]
 
     /// OWASP's recommendation for PBKDF2-HMAC-SHA512 (2023); a check costs a few hundred milliseconds of one core.
@@ -76,6 +83,8 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
         self.hash = Array(hash)
     }
 
+    /// The hash as a password file line holds it after `user:`, `$7$ITERATIONS$SALT$HASH` or `$6$SALT$HASH`,
+    /// which `init(encoded:)` reads back.
     public var description: String {
         let salt = Data(self.salt).base64EncodedString()
         let hash = Data(self.hash).base64EncodedString()

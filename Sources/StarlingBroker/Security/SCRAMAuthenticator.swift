@@ -20,13 +20,19 @@ import Foundation
 /// counts per broker. Clients without the method are refused Bad authentication method (0x8C); combine
 /// it with another authenticator for those.
 public final class SCRAMAuthenticator: ConnectionAuthenticator {
+    /// The Authentication Method a client names in CONNECT to use this authenticator.
     public static let method = "SCRAM-SHA-256"
 
     /// What the server stores for a user: never the password.
     public struct Credentials: Sendable, Hashable {
+        /// The salt the client derives its salted password with; 16 random bytes when derived here.
         public var salt: [UInt8]
+        /// PBKDF2-HMAC-SHA-256 rounds the client spends on the salted password; 4,096 by default, the least
+        /// RFC 7677 recommends.
         public var iterations: Int
+        /// SHA-256 of the Client Key (RFC 5802): checks the client's proof.
         public var storedKey: [UInt8]
+        /// HMAC of "Server Key" under the salted password (RFC 5802): signs the server-final message.
         public var serverKey: [UInt8]
 
         /// Derives the credentials of `password` with a fresh salt; slow on purpose.
@@ -36,6 +42,8 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
             self.init(password: password, salt: salt, iterations: iterations)
         }
 
+        /// Derives the credentials of `password` with a given salt, to reproduce credentials stored elsewhere;
+        /// slow on purpose.
         public init(password: String, salt: [UInt8], iterations: Int) {
             let salted = SCRAMAuthenticator.saltedPassword(password, salt: salt, iterations: iterations)
             let clientKey = SCRAMAuthenticator.hmac(salted, "Client Key")
@@ -62,14 +70,20 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
     /// How long an exchange is remembered; a client that never answers is forgotten after it.
     static let exchangeLifetime = TimeAmount.seconds(60)
 
+    /// Lets in `users` by their credentials, keyed by the bytes of the user name.
     public init(users: [ExactString: Credentials]) {
         self.users = NIOLockedValueBox(users)
     }
 
+    /// Replaces the users; an exchange under way keeps the credentials it started with, and fails if its user
+    /// was removed.
     public func setUsers(_ users: [ExactString: Credentials]) {
         self.users.withLockedValue { $0 = users }
     }
 
+    /// Answers step 1 (the client-first message) with the server-first message, and the client-final message with
+    /// acceptance and the server-final message, or Bad User Name or Password (0x86) when the proof does not match.
+    /// Another Authentication Method, or none, is refused Bad authentication method (0x8C).
     public func authenticate(_ request: AuthenticationRequest) async throws -> AuthenticationDecision {
         guard request.authenticationMethod == Self.method else {
             return .refuse(.badAuthenticationMethod, reasonString: "only \(Self.method) is supported")

@@ -27,6 +27,8 @@ public struct FlowControl: Sendable, Hashable {
     /// Acknowledgements withheld from a slowed client before its socket stops being read.
     public var maximumWithheldAcknowledgements: Int
 
+    /// Flow control with the given marks; the defaults slow publishers at 100 queued messages, let them go on at
+    /// 50, drop beyond 100,000, and stop reading a slowed client after 100 withheld acknowledgements.
     public init(highWater: Int = 100, lowWater: Int = 50, maximumQueued: Int = 100_000, maximumWithheldAcknowledgements: Int = 100) {
         self.highWater = highWater
         self.lowWater = lowWater
