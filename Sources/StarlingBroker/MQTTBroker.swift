@@ -144,6 +144,10 @@ public final class MQTTBroker: Service, Sendable {
     public func publish(_ message: Message) async {
         let loop = core.loops[Int.random(in: 0..<core.loops.count)]
         let core = self.core
+        // Its properties may have been set after `Message.init` dropped a Topic Alias or Subscription Identifier.
+        var sanitized = message
+        sanitized.removeTransportProperties()
+        let message = sanitized
         try? await loop.eventLoop.submit {
             _ = core.publish(message, on: loop)
             loop.flush()

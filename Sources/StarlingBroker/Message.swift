@@ -28,7 +28,8 @@ public struct Message: Sendable, Hashable {
     public var expiry: NIODeadline?
 
     /// A message from the embedding application: QoS 0, not retained, without properties, publisher or expiry
-    /// unless given.
+    /// unless given. A Topic Alias or Subscription Identifier in `properties` is dropped: those belong to one
+    /// connection's packets, and each delivery sets its own.
     public init(
         topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = [],
         publisher: String? = nil, expiry: NIODeadline? = nil
@@ -40,6 +41,14 @@ public struct Message: Sendable, Hashable {
         self.properties = properties
         self.publisher = publisher
         self.expiry = expiry
+        removeTransportProperties()
+    }
+
+    /// Drops what only a packet on one connection may carry (3.3.2.3.4, MQTT-3.3.4-6).
+    mutating func removeTransportProperties() {
+        guard !properties.isEmpty else { return }
+        properties.remove(.topicAlias)
+        properties.remove(.subscriptionIdentifier)
     }
 
     /// Builds the message a PUBLISH carries; `now` anchors the Message Expiry Interval, and is read only when

@@ -78,6 +78,28 @@ import Testing
         }
     }
 
+    /// A Topic Alias or Subscription Identifier the application puts in a message's properties belongs to no
+    /// connection of the subscriber's: it is not sent on (3.3.2.3.4, MQTT-3.3.4-6); each delivery sets its own.
+    @Test func inProcessPublishSendsNoTransportPropertiesOfItsOwn() async throws {
+        try await TestBroker.with { broker in
+            let subscriber = try await broker.client("aliases", version: .v5)
+            try await subscriber.subscribe("app/#", qos: .atMostOnce, subscriptionIdentifier: 7)
+            let properties: Properties = [.topicAlias(5), .subscriptionIdentifier(9), .userProperty("origin", "app")]
+            await broker.broker.publish(topic: "app/a", payload: ByteBuffer(string: "one"), properties: properties)
+            // Properties set after the message was made are dropped too.
+            var message = Message(topic: "app/b", payload: ByteBuffer(string: "two"))
+            message.properties = properties
+            await broker.broker.publish(message)
+            for topic in ["app/a", "app/b"] {
+                let received = try await subscriber.expectPublish()
+                #expect(received.topic == topic)
+                #expect(received.properties.topicAlias == nil)
+                #expect(received.properties.subscriptionIdentifiers == [7])
+                #expect(received.properties.userProperties.map { "\($0.key)=\($0.value)" } == ["origin=app"])
+            }
+        }
+    }
+
     /// `events()` reports a client's life: connected, subscribed, published, disconnected, in that order.
     @Test func eventsReportWhatClientsDo() async throws {
         try await TestBroker.with { broker in
