@@ -155,11 +155,15 @@ let package = Package(
             dependencies: ["StarlingClient"],
             path: "Examples/Subscriber"
         ),
-        // What several test targets share: child processes started without Foundation's `Process`, and the
-        // test certificates.
+        // What several test targets share and embedders need not: child processes started without Foundation's
+        // `Process`, mosquitto run as one, and the test certificates.
         .target(
             name: "StarlingTestSupport",
-            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             path: "Tests/StarlingTestSupport"
         ),
         .testTarget(
@@ -230,6 +234,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The `starling` program run as a child process, as a user runs it.
+        .testTarget(
+            name: "StarlingCommandTests",
+            dependencies: ["StarlingTestSupport", "StarlingBroker"]
         ),
     ],
     swiftLanguageModes: [.v6]

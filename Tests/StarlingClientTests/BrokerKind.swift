@@ -1,3 +1,4 @@
+import StarlingTestSupport
 import Testing
 
 /// The brokers that the client tests which exercise broker behaviour run against: mosquitto, a reference

@@ -1,3 +1,5 @@
+import StarlingTestSupport
+
 /// A broker started for one test, whichever kind it is.
 protocol RunningBroker: AnyObject {
     /// The `mqtt://` URL of its plain MQTT listener on 127.0.0.1.
