@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The ACL in a running broker: SUBSCRIBE, PUBLISH, retained messages and each delivery, per protocol version.

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The bound on authenticator decisions under way (`Limits.maximumAuthentications`, per address and in all):

@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Authentication by an embedder's `ConnectionAuthenticator`: plain credentials (3.1.4), enhanced authentication

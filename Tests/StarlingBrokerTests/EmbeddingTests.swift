@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOPosix
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The broker inside an application: channels the application accepts, in-process publishing, the event

@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// `BrokerHooks`: pre-connect, publish and subscribe authorization, and the observer; hooks that throw or

@@ -4,6 +4,7 @@ import Glibc
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Input no client should send: garbage, truncated packets, absurd lengths, trickled bytes and idle sockets.

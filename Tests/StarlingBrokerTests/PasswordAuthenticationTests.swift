@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The password file authenticator in a running broker, per protocol version, with the exact CONNACK codes.

@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Persistent sessions, in-flight state and retained messages kept by a `BrokerStore` across a restart of the

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// PROXY protocol v1 and v2 on a listener: the address the load balancer reports is the client's address.

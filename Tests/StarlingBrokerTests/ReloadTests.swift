@@ -2,6 +2,7 @@ import Foundation
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Rereading the password and ACL files (what SIGHUP does in `starling serve`) while clients stay connected; a

@@ -3,6 +3,7 @@ import Foundation
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 import _CryptoExtras
 

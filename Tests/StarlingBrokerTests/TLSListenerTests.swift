@@ -3,6 +3,7 @@ import NIOCore
 import NIOSSL
 import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// MQTT over TLS: certificates made by `openssl` for the run, client certificates verified against a CA.

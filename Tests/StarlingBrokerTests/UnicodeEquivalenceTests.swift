@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Topics, filters, client identifiers and user names are compared as bytes (MQTT-4.7.3-4), never as

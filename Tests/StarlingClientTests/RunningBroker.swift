@@ -1,4 +1,5 @@
 import StarlingTestSupport
+import StarlingTesting
 
 /// A broker started for one test, whichever kind it is.
 protocol RunningBroker: AnyObject {
@@ -14,3 +15,5 @@ protocol RunningBroker: AnyObject {
 }
 
 extension MosquittoBroker: RunningBroker {}
+
+extension TestBroker: RunningBroker {}

@@ -1,0 +1,152 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import StarlingBroker
+
+/// An in-process broker for tests, listening on 127.0.0.1 on a free port, with event loops of its own: two
+/// unless told otherwise, so that publisher and subscriber usually sit on different loops and cross-loop
+/// delivery is exercised.
+///
+/// ```swift
+/// try await TestBroker.with({ $0.limits.maximumQueuedMessages = 10 }) { broker in
+///     let client = try await broker.client("probe")
+///     try await client.subscribe("a/b", qos: .atLeastOnce)
+/// }
+/// ```
+///
+/// `stop()` shuts the broker down and `start()` starts a new one with the same configuration on the same ports.
+public final class TestBroker: Sendable {
+    /// The loops the broker runs on; shut down by `shutdown()`.
+    public let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        /// The listeners' ports are the bound ones once the broker has run: a restart keeps them.
+        var configuration: BrokerConfiguration
+        var broker: MQTTBroker?
+        var running = false
+        var addresses: [SocketAddress] = []
+    }
+
+    /// A configuration for tests: one plain TCP listener on 127.0.0.1 and a free port, and no `$SYS` topics,
+    /// which tests that count retained messages or `$` topics must not see.
+    public static var defaultConfiguration: BrokerConfiguration {
+        var configuration = BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 0)])
+        configuration.systemTopicsInterval = nil
+        return configuration
+    }
+
+    /// Logs only what would point at a broker bug: tests provoke protocol violations and broken connections on
+    /// purpose.
+    public static let quietLogger: Logger = {
+        var logger = Logger(label: "starling-test")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// Starts a broker.
+    /// - Parameter loops: the number of event loop threads.
+    public init(
+        configuration: BrokerConfiguration = TestBroker.defaultConfiguration, loops: Int = 2,
+        logger: Logger = TestBroker.quietLogger
+    ) async throws {
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        self.logger = logger
+        self.state = NIOLockedValueBox(State(configuration: configuration))
+        do {
+            try await start()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Runs `body` against a started broker whose configuration `configure` adjusts from
+    /// `defaultConfiguration`, and shuts the broker and its loops down afterwards, also on failure.
+    public static func with<T: Sendable>(
+        loops: Int = 2,
+        _ configure: (inout BrokerConfiguration) -> Void = { _ in },
+        _ body: (TestBroker) async throws -> T
+    ) async throws -> T {
+        var configuration = defaultConfiguration
+        configure(&configuration)
+        let broker = try await TestBroker(configuration: configuration, loops: loops)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(broker))
+        } catch {
+            result = .failure(error)
+        }
+        await broker.shutdown()
+        return try result.get()
+    }
+
+    /// The broker that runs, or ran last.
+    public var broker: MQTTBroker {
+        state.withLockedValue { $0.broker! }
+    }
+
+    /// Every listener's address, in the configuration's order.
+    public var addresses: [SocketAddress] {
+        state.withLockedValue { $0.addresses }
+    }
+
+    /// The port of the first listener.
+    public var port: Int {
+        addresses.first?.port ?? 0
+    }
+
+    /// The `mqtt://` URL of the first listener, for clients that take one.
+    public var url: String {
+        "mqtt://127.0.0.1:\(port)"
+    }
+
+    /// Starts a new broker after `stop()`, with the same configuration, on the same ports. Its sessions and
+    /// retained messages start empty unless the store kept them.
+    public func start() async throws {
+        let configuration = state.withLockedValue { state in
+            precondition(!state.running, "the broker is running")
+            return state.configuration
+        }
+        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await broker.start()
+        } catch {
+            await broker.shutdown()
+            throw error
+        }
+        state.withLockedValue { state in
+            state.broker = broker
+            state.running = true
+            state.addresses = addresses
+            for (index, address) in addresses.enumerated() {
+                if let port = address.port { state.configuration.listeners[index].port = port }
+            }
+        }
+    }
+
+    /// Shuts the broker down: closes the listeners and every connection, telling 5.0 clients 0x8B (Server
+    /// shutting down); returns once it has finished. Does nothing if it is not running.
+    public func stop() async {
+        guard let broker = state.withLockedValue({ state -> MQTTBroker? in
+            defer { state.running = false }
+            return state.running ? state.broker : nil
+        }) else { return }
+        await broker.shutdown()
+    }
+
+    /// `stop()` then `start()`.
+    public func restart() async throws {
+        await stop()
+        try await start()
+    }
+
+    /// Stops the broker and its event loops; it cannot start again.
+    public func shutdown() async {
+        await stop()
+        try? await group.shutdownGracefully()
+    }
+}
