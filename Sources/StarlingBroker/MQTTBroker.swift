@@ -26,17 +26,36 @@ public final class MQTTBroker: Service, Sendable {
     /// The version of Starling, as `$SYS/broker/version` gives it.
     public static let version = "0.1.0"
 
-    /// - Parameter eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must
-    ///   belong to this group.
+    /// - Parameters:
+    ///   - configuration: listeners, limits and features, as plain values.
+    ///   - authenticator: decides which clients may connect and runs enhanced authentication. Without one every
+    ///     client is let in and a CONNECT naming an Authentication Method is refused with 0x8C; with one, clients
+    ///     without a user name are refused unless `configuration.allowAnonymous` (see `PasswordFileAuthenticator`,
+    ///     `SCRAMAuthenticator`).
+    ///   - accessControl: who may publish and subscribe to what; nil allows everything and costs nothing.
+    ///   - store: where persistent sessions and retained messages are kept across restarts; nil keeps them in
+    ///     memory only. `configuration.durability` says when messages are acknowledged relative to it.
+    ///   - hooks: the application's extension points besides the authenticator.
+    ///   - eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must belong to it.
     public init(
         configuration: BrokerConfiguration = BrokerConfiguration(),
+        authenticator: (any ConnectionAuthenticator)? = nil,
+        accessControl: AccessControl? = nil,
+        store: (any BrokerStore)? = nil,
+        hooks: BrokerHooks = BrokerHooks(),
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
         logger: Logger = Logger(label: "starling")
     ) {
         self.configuration = configuration
         self.group = eventLoopGroup
-        self.core = BrokerCore(configuration: configuration, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
+        self.core = BrokerCore(
+            configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
+            hooks: hooks, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
     }
+
+    /// Whether a client without a user name or Authentication Method is let in: `configuration.allowAnonymous`,
+    /// or, when that is nil, whether the broker has no authenticator.
+    public var anonymousAllowed: Bool { core.anonymousAllowed }
 
     /// Binds every listener and returns the bound addresses (useful with port 0), in the listeners' order.
     @discardableResult
@@ -76,7 +95,7 @@ public final class MQTTBroker: Service, Sendable {
             if let address = channel.localAddress {
                 addresses.append(address)
                 core.logger.notice("listening", metadata: ["address": "\(listener.url(port: address.port ?? listener.port))"])
-                if configuration.authenticator == nil, !address.isLoopback {
+                if core.authenticator == nil, !address.isLoopback {
                     core.logger.warning("listening beyond this machine without authentication: any client may connect", metadata: [
                         "address": "\(listener.url(port: address.port ?? listener.port))",
                     ])

@@ -19,6 +19,10 @@ import StarlingBroker
 public final class TestBroker: Sendable {
     /// The loops the broker runs on; shut down by `shutdown()`.
     public let group: MultiThreadedEventLoopGroup
+    private let authenticator: (any ConnectionAuthenticator)?
+    private let accessControl: AccessControl?
+    private let store: (any BrokerStore)?
+    private let hooks: BrokerHooks
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
 
@@ -46,13 +50,19 @@ public final class TestBroker: Sendable {
         return logger
     }()
 
-    /// Starts a broker.
+    /// Starts a broker; the collaborators are given to `MQTTBroker`'s initializer as they are.
     /// - Parameter loops: the number of event loop threads.
     public init(
-        configuration: BrokerConfiguration = TestBroker.defaultConfiguration, loops: Int = 2,
+        configuration: BrokerConfiguration = TestBroker.defaultConfiguration,
+        authenticator: (any ConnectionAuthenticator)? = nil, accessControl: AccessControl? = nil,
+        store: (any BrokerStore)? = nil, hooks: BrokerHooks = BrokerHooks(), loops: Int = 2,
         logger: Logger = TestBroker.quietLogger
     ) async throws {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        self.authenticator = authenticator
+        self.accessControl = accessControl
+        self.store = store
+        self.hooks = hooks
         self.logger = logger
         self.state = NIOLockedValueBox(State(configuration: configuration))
         do {
@@ -66,13 +76,16 @@ public final class TestBroker: Sendable {
     /// Runs `body` against a started broker whose configuration `configure` adjusts from
     /// `defaultConfiguration`, and shuts the broker and its loops down afterwards, also on failure.
     public static func with<T: Sendable>(
-        loops: Int = 2,
+        loops: Int = 2, authenticator: (any ConnectionAuthenticator)? = nil, accessControl: AccessControl? = nil,
+        store: (any BrokerStore)? = nil, hooks: BrokerHooks = BrokerHooks(),
         _ configure: (inout BrokerConfiguration) -> Void = { _ in },
         _ body: (TestBroker) async throws -> T
     ) async throws -> T {
         var configuration = defaultConfiguration
         configure(&configuration)
-        let broker = try await TestBroker(configuration: configuration, loops: loops)
+        let broker = try await TestBroker(
+            configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
+            hooks: hooks, loops: loops)
         let result: Result<T, any Error>
         do {
             result = .success(try await body(broker))
@@ -103,14 +116,16 @@ public final class TestBroker: Sendable {
         "mqtt://127.0.0.1:\(port)"
     }
 
-    /// Starts a new broker after `stop()`, with the same configuration, on the same ports. Its sessions and
-    /// retained messages start empty unless the store kept them.
+    /// Starts a new broker after `stop()`, with the same configuration and collaborators, on the same ports. Its
+    /// sessions and retained messages start empty unless the store kept them.
     public func start() async throws {
         let configuration = state.withLockedValue { state in
             precondition(!state.running, "the broker is running")
             return state.configuration
         }
-        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
+        let broker = MQTTBroker(
+            configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
+            hooks: hooks, eventLoopGroup: group, logger: logger)
         let addresses: [SocketAddress]
         do {
             addresses = try await broker.start()

@@ -139,7 +139,7 @@ import Testing
             user bob
             topic readwrite \(Self.precomposed)/#
             """))
-        try await TestBroker.with({ $0.accessControl = control }) { broker in
+        try await TestBroker.with(accessControl: control) { broker in
             let impostor = try await AccessControlTests.login(broker, "jose\u{301}", id: "impostor")
             #expect(try await impostor.subscribe("\(Self.precomposed)/#") == [.notAuthorized])
 
@@ -161,7 +161,7 @@ import Testing
     func passwordsAreLookedUpByBytes(names: (String, String)) async throws {
         let (user, impostor) = names
         let authenticator = PasswordFileAuthenticator(try PasswordFile(contents: ReloadTests.line(user, "secret")))
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let (_, refused) = try await PasswordAuthenticationTests.connAck(
                 broker, version: .v5, userName: impostor, password: "secret", clientIdentifier: "impostor")
             #expect(refused.reasonCode == .badUserNameOrPassword)

@@ -96,7 +96,7 @@ extension ConnectionHandler {
                 refuse(.protocolError, reasonString: "Authentication Data without an Authentication Method")
                 return
             }
-            if properties.authenticationMethod != nil && core.configuration.authenticator == nil {
+            if properties.authenticationMethod != nil && core.authenticator == nil {
                 // No enhanced authentication method is configured (MQTT-4.12.0-1).
                 refuse(.badAuthenticationMethod, reasonString: "no enhanced authentication method is supported")
                 return
