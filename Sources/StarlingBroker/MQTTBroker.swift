@@ -12,12 +12,15 @@ import ServiceLifecycle
 /// try await broker.run()          // serves on 0.0.0.0:1883 until cancelled or shut down gracefully
 /// ```
 ///
-/// It is a swift-service-lifecycle `Service`, so it can run in a `ServiceGroup` beside the rest of an
-/// application; `handle(_:)` attaches it to a channel that the application accepted itself.
+/// It is a swift-service-lifecycle `Service`: `run()` binds the listeners, tells `onServerRunning` where they
+/// are, serves until a graceful shutdown is requested or its task is cancelled, and then shuts down. It can run
+/// in a `ServiceGroup` beside the rest of an application; `handle(_:)` attaches it to a channel that the
+/// application accepted itself.
 public final class MQTTBroker: Service, Sendable {
     public let configuration: BrokerConfiguration
     let core: BrokerCore
     private let group: any EventLoopGroup
+    private let onServerRunning: @Sendable ([SocketAddress]) async -> Void
     private let serverChannels = NIOLockedValueBox<[any Channel]>([])
     private let started = NIODeadline.now()
     private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
@@ -37,6 +40,8 @@ public final class MQTTBroker: Service, Sendable {
     ///     memory only. `configuration.durability` says when messages are acknowledged relative to it.
     ///   - hooks: the application's extension points besides the authenticator.
     ///   - eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must belong to it.
+    ///   - onServerRunning: called by `run()` once every listener is bound, with their addresses in the
+    ///     listeners' order (useful with port 0).
     public init(
         configuration: BrokerConfiguration = BrokerConfiguration(),
         authenticator: (any ConnectionAuthenticator)? = nil,
@@ -44,10 +49,12 @@ public final class MQTTBroker: Service, Sendable {
         store: (any BrokerStore)? = nil,
         hooks: BrokerHooks = BrokerHooks(),
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
-        logger: Logger = Logger(label: "starling")
+        logger: Logger = Logger(label: "starling"),
+        onServerRunning: @escaping @Sendable ([SocketAddress]) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.group = eventLoopGroup
+        self.onServerRunning = onServerRunning
         self.core = BrokerCore(
             configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
             hooks: hooks, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
@@ -57,9 +64,26 @@ public final class MQTTBroker: Service, Sendable {
     /// or, when that is nil, whether the broker has no authenticator.
     public var anonymousAllowed: Bool { core.anonymousAllowed }
 
-    /// Binds every listener and returns the bound addresses (useful with port 0), in the listeners' order.
-    @discardableResult
-    public func start() async throws -> [SocketAddress] {
+    /// Serves until a graceful shutdown is requested or the task is cancelled, then shuts down: stops accepting
+    /// connections and closes every client connection, telling 5.0 clients 0x8B (Server shutting down). Wills of
+    /// the clients are published, as for any connection the server closes. Call it once.
+    ///
+    /// Throws if a listener cannot be bound, after closing those that were.
+    public func run() async throws {
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await start()
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await onServerRunning(addresses)
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Binds every listener and returns the bound addresses, in the listeners' order.
+    private func start() async throws -> [SocketAddress] {
         if let writer = core.writer {
             try await core.restore(from: writer.store)
             writer.start(loops: core.loops)
@@ -105,16 +129,8 @@ public final class MQTTBroker: Service, Sendable {
         return addresses
     }
 
-    /// Serves until a graceful shutdown is requested or the task is cancelled, then shuts down.
-    public func run() async throws {
-        try await start()
-        try? await gracefulShutdown()
-        await shutdown()
-    }
-
-    /// Stops accepting connections and closes every client connection, telling 5.0 clients 0x8B
-    /// (Server shutting down). Wills of the clients are published, as for any connection the server closes.
-    public func shutdown() async {
+    /// What `run()` does once it stops serving.
+    private func shutdown() async {
         let servers = serverChannels.withLockedValue { channels in
             defer { channels.removeAll() }
             return channels
@@ -146,17 +162,17 @@ public final class MQTTBroker: Service, Sendable {
         await core.eventSink.finish()
     }
 
-    /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`).
-    public func handle(_ channel: any Channel) -> EventLoopFuture<Void> {
-        guard let loop = core.loop(for: channel.eventLoop) else {
-            return channel.eventLoop.makeFailedFuture(BrokerError.foreignEventLoop)
-        }
+    /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`);
+    /// throws `BrokerError.foreignEventLoop` if the channel's event loop is not one of the broker's.
+    public func handle(_ channel: any Channel) async throws {
+        guard let loop = core.loop(for: channel.eventLoop) else { throw BrokerError.foreignEventLoop }
         #if DEBUG
         core.liveObjects.track(channel, as: .channel)
         #endif
-        return channel.eventLoop.makeCompletedFuture {
+        let core = self.core
+        try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, loop: loop, remoteAddress: channel.remoteAddress))
-        }
+        }.get()
     }
 
     /// Publishes a message from inside the application, as if a client had published it.

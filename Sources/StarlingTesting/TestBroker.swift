@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import StarlingBroker
 
 /// An in-process broker for tests, listening on 127.0.0.1 on a free port, with event loops of its own: two
@@ -15,7 +16,8 @@ import StarlingBroker
 /// }
 /// ```
 ///
-/// `stop()` shuts the broker down and `start()` starts a new one with the same configuration on the same ports.
+/// The broker runs as a `Service` in a `ServiceGroup`, as an application would run it; `stop()` shuts it down
+/// gracefully and `start()` runs a new one with the same configuration on the same ports.
 public final class TestBroker: Sendable {
     /// The loops the broker runs on; shut down by `shutdown()`.
     public let group: MultiThreadedEventLoopGroup
@@ -30,8 +32,13 @@ public final class TestBroker: Sendable {
         /// The listeners' ports are the bound ones once the broker has run: a restart keeps them.
         var configuration: BrokerConfiguration
         var broker: MQTTBroker?
-        var running = false
+        var running: Running?
         var addresses: [SocketAddress] = []
+    }
+
+    private struct Running {
+        var services: ServiceGroup
+        var task: Task<Void, any Error>
     }
 
     /// A configuration for tests: one plain TCP listener on 127.0.0.1 and a free port, and no `$SYS` topics,
@@ -116,26 +123,36 @@ public final class TestBroker: Sendable {
         "mqtt://127.0.0.1:\(port)"
     }
 
-    /// Starts a new broker after `stop()`, with the same configuration and collaborators, on the same ports. Its
+    /// Runs a new broker after `stop()`, with the same configuration and collaborators, on the same ports. Its
     /// sessions and retained messages start empty unless the store kept them.
     public func start() async throws {
         let configuration = state.withLockedValue { state in
-            precondition(!state.running, "the broker is running")
+            precondition(state.running == nil, "the broker is running")
             return state.configuration
         }
+        let (bound, announce) = AsyncStream.makeStream(of: [SocketAddress].self)
         let broker = MQTTBroker(
             configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
-            hooks: hooks, eventLoopGroup: group, logger: logger)
-        let addresses: [SocketAddress]
-        do {
-            addresses = try await broker.start()
-        } catch {
-            await broker.shutdown()
-            throw error
+            hooks: hooks, eventLoopGroup: group, logger: logger,
+            onServerRunning: { addresses in
+                announce.yield(addresses)
+                announce.finish()
+            })
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [broker], logger: logger))
+        let task = Task {
+            // A broker that fails to start ends the stream without addresses, and the error is thrown below.
+            defer { announce.finish() }
+            try await services.run()
+        }
+        var addresses: [SocketAddress]?
+        for await announced in bound { addresses = announced }
+        guard let addresses else {
+            try await task.value
+            throw RawClient.Failure(description: "the broker stopped before it was listening")
         }
         state.withLockedValue { state in
             state.broker = broker
-            state.running = true
+            state.running = Running(services: services, task: task)
             state.addresses = addresses
             for (index, address) in addresses.enumerated() {
                 if let port = address.port { state.configuration.listeners[index].port = port }
@@ -143,14 +160,16 @@ public final class TestBroker: Sendable {
         }
     }
 
-    /// Shuts the broker down: closes the listeners and every connection, telling 5.0 clients 0x8B (Server
-    /// shutting down); returns once it has finished. Does nothing if it is not running.
+    /// Shuts the broker down gracefully, as a `ServiceGroup` does: closes the listeners and every connection,
+    /// telling 5.0 clients 0x8B (Server shutting down); returns once it has finished. Does nothing if it is not
+    /// running.
     public func stop() async {
-        guard let broker = state.withLockedValue({ state -> MQTTBroker? in
-            defer { state.running = false }
-            return state.running ? state.broker : nil
+        guard let running = state.withLockedValue({ state in
+            defer { state.running = nil }
+            return state.running
         }) else { return }
-        await broker.shutdown()
+        await running.services.triggerGracefulShutdown()
+        _ = try? await running.task.value
     }
 
     /// `stop()` then `start()`.
