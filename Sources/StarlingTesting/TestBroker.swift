@@ -147,7 +147,8 @@ public final class TestBroker: Sendable {
         var addresses: [SocketAddress]?
         for await announced in bound { addresses = announced }
         guard let addresses else {
-            try await task.value
+            // Also reached when the caller is cancelled while the broker starts: the broker must not outlive it.
+            try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
             throw RawClient.Failure(description: "the broker stopped before it was listening")
         }
         state.withLockedValue { state in
