@@ -1,4 +1,5 @@
 import MQTT
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOPosix
@@ -35,6 +36,21 @@ import Testing
             await broker.stop()
             try await server.close()
         }
+    }
+
+    /// `run()` throws when a listener cannot be bound, having closed those it bound, and never reports the broker
+    /// running.
+    @Test func runThrowsWhenAListenerCannotBeBound() async throws {
+        let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(taken.localAddress?.port)
+        let announced = NIOLockedValueBox(false)
+        let broker = MQTTBroker(
+            configuration: BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 0), .init(host: "127.0.0.1", port: port)]),
+            logger: TestBroker.quietLogger,
+            onServerRunning: { _ in announced.withLockedValue { $0 = true } })
+        await #expect(throws: (any Error).self) { try await broker.run() }
+        #expect(announced.withLockedValue { $0 } == false)
+        try await taken.close()
     }
 
     /// A channel of another event loop cannot be handled: the broker's state is confined to its own loops.
