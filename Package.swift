@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StarlingBroker", targets: ["StarlingBroker"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
+        .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
         .executable(name: "starling", targets: ["starling"]),
     ],
     dependencies: [
@@ -107,6 +108,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // An in-process broker on a free port and a raw MQTT client, for the tests of Starling and of the
+        // applications that embed it.
+        .target(
+            name: "StarlingTesting",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The load generator behind `starling bench`.
         .target(
             name: "StarlingBench",
@@ -155,11 +173,15 @@ let package = Package(
             dependencies: ["StarlingClient"],
             path: "Examples/Subscriber"
         ),
-        // What several test targets share: child processes started without Foundation's `Process`, and the
-        // test certificates.
+        // What several test targets share and embedders need not: child processes started without Foundation's
+        // `Process`, mosquitto run as one, and the test certificates.
         .target(
             name: "StarlingTestSupport",
-            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             path: "Tests/StarlingTestSupport"
         ),
         .testTarget(
@@ -175,6 +197,7 @@ let package = Package(
         .testTarget(
             name: "StarlingBrokerTests",
             dependencies: [
+                "StarlingTesting",
                 "StarlingTestSupport",
                 "StarlingWebSocket",
                 "MQTT",
@@ -221,6 +244,7 @@ let package = Package(
         .testTarget(
             name: "StarlingClientTests",
             dependencies: [
+                "StarlingTesting",
                 "StarlingTestSupport",
                 "MQTT",
                 "StarlingClient",
@@ -230,6 +254,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The `starling` program run as a child process, as a user runs it.
+        .testTarget(
+            name: "StarlingCommandTests",
+            dependencies: ["StarlingTestSupport", "StarlingBroker"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -22,8 +22,9 @@ guard arguments.count == 3 else {
     print("usage: SecureBroker PASSWORD_FILE ACL_FILE")
     exit(2)
 }
-var configuration = BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 1883)])
-configuration.authenticator = try PasswordFileAuthenticator(path: arguments[1])
-configuration.accessControl = try AccessControl(path: arguments[2])
-configuration.hooks.publishAuthorizer = Stamp()
-try await MQTTBroker(configuration: configuration).run()
+let broker = MQTTBroker(
+    configuration: BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 1883)]),
+    authenticator: try PasswordFileAuthenticator(path: arguments[1]),
+    accessControl: try AccessControl(path: arguments[2]),
+    hooks: BrokerHooks(publishAuthorizer: Stamp()))
+try await broker.run()

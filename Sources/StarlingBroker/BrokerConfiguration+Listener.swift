@@ -3,7 +3,7 @@ import NIOSSL
 
 extension BrokerConfiguration {
     /// One address the broker accepts connections on, and how clients there speak to it.
-    public struct Listener: Sendable {
+    public struct Listener: Sendable, Hashable {
         public var host: String
         public var port: Int
         public var transport: Transport
@@ -29,7 +29,9 @@ extension BrokerConfiguration {
             self.userNameFromCertificate = userNameFromCertificate
         }
 
-        public enum Transport: Sendable {
+        /// Two TLS configurations are told apart with NIOSSL's `bestEffortEquals`, which compares callbacks by
+        /// identity: equal transports are equal, and the same callbacks given twice may compare unequal.
+        public enum Transport: Sendable, Hashable {
             /// MQTT over TCP.
             case tcp
             /// MQTT over TLS. The configuration should set `minimumTLSVersion` to 1.2 or later, and a `trustRoots`
@@ -39,6 +41,23 @@ extension BrokerConfiguration {
             case webSocket(path: String)
             /// MQTT over WebSocket over TLS.
             case webSocketTLS(path: String, TLSConfiguration)
+
+            public static func == (lhs: Transport, rhs: Transport) -> Bool {
+                switch (lhs, rhs) {
+                case (.tcp, .tcp): true
+                case (.tls(let left), .tls(let right)): left.bestEffortEquals(right)
+                case (.webSocket(let left), .webSocket(let right)): left == right
+                case (.webSocketTLS(let leftPath, let left), .webSocketTLS(let rightPath, let right)):
+                    leftPath == rightPath && left.bestEffortEquals(right)
+                default: false
+                }
+            }
+
+            public func hash(into hasher: inout Hasher) {
+                hasher.combine(scheme)
+                if let path = webSocketPath { hasher.combine(path) }
+                tlsConfiguration?.bestEffortHash(into: &hasher)
+            }
 
             var tlsConfiguration: TLSConfiguration? {
                 switch self {

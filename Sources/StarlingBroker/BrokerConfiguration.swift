@@ -1,8 +1,10 @@
 import MQTT
 import NIOCore
 
-/// Everything an embedding application or the `starling` command can set. Every limit is bounded by default.
-public struct BrokerConfiguration: Sendable {
+/// Everything an embedding application or the `starling` command can set, as plain values; every limit is
+/// bounded by default. The objects the broker calls out to (authenticator, access control, store, hooks) are
+/// given to `MQTTBroker`'s initializer instead, so that a configuration can be compared, copied and logged.
+public struct BrokerConfiguration: Sendable, Hashable {
     /// Where the broker accepts connections.
     public var listeners: [Listener]
     public var limits: Limits
@@ -10,25 +12,15 @@ public struct BrokerConfiguration: Sendable {
     public var responseInformation: String?
     /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
     public var queueQoS0WhileOffline: Bool
-    /// Decides which clients may connect and runs enhanced authentication. Without one every client is let in
-    /// and a CONNECT naming an Authentication Method is refused with 0x8C; with one, clients without a user
-    /// name are refused unless `allowAnonymous` (see `PasswordFileAuthenticator`, `SCRAMAuthenticator`).
-    public var authenticator: (any ConnectionAuthenticator)?
-    /// Where persistent sessions and retained messages are kept across restarts; nil keeps them in memory only.
-    public var store: (any BrokerStore)?
-    /// When QoS 1 and 2 messages are acknowledged relative to their commit to `store`.
+    /// When QoS 1 and 2 messages are acknowledged relative to their commit to the broker's store.
     public var durability = Durability.everyAck
     /// Whether clients without a user name (nor an Authentication Method or a verified client certificate) get
-    /// in. nil, the default, lets them in only while no authenticator is set: configuring passwords or a hook
-    /// closes the broker to anonymous clients unless this is true. When true, the authenticator is not asked
-    /// about them.
+    /// in. nil, the default, lets them in only while the broker has no authenticator: configuring passwords or a
+    /// hook closes the broker to anonymous clients unless this is true. When true, the authenticator is not
+    /// asked about them.
     public var allowAnonymous: Bool?
-    /// Who may publish and subscribe to what; nil allows everything and costs nothing.
-    public var accessControl: AccessControl?
     /// Whether a client's identifier must follow from its user name; by default it need not.
     public var clientIdentifierBinding = ClientIdentifierBinding.unbound
-    /// The embedder's extension points besides the authenticator.
-    public var hooks = BrokerHooks()
 
     // What the broker supports, announced to 5.0 clients in CONNACK (3.2.2.3) and enforced for every client.
 
@@ -57,17 +49,13 @@ public struct BrokerConfiguration: Sendable {
 
     public init(
         listeners: [Listener] = [Listener()], limits: Limits = Limits(), responseInformation: String? = nil,
-        queueQoS0WhileOffline: Bool = false, authenticator: (any ConnectionAuthenticator)? = nil
+        queueQoS0WhileOffline: Bool = false
     ) {
         self.listeners = listeners
         self.limits = limits
         self.responseInformation = responseInformation
         self.queueQoS0WhileOffline = queueQoS0WhileOffline
-        self.authenticator = authenticator
     }
-
-    /// Whether a client without a user name or Authentication Method is let in (see `allowAnonymous`).
-    public var anonymousAllowed: Bool { allowAnonymous ?? (authenticator == nil) }
 
     public struct Limits: Sendable, Hashable {
         /// The largest packet accepted from a client, fixed header included; announced as Maximum Packet Size.

@@ -15,6 +15,14 @@ final class BrokerCore: Sendable {
     let publishValidation: PublishValidation
     /// The protocol's rules for SUBSCRIBE, from the configuration once.
     let subscribeNegotiation: SubscribeNegotiation
+    /// Decides who may connect; nil lets every client in and refuses enhanced authentication.
+    let authenticator: (any ConnectionAuthenticator)?
+    /// Who may publish and subscribe to what; nil allows everything.
+    let accessControl: AccessControl?
+    let hooks: BrokerHooks
+    /// Whether a client without a user name or Authentication Method is let in (see
+    /// `BrokerConfiguration.allowAnonymous`).
+    let anonymousAllowed: Bool
     let loops: [BrokerLoop]
     private let loopIndexes: [ObjectIdentifier: Int]
     /// Who holds the session of each client identifier.
@@ -54,17 +62,25 @@ final class BrokerCore: Sendable {
     /// The connections waiting for congested sessions (see `FlowControl`).
     let congestionWaiters = CongestionWaiters()
 
-    init(configuration: BrokerConfiguration, eventLoops: [any EventLoop], logger: Logger) {
+    init(
+        configuration: BrokerConfiguration, authenticator: (any ConnectionAuthenticator)? = nil,
+        accessControl: AccessControl? = nil, store: (any BrokerStore)? = nil, hooks: BrokerHooks = BrokerHooks(),
+        eventLoops: [any EventLoop], logger: Logger
+    ) {
         self.configuration = configuration
         self.publishValidation = PublishValidation(configuration: configuration)
-        self.connectNegotiation = ConnectNegotiation(configuration: configuration, enhancedAuthenticationAvailable: configuration.authenticator != nil)
+        self.connectNegotiation = ConnectNegotiation(configuration: configuration, enhancedAuthenticationAvailable: authenticator != nil)
         self.subscribeNegotiation = SubscribeNegotiation(configuration: configuration)
+        self.authenticator = authenticator
+        self.accessControl = accessControl
+        self.hooks = hooks
+        self.anonymousAllowed = configuration.allowAnonymous ?? (authenticator == nil)
         self.logger = logger
         self.connectionRate = configuration.limits.connectionRatePerAddress.map(AddressRateLimiter.init)
         self.failedLogins = configuration.limits.failedLoginsPerAddress.map(AddressRateLimiter.init)
         self.authenticationsInFlight = AuthenticationsInFlight(
             maximum: configuration.limits.maximumAuthentications, maximumPerAddress: configuration.limits.maximumAuthenticationsPerAddress)
-        self.eventSink = BrokerEventSink(observer: configuration.hooks.observer)
+        self.eventSink = BrokerEventSink(observer: hooks.observer)
         let pending = PendingSubscriptionChanges(loopCount: eventLoops.count)
         self.pendingSubscriptionChanges = pending
         let loops = eventLoops.enumerated().map {
@@ -78,7 +94,7 @@ final class BrokerCore: Sendable {
         var indexes: [ObjectIdentifier: Int] = [:]
         for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
         self.loopIndexes = indexes
-        self.writer = configuration.store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
+        self.writer = store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
         if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
     }

@@ -12,12 +12,15 @@ import ServiceLifecycle
 /// try await broker.run()          // serves on 0.0.0.0:1883 until cancelled or shut down gracefully
 /// ```
 ///
-/// It is a swift-service-lifecycle `Service`, so it can run in a `ServiceGroup` beside the rest of an
-/// application; `handle(_:)` attaches it to a channel that the application accepted itself.
+/// It is a swift-service-lifecycle `Service`: `run()` binds the listeners, tells `onServerRunning` where they
+/// are, serves until a graceful shutdown is requested or its task is cancelled, and then shuts down. It can run
+/// in a `ServiceGroup` beside the rest of an application; `handle(_:)` attaches it to a channel that the
+/// application accepted itself.
 public final class MQTTBroker: Service, Sendable {
     public let configuration: BrokerConfiguration
     let core: BrokerCore
     private let group: any EventLoopGroup
+    private let onServerRunning: @Sendable ([SocketAddress]) async -> Void
     private let serverChannels = NIOLockedValueBox<[any Channel]>([])
     private let started = NIODeadline.now()
     private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
@@ -26,21 +29,61 @@ public final class MQTTBroker: Service, Sendable {
     /// The version of Starling, defined here only: `starling --version` and `$SYS/broker/version` give it.
     public static let version = "0.1.0"
 
-    /// - Parameter eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must
-    ///   belong to this group.
+    /// - Parameters:
+    ///   - configuration: listeners, limits and features, as plain values.
+    ///   - authenticator: decides which clients may connect and runs enhanced authentication. Without one every
+    ///     client is let in and a CONNECT naming an Authentication Method is refused with 0x8C; with one, clients
+    ///     without a user name are refused unless `configuration.allowAnonymous` (see `PasswordFileAuthenticator`,
+    ///     `SCRAMAuthenticator`).
+    ///   - accessControl: who may publish and subscribe to what; nil allows everything and costs nothing.
+    ///   - store: where persistent sessions and retained messages are kept across restarts; nil keeps them in
+    ///     memory only. `configuration.durability` says when messages are acknowledged relative to it.
+    ///   - hooks: the application's extension points besides the authenticator.
+    ///   - eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must belong to it.
+    ///   - onServerRunning: called by `run()` once every listener is bound, with their addresses in the
+    ///     listeners' order (useful with port 0).
     public init(
         configuration: BrokerConfiguration = BrokerConfiguration(),
+        authenticator: (any ConnectionAuthenticator)? = nil,
+        accessControl: AccessControl? = nil,
+        store: (any BrokerStore)? = nil,
+        hooks: BrokerHooks = BrokerHooks(),
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
-        logger: Logger = Logger(label: "starling")
+        logger: Logger = Logger(label: "starling"),
+        onServerRunning: @escaping @Sendable ([SocketAddress]) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.group = eventLoopGroup
-        self.core = BrokerCore(configuration: configuration, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
+        self.onServerRunning = onServerRunning
+        self.core = BrokerCore(
+            configuration: configuration, authenticator: authenticator, accessControl: accessControl, store: store,
+            hooks: hooks, eventLoops: Array(eventLoopGroup.makeIterator()), logger: logger)
     }
 
-    /// Binds every listener and returns the bound addresses (useful with port 0), in the listeners' order.
-    @discardableResult
-    public func start() async throws -> [SocketAddress] {
+    /// Whether a client without a user name or Authentication Method is let in: `configuration.allowAnonymous`,
+    /// or, when that is nil, whether the broker has no authenticator.
+    public var anonymousAllowed: Bool { core.anonymousAllowed }
+
+    /// Serves until a graceful shutdown is requested or the task is cancelled, then shuts down: stops accepting
+    /// connections and closes every client connection, telling 5.0 clients 0x8B (Server shutting down). Wills of
+    /// the clients are published, as for any connection the server closes. Call it once.
+    ///
+    /// Throws if a listener cannot be bound, after closing those that were.
+    public func run() async throws {
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await start()
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await onServerRunning(addresses)
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Binds every listener and returns the bound addresses, in the listeners' order.
+    private func start() async throws -> [SocketAddress] {
         if let writer = core.writer {
             try await core.restore(from: writer.store)
             writer.start(loops: core.loops)
@@ -76,7 +119,7 @@ public final class MQTTBroker: Service, Sendable {
             if let address = channel.localAddress {
                 addresses.append(address)
                 core.logger.notice("listening", metadata: ["address": "\(listener.url(port: address.port ?? listener.port))"])
-                if configuration.authenticator == nil, !address.isLoopback {
+                if core.authenticator == nil, !address.isLoopback {
                     core.logger.warning("listening beyond this machine without authentication: any client may connect", metadata: [
                         "address": "\(listener.url(port: address.port ?? listener.port))",
                     ])
@@ -86,16 +129,8 @@ public final class MQTTBroker: Service, Sendable {
         return addresses
     }
 
-    /// Serves until a graceful shutdown is requested or the task is cancelled, then shuts down.
-    public func run() async throws {
-        try await start()
-        try? await gracefulShutdown()
-        await shutdown()
-    }
-
-    /// Stops accepting connections and closes every client connection, telling 5.0 clients 0x8B
-    /// (Server shutting down). Wills of the clients are published, as for any connection the server closes.
-    public func shutdown() async {
+    /// What `run()` does once it stops serving.
+    private func shutdown() async {
         let servers = serverChannels.withLockedValue { channels in
             defer { channels.removeAll() }
             return channels
@@ -127,17 +162,17 @@ public final class MQTTBroker: Service, Sendable {
         await core.eventSink.finish()
     }
 
-    /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`).
-    public func handle(_ channel: any Channel) -> EventLoopFuture<Void> {
-        guard let loop = core.loop(for: channel.eventLoop) else {
-            return channel.eventLoop.makeFailedFuture(BrokerError.foreignEventLoop)
-        }
+    /// Adds the broker's handler to a connection the application accepted (the equivalent of aedes' `handle`);
+    /// throws `BrokerError.foreignEventLoop` if the channel's event loop is not one of the broker's.
+    public func handle(_ channel: any Channel) async throws {
+        guard let loop = core.loop(for: channel.eventLoop) else { throw BrokerError.foreignEventLoop }
         #if DEBUG
         core.liveObjects.track(channel, as: .channel)
         #endif
-        return channel.eventLoop.makeCompletedFuture {
+        let core = self.core
+        try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, loop: loop, remoteAddress: channel.remoteAddress))
-        }
+        }.get()
     }
 
     /// Publishes a message from inside the application, as if a client had published it.

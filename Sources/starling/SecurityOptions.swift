@@ -75,19 +75,15 @@ struct SecurityOptions: ParsableArguments {
         ]
     }
 
-    /// Sets up the configuration from the settings (file, environment and flags together); throws, with the
-    /// file and line, if a password or ACL file is not valid.
+    /// Sets up the configuration from the settings (file, environment and flags together) and reads the password
+    /// and ACL files, which the broker is given beside it; throws, with the file and line, if one is not valid.
     static func apply(_ settings: ServerConfiguration, to configuration: inout BrokerConfiguration) throws -> SecurityFiles {
         var files = SecurityFiles()
         if let passwordFile = settings.passwordFile {
-            let authenticator = try PasswordFileAuthenticator(path: passwordFile)
-            configuration.authenticator = authenticator
-            files.passwords = authenticator
+            files.passwords = try PasswordFileAuthenticator(path: passwordFile)
         }
         if let aclFile = settings.aclFile {
-            let control = try AccessControl(path: aclFile)
-            configuration.accessControl = control
-            files.accessControl = control
+            files.accessControl = try AccessControl(path: aclFile)
         }
         if settings.allowAnonymous { configuration.allowAnonymous = true }
         if let size = settings.maximumPayloadSize { configuration.limits.maximumPayloadSize = size }
@@ -110,7 +106,8 @@ struct SecurityOptions: ParsableArguments {
     }
 }
 
-/// The password and ACL files the broker was started with, reread on SIGHUP.
+/// The password and ACL files the broker was started with, as its authenticator and access control; reread on
+/// SIGHUP.
 struct SecurityFiles: Sendable {
     var passwords: PasswordFileAuthenticator?
     var accessControl: AccessControl?

@@ -251,11 +251,12 @@ struct ServeCommand: AsyncParsableCommand {
             watch?.cancel()
         }
 
+        var store: (any BrokerStore)?
         if !settings.memory {
             let dataDir = settings.dataDirectory
             let path = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
             do {
-                configuration.store = try await SQLiteBrokerStore.open(path: path, logger: logger)
+                store = try await SQLiteBrokerStore.open(path: path, logger: logger)
             } catch {
                 logger.critical("cannot open the store", metadata: ["error": "\(error)"])
                 throw ExitCode(3)
@@ -265,7 +266,9 @@ struct ServeCommand: AsyncParsableCommand {
             logger.notice("persistence", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
-        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
+        let broker = MQTTBroker(
+            configuration: configuration, authenticator: securityFiles.passwords, accessControl: securityFiles.accessControl,
+            store: store, eventLoopGroup: group, logger: logger)
         let services = ServiceGroup(
             configuration: .init(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()

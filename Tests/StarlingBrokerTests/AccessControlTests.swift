@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The ACL in a running broker: SUBSCRIBE, PUBLISH, retained messages and each delivery, per protocol version.
@@ -27,10 +28,6 @@ import Testing
         AccessControl(try AccessControlList(contents: text))
     }
 
-    static func configure(_ control: AccessControl) -> (inout BrokerConfiguration) -> Void {
-        { $0.accessControl = control }
-    }
-
     static func login(_ broker: TestBroker, _ user: String?, id: String, version: ProtocolVersion = .v5) async throws -> RawClient {
         let client = try await AuthenticationTests.connect(broker, id, version: version, userName: user)
         let connAck = try await client.expectConnAck()
@@ -42,7 +39,7 @@ import Testing
     /// SUBSCRIBE are unaffected.
     @Test(arguments: versions)
     func subscriptionsOutsideTheRulesAreRefused(version: ProtocolVersion) async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let alice = try await Self.login(broker, "alice", id: "a", version: version)
             let codes = try await alice.subscribe([
                 ("alice/#", SubscriptionOptions(qos: .atLeastOnce)),
@@ -58,7 +55,7 @@ import Testing
 
     /// 5.0: a refused QoS 1 PUBLISH gets PUBACK 0x87 and a QoS 2 one PUBREC 0x87; nothing is delivered.
     @Test func v5PublishesOutsideTheRulesGetNotAuthorized() async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let alice = try await Self.login(broker, "alice", id: "a")
             try await alice.subscribe("alice/#", qos: .atLeastOnce)
             let bob = try await Self.login(broker, "bob", id: "b")
@@ -78,7 +75,7 @@ import Testing
 
     /// 3.1.1 cannot refuse a PUBLISH: it is acknowledged as usual and dropped.
     @Test func v311PublishesOutsideTheRulesAreAcknowledgedAndDropped() async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let alice = try await Self.login(broker, "alice", id: "a")
             try await alice.subscribe("alice/#", qos: .atLeastOnce)
             let bob = try await Self.login(broker, "bob", id: "b", version: .v3_1_1)
@@ -95,7 +92,7 @@ import Testing
     /// A wildcard subscription that the rules allow does not deliver messages on topics a deny rule covers.
     @Test(arguments: versions)
     func eachDeliveryIsChecked(version: ProtocolVersion) async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let alice = try await Self.login(broker, "alice", id: "a", version: version)
             try await alice.subscribe("alice/#", qos: .atLeastOnce)
             await broker.broker.publish(topic: "alice/secret/plan", payload: "hidden", qos: .atLeastOnce)
@@ -109,7 +106,7 @@ import Testing
     /// Retained messages on topics the client may not read are not sent on SUBSCRIBE.
     @Test(arguments: versions)
     func retainedMessagesAreChecked(version: ProtocolVersion) async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             await broker.broker.publish(topic: "alice/secret/key", payload: "hidden", retain: true)
             await broker.broker.publish(topic: "alice/profile", payload: "visible", retain: true)
             let alice = try await Self.login(broker, "alice", id: "a", version: version)
@@ -124,7 +121,7 @@ import Testing
 
     /// `%u` and `%c` give each client its own subtree; anonymous clients get only the anonymous rules.
     @Test func patternsGiveEachClientItsOwnTopics() async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let carol = try await Self.login(broker, "carol", id: "carol-1")
             #expect(try await carol.subscribe("devices/carol/#") == [.grantedQoS0])
             #expect(try await carol.subscribe("devices/+/lamp", packetIdentifier: 2) == [.notAuthorized])
@@ -146,10 +143,7 @@ import Testing
     @Test func aUserNamedAfterAPlaceholderDoesNotReachAnotherClientsTopics() async throws {
         let control = try Self.control("pattern readwrite devices/%u/#")
         let passwords = PasswordFileAuthenticator(PasswordAuthenticationTests.users(["%c": "pw", "alice": "secret"]))
-        try await TestBroker.with({
-            $0.accessControl = control
-            $0.authenticator = passwords
-        }) { broker in
+        try await TestBroker.with(authenticator: passwords, accessControl: control) { broker in
             let alice = try await AuthenticationTests.connect(broker, "alice-phone", userName: "alice", password: "secret")
             #expect(try await alice.expectConnAck().reasonCode == .success)
             #expect(try await alice.subscribe("devices/alice/#") == [.grantedQoS0])
@@ -169,10 +163,7 @@ import Testing
     func aUserNameFromTheAuthenticatorCannotWidenAPattern(name: String) async throws {
         let control = try Self.control("pattern readwrite devices/%u/#")
         let authenticator = AuthenticationTests.Authenticator { _ in .accept(userName: name) }
-        try await TestBroker.with({
-            $0.accessControl = control
-            $0.authenticator = authenticator
-        }) { broker in
+        try await TestBroker.with(authenticator: authenticator, accessControl: control) { broker in
             let client = try await AuthenticationTests.connect(broker, "alice", userName: "anyone", password: "x")
             #expect(try await client.expectConnAck().reasonCode == .success)
             #expect(try await client.subscribe("devices/alice/#") == [.notAuthorized])
@@ -184,7 +175,7 @@ import Testing
     /// `#` never matches `$SYS` topics; reading them needs a rule naming them.
     @Test func aSubscriptionToEverythingDoesNotLeakSys() async throws {
         let control = try Self.control("topic readwrite #")
-        try await TestBroker.with(Self.configure(control)) { broker in
+        try await TestBroker.with(accessControl: control) { broker in
             let client = try await Self.login(broker, nil, id: "all")
             #expect(try await client.subscribe([("#", SubscriptionOptions()), ("$SYS/#", SubscriptionOptions())]) == [.grantedQoS0, .notAuthorized])
             await broker.broker.publish(topic: "$SYS/broker/clients", payload: "1")
@@ -196,7 +187,7 @@ import Testing
     /// A will on a topic the client may not write is refused at CONNECT with Not authorized, as Mosquitto does.
     @Test(arguments: versions)
     func aWillOutsideTheRulesRefusesTheConnect(version: ProtocolVersion) async throws {
-        try await TestBroker.with(Self.configure(try Self.control())) { broker in
+        try await TestBroker.with(accessControl: try Self.control()) { broker in
             let client = try await broker.open(version: version)
             try await client.send(.connect(ConnectPacket(
                 protocolVersion: version, clientIdentifier: "w", userName: "bob",
@@ -210,7 +201,7 @@ import Testing
     /// New rules take effect on connected clients at their next message, without a reconnect.
     @Test func updatedRulesApplyToConnectedClients() async throws {
         let control = try Self.control()
-        try await TestBroker.with(Self.configure(control)) { broker in
+        try await TestBroker.with(accessControl: control) { broker in
             let alice = try await Self.login(broker, "alice", id: "a")
             try await alice.subscribe("alice/#")
             await broker.broker.publish(topic: "alice/one", payload: "before")

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The bound on authenticator decisions under way (`Limits.maximumAuthentications`, per address and in all):
@@ -21,8 +22,7 @@ import Testing
     @Test(arguments: versions)
     func loginsBeyondTheBoundPerAddressAreRefusedAtOnce(version: ProtocolVersion) async throws {
         let authenticator = HeldAuthenticator()
-        try await TestBroker.with({
-            $0.authenticator = authenticator
+        try await TestBroker.with(authenticator: authenticator, {
             // Decisions are held while the test goes on: they must not time out meanwhile.
             $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = 2
@@ -49,8 +49,7 @@ import Testing
     /// The bound in all holds whichever address the logins come from.
     @Test func loginsBeyondTheTotalBoundAreRefusedAtOnce() async throws {
         let authenticator = HeldAuthenticator()
-        try await TestBroker.with({
-            $0.authenticator = authenticator
+        try await TestBroker.with(authenticator: authenticator, {
             // Decisions are held while the test goes on: they must not time out meanwhile.
             $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = nil
@@ -71,8 +70,7 @@ import Testing
     /// A CONNECT refused for load is not a failed guess: it does not use up the address's failed logins.
     @Test func aRefusalForLoadIsNotAFailedLogin() async throws {
         let authenticator = HeldAuthenticator()
-        try await TestBroker.with({
-            $0.authenticator = authenticator
+        try await TestBroker.with(authenticator: authenticator, {
             // Decisions are held while the test goes on: they must not time out meanwhile.
             $0.limits.authenticationTimeout = .seconds(120)
             $0.limits.maximumAuthenticationsPerAddress = 1

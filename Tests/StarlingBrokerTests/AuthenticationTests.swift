@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Authentication by an embedder's `ConnectionAuthenticator`: plain credentials (3.1.4), enhanced authentication
@@ -62,7 +63,7 @@ import Testing
     @Test(arguments: versions)
     func acceptedCredentialsConnect(version: ProtocolVersion) async throws {
         let authenticator = Self.passwords
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connect(broker, "alice-client", version: version, userName: "alice", password: "secret")
             let connAck = try await client.expectConnAck()
             #expect(connAck.reasonCode == .success)
@@ -84,7 +85,7 @@ import Testing
     /// (MQTT-3.2.2-6 / MQTT-3.2.2-4) and the connection closes (MQTT-3.2.2-7 / MQTT-3.2.2-5).
     @Test(arguments: versions)
     func refusedCredentialsAreAnsweredBadUserNameOrPassword(version: ProtocolVersion) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.passwords }) { broker in
+        try await TestBroker.with(authenticator: Self.passwords) { broker in
             let client = try await Self.connect(broker, "mallory", version: version, userName: "alice", password: "guess")
             let connAck = try await client.expectConnAck()
             #expect(connAck.reasonCode == (version == .v5 ? .badUserNameOrPassword : ConnectReturnCode.badUserNameOrPassword.reasonCode))
@@ -97,7 +98,7 @@ import Testing
     /// serving the clients it lets in.
     @Test(arguments: versions)
     func throwingAuthenticatorRefusesOnlyThatClient(version: ProtocolVersion) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.passwords }) { broker in
+        try await TestBroker.with(authenticator: Self.passwords) { broker in
             let refused = try await Self.connect(broker, "stranger", version: version, userName: "bob", password: "x")
             let connAck = try await refused.expectConnAck()
             #expect(connAck.reasonCode == (version == .v5 ? .notAuthorized : ConnectReturnCode.notAuthorized.reasonCode))
@@ -118,8 +119,7 @@ import Testing
             try await Task.sleep(for: .seconds(60))
             return .accept()
         }
-        try await TestBroker.with({
-            $0.authenticator = silent
+        try await TestBroker.with(authenticator: silent, {
             $0.limits.authenticationTimeout = .milliseconds(200)
         }) { broker in
             let client = try await Self.connect(broker, "patient", version: version, userName: "patient")
@@ -143,7 +143,7 @@ import Testing
             default: return .refuse(.notAuthorized)
             }
         }
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connect(broker, "scram", properties: Self.authProperties("client-first"))
             let challenge = try await Self.expectAuth(client)
             #expect(challenge.reasonCode == .continueAuthentication)
@@ -169,7 +169,7 @@ import Testing
         let authenticator = Authenticator { request in
             request.authenticationMethod == Self.method ? .accept() : .refuse(.badAuthenticationMethod)
         }
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connect(broker, "kerberos", properties: Self.authProperties(nil, method: "GS2-KRB5"))
             let connAck = try await client.expectConnAck()
             #expect(connAck.reasonCode == .badAuthenticationMethod)
@@ -182,7 +182,7 @@ import Testing
     @Test(arguments: [false, true])
     func authenticationDataWithoutAMethodIsAProtocolError(withAuthenticator: Bool) async throws {
         let authenticator = Self.passwords
-        try await TestBroker.with({ if withAuthenticator { $0.authenticator = authenticator } }) { broker in
+        try await TestBroker.with(authenticator: withAuthenticator ? authenticator : nil) { broker in
             let client = try await Self.connect(
                 broker, "stray-data", userName: "alice", password: "secret",
                 properties: [.authenticationData(ByteBuffer(string: "client-first"))])
@@ -196,7 +196,7 @@ import Testing
     /// MQTT-4.12.0-5: an AUTH naming another method than CONNECT's is a protocol error, refused in CONNACK.
     @Test func answerWithAnotherMethodIsRefused() async throws {
         let authenticator = Authenticator { _ in .continueAuthentication(data: nil) }
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connect(broker, "switcher", properties: Self.authProperties("client-first"))
             _ = try await Self.expectAuth(client)
             try await client.send(.auth(AuthPacket(reasonCode: .continueAuthentication, properties: Self.authProperties("x", method: "OTHER"))))
@@ -211,7 +211,7 @@ import Testing
     @Test(arguments: versions, [false, true])
     func redirectNamesAnotherServer(version: ProtocolVersion, permanently: Bool) async throws {
         let authenticator = Authenticator { _ in .redirect(serverReference: "other.example:1883", permanently: permanently) }
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connect(broker, "wanderer", version: version, userName: "wanderer")
             let connAck = try await client.expectConnAck()
             if version == .v5 {
@@ -251,7 +251,7 @@ import Testing
     /// and the server ends it with AUTH 0x00, the connection carrying on.
     @Test func reauthenticationSucceeds() async throws {
         let authenticator = Self.reauthenticating
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let client = try await Self.connectReauthenticating(broker, "renewer")
             try await client.send(.auth(AuthPacket(reasonCode: .reAuthenticate, properties: Self.authProperties("renew"))))
             let challenge = try await Self.expectAuth(client)
@@ -276,7 +276,7 @@ import Testing
 
     /// MQTT-4.12.1-2: a failed re-authentication ends in DISCONNECT with the reason and a closed connection.
     @Test func failedReauthenticationDisconnects() async throws {
-        try await TestBroker.with({ $0.authenticator = Self.reauthenticating }) { broker in
+        try await TestBroker.with(authenticator: Self.reauthenticating) { broker in
             let client = try await Self.connectReauthenticating(broker, "expired")
             try await client.send(.auth(AuthPacket(reasonCode: .reAuthenticate, properties: Self.authProperties("stale"))))
             #expect(try await client.expectDisconnect().reasonCode == .notAuthorized)
@@ -286,7 +286,7 @@ import Testing
 
     /// 4.11: re-authentication can move a connected client with DISCONNECT 0x9D and a Server Reference.
     @Test func reauthenticationRedirectsConnectedClient() async throws {
-        try await TestBroker.with({ $0.authenticator = Self.reauthenticating }) { broker in
+        try await TestBroker.with(authenticator: Self.reauthenticating) { broker in
             let client = try await Self.connectReauthenticating(broker, "mover")
             try await client.send(.auth(AuthPacket(reasonCode: .reAuthenticate, properties: Self.authProperties("redirect"))))
             let disconnect = try await client.expectDisconnect()
@@ -298,7 +298,7 @@ import Testing
 
     /// MQTT-4.12.1-1: re-authentication names the CONNECT's method; another one is a protocol error.
     @Test func reauthenticationWithAnotherMethodIsProtocolError() async throws {
-        try await TestBroker.with({ $0.authenticator = Self.reauthenticating }) { broker in
+        try await TestBroker.with(authenticator: Self.reauthenticating) { broker in
             let client = try await Self.connectReauthenticating(broker, "fickle")
             try await client.send(.auth(AuthPacket(reasonCode: .reAuthenticate, properties: Self.authProperties("renew", method: "OTHER"))))
             #expect(try await client.expectDisconnect().reasonCode == .protocolError)
@@ -308,7 +308,7 @@ import Testing
 
     /// MQTT-4.12.0-7: a client that named no method in CONNECT sends no AUTH; one that does is disconnected.
     @Test func authWithoutMethodInConnectIsProtocolError() async throws {
-        try await TestBroker.with({ $0.authenticator = Self.passwords }) { broker in
+        try await TestBroker.with(authenticator: Self.passwords) { broker in
             let client = try await Self.connect(broker, "plain", userName: "alice", password: "secret")
             #expect(try await client.expectConnAck().reasonCode == .success)
             try await client.send(.auth(AuthPacket(reasonCode: .reAuthenticate, properties: Self.authProperties("renew"))))

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// A subscriber that stops reading: what its socket cannot take waits in its session, its publisher is slowed

@@ -2,6 +2,7 @@ import MQTT
 import NIOCore
 import NIOPosix
 @testable import StarlingBroker
+import StarlingTesting
 import Testing
 
 struct BrokerLoopLifetimeTests {

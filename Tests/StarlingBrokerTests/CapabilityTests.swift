@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// 5.0 CONNACK capabilities (3.2.2.3.4, .5, .11 to .13) and how the broker holds clients to them when they are

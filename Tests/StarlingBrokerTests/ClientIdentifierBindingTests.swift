@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Client identifiers bound to user names (`BrokerConfiguration.clientIdentifierBinding`), so that one user

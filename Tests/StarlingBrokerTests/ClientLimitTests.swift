@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Limits that protect the broker from one client: payload size, publish rate and bandwidth, connection rate.

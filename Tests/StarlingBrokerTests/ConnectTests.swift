@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// CONNECT and CONNACK (section 3.1 and 3.2 of both specifications), keep alive, and session take-over.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOSSL
 @testable import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// Nothing of a connection outlives it: once it has ended, its handler, its channel (with its pipeline) and, when

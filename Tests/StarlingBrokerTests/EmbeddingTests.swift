@@ -1,8 +1,10 @@
 import MQTT
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOPosix
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The broker inside an application: channels the application accepts, in-process publishing, the event
@@ -11,29 +13,44 @@ import Testing
     /// `handle(_:)` serves connections accepted by the application's own `ServerBootstrap` on the broker's group,
     /// with no listener of the broker's own.
     @Test func handleServesChannelsTheApplicationAccepted() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let broker = MQTTBroker(configuration: BrokerConfiguration(listeners: []), eventLoopGroup: group, logger: TestBroker.quietLogger)
-        let server = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in broker.handle(channel) }
-            .bind(host: "127.0.0.1", port: 0).get()
-        do {
-            let port = try #require(server.localAddress?.port)
-            let subscriber = try await RawClient.open(port: port, version: .v5)
-            try await subscriber.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "embedded-subscriber")))
-            #expect(try await subscriber.expectConnAck().reasonCode == .success)
-            try await subscriber.subscribe("app/t", qos: .atLeastOnce)
+        try await TestBroker.with({ $0.listeners = [] }) { broker in
+            let mqtt = broker.broker
+            let server = try await ServerBootstrap(group: broker.group)
+                .childChannelInitializer { channel in channel.eventLoop.makeFutureWithTask { try await mqtt.handle(channel) } }
+                .bind(host: "127.0.0.1", port: 0).get()
+            do {
+                let port = try #require(server.localAddress?.port)
+                let subscriber = try await RawClient.open(port: port, version: .v5)
+                try await subscriber.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "embedded-subscriber")))
+                #expect(try await subscriber.expectConnAck().reasonCode == .success)
+                try await subscriber.subscribe("app/t", qos: .atLeastOnce)
 
-            let publisher = try await RawClient.open(port: port, version: .v3_1_1)
-            try await publisher.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "embedded-publisher")))
-            #expect(try await publisher.expectConnAck().reasonCode == .success)
-            try await publisher.publishQoS1("app/t", "through the application's listener")
-            #expect(try await subscriber.expectPublish().payloadString == "through the application's listener")
-        } catch {
-            Issue.record(error)
+                let publisher = try await RawClient.open(port: port, version: .v3_1_1)
+                try await publisher.send(.connect(ConnectPacket(protocolVersion: .v3_1_1, clientIdentifier: "embedded-publisher")))
+                #expect(try await publisher.expectConnAck().reasonCode == .success)
+                try await publisher.publishQoS1("app/t", "through the application's listener")
+                #expect(try await subscriber.expectPublish().payloadString == "through the application's listener")
+            } catch {
+                Issue.record(error)
+            }
+            await broker.stop()
+            try await server.close()
         }
-        await broker.shutdown()
-        try await server.close()
-        try await group.shutdownGracefully()
+    }
+
+    /// `run()` throws when a listener cannot be bound, having closed those it bound, and never reports the broker
+    /// running.
+    @Test func runThrowsWhenAListenerCannotBeBound() async throws {
+        let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(taken.localAddress?.port)
+        let announced = NIOLockedValueBox(false)
+        let broker = MQTTBroker(
+            configuration: BrokerConfiguration(listeners: [.init(host: "127.0.0.1", port: 0), .init(host: "127.0.0.1", port: port)]),
+            logger: TestBroker.quietLogger,
+            onServerRunning: { _ in announced.withLockedValue { $0 = true } })
+        await #expect(throws: (any Error).self) { try await broker.run() }
+        #expect(announced.withLockedValue { $0 } == false)
+        try await taken.close()
     }
 
     /// A channel of another event loop cannot be handled: the broker's state is confined to its own loops.
@@ -41,7 +58,7 @@ import Testing
         try await TestBroker.with { broker in
             let channel = EmbeddedChannel()
             await #expect(throws: BrokerError.foreignEventLoop) {
-                try await broker.broker.handle(channel).get()
+                try await broker.broker.handle(channel)
             }
         }
     }
@@ -126,7 +143,7 @@ import Testing
         }
     }
 
-    /// `shutdown()` finishes its work before it returns, so the application can shut the event loops down right
+    /// Shutting down finishes its work before `run()` returns, so the application can shut the event loops down right
     /// after it: ending sessions with subscriptions on both loops must not leave work bound for a stopped loop
     /// (a debug build traps on the promise such work would leak).
     @Test func loopsCanBeShutDownRightAfterTheBroker() async throws {
@@ -146,13 +163,13 @@ import Testing
         }
     }
 
-    /// 5.0 §3.14.2.1: shutting the broker down tells 5.0 clients 0x8B (Server shutting down) and closes every
+    /// 5.0 §3.14.2.1: shutting the broker down (gracefully, as a `ServiceGroup` does) tells 5.0 clients 0x8B (Server shutting down) and closes every
     /// connection; 3.1.1 clients are just closed.
     @Test func shutdownClosesEveryConnection() async throws {
         try await TestBroker.with { broker in
             let v5 = try await broker.client("v5", version: .v5)
             let v311 = try await broker.client("v311", version: .v3_1_1)
-            await broker.broker.shutdown()
+            await broker.stop()
             #expect(try await v5.expectDisconnect().reasonCode == .serverShuttingDown)
             try await v5.expectClosed()
             try await v311.expectClosed()

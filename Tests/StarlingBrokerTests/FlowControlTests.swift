@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// A subscriber that falls behind slows down the clients publishing to it, instead of the broker dropping what it

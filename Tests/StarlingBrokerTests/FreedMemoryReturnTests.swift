@@ -1,5 +1,6 @@
 import NIOCore
 @testable import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// After a wave of connections the broker gives the memory they freed back to the system, once the wave has

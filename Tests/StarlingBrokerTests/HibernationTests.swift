@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 @testable import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Idle connections hibernate (their channel let go of, the socket and session kept) and wake for whatever

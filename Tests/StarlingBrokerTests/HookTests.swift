@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// `BrokerHooks`: pre-connect, publish and subscribe authorization, and the observer; hooks that throw or
@@ -73,7 +74,7 @@ import Testing
             rewritten.payload = ByteBuffer(string: String(buffer: message.payload).uppercased())
             return .rewrite(rewritten)
         }
-        try await TestBroker.with({ $0.hooks.publishAuthorizer = hook }) { broker in
+        try await TestBroker.with(hooks: BrokerHooks(publishAuthorizer: hook)) { broker in
             let subscriber = try await broker.client("s")
             try await subscriber.subscribe("audited/#")
             let publisher = try await broker.client("p")
@@ -97,11 +98,8 @@ import Testing
                 return .allow
             }
         }
-        try await TestBroker.with({
-            $0.hooks.publishAuthorizer = hook
-            // Long enough that the open topic's immediate answer always beats it, even on a loaded machine.
-            $0.hooks.timeout = .seconds(2)
-        }) { broker in
+        // The timeout is long enough that the open topic's immediate answer always beats it, even on a loaded machine.
+        try await TestBroker.with(hooks: BrokerHooks(publishAuthorizer: hook, timeout: .seconds(2))) { broker in
             let subscriber = try await broker.client("s")
             try await subscriber.subscribe("#")
             let publisher = try await broker.client("p")
@@ -129,7 +127,7 @@ import Testing
             for await _ in decided.stream { break }
             return .allow
         }
-        try await TestBroker.with({ $0.hooks.publishAuthorizer = hook }) { broker in
+        try await TestBroker.with(hooks: BrokerHooks(publishAuthorizer: hook)) { broker in
             let subscriber = try await broker.client("s")
             try await subscriber.subscribe("t")
             let events = broker.broker.events()
@@ -154,7 +152,7 @@ import Testing
             default: return .allow
             }
         }
-        try await TestBroker.with({ $0.hooks.subscribeAuthorizer = hook }) { broker in
+        try await TestBroker.with(hooks: BrokerHooks(subscribeAuthorizer: hook)) { broker in
             let client = try await broker.client("c")
             let codes = try await client.subscribe([
                 ("slow/#", SubscriptionOptions(qos: .exactlyOnce)),
@@ -174,7 +172,7 @@ import Testing
         let gate = Gate { client, _ in
             client.clientIdentifier.hasPrefix("banned") ? .banned : nil
         }
-        try await TestBroker.with({ $0.hooks.preConnect = gate }) { broker in
+        try await TestBroker.with(hooks: BrokerHooks(preConnect: gate)) { broker in
             let client = try await broker.open(version: version)
             try await client.send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: "banned-1")))
             #expect(try await client.expectConnAck().reasonCode == (version == .v5 ? .banned : ConnectReturnCode.notAuthorized.reasonCode))
@@ -188,11 +186,8 @@ import Testing
             try await Task.sleep(for: .seconds(60))
             return nil
         }
-        try await TestBroker.with({
-            $0.hooks.preConnect = gate
-            // Long enough that the open topic's immediate answer always beats it, even on a loaded machine.
-            $0.hooks.timeout = .seconds(2)
-        }) { broker in
+        // The timeout is long enough that the open topic's immediate answer always beats it, even on a loaded machine.
+        try await TestBroker.with(hooks: BrokerHooks(preConnect: gate, timeout: .seconds(2))) { broker in
             let client = try await broker.open()
             try await client.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "late")))
             #expect(try await client.expectConnAck().reasonCode == .notAuthorized)
@@ -201,7 +196,7 @@ import Testing
 
     @Test func theObserverIsToldEverythingInOrder() async throws {
         let recorder = Recorder()
-        try await TestBroker.with({ $0.hooks.observer = recorder }) { broker in
+        try await TestBroker.with(hooks: BrokerHooks(observer: recorder)) { broker in
             let client = try await AuthenticationTests.connect(broker, "watched", userName: "u")
             #expect(try await client.expectConnAck().reasonCode == .success)
             try await client.subscribe("a/#")

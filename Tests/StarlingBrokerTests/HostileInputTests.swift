@@ -10,6 +10,7 @@ private let openFiles = RLIMIT_NOFILE
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Input no client should send: garbage, truncated packets, absurd lengths, trickled bytes and idle sockets.

@@ -2,6 +2,7 @@
 import CStarlingLinux
 import NIOCore
 @testable import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// What a hibernating connection keeps is its `ConnectionHandler` and its `Session`: a field added to either is

@@ -2,6 +2,7 @@ import MQTT
 import NIOCore
 import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// Listener-level limits and several listeners on one broker.

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Every message not delivered is counted by its reason in `statistics().drops` (and in all in

@@ -3,6 +3,7 @@ import NIOCore
 import NIOWebSocket
 @testable import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// A client that floods the broker with pings and reads none of the answers: what the broker writes for it by

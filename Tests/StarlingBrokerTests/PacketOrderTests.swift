@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Packets sent back to back in one write take effect, and are answered, in the order the client sent them.

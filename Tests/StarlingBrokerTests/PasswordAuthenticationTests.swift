@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The password file authenticator in a running broker, per protocol version, with the exact CONNACK codes.
@@ -23,7 +24,7 @@ import Testing
 
     @Test(arguments: versions)
     func theRightPasswordGetsIn(version: ProtocolVersion) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator) { broker in
             let (client, connAck) = try await Self.connAck(broker, version: version, userName: "alice", password: "secret")
             #expect(connAck.reasonCode == .success)
             try await client.send(.pingReq)
@@ -35,7 +36,7 @@ import Testing
     /// (3.2.2.2), 0x05 Not authorized for 3.1.1 (3.2.2.3), then the connection closes (MQTT-3.2.2-5/-7).
     @Test(arguments: versions, [("alice", "Secret"), ("alice", ""), ("mallory", "secret"), ("alice", nil)])
     func wrongCredentialsAreRefused(version: ProtocolVersion, credentials: (String, String?)) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator) { broker in
             let (client, connAck) = try await Self.connAck(broker, version: version, userName: credentials.0, password: credentials.1)
             #expect(connAck.reasonCode == (version == .v5 ? .badUserNameOrPassword : ConnectReturnCode.notAuthorized.reasonCode))
             #expect(connAck.sessionPresent == false)
@@ -46,7 +47,7 @@ import Testing
     /// Secure by default: with passwords configured, a client without a user name gets 0x87 / 0x05.
     @Test(arguments: versions)
     func anonymousClientsAreRefusedOncePasswordsAreConfigured(version: ProtocolVersion) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator) { broker in
             let (client, connAck) = try await Self.connAck(broker, version: version, userName: nil, password: nil)
             #expect(connAck.reasonCode == (version == .v5 ? .notAuthorized : ConnectReturnCode.notAuthorized.reasonCode))
             try await client.expectClosed()
@@ -55,8 +56,7 @@ import Testing
 
     @Test(arguments: versions)
     func allowAnonymousLetsThemInAndStillChecksPasswords(version: ProtocolVersion) async throws {
-        try await TestBroker.with({
-            $0.authenticator = Self.authenticator
+        try await TestBroker.with(authenticator: Self.authenticator, {
             $0.allowAnonymous = true
         }) { broker in
             let (_, anonymous) = try await Self.connAck(broker, version: version, userName: nil, password: nil, clientIdentifier: "a")
@@ -77,8 +77,7 @@ import Testing
     /// without its password being checked, even a right one.
     @Test(arguments: versions)
     func failedLoginsAreRateLimitedPerAddress(version: ProtocolVersion) async throws {
-        try await TestBroker.with({
-            $0.authenticator = Self.authenticator
+        try await TestBroker.with(authenticator: Self.authenticator, {
             $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: 2)
         }) { broker in
             for attempt in 0..<2 {
@@ -97,8 +96,7 @@ import Testing
     @Test func concurrentGuessesCannotExceedTheFailedLoginBurst() async throws {
         let authenticator = HeldAuthenticator(passThrough: ["secret"])
         let burst = 5
-        try await TestBroker.with({
-            $0.authenticator = authenticator
+        try await TestBroker.with(authenticator: authenticator, {
             $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: Double(burst))
             // Only the failed-login limit is under test here.
             $0.limits.maximumAuthenticationsPerAddress = nil
@@ -125,8 +123,7 @@ import Testing
 
     /// A login that succeeds gives back the attempt it took: a user who logs in many times is never limited.
     @Test func successfulLoginsDoNotUseUpTheBurst() async throws {
-        try await TestBroker.with({
-            $0.authenticator = Self.authenticator
+        try await TestBroker.with(authenticator: Self.authenticator, {
             $0.limits.failedLoginsPerAddress = RateLimit(perSecond: 0.001, burst: 2)
         }) { broker in
             for attempt in 0..<4 {
@@ -139,7 +136,7 @@ import Testing
     /// A client that connected stays connected when the file is replaced; new logins use the new file.
     @Test func updatedUsersApplyToNewLoginsWithoutDroppingConnections() async throws {
         let authenticator = PasswordFileAuthenticator(Self.users(["alice": "secret"]))
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let (alice, connAck) = try await Self.connAck(broker, version: .v5, userName: "alice", password: "secret", clientIdentifier: "alice")
             #expect(connAck.reasonCode == .success)
             authenticator.update(Self.users(["alice": "changed"]))

@@ -2,6 +2,7 @@ import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Persistent sessions, in-flight state and retained messages kept by a `BrokerStore` across a restart of the
@@ -15,7 +16,7 @@ import Testing
     func queuedMessagesSurviveRestart(version: ProtocolVersion) async throws {
         let store = InMemoryBrokerStore()
         let properties = version == .v5 ? Self.sessionExpiry : []
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("keeper", version: version, cleanStart: false, properties: properties)
             try await subscriber.subscribe("kept/#", qos: .atLeastOnce)
             try await subscriber.disconnect()
@@ -24,7 +25,7 @@ import Testing
                 try await publisher.publishQoS1("kept/\(index)", "message \(index)", packetIdentifier: UInt16(index))
             }
         }
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let (subscriber, connAck) = try await broker.connect("keeper", version: version, cleanStart: false, properties: properties)
             #expect(connAck.sessionPresent)
             for index in 1...3 {
@@ -42,7 +43,7 @@ import Testing
     /// The guarantee: the PUBACK of a message routed to a persistent session waits for the store's commit.
     @Test func pubAckWaitsForTheCommit() async throws {
         let store = GatedStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
             store.hold()
             try await subscriber.send(.subscribe(SubscribePacket(
@@ -70,7 +71,7 @@ import Testing
     /// Without a persistent session to route to, nothing is stored and nothing waits.
     @Test func cleanSessionsAreNotStored() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("passing")
             try await subscriber.subscribe("passing", qos: .atLeastOnce)
             let publisher = try await broker.client("publisher")
@@ -83,13 +84,13 @@ import Testing
     /// Retained messages are restored, and an empty retained message deletes the stored one (MQTT-3.3.1-6, -7).
     @Test func retainedMessagesSurviveRestart() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let publisher = try await broker.client("publisher")
             try await publisher.publishQoS1("retained/a", "kept", packetIdentifier: 1, retain: true)
             try await publisher.publishQoS1("retained/b", "gone", packetIdentifier: 2, retain: true)
             try await publisher.publishQoS1("retained/b", "", packetIdentifier: 3, retain: true)
         }
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("subscriber")
             try await subscriber.subscribe("retained/#", qos: .atLeastOnce)
             let delivered = try await subscriber.expectPublish()
@@ -111,7 +112,7 @@ import Testing
             // An hour ahead: starting a broker on a loaded machine must not be what ends it.
             .sessionSaved(clientIdentifier: "alive", expiryInterval: 3_600, expiresAt: now.adding(milliseconds: 3_600_000)),
         ])
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let expired = try await broker.connect("expired", cleanStart: false, properties: [.sessionExpiryInterval(10)])
             #expect(!expired.connAck.sessionPresent)
             let alive = try await broker.connect("alive", cleanStart: false, properties: [.sessionExpiryInterval(3_600)])
@@ -124,7 +125,7 @@ import Testing
     @Test func resentQoS2PublishIsNotRoutedTwiceAfterRestart() async throws {
         let store = InMemoryBrokerStore()
         let publish = PublishPacket(topic: "twice", payload: ByteBuffer(string: "once"), qos: .exactlyOnce, packetIdentifier: 9)
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
             try await subscriber.subscribe("twice", qos: .exactlyOnce)
             try await subscriber.disconnect()
@@ -132,7 +133,7 @@ import Testing
             try await publisher.send(.publish(publish))
             #expect(try await publisher.expectPubRec().packetIdentifier == 9)
         }
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let publisher = try await broker.client("publisher", cleanStart: false, properties: Self.sessionExpiry)
             var again = publish
             again.duplicate = true
@@ -157,7 +158,7 @@ import Testing
     /// the same Packet Identifier, which the client may hold.
     @Test func releasedQoS2DeliveryResumesWithPubRel() async throws {
         let store = InMemoryBrokerStore()
-        let (released, pending) = try await TestBroker.with({ $0.store = store }) { broker in
+        let (released, pending) = try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
             try await subscriber.subscribe("q2", qos: .exactlyOnce)
             let publisher = try await broker.client("publisher")
@@ -173,7 +174,7 @@ import Testing
             #expect(try await subscriber.expectPubRel().packetIdentifier == released)
             return (released, try #require(second.packetIdentifier))
         }
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let (subscriber, connAck) = try await broker.connect("keeper", cleanStart: false, properties: Self.sessionExpiry)
             #expect(connAck.sessionPresent)
             #expect(try await subscriber.expectPubRel().packetIdentifier == released)
@@ -186,7 +187,7 @@ import Testing
     /// A store that cannot commit: the publish is refused with 0x97 rather than acknowledged.
     @Test func failedCommitRefusesThePublish() async throws {
         let store = GatedStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let subscriber = try await broker.client("keeper", cleanStart: false, properties: Self.sessionExpiry)
             try await subscriber.subscribe("full", qos: .atLeastOnce)
             store.fail(true)
@@ -204,7 +205,7 @@ import Testing
     /// member, and leave the first member's stored session too: after a restart it does not get them again.
     @Test func messagesHandedToAnotherMemberLeaveTheStoredSession() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let first = try await broker.client("member-a", cleanStart: false, properties: [.sessionExpiryInterval(3_600), .receiveMaximum(1)])
             try await first.subscribe("$share/g/work/+", qos: .atLeastOnce)
             let publisher = try await broker.client("publisher")
@@ -220,7 +221,7 @@ import Testing
                 try await second.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
             }
         }
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let (back, connAck) = try await broker.connect("member-a", cleanStart: false, properties: [.sessionExpiryInterval(3_600)])
             #expect(connAck.sessionPresent)
             try await back.subscribe("marker", packetIdentifier: 9)
@@ -261,7 +262,7 @@ import Testing
     /// wall-clock time, and is published when due; then it is no longer stored.
     @Test func delayedWillIsPublishedAfterRestart() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             // A stored watcher gets the will even if it comes due before the watcher is back.
             try await Self.leaveWatcher(on: broker)
             let events = broker.broker.events()
@@ -275,7 +276,7 @@ import Testing
         let publishAt = try #require(stored.publishAt)
         #expect(stored.topic == "wills/dropper")
         #expect(stored.properties.willDelayInterval == 2)
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let will = try await Self.firstMessageOfWatcher(on: broker)
             // Not before it was due (the event loops' clock and the wall clock may differ by a little).
             #expect(WallClockTime.now() >= publishAt.adding(milliseconds: -100))
@@ -290,13 +291,13 @@ import Testing
     /// MQTT-3.1.2-10: a normal DISCONNECT deletes the will; the restart does not bring it back.
     @Test func willClearedByDisconnectIsNotPublishedAfterRestart() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             try await Self.leaveWatcher(on: broker)
             let leaver = try await broker.client("leaver", cleanStart: false, will: Self.will("wills/leaver"), properties: Self.sessionExpiry)
             try await leaver.disconnect()
         }
         #expect(try await Self.storedWill(of: "leaver", in: store) == nil)
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let publisher = try await broker.client("publisher")
             try await publisher.publishQoS1("wills/marker", "marker")
             #expect(try await Self.firstMessageOfWatcher(on: broker).topic == "wills/marker")
@@ -307,7 +308,7 @@ import Testing
     /// broker restarted in between.
     @Test func reconnectWithinTheDelayCancelsTheStoredWill() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let events = broker.broker.events()
             let dropper = try await broker.client("dropper", cleanStart: false, will: Self.will("wills/dropper", delay: 60), properties: Self.sessionExpiry)
             await dropper.drop()
@@ -316,7 +317,7 @@ import Testing
             }
         }
         #expect(try await Self.storedWill(of: "dropper", in: store)?.publishAt != nil)
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let (back, connAck) = try await broker.connect("dropper", cleanStart: false, properties: Self.sessionExpiry)
             #expect(connAck.sessionPresent)
             try await back.disconnect()
@@ -331,7 +332,7 @@ import Testing
     @Test(arguments: [UInt32(0), 1])
     func willOfClientConnectedAtCrashIsPublishedAfterRestart(delay: UInt32) async throws {
         let store = FreezingStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             try await Self.leaveWatcher(on: broker)
             let crasher = try await broker.client(
                 "crasher", cleanStart: false, will: Self.will("wills/crasher", delay: delay == 0 ? nil : delay), properties: Self.sessionExpiry)
@@ -342,7 +343,7 @@ import Testing
         let stored = try #require(try await Self.storedWill(of: "crasher", in: store.inner))
         #expect(stored.publishAt == nil)
         let restart = WallClockTime.now()
-        try await TestBroker.with({ $0.store = store.inner }) { broker in
+        try await TestBroker.with(store: store.inner) { broker in
             let will = try await Self.firstMessageOfWatcher(on: broker)
             #expect(will.topic == "wills/crasher")
             #expect(will.payloadString == "gone")
@@ -356,7 +357,7 @@ import Testing
     /// A session that ended while the broker was down had its will due by then (3.1.3.2.2): it goes out at restart.
     @Test func willOfSessionThatEndedDuringDowntimeIsPublished() async throws {
         let store = InMemoryBrokerStore()
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             try await Self.leaveWatcher(on: broker)
         }
         let ended = WallClockTime.now().adding(milliseconds: -1_000)
@@ -366,7 +367,7 @@ import Testing
                 clientIdentifier: "ended",
                 StoredWill(topic: "wills/ended", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce, properties: [.willDelayInterval(30)], publishAt: ended)),
         ])
-        try await TestBroker.with({ $0.store = store }) { broker in
+        try await TestBroker.with(store: store) { broker in
             let will = try await Self.firstMessageOfWatcher(on: broker)
             #expect(will.topic == "wills/ended")
         }

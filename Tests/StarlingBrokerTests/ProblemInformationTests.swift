@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// 5.0 Reason Strings on refusals, Request Problem Information (3.1.2.11.7) and the client's Maximum Packet Size

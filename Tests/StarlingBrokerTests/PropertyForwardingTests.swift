@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// 5.0: what a PUBLISH carries to subscribers besides topic and payload (3.3.2.3).

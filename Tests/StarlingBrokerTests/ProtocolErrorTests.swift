@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// How the broker answers packets that break the protocol after CONNECT (4.8 in 3.1.1, 4.13 in 5.0): a 5.0

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// PROXY protocol v1 and v2 on a listener: the address the load balancer reports is the client's address.
@@ -10,9 +11,8 @@ import Testing
     static func withProxyBroker<T: Sendable>(
         _ authenticator: Authenticator, _ body: (TestBroker) async throws -> T
     ) async throws -> T {
-        try await TestBroker.with({ configuration in
+        try await TestBroker.with(authenticator: authenticator, { configuration in
             configuration.listeners = [.init(host: "127.0.0.1", port: 0, proxyProtocol: true)]
-            configuration.authenticator = authenticator
         }, body)
     }
 

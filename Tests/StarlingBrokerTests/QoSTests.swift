@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The QoS 0, 1 and 2 flows in both directions (section 4.3), retransmission on session resumption (4.4) and

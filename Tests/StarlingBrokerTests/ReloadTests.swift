@@ -2,6 +2,7 @@ import Foundation
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Rereading the password and ACL files (what SIGHUP does in `starling serve`) while clients stay connected; a
@@ -27,10 +28,7 @@ import Testing
             try "user alice\ntopic readwrite alice/#\n".write(to: acl, atomically: true, encoding: .utf8)
             let authenticator = try PasswordFileAuthenticator(path: passwords.path)
             let control = try AccessControl(path: acl.path)
-            try await TestBroker.with({
-                $0.authenticator = authenticator
-                $0.accessControl = control
-            }) { broker in
+            try await TestBroker.with(authenticator: authenticator, accessControl: control) { broker in
                 let alice = try await AuthenticationTests.connect(broker, "alice", userName: "alice", password: "secret")
                 #expect(try await alice.expectConnAck().reasonCode == .success)
                 #expect(try await alice.subscribe("alice/#") == [.grantedQoS0])
@@ -84,10 +82,7 @@ import Testing
             try FileManager.default.removeItem(at: passwords)
             #expect(throws: ConfigurationFileError.self) { try authenticator.reload() }
 
-            try await TestBroker.with({
-                $0.authenticator = authenticator
-                $0.accessControl = control
-            }) { broker in
+            try await TestBroker.with(authenticator: authenticator, accessControl: control) { broker in
                 let alice = try await AuthenticationTests.connect(broker, "alice", userName: "alice", password: "secret")
                 #expect(try await alice.expectConnAck().reasonCode == .success)
                 #expect(try await alice.subscribe("alice/#") == [.grantedQoS0])

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Topic matching and delivery (section 4.7, 3.3.4/3.3.5 and 3.8.4 of both specifications).

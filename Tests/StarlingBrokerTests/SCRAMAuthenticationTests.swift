@@ -3,6 +3,7 @@ import Foundation
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 import _CryptoExtras
 
@@ -52,7 +53,7 @@ import _CryptoExtras
     }
 
     @Test func theRightPasswordCompletesTheExchangeAndTheClientVerifiesTheServer() async throws {
-        try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator) { broker in
             let scram = Client(user: "alice", password: "pencil")
             let client = try await broker.open()
             try await client.send(.connect(ConnectPacket(
@@ -72,10 +73,7 @@ import _CryptoExtras
     /// The SCRAM user, not the CONNECT's (empty) User Name, is who the ACL sees.
     @Test func theACLSeesTheAuthenticatedUser() async throws {
         let acl = AccessControl(try AccessControlList(contents: "user alice\ntopic readwrite alice/#"))
-        try await TestBroker.with({
-            $0.authenticator = Self.authenticator
-            $0.accessControl = acl
-        }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator, accessControl: acl) { broker in
             let scram = Client(user: "alice", password: "pencil")
             let client = try await broker.open()
             try await client.send(.connect(ConnectPacket(
@@ -90,7 +88,7 @@ import _CryptoExtras
 
     @Test(arguments: [("alice", "wrong"), ("nobody", "pencil")])
     func aWrongPasswordOrUnknownUserIsRefused(user: String, password: String) async throws {
-        try await TestBroker.with({ $0.authenticator = Self.authenticator }) { broker in
+        try await TestBroker.with(authenticator: Self.authenticator) { broker in
             let scram = Client(user: user, password: password)
             let client = try await broker.open()
             try await client.send(.connect(ConnectPacket(

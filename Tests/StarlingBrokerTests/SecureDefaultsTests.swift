@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The broker lets anonymous clients in when nothing says otherwise, but says so when that reaches beyond loopback.
@@ -27,19 +28,10 @@ import Testing
     static func warnings(listeners: [BrokerConfiguration.Listener], authenticated: Bool = false) async throws -> [String] {
         let messages = NIOLockedValueBox<[String]>([])
         let logger = Logger(label: "starling-test") { _ in RecordingLogHandler(messages: messages) }
-        var configuration = BrokerConfiguration(listeners: listeners)
-        if authenticated { configuration.authenticator = AuthenticationTests.Authenticator { _ in .accept() } }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let broker = MQTTBroker(configuration: configuration, eventLoopGroup: group, logger: logger)
-        do {
-            try await broker.start()
-        } catch {
-            await broker.shutdown()
-            try await group.shutdownGracefully()
-            throw error
-        }
+        let broker = try await TestBroker(
+            configuration: BrokerConfiguration(listeners: listeners),
+            authenticator: authenticated ? AuthenticationTests.Authenticator { _ in .accept() } : nil, loops: 1, logger: logger)
         await broker.shutdown()
-        try await group.shutdownGracefully()
         return messages.withLockedValue { $0 }
     }
 

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// SUBACK and UNSUBACK (3.8 to 3.11 of both specifications).

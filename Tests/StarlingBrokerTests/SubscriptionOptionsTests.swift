@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The 5.0 Subscription Options (3.8.3.1): Retain Handling, Retain As Published and No Local.

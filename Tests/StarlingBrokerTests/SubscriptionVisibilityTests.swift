@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 @testable import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// A subscription holds on every loop from the moment its SUBSCRIBE has been handled, not only once each loop

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// The broker's statistics, from `MQTTBroker.statistics()` and as retained messages under `$SYS/broker/`.

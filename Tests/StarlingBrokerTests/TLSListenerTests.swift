@@ -3,6 +3,7 @@ import NIOCore
 import NIOSSL
 import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// MQTT over TLS: certificates made by `openssl` for the run, client certificates verified against a CA.
@@ -15,10 +16,9 @@ import Testing
     ) async throws -> T {
         let certificates = try TestCertificates.get()
         let tls = try certificates.serverConfiguration(requireClientCertificate: requireClientCertificate)
-        return try await TestBroker.with({ configuration in
+        return try await TestBroker.with(authenticator: authenticator, { configuration in
             configuration.listeners = [.init(
                 host: "127.0.0.1", port: 0, transport: .tls(tls), userNameFromCertificate: userNameFromCertificate)]
-            configuration.authenticator = authenticator
         }) { broker in
             try await body(broker, certificates)
         }

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// 5.0 Topic Aliases from client to broker (3.3.2.3.4).

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Topics, filters, client identifiers and user names are compared as bytes (MQTT-4.7.3-4), never as
@@ -138,7 +139,7 @@ import Testing
             user bob
             topic readwrite \(Self.precomposed)/#
             """))
-        try await TestBroker.with({ $0.accessControl = control }) { broker in
+        try await TestBroker.with(accessControl: control) { broker in
             let impostor = try await AccessControlTests.login(broker, "jose\u{301}", id: "impostor")
             #expect(try await impostor.subscribe("\(Self.precomposed)/#") == [.notAuthorized])
 
@@ -160,7 +161,7 @@ import Testing
     func passwordsAreLookedUpByBytes(names: (String, String)) async throws {
         let (user, impostor) = names
         let authenticator = PasswordFileAuthenticator(try PasswordFile(contents: ReloadTests.line(user, "secret")))
-        try await TestBroker.with({ $0.authenticator = authenticator }) { broker in
+        try await TestBroker.with(authenticator: authenticator) { broker in
             let (_, refused) = try await PasswordAuthenticationTests.connAck(
                 broker, version: .v5, userName: impostor, password: "secret", clientIdentifier: "impostor")
             #expect(refused.reasonCode == .badUserNameOrPassword)

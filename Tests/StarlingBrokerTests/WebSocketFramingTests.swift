@@ -5,6 +5,7 @@ import NIOWebSocket
 import StarlingBroker
 import StarlingTestSupport
 import StarlingWebSocket
+import StarlingTesting
 import Testing
 
 /// The rules RFC 6455 sets a server, on `ws` and `wss` alike: a frame that breaks one fails the connection with

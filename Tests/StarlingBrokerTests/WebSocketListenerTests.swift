@@ -5,6 +5,7 @@ import NIOSSL
 import StarlingBroker
 import StarlingClient
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// MQTT over WebSocket (section 6 of both specifications), with the raw client and with the client library.

@@ -1,6 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
+import StarlingTesting
 import Testing
 
 /// Will messages (3.1.2.5 to 3.1.2.7, 3.1.3.2 of both specifications).

@@ -1,3 +1,5 @@
+import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// The brokers that the client tests which exercise broker behaviour run against: mosquitto, a reference
@@ -24,7 +26,7 @@ func withBroker<Value>(
     case .mosquitto:
         return try await withMosquitto(persistence: persistence) { broker in try await body(broker) }
     case .starling:
-        let broker = try await StarlingTestBroker()
+        let broker = try await TestBroker()
         do {
             let value = try await body(broker)
             await broker.shutdown()

@@ -1,5 +1,6 @@
 import NIOCore
 import StarlingClient
+import StarlingTestSupport
 import Testing
 
 /// Connections that cannot be made, against mosquitto only: Starling's broker has no authentication to refuse

@@ -1,3 +1,6 @@
+import StarlingTestSupport
+import StarlingTesting
+
 /// A broker started for one test, whichever kind it is.
 protocol RunningBroker: AnyObject {
     /// The `mqtt://` URL of its plain MQTT listener on 127.0.0.1.
@@ -12,3 +15,5 @@ protocol RunningBroker: AnyObject {
 }
 
 extension MosquittoBroker: RunningBroker {}
+
+extension TestBroker: RunningBroker {}

@@ -6,7 +6,7 @@ import NIOCore
 /// limit, the authenticator and the will's ACL check; then the per-connection guards once it is in.
 extension ConnectionHandler {
     func admit(_ setup: SessionSetup) {
-        guard let check = core.configuration.hooks.preConnect else {
+        guard let check = core.hooks.preConnect else {
             authenticate(setup)
             return
         }
@@ -29,17 +29,16 @@ extension ConnectionHandler {
 
     private func authenticate(_ setup: SessionSetup) {
         let connect = setup.connect
-        let configuration = core.configuration
         // A verified client certificate, a user name or an enhanced authentication method each say who it is.
         let anonymous = connect.userName == nil && clientCertificate == nil
             && (version != .v5 || connect.properties.authenticationMethod == nil)
         if anonymous {
-            guard configuration.anonymousAllowed else {
+            guard core.anonymousAllowed else {
                 logger.warning("anonymous client refused")
                 refuse(.notAuthorized, reasonString: "anonymous clients are not allowed")
                 return
             }
-        } else if configuration.authenticator != nil {
+        } else if core.authenticator != nil {
             // Each attempt takes one of the address's failed logins when it starts and gives it back if it
             // succeeds: counting only finished failures would let any number of guesses run at once.
             if let limiter = core.failedLogins, !limiter.take(remoteAddress) {
@@ -58,7 +57,7 @@ extension ConnectionHandler {
     func enter(_ setup: SessionSetup) {
         var setup = setup
         guard bindClientIdentifier(&setup) else { return }
-        if let control = core.configuration.accessControl, let will = setup.connect.will {
+        if let control = core.accessControl, let will = setup.connect.will {
             let rules = control.list.rules(userName: setup.userName, clientIdentifier: setup.clientIdentifier)
             guard rules.mayPublish(will.topic) else {
                 logger.warning("client refused: its will topic is not writable for it", metadata: ["topic": "\(will.topic)"])
@@ -97,13 +96,13 @@ extension ConnectionHandler {
     /// The per-connection state of the configured limits, rules and hooks, set when the client is in.
     func setUpGuards(_ setup: SessionSetup) {
         let configuration = core.configuration
-        let hooks = configuration.hooks
+        let hooks = core.hooks
         let userName = setup.userName
         if hooks.observer != nil || hooks.publishAuthorizer != nil || hooks.subscribeAuthorizer != nil {
             guardState.clientInfo = ClientInfo(
                 clientIdentifier: setup.clientIdentifier, userName: userName, protocolVersion: version, remoteAddress: remoteAddress)
         }
-        if let control = configuration.accessControl {
+        if let control = core.accessControl {
             guardState.access = ConnectionAccess(control: control, userName: userName, clientIdentifier: setup.clientIdentifier)
         }
         if let quota = PublishQuota(rate: configuration.limits.publishRate, bandwidth: configuration.limits.publishBandwidth, now: .now()) {

@@ -96,7 +96,7 @@ extension ConnectionHandler {
 
     /// Calls the authenticator off the event loop and comes back to it with the answer, or with a timeout.
     private func ask(stage: AuthenticationRequest.Stage, step: Int, properties: Properties) {
-        guard let authenticator = core.configuration.authenticator, var request = authenticationSubject else { return }
+        guard let authenticator = core.authenticator, var request = authenticationSubject else { return }
         request.stage = stage
         request.step = step
         request.authenticationData = properties.authenticationData

@@ -51,7 +51,7 @@ extension ConnectionHandler {
             guard !Task.isCancelled else { return }
             eventLoop.execute { finish.value(result) }
         }
-        guards.hookTimeout = eventLoop.assumeIsolated().scheduleTask(in: core.configuration.hooks.timeout) {
+        guards.hookTimeout = eventLoop.assumeIsolated().scheduleTask(in: core.hooks.timeout) {
             guards.hookTask?.cancel()
             finish.value(.failure(HookTimedOut()))
         }

@@ -22,7 +22,7 @@ extension ConnectionHandler {
         }
         if guarded, !admitPublish(publish, topic: topic, session: session) { return }
         let message = Message(publish: publish, topic: topic, publisher: session.clientIdentifier, now: .now())
-        if let authorizer = core.configuration.hooks.publishAuthorizer {
+        if let authorizer = core.hooks.publishAuthorizer {
             authorizePublish(message, publish: publish, session: session, authorizer: authorizer)
             return
         }
@@ -58,8 +58,7 @@ extension ConnectionHandler {
 
     /// `decisions`: the subscribe authorizer's answers, one per subscription, once it has given them.
     func handleSubscribe(_ subscribe: SubscribePacket, session: Session, decisions: [SubscribeAuthorization]? = nil) {
-        let configuration = core.configuration
-        if decisions == nil, let authorizer = configuration.hooks.subscribeAuthorizer {
+        if decisions == nil, let authorizer = core.hooks.subscribeAuthorizer {
             authorizeSubscribe(subscribe, session: session, authorizer: authorizer)
             return
         }

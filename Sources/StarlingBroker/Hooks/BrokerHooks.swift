@@ -1,7 +1,7 @@
 import MQTT
 import NIOCore
 
-/// The extension points an embedding application can set beside `BrokerConfiguration.authenticator`, each
+/// The extension points an embedding application can set (`MQTTBroker(hooks:)`) beside the authenticator, each
 /// optional: the broker calls only those that are set, so an unset one costs nothing on the publish path.
 ///
 /// Every hook is called outside the event loops and may await I/O. The client's later packets wait until it

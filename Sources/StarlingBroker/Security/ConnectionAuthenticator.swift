@@ -1,4 +1,4 @@
-/// Decides who may connect, set by an embedding application as `BrokerConfiguration.authenticator`.
+/// Decides who may connect, given by an embedding application to `MQTTBroker(authenticator:)`.
 ///
 /// The broker asks it once for a CONNECT with plain credentials, and once per step of an MQTT 5.0 enhanced
 /// authentication exchange (4.12), whether at CONNECT or in a re-authentication (4.12.1). It is called outside

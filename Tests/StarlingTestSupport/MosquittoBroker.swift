@@ -1,29 +1,27 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import StarlingTestSupport
-import Testing
 
 /// A mosquitto broker for one test, on free 127.0.0.1 ports: plain MQTT, MQTT over WebSocket, a listener that
 /// refuses anonymous clients and, when asked, TLS with and without client certificates.
-final class MosquittoBroker {
-    static let executable = "/usr/sbin/mosquitto"
-    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: executable) }
+public final class MosquittoBroker {
+    public static let executable = "/usr/sbin/mosquitto"
+    public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: executable) }
 
-    let directory: URL
-    private(set) var port = 0
-    private(set) var webSocketPort = 0
+    public let directory: URL
+    public private(set) var port = 0
+    public private(set) var webSocketPort = 0
     /// Refuses clients without a user name (CONNACK 5 / 0x87).
-    private(set) var authenticatedPort = 0
-    private(set) var tlsPort: Int?
-    private(set) var mutualTLSPort: Int?
-    private(set) var secureWebSocketPort: Int?
-    let certificates: TestCertificates?
+    public private(set) var authenticatedPort = 0
+    public private(set) var tlsPort: Int?
+    public private(set) var mutualTLSPort: Int?
+    public private(set) var secureWebSocketPort: Int?
+    public let certificates: TestCertificates?
     private let persistence: Bool
     private var process: ChildProcess?
 
     /// Starts mosquitto. `persistence` keeps sessions across `restart()`, as a broker with a database would.
-    init(persistence: Bool = false, tls: Bool = false) async throws {
+    public init(persistence: Bool = false, tls: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-mosquitto-\(UUID().uuidString)")
         // Started as root, mosquitto runs as the user mosquitto, which must be able to write its database here.
         try FileManager.default.createDirectory(
@@ -101,10 +99,10 @@ final class MosquittoBroker {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var url: String { "mqtt://127.0.0.1:\(port)" }
+    public var url: String { "mqtt://127.0.0.1:\(port)" }
 
     /// Starts the process and returns once mosquitto reports that it is running.
-    func start() async throws {
+    public func start() async throws {
         // `timeout` ends the broker even if the test process dies without stopping it.
         let process = try ChildProcess(
             "/usr/bin/timeout", ["120", Self.executable, "-c", directory.appendingPathComponent("mosquitto.conf").path])
@@ -121,27 +119,33 @@ final class MosquittoBroker {
     }
 
     /// Stops the process (SIGTERM, which lets mosquitto save its database) and waits for it to exit.
-    func stop() async {
+    public func stop() async {
         guard let process else { return }
         self.process = nil
         process.signal(SIGTERM)
         _ = await process.exitStatus()
     }
 
-    func restart() async throws {
+    /// `stop()` then `start()`: sessions survive only with `persistence`.
+    public func restart() async throws {
         await stop()
         try await start()
     }
 
-    struct BrokerFailed: Error, CustomStringConvertible {
-        var log: String
+    public struct BrokerFailed: Error, CustomStringConvertible {
+        public var log: String
+
+        public init(log: String) {
+            self.log = log
+        }
+
         var lostPortRace: Bool { log.contains("Address already in use") || log.contains("Unable to create websockets listener") }
-        var description: String { "mosquitto did not start:\n\(log)" }
+        public var description: String { "mosquitto did not start:\n\(log)" }
     }
 
     /// Distinct ports nothing listens on right now, below the range the kernel hands out to outgoing connections
     /// (so that no client of a test running alongside takes one): all held at once, then released for mosquitto.
-    static func freePorts(_ count: Int) async throws -> [Int] {
+    public static func freePorts(_ count: Int) async throws -> [Int] {
         var channels: [any Channel] = []
         while channels.count < count {
             let candidate = Int.random(in: 20_000..<32_000)
@@ -157,7 +161,7 @@ final class MosquittoBroker {
 }
 
 /// Runs `body` with a fresh broker and stops the broker afterwards, whatever `body` does.
-func withMosquitto<Value>(
+public func withMosquitto<Value>(
     persistence: Bool = false, tls: Bool = false, isolation: isolated (any Actor)? = #isolation,
     _ body: (MosquittoBroker) async throws -> Value
 ) async throws -> Value {

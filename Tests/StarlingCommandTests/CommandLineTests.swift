@@ -1,5 +1,4 @@
 import Foundation
-import StarlingClient
 import StarlingTestSupport
 import Testing
 

@@ -3,25 +3,33 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A bare MQTT connection for conformance tests: it sends exactly the packets (or bytes) it is given and
-/// reports exactly what the broker sends back, with no protocol logic of its own.
+/// A bare MQTT connection for conformance tests: it sends exactly the packets (or bytes) it is given, encoded
+/// by the `MQTT` module, and reports exactly what the broker sends back, with no protocol logic of its own.
+///
+/// ```swift
+/// let client = try await RawClient.open(port: broker.port, version: .v5)
+/// try await client.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "probe")))
+/// #expect(try await client.expectConnAck().reasonCode == .success)
+/// ```
 ///
 /// Everything the broker sends is queued in order; `next()` waits for the front of the queue. Its timeout only
 /// turns a broker that never answers into a failure instead of a hung test: no test waits for it to pass.
-final class RawClient: Sendable {
-    let channel: any Channel
-    let version: ProtocolVersion
+public final class RawClient: Sendable {
+    /// The connection, for tests that reach into its pipeline (a transport's handler, say).
+    public let channel: any Channel
+    /// The protocol version its packets are encoded and decoded with.
+    public let version: ProtocolVersion
     private let inbox: NIOLoopBound<Inbox>
 
     /// What the broker did, in the order it did it.
-    enum Event: Sendable, CustomStringConvertible {
+    public enum Event: Sendable, CustomStringConvertible {
         case packet(Packet)
         /// The bytes could not be decoded as a packet of the connection's version.
         case undecodable(String)
         /// The broker closed the connection.
         case closed
 
-        var description: String {
+        public var description: String {
             switch self {
             case .packet(let packet): "\(packet)"
             case .undecodable(let error): "undecodable bytes (\(error))"
@@ -30,12 +38,17 @@ final class RawClient: Sendable {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    /// What a test expected and what happened instead.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Only a guard against a hang: a loaded machine running every suite at once can take seconds to answer.
-    static let defaultTimeout = TimeAmount.seconds(20)
+    public static let defaultTimeout = TimeAmount.seconds(20)
 
     private init(channel: any Channel, version: ProtocolVersion, inbox: NIOLoopBound<Inbox>) {
         self.channel = channel
@@ -45,10 +58,13 @@ final class RawClient: Sendable {
 
     /// Sets up what the MQTT stream runs over (TLS, a WebSocket) on a new channel, calls `addMQTT` once that
     /// stream is ready and returns a future that succeeds then.
-    typealias Transport = @Sendable (_ channel: any Channel, _ addMQTT: @escaping @Sendable () throws -> Void) throws -> EventLoopFuture<Void>
+    public typealias Transport = @Sendable (_ channel: any Channel, _ addMQTT: @escaping @Sendable () throws -> Void) throws -> EventLoopFuture<Void>
 
-    /// Opens a TCP connection to the broker on 127.0.0.1 without sending anything.
-    static func open(port: Int, version: ProtocolVersion, transport: Transport? = nil) async throws -> RawClient {
+    /// Opens a connection to the broker at `host` and `port`, over `transport` if one is given (see
+    /// `RawTransport`), without sending anything.
+    public static func open(
+        host: String = "127.0.0.1", port: Int, version: ProtocolVersion, transport: Transport? = nil
+    ) async throws -> RawClient {
         // The inbox is kept from the initializer rather than looked up afterwards: the broker may already have
         // closed the connection (and the pipeline emptied) by the time the connect future completes.
         let installed = NIOLockedValueBox<NIOLoopBound<Inbox>?>(nil)
@@ -73,7 +89,7 @@ final class RawClient: Sendable {
                     }
                 }
             }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: host, port: port).get()
         if let future = ready.withLockedValue({ $0 }) { try await future.get() }
         guard let inbox = installed.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
         return RawClient(channel: channel, version: version, inbox: inbox)
@@ -81,42 +97,43 @@ final class RawClient: Sendable {
 
     // MARK: Sending
 
-    func send(_ packet: Packet) async throws {
+    /// Sends one packet.
+    public func send(_ packet: Packet) async throws {
         try await channel.writeAndFlush(Outbound.packet(packet))
     }
 
     /// Sends several packets in one write, so the broker reads them in one burst.
-    func send(_ packets: [Packet]) async throws {
+    public func send(_ packets: [Packet]) async throws {
         for packet in packets { channel.write(Outbound.packet(packet), promise: nil) }
         try await channel.writeAndFlush(Outbound.bytes(ByteBuffer()))
     }
 
     /// Sends bytes as they are, for packets the codec would refuse to write.
-    func send(bytes: [UInt8]) async throws {
+    public func send(bytes: [UInt8]) async throws {
         try await channel.writeAndFlush(Outbound.bytes(ByteBuffer(bytes: bytes)))
     }
 
     /// Closes the connection without DISCONNECT, as a network failure would.
-    func drop() async {
+    public func drop() async {
         try? await channel.close()
     }
 
     // MARK: Receiving
 
     /// Stops or resumes reading from the socket, as a client too busy to read would.
-    func setReading(_ reading: Bool) async throws {
+    public func setReading(_ reading: Bool) async throws {
         try await channel.setOption(.autoRead, value: reading).get()
     }
 
     /// The next thing the broker did; throws if it did nothing within `timeout`.
-    func next(timeout: TimeAmount = defaultTimeout) async throws -> Event {
+    public func next(timeout: TimeAmount = defaultTimeout) async throws -> Event {
         let inbox = self.inbox
         let eventLoop = channel.eventLoop
         return try await eventLoop.flatSubmit { inbox.value.next(timeout: timeout) }.get()
     }
 
     /// The next packet; throws if the broker closed the connection or sent bytes that are not a packet.
-    func nextPacket(timeout: TimeAmount = defaultTimeout) async throws -> Packet {
+    public func nextPacket(timeout: TimeAmount = defaultTimeout) async throws -> Packet {
         let event = try await next(timeout: timeout)
         guard case .packet(let packet) = event else {
             throw Failure(description: "expected a packet, got \(event)")
@@ -125,60 +142,69 @@ final class RawClient: Sendable {
     }
 
     /// Waits for the broker to close the connection; throws if it sends anything first.
-    func expectClosed(timeout: TimeAmount = defaultTimeout) async throws {
+    public func expectClosed(timeout: TimeAmount = defaultTimeout) async throws {
         let event = try await next(timeout: timeout)
         guard case .closed = event else { throw Failure(description: "expected the connection to close, got \(event)") }
     }
 
-    func expectConnAck(timeout: TimeAmount = defaultTimeout) async throws -> ConnAckPacket {
+    /// The next packet, which must be CONNACK.
+    public func expectConnAck(timeout: TimeAmount = defaultTimeout) async throws -> ConnAckPacket {
         let packet = try await nextPacket(timeout: timeout)
         guard case .connAck(let connAck) = packet else { throw Failure(description: "expected CONNACK, got \(packet)") }
         return connAck
     }
 
-    func expectPublish(timeout: TimeAmount = defaultTimeout) async throws -> PublishPacket {
+    /// The next packet, which must be PUBLISH.
+    public func expectPublish(timeout: TimeAmount = defaultTimeout) async throws -> PublishPacket {
         let packet = try await nextPacket(timeout: timeout)
         guard case .publish(let publish) = packet else { throw Failure(description: "expected PUBLISH, got \(packet)") }
         return publish
     }
 
-    func expectPubAck() async throws -> AcknowledgementPacket {
+    /// The next packet, which must be PUBACK.
+    public func expectPubAck() async throws -> AcknowledgementPacket {
         let packet = try await nextPacket()
         guard case .pubAck(let ack) = packet else { throw Failure(description: "expected PUBACK, got \(packet)") }
         return ack
     }
 
-    func expectPubRec() async throws -> AcknowledgementPacket {
+    /// The next packet, which must be PUBREC.
+    public func expectPubRec() async throws -> AcknowledgementPacket {
         let packet = try await nextPacket()
         guard case .pubRec(let ack) = packet else { throw Failure(description: "expected PUBREC, got \(packet)") }
         return ack
     }
 
-    func expectPubRel() async throws -> AcknowledgementPacket {
+    /// The next packet, which must be PUBREL.
+    public func expectPubRel() async throws -> AcknowledgementPacket {
         let packet = try await nextPacket()
         guard case .pubRel(let ack) = packet else { throw Failure(description: "expected PUBREL, got \(packet)") }
         return ack
     }
 
-    func expectPubComp() async throws -> AcknowledgementPacket {
+    /// The next packet, which must be PUBCOMP.
+    public func expectPubComp() async throws -> AcknowledgementPacket {
         let packet = try await nextPacket()
         guard case .pubComp(let ack) = packet else { throw Failure(description: "expected PUBCOMP, got \(packet)") }
         return ack
     }
 
-    func expectSubAck() async throws -> SubAckPacket {
+    /// The next packet, which must be SUBACK.
+    public func expectSubAck() async throws -> SubAckPacket {
         let packet = try await nextPacket()
         guard case .subAck(let subAck) = packet else { throw Failure(description: "expected SUBACK, got \(packet)") }
         return subAck
     }
 
-    func expectUnsubAck() async throws -> UnsubAckPacket {
+    /// The next packet, which must be UNSUBACK.
+    public func expectUnsubAck() async throws -> UnsubAckPacket {
         let packet = try await nextPacket()
         guard case .unsubAck(let unsubAck) = packet else { throw Failure(description: "expected UNSUBACK, got \(packet)") }
         return unsubAck
     }
 
-    func expectDisconnect(timeout: TimeAmount = defaultTimeout) async throws -> DisconnectPacket {
+    /// The next packet, which must be DISCONNECT.
+    public func expectDisconnect(timeout: TimeAmount = defaultTimeout) async throws -> DisconnectPacket {
         let packet = try await nextPacket(timeout: timeout)
         guard case .disconnect(let disconnect) = packet else { throw Failure(description: "expected DISCONNECT, got \(packet)") }
         return disconnect
@@ -253,7 +279,7 @@ final class RawClient: Sendable {
             }
         }
 
-        func next(timeout: TimeAmount) -> EventLoopFuture<Event> {
+        public func next(timeout: TimeAmount) -> EventLoopFuture<Event> {
             let eventLoop = self.eventLoop!
             if front < events.count {
                 let event = events[front]
