@@ -96,7 +96,7 @@ final class BrokerCore: Sendable {
         self.loopIndexes = indexes
         self.writer = store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
         for loop in loops { loop.core = self }
-        if let writer { for loop in loops { loop.storage = LoopStorage(loop: loop, writer: writer) } }
+        if let writer { for loop in loops { loop.storeChanges = LoopStoreChanges(loop: loop, writer: writer) } }
     }
 
     func hibernationWatcher() -> HibernationWatcher? {
@@ -159,8 +159,8 @@ final class BrokerCore: Sendable {
             let limits = configuration.limits
             if !retained.withLockedValue({ $0.retain(message, limits: limits) }) {
                 retainedRefusals.logRarely(logger, "retained store full: message delivered but not retained", topic: message.topic)
-            } else if let storage = loop.storage {
-                storage.recordRetained(message)
+            } else if let storeChanges = loop.storeChanges {
+                storeChanges.recordRetained(message)
             }
         }
         if eventSink.isListening { eventSink.emit(.published(message)) }

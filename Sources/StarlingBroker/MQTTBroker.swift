@@ -155,7 +155,7 @@ public final class MQTTBroker: Service, Sendable {
         await core.stopHibernation()
         if let writer = core.writer {
             for loop in core.loops {
-                try? await loop.eventLoop.submit { loop.storage?.handOff() }.get()
+                try? await loop.eventLoop.submit { loop.storeChanges?.handOff() }.get()
             }
             await writer.finish()
         }

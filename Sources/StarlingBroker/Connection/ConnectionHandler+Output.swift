@@ -53,7 +53,7 @@ extension ConnectionHandler {
             if let session {
                 if let packetIdentifier {
                     session.inflight.removeValue(forKey: packetIdentifier)
-                    loop.storage?.recordRemoval(delivery, for: session)
+                    loop.storeChanges?.recordRemoval(delivery, for: session)
                 }
                 session.drop(delivery, loop: loop, reason: .tooLarge)
             } else {

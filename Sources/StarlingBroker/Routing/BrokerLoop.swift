@@ -31,7 +31,7 @@ final class BrokerLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var outboxes: [[(Session, Delivery)]]
     @exclusivity(unchecked) private var hasOutbox = false
     /// The changes this loop records for the broker's store; nil without a store.
-    @exclusivity(unchecked) var storage: LoopStorage?
+    @exclusivity(unchecked) var storeChanges: LoopStoreChanges?
     let deadlineWheel: DeadlineWheel
     let hibernationQueue: HibernationQueue
     /// This loop's open connections, so that a shutdown can say goodbye to each; confined to the loop, so that
@@ -166,7 +166,7 @@ final class BrokerLoop: @unchecked Sendable {
                 let member = subscriptions.sharedMember(
                     of: share, publisher: delivery.message.publisher, excluding: session, connectedOnly: true)
             else { return false }
-            storage?.recordRemoval(delivery, for: session)
+            storeChanges?.recordRemoval(delivery, for: session)
             deliver(delivery, to: member, share: share)
             return true
         }
@@ -175,10 +175,10 @@ final class BrokerLoop: @unchecked Sendable {
 
     /// Hands `delivery` to `session` here if the session lives on this loop, else batches it for its loop.
     func deliver(_ delivery: Delivery, to session: Session) {
-        if let storage, delivery.qos != .atMostOnce, delivery.sequence == 0, session.isDurable.load(ordering: .relaxed) {
+        if let storeChanges, delivery.qos != .atMostOnce, delivery.sequence == 0, session.isStored.load(ordering: .relaxed) {
             // Recorded here, on the publisher's loop, so that the publisher's acknowledgement waits for it.
             var recorded = delivery
-            storage.record(&recorded, for: session)
+            storeChanges.record(&recorded, for: session)
             dispatch(recorded, to: session)
             return
         }
@@ -229,7 +229,7 @@ final class BrokerLoop: @unchecked Sendable {
     /// Flushes every connection written to in this burst and sends the deliveries for other loops.
     func flush() {
         congestedSession = nil
-        storage?.handOff()
+        storeChanges?.handOff()
         flushConnections()
         guard hasOutbox else { return }
         hasOutbox = false

@@ -103,7 +103,7 @@ final class LocalSessionRegistry: SessionRegistry {
             previous.willTask = nil
             previous.will = nil
             // What the old loop recorded for the session reaches the store before what the new loop will.
-            previousLoop.storage?.handOff()
+            previousLoop.storeChanges?.handOff()
             previous.homeIndex.store(loop.index, ordering: .releasing)
             return true
         }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
@@ -122,11 +122,11 @@ final class LocalSessionRegistry: SessionRegistry {
     /// MQTT-3.1.2-10), then end the session or start its expiry.
     func connectionLost(_ session: Session, willDiscarded: Bool, loop: BrokerLoop) {
         session.connection = nil
-        let storage = session.isDurable.load(ordering: .relaxed) ? loop.storage : nil
+        let storeChanges = session.isStored.load(ordering: .relaxed) ? loop.storeChanges : nil
         if willDiscarded {
             if session.will != nil {
                 session.will = nil
-                storage?.append(.willDeleted(clientIdentifier: session.clientIdentifier))
+                storeChanges?.append(.willDeleted(clientIdentifier: session.clientIdentifier))
             }
         } else if let will = session.will {
             let delay = session.version == .v5 ? (will.properties.willDelayInterval ?? 0) : 0
@@ -137,7 +137,7 @@ final class LocalSessionRegistry: SessionRegistry {
                 let wait = min(delay, session.expiryInterval)
                 // Stored as a wall-clock time, so that the wait goes on counting across a restart.
                 let publishAt = WallClockTime.now().adding(milliseconds: Int64(wait) * 1_000)
-                storage?.append(.willSaved(clientIdentifier: session.clientIdentifier, StoredWill(will, publishAt: publishAt)))
+                storeChanges?.append(.willSaved(clientIdentifier: session.clientIdentifier, StoredWill(will, publishAt: publishAt)))
                 session.willTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(wait))) {
                     session.willTask = nil
                     self.publishWill(of: session, loop: loop)
@@ -145,7 +145,7 @@ final class LocalSessionRegistry: SessionRegistry {
             }
         }
         // The expiry starts counting, in wall-clock time.
-        if session.expiryInterval > 0 { storage?.append(session.savedChange(disconnectedAt: .now())) }
+        if session.expiryInterval > 0 { storeChanges?.append(session.savedChange(disconnectedAt: .now())) }
         if session.expiryInterval == 0 {
             end(session, loop: loop)
             return
@@ -162,10 +162,10 @@ final class LocalSessionRegistry: SessionRegistry {
     func end(_ session: Session, loop: BrokerLoop) {
         guard session.isAlive else { return }
         session.isAlive = false
-        if let storage = loop.storage, session.isDurable.exchange(false, ordering: .relaxed) {
-            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
+        if let storeChanges = loop.storeChanges, session.isStored.exchange(false, ordering: .relaxed) {
+            storeChanges.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
             // Handed off now, before a new session of the same client can record itself from another loop.
-            storage.handOff()
+            storeChanges.handOff()
         }
         session.expiryTask?.cancel()
         session.expiryTask = nil
@@ -206,8 +206,8 @@ final class LocalSessionRegistry: SessionRegistry {
     func publishWill(of session: Session, loop: BrokerLoop) {
         guard let will = session.will else { return }
         session.will = nil
-        if let storage = loop.storage, session.isDurable.load(ordering: .relaxed) {
-            storage.append(.willDeleted(clientIdentifier: session.clientIdentifier))
+        if let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) {
+            storeChanges.append(.willDeleted(clientIdentifier: session.clientIdentifier))
         }
         var properties = will.properties
         properties.remove(.willDelayInterval)

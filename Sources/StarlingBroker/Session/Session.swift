@@ -35,7 +35,7 @@ final class Session: @unchecked Sendable {
     /// False once the session has ended; deliveries to it are then dropped.
     @exclusivity(unchecked) var isAlive = true
     /// Whether the session is stored: read by the loops that route to it, set on its own loop.
-    let isDurable = Atomic(false)
+    let isStored = Atomic(false)
     /// Whether its client is connected and its queue reached `FlowControl.highWater`: read by the loops that
     /// route to it, whose publishers then wait; set on its own loop, cleared through `CongestionWaiters`.
     let isCongested = Atomic(false)

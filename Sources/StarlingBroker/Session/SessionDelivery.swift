@@ -9,7 +9,7 @@ extension Session {
         let now = delivery.message.expiryClock
         if delivery.message.isExpired(at: now) {
             drop(delivery, loop: loop, reason: .expired)
-            loop.storage?.recordRemoval(delivery, for: self)
+            loop.storeChanges?.recordRemoval(delivery, for: self)
             return
         }
         guard let connection else {
@@ -53,7 +53,7 @@ extension Session {
         let flowControl = connection == nil ? nil : limits.flowControl
         guard queue.count < flowControl?.maximumQueued ?? limits.maximumQueuedMessages else {
             drop(delivery, loop: loop, reason: .queueFull)
-            loop.storage?.recordRemoval(delivery, for: self)
+            loop.storeChanges?.recordRemoval(delivery, for: self)
             return
         }
         queue.append(delivery)
@@ -127,7 +127,7 @@ extension Session {
             queue.removeFirst()
             if next.message.isExpired(at: now) {
                 drop(next, loop: connection.loop, reason: .expired)
-                connection.loop.storage?.recordRemoval(next, for: self)
+                connection.loop.storeChanges?.recordRemoval(next, for: self)
                 continue
             }
             if next.qos == .atMostOnce {
@@ -159,7 +159,7 @@ extension Session {
         guard let outbound = inflight[identifier], outbound.delivery.qos == .atLeastOnce else { return }
         inflight.removeValue(forKey: identifier)
         if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
-        connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
+        connection?.loop.storeChanges?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }
 
@@ -171,18 +171,18 @@ extension Session {
         if reasonCode.isFailure {
             // A PUBREC with a failure ends the flow (4.3.3).
             inflight.removeValue(forKey: identifier)
-            connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
+            connection?.loop.storeChanges?.recordRemoval(outbound.delivery, for: self)
             drainQueue()
             return
         }
-        guard outbound.delivery.sequence != 0, let connection, let storage = connection.loop.storage else {
+        guard outbound.delivery.sequence != 0, let connection, let storeChanges = connection.loop.storeChanges else {
             if !outbound.released { inflight[identifier]!.released = true }
             connection?.send(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
             return
         }
         if !outbound.released {
             inflight[identifier]!.released = true
-            storage.append(.deliveryReleased(clientIdentifier: clientIdentifier, sequence: outbound.delivery.sequence))
+            storeChanges.append(.deliveryReleased(clientIdentifier: clientIdentifier, sequence: outbound.delivery.sequence))
         }
         // Once the client has PUBREL, a restart must not send it the PUBLISH again: PUBREL waits for the commit.
         connection.sendDurably(.pubRel(AcknowledgementPacket(packetIdentifier: identifier)))
@@ -192,7 +192,7 @@ extension Session {
         guard let outbound = inflight[identifier], outbound.released else { return }
         inflight.removeValue(forKey: identifier)
         if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
-        connection?.loop.storage?.recordRemoval(outbound.delivery, for: self)
+        connection?.loop.storeChanges?.recordRemoval(outbound.delivery, for: self)
         drainQueue()
     }
 }

@@ -85,7 +85,7 @@ final class StoreWriter: Sendable {
             for batch in batches { highest[batch.loopIndex] = max(highest[batch.loopIndex] ?? 0, batch.ticket) }
             for (index, ticket) in highest {
                 let loop = loops[index]
-                loop.eventLoop.execute { loop.storage?.committed(through: ticket, failed: outcome) }
+                loop.eventLoop.execute { loop.storeChanges?.committed(through: ticket, failed: outcome) }
             }
             if case .periodic(let interval) = durability, !state.withLockedValue({ $0.finishing }) {
                 try? await Task.sleep(nanoseconds: UInt64(max(0, interval.nanoseconds)))

@@ -21,7 +21,7 @@ extension Session {
     /// is queued in its order.
     func restore(_ stored: StoredSession, now: NIODeadline, wallNow: WallClockTime, topicLimits: TopicLimits) {
         expiryInterval = stored.expiryInterval
-        isDurable.store(true, ordering: .relaxed)
+        isStored.store(true, ordering: .relaxed)
         for subscription in stored.subscriptions {
             guard let filter = try? TopicFilter(subscription.topicFilter, limits: topicLimits) else { continue }
             subscriptions[ExactString(filter.rawValue)] = SubscriptionRecord(filter: filter, options: subscription.options, identifier: subscription.identifier)

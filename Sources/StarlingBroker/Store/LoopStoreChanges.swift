@@ -4,7 +4,7 @@ import NIOCore
 /// Confined to its loop: recording a change is an append to an array, with no lock; the array is handed to the
 /// writer once per burst (at `BrokerLoop.flush`), before deliveries for other loops are sent, so that a change
 /// made here always reaches the store before any change another loop makes in response to it.
-final class LoopStorage {
+final class LoopStoreChanges {
     unowned(unsafe) let loop: BrokerLoop
     let writer: StoreWriter
     /// With `Durability.everyAck`, acknowledgements wait for their changes to be committed.
@@ -27,9 +27,9 @@ final class LoopStorage {
             handOffScheduled = true
             let loop = self.loop
             loop.eventLoop.execute {
-                guard let storage = loop.storage else { return }
-                storage.handOffScheduled = false
-                storage.handOff()
+                guard let storeChanges = loop.storeChanges else { return }
+                storeChanges.handOffScheduled = false
+                storeChanges.handOff()
             }
         }
         changes.append(change)
@@ -84,7 +84,7 @@ final class LoopStorage {
     }
 }
 
-extension LoopStorage {
+extension LoopStoreChanges {
     func recordRetained(_ message: Message) {
         if message.payload.readableBytes == 0 {
             append(.retainedDeleted(topic: message.topic))

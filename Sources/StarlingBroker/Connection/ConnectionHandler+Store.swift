@@ -9,15 +9,15 @@ extension ConnectionHandler {
     /// while flow control slows the client, once it is relieved.
     func sendDurably(_ packet: Packet) {
         if pressure?.congestedSession != nil, withhold(packet) { return }
-        guard let storage = loop.storage, storage.holdsAcknowledgements else {
+        guard let storeChanges = loop.storeChanges, storeChanges.holdsAcknowledgements else {
             send(packet)
             return
         }
-        switch acknowledgements.admit(packet, ticket: storage.currentTicket, committed: storage.committedTicket) {
+        switch acknowledgements.admit(packet, ticket: storeChanges.currentTicket, committed: storeChanges.committedTicket) {
         case .pass:
             send(packet)
         case .held(let startsWaiting):
-            if startsWaiting { storage.wait(self) }
+            if startsWaiting { storeChanges.wait(self) }
         }
     }
 
@@ -40,7 +40,7 @@ extension ConnectionHandler {
                 return
             }
         }
-        if !acknowledgements.isEmpty, let storage = loop.storage { storage.wait(self) }
+        if !acknowledgements.isEmpty, let storeChanges = loop.storeChanges { storeChanges.wait(self) }
     }
 
     /// A publish the store could not keep is answered 0x97 Quota exceeded rather than acknowledged.
@@ -60,39 +60,39 @@ extension ConnectionHandler {
 
     /// The session is stored while it outlives its connection (Session Expiry Interval above 0, or Clean Session 0).
     func recordAttached(_ session: Session) {
-        guard let storage = loop.storage else { return }
+        guard let storeChanges = loop.storeChanges else { return }
         if session.expiryInterval > 0 {
-            session.isDurable.store(true, ordering: .relaxed)
-            storage.append(session.savedChange(disconnectedAt: nil))
+            session.isStored.store(true, ordering: .relaxed)
+            storeChanges.append(session.savedChange(disconnectedAt: nil))
             // Replaces the will of an earlier connection, which a reconnect cancelled (MQTT-3.1.3-9) or which went out.
-            storage.append(
+            storeChanges.append(
                 session.will.map { .willSaved(clientIdentifier: session.clientIdentifier, StoredWill($0, publishAt: nil)) }
                     ?? .willDeleted(clientIdentifier: session.clientIdentifier))
-        } else if session.isDurable.exchange(false, ordering: .relaxed) {
-            storage.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
+        } else if session.isStored.exchange(false, ordering: .relaxed) {
+            storeChanges.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
         }
     }
 
     func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, session: Session) {
-        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
         for (filter, options) in zip(filters, options) {
-            storage.append(.subscriptionSaved(
+            storeChanges.append(.subscriptionSaved(
                 clientIdentifier: session.clientIdentifier,
                 StoredSubscription(topicFilter: filter.rawValue, options: options, identifier: identifier)))
         }
     }
 
     func recordUnsubscribed(_ filters: [TopicFilter], session: Session) {
-        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
+        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
         for filter in filters {
-            storage.append(.subscriptionDeleted(clientIdentifier: session.clientIdentifier, topicFilter: filter.rawValue))
+            storeChanges.append(.subscriptionDeleted(clientIdentifier: session.clientIdentifier, topicFilter: filter.rawValue))
         }
     }
 
     /// A QoS 2 PUBLISH answered with PUBREC, or its PUBREL: a resent PUBLISH after a restart must be recognised.
     func recordReceivedQoS2(_ packetIdentifier: UInt16, released: Bool, session: Session) {
-        guard let storage = loop.storage, session.isDurable.load(ordering: .relaxed) else { return }
-        storage.append(
+        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
+        storeChanges.append(
             released
                 ? .qos2Released(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier)
                 : .qos2Received(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier))

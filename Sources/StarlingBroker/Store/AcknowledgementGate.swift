@@ -3,10 +3,10 @@ import MQTT
 
 /// A connection's acknowledgements that wait for the store to commit what they acknowledge
 /// (`Durability.everyAck`), let through in the order they were given (MQTT-4.6.0-2). Empty, it is one pointer
-/// wide; the connection registers with its loop's storage whenever the gate starts holding.
+/// wide; the connection registers with its loop's `LoopStoreChanges` whenever the gate starts holding.
 struct AcknowledgementGate {
     private struct Held {
-        /// The loop's storage ticket of the last change the acknowledgement depends on.
+        /// The loop's store ticket of the last change the acknowledgement depends on.
         var ticket: UInt64
         var packet: Packet
     }
