@@ -41,6 +41,18 @@ public struct ConfigurationFileError: Error, Sendable, Hashable, CustomStringCon
 }
 
 extension ConfigurationFileError {
+    /// Reads the file at `path` and parses it with `parse`; an error in its text names the file.
+    static func parse<Parsed>(
+        _ path: String, _ parse: (String) throws(ConfigurationFileError) -> Parsed
+    ) throws(ConfigurationFileError) -> Parsed {
+        let text = try read(path)
+        do {
+            return try parse(text)
+        } catch {
+            throw error.at(path)
+        }
+    }
+
     func at(_ path: String) -> ConfigurationFileError {
         var located = self
         located.path = path

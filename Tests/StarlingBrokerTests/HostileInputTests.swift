@@ -11,24 +11,12 @@ import MQTT
 import NIOCore
 import StarlingBroker
 import StarlingTesting
+import StarlingTestSupport
 import Testing
 
 /// Input no client should send: garbage, truncated packets, absurd lengths, trickled bytes and idle sockets.
 /// Each test ends by checking that a well-behaved client is still served.
 @Suite struct HostileInputTests {
-    /// SplitMix64, so the "random" bytes are the same on every run.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Connects, subscribes, publishes and receives: the broker still works.
     static func expectHealthy(_ broker: TestBroker, version: ProtocolVersion = .v5) async throws {
         let subscriber = try await broker.client("healthy-subscriber", version: version)

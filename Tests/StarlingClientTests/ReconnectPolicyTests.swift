@@ -1,20 +1,9 @@
 import NIOCore
 import StarlingClient
+import StarlingTestSupport
 import Testing
 
 struct ReconnectPolicyTests {
-    /// A generator with a fixed sequence, so that jitter is reproducible.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func delaysGrowExponentiallyUpToTheMaximum() {
         let policy = ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1), multiplier: 2, jitter: 0)
         let delays = (1...6).map { policy.delay(beforeAttempt: $0).nanoseconds / 1_000_000 }
@@ -23,7 +12,7 @@ struct ReconnectPolicyTests {
 
     @Test func jitterStaysWithinItsFraction() {
         let policy = ReconnectPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(60), multiplier: 2, jitter: 0.25)
-        var generator = SplitMix(state: 42)
+        var generator = SeededGenerator(state: 42)
         var distinct = Set<Int64>()
         for _ in 0..<200 {
             let delay = policy.delay(beforeAttempt: 3, using: &generator).nanoseconds

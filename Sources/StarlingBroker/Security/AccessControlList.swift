@@ -105,12 +105,7 @@ public struct AccessControlList: Sendable, Hashable {
     }
 
     public init(path: String) throws(ConfigurationFileError) {
-        let text = try ConfigurationFileError.read(path)
-        do {
-            try self.init(contents: text)
-        } catch {
-            throw error.at(path)
-        }
+        self = try ConfigurationFileError.parse(path) { text throws(ConfigurationFileError) in try Self(contents: text) }
     }
 
     /// The rules that apply to one client, resolved once when it connects.

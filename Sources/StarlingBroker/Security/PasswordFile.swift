@@ -44,12 +44,7 @@ public struct PasswordFile: Sendable {
     /// Reads and parses the file at `path` as `init(contents:)` does; the error names the path, with line 0 when
     /// the file cannot be read or is not UTF-8.
     public init(path: String) throws(ConfigurationFileError) {
-        let text = try ConfigurationFileError.read(path)
-        do {
-            try self.init(contents: text)
-        } catch {
-            throw error.at(path)
-        }
+        self = try ConfigurationFileError.parse(path) { text throws(ConfigurationFileError) in try Self(contents: text) }
     }
 }
 
