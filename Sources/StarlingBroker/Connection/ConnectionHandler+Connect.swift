@@ -88,7 +88,7 @@ extension ConnectionHandler {
         session.will = setup.connect.will
         session.sendWindow = setup.terms.sendWindow
         self.session = session
-        recordAttached(session)
+        session.recordAttached(in: loop.storeChanges)
         guard machine.sessionAttached() else {
             // The socket closed while the session was being set up.
             sessionEnded(session)

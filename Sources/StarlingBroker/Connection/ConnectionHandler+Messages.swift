@@ -41,7 +41,7 @@ extension ConnectionHandler {
         guard state == .connected else { return }
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             session.receivedQoS2.insert(identifier)
-            recordReceivedQoS2(identifier, released: false, session: session)
+            session.recordReceivedQoS2(identifier, released: false, in: loop.storeChanges)
         }
         acknowledge(publish, reasonCode: receivers == 0 ? .noMatchingSubscribers : .success)
     }
@@ -85,7 +85,7 @@ extension ConnectionHandler {
         }
         let problems = answer.problems
         let reasonCodes = answer.reasonCodes
-        recordSubscribed(accepted.map(\.filter), options: accepted.map(\.options), identifier: identifier, session: session)
+        session.recordSubscribed(accepted.map(\.filter), options: accepted.map(\.options), identifier: identifier, in: loop.storeChanges)
         let properties: Properties = problems.isEmpty ? [] : [.reasonString(problems.joined(separator: "; "))]
         let suback = Packet.subAck(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes, properties: properties))
         guard !accepted.isEmpty else {
@@ -142,7 +142,7 @@ extension ConnectionHandler {
             }
         }
         let unsuback = Packet.unsubAck(UnsubAckPacket(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes))
-        recordUnsubscribed(removed, session: session)
+        session.recordUnsubscribed(removed, in: loop.storeChanges)
         guard !removed.isEmpty else {
             send(unsuback)
             return

@@ -2,7 +2,7 @@ import Logging
 import MQTT
 import NIOCore
 
-/// Acknowledgements that wait for the store, and what a connection records there about its session.
+/// Acknowledgements that wait for the store to commit what they acknowledge (see `AcknowledgementGate`).
 extension ConnectionHandler {
     /// Sends `packet` once every change recorded so far on this loop is committed (with `Durability.everyAck`),
     /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2);
@@ -56,45 +56,5 @@ extension ConnectionHandler {
         default:
             return nil
         }
-    }
-
-    /// The session is stored while it outlives its connection (Session Expiry Interval above 0, or Clean Session 0).
-    func recordAttached(_ session: Session) {
-        guard let storeChanges = loop.storeChanges else { return }
-        if session.expiryInterval > 0 {
-            session.isStored.store(true, ordering: .relaxed)
-            storeChanges.append(session.savedChange(disconnectedAt: nil))
-            // Replaces the will of an earlier connection, which a reconnect cancelled (MQTT-3.1.3-9) or which went out.
-            storeChanges.append(
-                session.will.map { .willSaved(clientIdentifier: session.clientIdentifier, StoredWill($0, publishAt: nil)) }
-                    ?? .willDeleted(clientIdentifier: session.clientIdentifier))
-        } else if session.isStored.exchange(false, ordering: .relaxed) {
-            storeChanges.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
-        }
-    }
-
-    func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, session: Session) {
-        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
-        for (filter, options) in zip(filters, options) {
-            storeChanges.append(.subscriptionSaved(
-                clientIdentifier: session.clientIdentifier,
-                StoredSubscription(topicFilter: filter.rawValue, options: options, identifier: identifier)))
-        }
-    }
-
-    func recordUnsubscribed(_ filters: [TopicFilter], session: Session) {
-        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
-        for filter in filters {
-            storeChanges.append(.subscriptionDeleted(clientIdentifier: session.clientIdentifier, topicFilter: filter.rawValue))
-        }
-    }
-
-    /// A QoS 2 PUBLISH answered with PUBREC, or its PUBREL: a resent PUBLISH after a restart must be recognised.
-    func recordReceivedQoS2(_ packetIdentifier: UInt16, released: Bool, session: Session) {
-        guard let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) else { return }
-        storeChanges.append(
-            released
-                ? .qos2Released(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier)
-                : .qos2Received(clientIdentifier: session.clientIdentifier, packetIdentifier: packetIdentifier))
     }
 }

@@ -446,7 +446,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
         case .pubRel(let ack):
             let known = session.receivedQoS2.remove(ack.packetIdentifier) != nil
-            if known { recordReceivedQoS2(ack.packetIdentifier, released: true, session: session) }
+            if known { session.recordReceivedQoS2(ack.packetIdentifier, released: true, in: loop.storeChanges) }
             sendDurably(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
         case .pubComp(let ack):
             session.completed(ack.packetIdentifier)

@@ -45,3 +45,46 @@ extension Session {
         receivedQoS2 = Set(stored.receivedQoS2)
     }
 }
+
+/// What a session's changes record in the store, on its loop.
+extension Session {
+    /// The session is stored while it outlives its connection (Session Expiry Interval above 0, or Clean Session 0).
+    func recordAttached(in storeChanges: LoopStoreChanges?) {
+        guard let storeChanges else { return }
+        if expiryInterval > 0 {
+            isStored.store(true, ordering: .relaxed)
+            storeChanges.append(savedChange(disconnectedAt: nil))
+            // Replaces the will of an earlier connection, which a reconnect cancelled (MQTT-3.1.3-9) or which went out.
+            storeChanges.append(
+                will.map { .willSaved(clientIdentifier: clientIdentifier, StoredWill($0, publishAt: nil)) }
+                    ?? .willDeleted(clientIdentifier: clientIdentifier))
+        } else if isStored.exchange(false, ordering: .relaxed) {
+            storeChanges.append(.sessionDeleted(clientIdentifier: clientIdentifier))
+        }
+    }
+
+    func recordSubscribed(_ filters: [TopicFilter], options: [SubscriptionOptions], identifier: Int?, in storeChanges: LoopStoreChanges?) {
+        guard let storeChanges, isStored.load(ordering: .relaxed) else { return }
+        for (filter, options) in zip(filters, options) {
+            storeChanges.append(.subscriptionSaved(
+                clientIdentifier: clientIdentifier,
+                StoredSubscription(topicFilter: filter.rawValue, options: options, identifier: identifier)))
+        }
+    }
+
+    func recordUnsubscribed(_ filters: [TopicFilter], in storeChanges: LoopStoreChanges?) {
+        guard let storeChanges, isStored.load(ordering: .relaxed) else { return }
+        for filter in filters {
+            storeChanges.append(.subscriptionDeleted(clientIdentifier: clientIdentifier, topicFilter: filter.rawValue))
+        }
+    }
+
+    /// A QoS 2 PUBLISH answered with PUBREC, or its PUBREL: a resent PUBLISH after a restart must be recognised.
+    func recordReceivedQoS2(_ packetIdentifier: UInt16, released: Bool, in storeChanges: LoopStoreChanges?) {
+        guard let storeChanges, isStored.load(ordering: .relaxed) else { return }
+        storeChanges.append(
+            released
+                ? .qos2Released(clientIdentifier: clientIdentifier, packetIdentifier: packetIdentifier)
+                : .qos2Received(clientIdentifier: clientIdentifier, packetIdentifier: packetIdentifier))
+    }
+}
