@@ -56,18 +56,17 @@ final class LocalSessionRegistry: SessionRegistry {
                 if turns[key] === turn.futureResult { turns.removeValue(forKey: key) }
             }
         }
-        let take = {
-            self.take(clientIdentifier, cleanStart: cleanStart, on: loop) { claim in
-                answer(claim)
-                turn.succeed()
-            }
+        guard let earlier else { return take(clientIdentifier, cleanStart: cleanStart, on: loop, turn: turn, answer) }
+        earlier.hop(to: loop.eventLoop).assumeIsolated().whenComplete { _ in
+            self.take(clientIdentifier, cleanStart: cleanStart, on: loop, turn: turn, answer)
         }
-        guard let earlier else { return take() }
-        earlier.hop(to: loop.eventLoop).assumeIsolated().whenComplete { _ in take() }
     }
 
-    /// Takes the client's session over from another connection if it has one.
-    private func take(_ clientIdentifier: String, cleanStart: Bool, on loop: BrokerLoop, _ answer: @escaping (SessionClaim) -> Void) {
+    /// Takes the client's session over from another connection if it has one; answers, then ends `turn`.
+    private func take(
+        _ clientIdentifier: String, cleanStart: Bool, on loop: BrokerLoop, turn: EventLoopPromise<Void>,
+        _ answer: @escaping (SessionClaim) -> Void
+    ) {
         let key = ExactString(clientIdentifier)
         let maximumSessions = self.maximumSessions
         let found = sessions.withLockedValue { sessions -> (Session, Session?)? in
@@ -79,8 +78,14 @@ final class LocalSessionRegistry: SessionRegistry {
             return (fresh, previous)
         }
         // Sessions of clients that are away count too: without a bound, new client identifiers could fill memory.
-        guard let (session, previous) = found else { return answer(.refused(maximumSessions: maximumSessions)) }
-        guard let previous else { return answer(.granted(session, present: false)) }
+        guard let (session, previous) = found else {
+            answer(.refused(maximumSessions: maximumSessions))
+            return turn.succeed()
+        }
+        guard let previous else {
+            answer(.granted(session, present: false))
+            return turn.succeed()
+        }
         let resume = session === previous
         let previousLoop = loops[previous.homeIndex.load(ordering: .acquiring)]
         previousLoop.eventLoop.submit { () -> Bool in
@@ -107,6 +112,7 @@ final class LocalSessionRegistry: SessionRegistry {
             previous.homeIndex.store(loop.index, ordering: .releasing)
             return true
         }.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [self] result in
+            defer { turn.succeed() }
             let resumed = (try? result.get()) ?? false
             guard resume && !resumed else { return answer(.granted(session, present: resumed)) }
             // The session ended while the take-over was under way: start a fresh one.
