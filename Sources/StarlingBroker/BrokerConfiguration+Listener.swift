@@ -4,8 +4,13 @@ import NIOSSL
 extension BrokerConfiguration {
     /// One address the broker accepts connections on, and how clients there speak to it.
     public struct Listener: Sendable, Hashable {
+        /// The address to bind: `0.0.0.0` (the default) or `::` for every interface, `127.0.0.1` for this machine
+        /// only, or a host name resolved when the broker starts.
         public var host: String
+        /// The TCP port to bind; 1883 by default (8883 is customary for TLS, 8083 or 443 for WebSocket). 0 lets
+        /// the system pick a free one: `MQTTBroker`'s `onServerRunning` is told which.
         public var port: Int
+        /// What clients speak on this port: plain TCP (the default), TLS, WebSocket or WebSocket over TLS.
         public var transport: Transport
         /// Each connection starts with a PROXY protocol v1 or v2 header from a load balancer, whose client address
         /// then stands for the connection in logs and authentication. A connection without one is closed.
@@ -17,6 +22,8 @@ extension BrokerConfiguration {
         /// CONNECT says; a client without one is refused as not authorized.
         public var userNameFromCertificate: Bool
 
+        /// A listener on `host` and `port`, plain TCP by default, without the PROXY protocol, a limit of its own
+        /// or user names taken from certificates.
         public init(
             host: String = "0.0.0.0", port: Int = 1883, transport: Transport = .tcp, proxyProtocol: Bool = false,
             maximumConnections: Int? = nil, userNameFromCertificate: Bool = false
@@ -29,6 +36,8 @@ extension BrokerConfiguration {
             self.userNameFromCertificate = userNameFromCertificate
         }
 
+        /// How clients speak MQTT to a listener.
+        ///
         /// Two TLS configurations are told apart with NIOSSL's `bestEffortEquals`, which compares callbacks by
         /// identity: equal transports are equal, and the same callbacks given twice may compare unequal.
         public enum Transport: Sendable, Hashable {
@@ -42,6 +51,8 @@ extension BrokerConfiguration {
             /// MQTT over WebSocket over TLS.
             case webSocketTLS(path: String, TLSConfiguration)
 
+            /// Whether both are the same kind with the same WebSocket path and, for TLS, configurations that
+            /// NIOSSL's `bestEffortEquals` finds equal.
             public static func == (lhs: Transport, rhs: Transport) -> Bool {
                 switch (lhs, rhs) {
                 case (.tcp, .tcp): true
@@ -53,6 +64,8 @@ extension BrokerConfiguration {
                 }
             }
 
+            /// Hashes the kind, the WebSocket path and the TLS configuration (NIOSSL's `bestEffortHash`),
+            /// consistently with `==`.
             public func hash(into hasher: inout Hasher) {
                 hasher.combine(scheme)
                 if let path = webSocketPath { hasher.combine(path) }

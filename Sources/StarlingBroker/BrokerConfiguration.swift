@@ -7,10 +7,12 @@ import NIOCore
 public struct BrokerConfiguration: Sendable, Hashable {
     /// Where the broker accepts connections.
     public var listeners: [Listener]
+    /// Bounds on what clients may send, hold and cost; every one has a finite default.
     public var limits: Limits
     /// Sent as Response Information to 5.0 clients that ask for it with Request Response Information.
     public var responseInformation: String?
-    /// Whether QoS 0 messages are queued for offline persistent sessions (MQTT-3.1.2-? leaves this to the server).
+    /// Whether QoS 0 messages are queued for offline persistent sessions; off by default. The specifications leave
+    /// it to the server: a session's state may include them (3.1.2.4 of 3.1.1, 4.1 of 5.0).
     public var queueQoS0WhileOffline: Bool
     /// When QoS 1 and 2 messages are acknowledged relative to their commit to the broker's store.
     public var durability = Durability.everyAck
@@ -39,6 +41,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     /// How often the statistics are published as retained messages under `$SYS/broker/`; nil publishes none.
     public var systemTopicsInterval: TimeAmount? = .seconds(10)
 
+    /// Which member of a `$share/{group}/{filter}` group receives each message (MQTT 5.0 4.8.2; also offered to
+    /// 3.1.1 clients, as Mosquitto does).
     public enum SharedSubscriptionPolicy: Sendable, Hashable {
         /// The members in turn.
         case roundRobin
@@ -47,6 +51,9 @@ public struct BrokerConfiguration: Sendable, Hashable {
         case hashByClient
     }
 
+    /// A configuration with `listeners` (by default one plain TCP listener on 0.0.0.0:1883), `limits` and the
+    /// defaults of every other field: every feature available, anonymous clients let in while there is no
+    /// authenticator, `$SYS` topics every 10 seconds, `Durability.everyAck`.
     public init(
         listeners: [Listener] = [Listener()], limits: Limits = Limits(), responseInformation: String? = nil,
         queueQoS0WhileOffline: Bool = false
@@ -57,6 +64,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
         self.queueQoS0WhileOffline = queueQoS0WhileOffline
     }
 
+    /// What one client, one address or the whole broker may use, each with a default that bounds it. Sizes are
+    /// in bytes, durations `TimeAmount`s, rates per second.
     public struct Limits: Sendable, Hashable {
         /// The largest packet accepted from a client, fixed header included; announced as Maximum Packet Size.
         public var maximumPacketSize: Int = 1_048_576
@@ -144,6 +153,7 @@ public struct BrokerConfiguration: Sendable, Hashable {
         /// one address cannot take every slot. nil: no bound.
         public var maximumAuthenticationsPerAddress: Int? = 4
 
+        /// The defaults given with each limit.
         public init() {}
 
         var topicLimits: TopicLimits {

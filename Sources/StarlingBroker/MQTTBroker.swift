@@ -17,6 +17,7 @@ import ServiceLifecycle
 /// in a `ServiceGroup` beside the rest of an application; `handle(_:)` attaches it to a channel that the
 /// application accepted itself.
 public final class MQTTBroker: Service, Sendable {
+    /// The configuration the broker was made with; it cannot change while the broker lives.
     public let configuration: BrokerConfiguration
     let core: BrokerCore
     private let group: any EventLoopGroup
@@ -40,6 +41,7 @@ public final class MQTTBroker: Service, Sendable {
     ///     memory only. `configuration.durability` says when messages are acknowledged relative to it.
     ///   - hooks: the application's extension points besides the authenticator.
     ///   - eventLoopGroup: the loops that serve connections. Channels given to `handle(_:)` must belong to it.
+    ///   - logger: where the broker logs listeners, refused logins, protocol violations and failures.
     ///   - onServerRunning: called by `run()` once every listener is bound, with their addresses in the
     ///     listeners' order (useful with port 0).
     public init(
@@ -189,11 +191,17 @@ public final class MQTTBroker: Service, Sendable {
         }.get()
     }
 
+    /// Publishes `payload` on `topic` from inside the application, as if a client had published it: delivered to
+    /// each subscriber at no more than its subscription's QoS, kept as the topic's retained message when
+    /// `retain`. A Message Expiry Interval in `properties` makes the message expire that many seconds from now;
+    /// a Topic Alias or Subscription Identifier in them is dropped. Returns once the broker has taken the message
+    /// on one of its event loops.
     public func publish(topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []) async {
         let expiry = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
         await publish(Message(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties, expiry: expiry))
     }
 
+    /// Publishes `payload`, as UTF-8, on `topic` from inside the application, without properties.
     public func publish(topic: String, payload: String, qos: QoS = .atMostOnce, retain: Bool = false) async {
         await publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain)
     }
@@ -237,6 +245,8 @@ public final class MQTTBroker: Service, Sendable {
     }
 }
 
+/// Misuse of the `MQTTBroker` API. Failures to start — a listener that cannot be bound, a TLS configuration
+/// NIOSSL refuses, a store that cannot be loaded — throw the underlying library's error from `run()` instead.
 public enum BrokerError: Error, Sendable, Hashable {
     /// A channel given to `handle(_:)` runs on an event loop outside the broker's group.
     case foreignEventLoop

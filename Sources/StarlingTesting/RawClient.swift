@@ -23,12 +23,14 @@ public final class RawClient: Sendable {
 
     /// What the broker did, in the order it did it.
     public enum Event: Sendable, CustomStringConvertible {
+        /// A packet, decoded with the connection's protocol version.
         case packet(Packet)
         /// The bytes could not be decoded as a packet of the connection's version.
         case undecodable(String)
         /// The broker closed the connection.
         case closed
 
+        /// The packet, the decoding error or the close, for failure messages.
         public var description: String {
             switch self {
             case .packet(let packet): "\(packet)"
@@ -40,8 +42,10 @@ public final class RawClient: Sendable {
 
     /// What a test expected and what happened instead.
     public struct Failure: Error, CustomStringConvertible {
+        /// What went wrong, in words a failing test prints.
         public var description: String
 
+        /// A failure that says `description`.
         public init(description: String) {
             self.description = description
         }
@@ -279,6 +283,8 @@ public final class RawClient: Sendable {
             }
         }
 
+        /// The oldest event not yet read, or the next one to come; fails after `timeout`. One reader at a time,
+        /// on the channel's event loop.
         public func next(timeout: TimeAmount) -> EventLoopFuture<Event> {
             let eventLoop = self.eventLoop!
             if front < events.count {

@@ -57,8 +57,18 @@ public final class TestBroker: Sendable {
         return logger
     }()
 
-    /// Starts a broker; the collaborators are given to `MQTTBroker`'s initializer as they are.
-    /// - Parameter loops: the number of event loop threads.
+    /// Starts a broker; the collaborators are given to `MQTTBroker`'s initializer as they are. Throws if the
+    /// broker cannot start (a listener that cannot be bound, a store that cannot be loaded).
+    /// - Parameters:
+    ///   - configuration: the broker's configuration; `defaultConfiguration` unless given. A listener on port 0
+    ///     keeps the port the system picked across `restart()`.
+    ///   - authenticator: decides who may connect; nil lets every client in.
+    ///   - accessControl: who may publish and subscribe to what; nil allows everything.
+    ///   - store: where sessions and retained messages are kept; nil keeps them in the broker's memory only, so
+    ///     that `restart()` starts empty.
+    ///   - hooks: the application's extension points.
+    ///   - loops: the number of event loop threads, 2 by default.
+    ///   - logger: where the broker logs; `quietLogger` by default.
     public init(
         configuration: BrokerConfiguration = TestBroker.defaultConfiguration,
         authenticator: (any ConnectionAuthenticator)? = nil, accessControl: AccessControl? = nil,

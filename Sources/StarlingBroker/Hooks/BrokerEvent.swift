@@ -5,10 +5,19 @@ import NIOCore
 
 /// What happens in the broker, for applications that watch it through `MQTTBroker.events`.
 public enum BrokerEvent: Sendable, Hashable {
+    /// The broker accepted a client and sent it CONNACK 0x00; `version` is the protocol it connected with.
     case clientConnected(clientIdentifier: String, version: ProtocolVersion)
+    /// The connection of a connected client ended: DISCONNECT, a network failure, keep alive, the broker closing
+    /// it. Its session may live on, as its expiry says. A connection whose session a new connection with the same
+    /// client identifier took over (MQTT-3.1.4-3) is not reported: the new one's `clientConnected` follows.
     case clientDisconnected(clientIdentifier: String)
+    /// A SUBSCRIBE took effect; `topicFilters` are the filters granted, as the client sent them (`$share/`
+    /// prefix included), without those refused.
     case subscribed(clientIdentifier: String, topicFilters: [String])
+    /// An UNSUBSCRIBE was handled; `topicFilters` are the filters it named.
     case unsubscribed(clientIdentifier: String, topicFilters: [String])
+    /// A message was accepted for routing: from a client, a will (`clientIdentifier` is the publisher's in
+    /// both), or the application (`clientIdentifier` nil). `qos` and `retain` are as published.
     case published(clientIdentifier: String?, topic: String, payload: ByteBuffer, qos: QoS, retain: Bool)
 }
 

@@ -6,6 +6,7 @@ import MQTT
     private var tree = TopicTree()
     private var matches: [TopicTree.Subscriber] = []
 
+    /// A tree with one subscription per filter, each for a session of its own; throws at an invalid filter.
     public init(filters: [String]) throws {
         for (index, filter) in filters.enumerated() {
             let session = Session(clientIdentifier: "probe-\(index)", homeIndex: 0)

@@ -10,6 +10,7 @@ public final class AccessControl: Sendable {
     /// Bumped on every change, so that connections re-resolve their rules with one atomic load per check.
     let generation = ManagedAtomic(0)
 
+    /// Puts `list` in force; without a `path`, `reload()` does nothing.
     public init(_ list: AccessControlList) {
         self.path = nil
         self.current = NIOLockedValueBox(list)
@@ -21,10 +22,12 @@ public final class AccessControl: Sendable {
         self.current = NIOLockedValueBox(try AccessControlList(path: path))
     }
 
+    /// The rules in force.
     public var list: AccessControlList {
         current.withLockedValue { $0 }
     }
 
+    /// Puts `list` in force; each connection applies it from its next check on, without being dropped.
     public func update(_ list: AccessControlList) {
         current.withLockedValue { $0 = list }
         generation.wrappingIncrement(ordering: .releasing)

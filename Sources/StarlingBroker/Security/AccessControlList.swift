@@ -24,14 +24,27 @@ import MQTT
 /// patterns are MQTT filters, matched as subscriptions are (so `#` does not cover `$SYS/...`). A pattern whose
 /// `%u` or `%c` would be filled with a value containing `+`, `#` or `/`, or with no user name, does not apply.
 public struct AccessControlList: Sendable, Hashable {
+    /// What a rule grants or takes away; the raw value is the word in the file.
     public enum Access: String, Sendable, Hashable {
-        case read, write, readwrite, deny
+        /// Subscribing to, and receiving messages on, the matching topics.
+        case read
+        /// Publishing to the matching topics, wills included.
+        case write
+        /// Both `read` and `write`; a rule without an access word means this.
+        case readwrite
+        /// Neither, whatever another rule of the client allows.
+        case deny
     }
 
+    /// One `topic` or `pattern` line: an access and the topic filter it applies to.
     public struct Rule: Sendable, Hashable {
+        /// What the rule grants, or takes away for `deny`.
         public var access: Access
+        /// An MQTT topic filter (`+` and `#` allowed); in `patterns`, `%u` and `%c` stand for the client's user
+        /// name and client identifier.
         public var pattern: String
 
+        /// A rule giving `access` to the topics `pattern` matches.
         public init(_ access: Access, _ pattern: String) {
             self.access = access
             self.pattern = pattern
@@ -40,12 +53,16 @@ public struct AccessControlList: Sendable, Hashable {
 
     /// Rules for clients that connected without a user name.
     public var anonymous: [Rule] = []
-    /// By the bytes of the user name or client identifier: a canonically equivalent name is another one.
+    /// Rules for each user name (`user` sections), keyed by the bytes of the name: a canonically equivalent
+    /// name is another one.
     public var users: [ExactString: [Rule]] = [:]
+    /// Rules for one client identifier (`client` sections, a Starling extension), on top of its user's; keyed by
+    /// bytes, as `users`.
     public var clients: [ExactString: [Rule]] = [:]
     /// Rules for every client, with `%u` and `%c` substituted.
     public var patterns: [Rule] = []
 
+    /// A list of the given rules; the empty list, the default, lets nobody publish or subscribe.
     public init(anonymous: [Rule] = [], users: [ExactString: [Rule]] = [:], clients: [ExactString: [Rule]] = [:], patterns: [Rule] = []) {
         self.anonymous = anonymous
         self.users = users
@@ -53,6 +70,8 @@ public struct AccessControlList: Sendable, Hashable {
         self.patterns = patterns
     }
 
+    /// Parses the text of an ACL file; throws, naming the line, at an unknown keyword, a section without a name
+    /// or a rule without a valid topic filter.
     public init(contents: String) throws(ConfigurationFileError) {
         enum Section {
             case anonymous
@@ -104,6 +123,7 @@ public struct AccessControlList: Sendable, Hashable {
         }
     }
 
+    /// Reads and parses the ACL file at `path`; throws if it cannot be read or is not valid.
     public init(path: String) throws(ConfigurationFileError) {
         self = try ConfigurationFileError.parse(path) { text throws(ConfigurationFileError) in try Self(contents: text) }
     }
