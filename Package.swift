@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "StarlingBroker", targets: ["StarlingBroker"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
+        .library(name: "StarlingSQLite", targets: ["StarlingSQLite"]),
         .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
         .executable(name: "starling", targets: ["starling"]),
     ],

@@ -143,6 +143,31 @@ import Testing
         }
     }
 
+    /// A connection whose session a new one takes over is reported as disconnected, before the new one connects,
+    /// as EMQX and HiveMQ report it: a stream never shows a client connected twice at once.
+    @Test func eventsReportATakeOverAsADisconnection() async throws {
+        try await TestBroker.with { broker in
+            let events = broker.broker.events()
+            let first = try await broker.client("twice", version: .v5)
+            _ = try await broker.client("twice", version: .v5)
+            _ = try await first.expectDisconnect()
+
+            let seen = try await withTimeout {
+                var seen: [BrokerEvent] = []
+                for await event in events {
+                    seen.append(event)
+                    if seen.count == 3 { break }
+                }
+                return seen
+            }
+            #expect(seen == [
+                .clientConnected(clientIdentifier: "twice", version: .v5),
+                .clientDisconnected(clientIdentifier: "twice"),
+                .clientConnected(clientIdentifier: "twice", version: .v5),
+            ])
+        }
+    }
+
     /// Shutting down finishes its work before `run()` returns, so the application can shut the event loops down right
     /// after it: ending sessions with subscriptions on both loops must not leave work bound for a stopped loop
     /// (a debug build traps on the promise such work would leak).

@@ -141,6 +141,8 @@ extension ConnectionHandler {
         }
         flushOutput()
         machine.takenOver()
+        // Reported before the new connection's `clientConnected`, as the close that ends this one.
+        if core.eventSink.isListening { core.eventSink.emit(.disconnected(observedClient(session))) }
         close()
         logger.info("session taken over by a new connection")
     }

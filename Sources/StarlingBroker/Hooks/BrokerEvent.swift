@@ -8,8 +8,8 @@ public enum BrokerEvent: Sendable, Hashable {
     /// The broker accepted a client and sent it CONNACK 0x00; `version` is the protocol it connected with.
     case clientConnected(clientIdentifier: String, version: ProtocolVersion)
     /// The connection of a connected client ended: DISCONNECT, a network failure, keep alive, the broker closing
-    /// it. Its session may live on, as its expiry says. A connection whose session a new connection with the same
-    /// client identifier took over (MQTT-3.1.4-3) is not reported: the new one's `clientConnected` follows.
+    /// it, or a new connection with the same client identifier taking its session over (MQTT-3.1.4-3), in which
+    /// case the new one's `clientConnected` follows. Its session may live on, as its expiry says.
     case clientDisconnected(clientIdentifier: String)
     /// A SUBSCRIBE took effect; `topicFilters` are the filters granted, as the client sent them (`$share/`
     /// prefix included), without those refused.

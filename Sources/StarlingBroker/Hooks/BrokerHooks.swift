@@ -112,7 +112,7 @@ public protocol BrokerObserver: Sendable {
     /// The broker accepted `client` and sent it CONNACK 0x00.
     func clientConnected(_ client: ClientInfo) async
     /// The connection of `client` ended; its session may live on. As for `BrokerEvent.clientDisconnected`, a
-    /// connection taken over by a new one with the same client identifier is not reported.
+    /// connection taken over by a new one with the same client identifier is reported too, before the new one.
     func clientDisconnected(_ client: ClientInfo) async
     /// A SUBSCRIBE of `client` took effect; `topicFilters` are the filters granted, as sent.
     func subscribed(_ client: ClientInfo, topicFilters: [String]) async

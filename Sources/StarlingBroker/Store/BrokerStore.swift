@@ -7,7 +7,7 @@
 /// batch atomically, in order, and is durable when `commit` returns.
 public protocol BrokerStore: Sendable {
     /// Everything stored, read once when the broker starts, before any listener is bound; an error it throws
-    /// makes `MQTTBroker.start()` throw.
+    /// makes `MQTTBroker.run()` throw.
     func load() async throws -> StoredState
     /// Applies `changes`, in order, as one atomic and durable step. A batch that throws is not offered again: the
     /// broker logs the error, refuses the publishes waiting for it (with `Durability.everyAck`), and goes on with
