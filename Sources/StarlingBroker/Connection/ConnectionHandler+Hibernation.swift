@@ -36,7 +36,7 @@ extension ConnectionHandler: RemovableChannelHandler {
     /// Nothing half-read, unsent, unacknowledged or awaited: the connection can be left for a while.
     private func isQuiet(_ channel: any Channel) -> Bool {
         guard inbound == nil, output == nil, !flushPending, !paused, pressure == nil, acknowledgements.isEmpty,
-            case .idle = authenticationStage, authenticationTask == nil, channel.isWritable,
+            authentication?.isBusy != true, channel.isWritable,
             let session, session.inflight.isEmpty, session.queue.isEmpty
         else { return false }
         let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes)

@@ -82,8 +82,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private let peer: PeerAddress?
     var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
-    /// What authentication needs, made only for a broker with an authenticator: a connection without one stays small.
-    var authentication: AuthenticationState?
+    /// The authenticator at work for this connection, made only when a client needs it: a connection without one
+    /// stays small.
+    var authentication: ConnectionAuthentication?
     /// Acknowledgements waiting for the store to commit what they acknowledge, in order.
     var acknowledgements = AcknowledgementGate()
     /// Set while the client does not read what it is sent, or its PUBLISH packets wait for a congested session.
@@ -325,8 +326,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         stopWaiting()
         pressure = nil
         loop.deadlineWheel.remove(self)
-        authenticationTimeout?.cancel()
-        authenticationTask?.cancel()
+        authentication?.cancel()
         if registryPosition >= 0 {
             loop.connections.remove(self)
             registryPosition = -1
