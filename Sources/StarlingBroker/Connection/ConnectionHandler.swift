@@ -10,6 +10,12 @@ import StarlingWebSocket
 ///
 /// Everything here runs on the channel's event loop. Output is gathered in one buffer and flushed once per
 /// read burst (or per batch of deliveries from other loops) by `BrokerLoop.flush`.
+///
+/// The protocol's rules are values it asks (`ConnectionStateMachine`, `Connection/Rules`); what stays here, in
+/// this file and its extensions by concern, is I/O and the steps that wait for something (a session claim, the
+/// authenticator, a hook, the store, a congested subscriber) and then act on the connection. They share the
+/// connection's fields, and an idle connection keeps this one object: a second object per connection for them
+/// would cost every idle connection its header and a pointer.
 final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // Sendable proof: the handler is reachable from other threads only through its session, whose owner checks
     // the session's home loop first (see `Session`), and through tasks scheduled onto `loop.eventLoop`; all of
