@@ -165,7 +165,7 @@ final class BrokerCore: Sendable {
         }
         if eventSink.isListening { eventSink.emit(.published(message)) }
         let receivers = router.route(message, on: loop)
-        if let congested = loop.takeCongestedSession(), let publisher { publisher.waitFor(congested) }
+        if let congested = loop.takeCongestedSession(), let publisher { CongestionWait.start(publisher, waitingFor: congested) }
         return receivers
     }
 }

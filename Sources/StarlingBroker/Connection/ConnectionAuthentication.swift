@@ -20,7 +20,7 @@ final class ConnectionAuthentication {
     /// What every request about this connection says about the client; the password is dropped once it is in.
     private var subject: AuthenticationRequest?
     /// The CONNECT waiting for the authenticator.
-    private var pendingSetup: ConnectionHandler.SessionSetup?
+    private var pendingAttempt: ConnectAttempt?
 
     init(connection: ConnectionHandler) {
         self.connection = connection
@@ -33,7 +33,8 @@ final class ConnectionAuthentication {
     }
 
     /// Asks the authenticator about a CONNECT that passed every other check; decoding waits for its answer.
-    func start(_ setup: ConnectionHandler.SessionSetup) {
+    func start(_ attempt: ConnectAttempt) {
+        let setup = attempt.setup
         let connect = setup.connect
         let version = connection.version
         let properties = version == .v5 ? connect.properties : []
@@ -42,7 +43,7 @@ final class ConnectionAuthentication {
             connectionNumber: connection.connectionNumber, clientIdentifier: setup.clientIdentifier, userName: connect.userName,
             password: connect.password, protocolVersion: version, remoteAddress: connection.remoteAddress,
             clientCertificate: connection.clientCertificate, authenticationMethod: method)
-        pendingSetup = setup
+        pendingAttempt = attempt
         connection.pause()
         ask(stage: .connect, step: 1, properties: properties)
     }
@@ -59,6 +60,31 @@ final class ConnectionAuthentication {
     func reauthenticate(_ auth: AuthPacket, step: Int) {
         // Other packets keep flowing meanwhile: the connection stays authenticated as before until the outcome.
         ask(stage: .reauthentication, step: step, properties: auth.properties)
+    }
+
+    /// A packet arriving between CONNECT and CONNACK: only the client's answer to AUTH 0x18 belongs there.
+    static func receiveBeforeConnAck(_ packet: Packet, on connection: ConnectionHandler) {
+        let authentication = connection.authentication
+        switch AuthenticationExchange.beforeConnAck(packet, stage: authentication?.stage ?? .idle, method: authentication?.method) {
+        case .ask(let step):
+            guard case .auth(let auth) = packet, let authentication else { return }
+            authentication.continueBeforeConnAck(auth, step: step)
+        case .close:
+            connection.close()
+        case .refuse(let reason, let why):
+            connection.refuse(reason, reasonString: why)
+        }
+    }
+
+    /// AUTH from a connected client: the start or a step of re-authentication (4.12.1).
+    static func receiveWhenConnected(_ auth: AuthPacket, on connection: ConnectionHandler) {
+        let authentication = connection.authentication
+        switch AuthenticationExchange.whenConnected(auth, stage: authentication?.stage ?? .idle, method: authentication?.method) {
+        case .ask(let step):
+            authentication?.reauthenticate(auth, step: step)
+        case .disconnect(let reason, let why):
+            connection.disconnect(reason: reason, reasonString: why)
+        }
     }
 
     /// The connection is over: nobody waits for an answer.
@@ -141,14 +167,14 @@ final class ConnectionAuthentication {
     private func concludeConnect(_ decision: AuthenticationDecision, step: Int) {
         switch decision {
         case .accept(let data, let userName):
-            guard var setup = pendingSetup else { return }
-            pendingSetup = nil
+            guard var attempt = pendingAttempt else { return }
+            pendingAttempt = nil
             // The failed login `authenticate` reserved for this attempt is not one.
             connection.core.failedLogins?.giveBack(connection.remoteAddress)
             subject?.password = nil
-            setup.authenticationData = data
-            if let userName { setup.userName = userName }
-            connection.enter(setup)
+            attempt.setup.authenticationData = data
+            if let userName { attempt.setup.userName = userName }
+            attempt.enter()
         case .continueAuthentication(let data):
             guard let method = method else {
                 // MQTT-4.12.0-6: no AUTH to a client that named no method.

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 /// A connection's state for the ACL, the publish limits and the hooks, allocated only when one of them is
@@ -9,11 +10,8 @@ final class ConnectionGuards {
     var access: ConnectionAccess?
     /// Set when a publish rate or bandwidth limit is configured.
     var publishQuota: PublishQuota?
-    /// The hook call the connection waits for (see `runHook`), its deadline and its task.
-    var pendingHook: UInt64?
-    var hookSerial: UInt64 = 0
-    var hookTask: Task<Void, Never>?
-    var hookTimeout: Scheduled<Void>?
+    /// Made when the connection first calls a hook.
+    var hookCalls: HookCalls?
     var refusedMessages = 0
     var nextRefusalLog = NIODeadline.uptimeNanoseconds(0)
 }
@@ -23,6 +21,14 @@ extension ConnectionHandler {
         if let guards { return guards }
         let made = ConnectionGuards()
         guards = made
+        return made
+    }
+
+    var hookCalls: HookCalls {
+        let guards = guardState
+        if let calls = guards.hookCalls { return calls }
+        let made = HookCalls(connection: self)
+        guards.hookCalls = made
         return made
     }
 
@@ -39,5 +45,16 @@ extension ConnectionHandler {
     /// Whether an ACL applies to this connection.
     var hasAccessRules: Bool {
         guards?.access != nil
+    }
+
+    /// Logs a refused message or subscription: at most one line per connection every ten seconds, so that a
+    /// client cannot flood the log.
+    func logRefusal(_ why: String, topic: String) {
+        let guards = guardState
+        guards.refusedMessages += 1
+        let now = NIODeadline.now()
+        guard now >= guards.nextRefusalLog else { return }
+        guards.nextRefusalLog = now + .seconds(10)
+        logger.warning("message refused", metadata: ["reason": "\(why)", "topic": "\(topic)", "refused-so-far": "\(guards.refusedMessages)"])
     }
 }

@@ -4,13 +4,11 @@ import NIOCore
 /// What the broker sends a client: gathered in one buffer per read burst, large payloads written by reference,
 /// and flushed once by `BrokerLoop.flush`.
 extension ConnectionHandler {
-    /// Appends `packet` to this burst's output, without the diagnostics the client does not want or has no room for.
+    /// Appends `packet` to this burst's output, shaped for the client by its `writer`.
     func send(_ packet: Packet) {
         guard state != .closed else { return }
         var packet = packet
-        if version == .v5 {
-            packet.fitDiagnostics(problemInformation: problemInformation, maximumSize: clientMaximumPacketSize, version: version)
-        }
+        if version == .v5 { writer.fit(&packet) }
         if output == nil { output = loop.outputBuffers.take() }
         do {
             try packet.write(to: &output!, version: version)
@@ -21,6 +19,23 @@ extension ConnectionHandler {
         markDirty()
     }
 
+    /// Sends `packet` once every change recorded so far on this loop is committed (with `Durability.everyAck`),
+    /// and after any acknowledgement already waiting, so that acknowledgements keep their order (MQTT-4.6.0-2);
+    /// while flow control slows the client, once it is relieved.
+    func sendDurably(_ packet: Packet) {
+        if pressure?.congestedSession != nil, CongestionWait.withhold(packet, on: self) { return }
+        guard let storeChanges = loop.storeChanges, storeChanges.holdsAcknowledgements else {
+            send(packet)
+            return
+        }
+        switch acknowledgements.admit(packet, ticket: storeChanges.currentTicket, committed: storeChanges.committedTicket) {
+        case .pass:
+            send(packet)
+        case .held(let startsWaiting):
+            if startsWaiting { storeChanges.wait(self) }
+        }
+    }
+
     func sendPublish(_ delivery: Delivery, packetIdentifier: UInt16?, duplicate: Bool, now: NIODeadline) {
         if let guards, guards.access?.mayReceive(delivery.message.topic) == false {
             // Every delivery, retained and queued ones included, passes the client's read rules; a withheld
@@ -28,27 +43,7 @@ extension ConnectionHandler {
             if let packetIdentifier { session?.inflight.removeValue(forKey: packetIdentifier) }
             return
         }
-        var properties: Properties = []
-        var topic = delivery.message.topic
-        var newAlias: UInt16?
-        if version == .v5 {
-            properties = delivery.message.forwardedProperties(at: now)
-            for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
-            switch outgoingAliases?.resolve(topic) {
-            case .known(let alias):
-                properties.append(.topicAlias(alias))
-                topic = ""
-            case .assign(let alias):
-                properties.append(.topicAlias(alias))
-                newAlias = alias
-            case .topicOnly, nil:
-                break
-            }
-        }
-        let packet = Packet.publish(PublishPacket(
-            topic: topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
-            duplicate: duplicate, packetIdentifier: packetIdentifier, properties: properties))
-        if clientMaximumPacketSize != .max && packet.encodedSize(version: version) > clientMaximumPacketSize {
+        guard let packet = writer.publish(delivery, packetIdentifier: packetIdentifier, duplicate: duplicate, now: now, version: version) else {
             // MQTT-3.1.2-25: the message is discarded for this client as if it had been delivered.
             if let session {
                 if let packetIdentifier {
@@ -62,8 +57,6 @@ extension ConnectionHandler {
             return
         }
         loop.counters.messagesSent &+= 1
-        // The mapping holds from the PUBLISH that announces it, so only once that PUBLISH goes out.
-        if let newAlias { outgoingAliases?.commit(delivery.message.topic, alias: newAlias) }
         guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, isAwake,
             case .publish(let publish) = packet
         else {

@@ -11,11 +11,14 @@ import StarlingWebSocket
 /// Everything here runs on the channel's event loop. Output is gathered in one buffer and flushed once per
 /// read burst (or per batch of deliveries from other loops) by `BrokerLoop.flush`.
 ///
-/// The protocol's rules are values it asks (`ConnectionStateMachine`, `Connection/Rules`); what stays here, in
-/// this file and its extensions by concern, is I/O and the steps that wait for something (a session claim, the
-/// authenticator, a hook, the store, a congested subscriber) and then act on the connection. They share the
-/// connection's fields, and an idle connection keeps this one object: a second object per connection for them
-/// would cost every idle connection its header and a pointer.
+/// This type is the connection's I/O: channel events, decoding, pausing and resuming reads, output and its
+/// flush, closing, its deadlines (`+Idleness`) and handing an idle socket over (`+Hibernation`). What a packet
+/// means is decided elsewhere: the protocol's rules are values it asks (`ConnectionStateMachine`,
+/// `Connection/Rules`), and each packet's procedure is a type of its own in `Connection/Inbound`
+/// (`ConnectAttempt`, `PublishReception`, `SubscriptionRequest`), which drives the connection through
+/// `send`, `sendDurably`, `pause`, `resume` and `disconnect`. The per-connection state those procedures read
+/// stays in this object: an idle connection keeps only this object and its session, and a second object per
+/// connection would cost every idle connection its header and a pointer.
 final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // Sendable proof: the handler is reachable from other threads only through its session, whose owner checks
     // the session's home loop first (see `Session`), and through tasks scheduled onto `loop.eventLoop`; all of
@@ -48,8 +51,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// hold more than that for it.
     var outputBlocked = false
     @exclusivity(unchecked) private var processing = false
-    /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
-    @exclusivity(unchecked) var problemInformation = true
     /// Set once the connect timeout runs and the connection is registered, whichever of `handlerAdded` and
     /// `channelActive` sees the channel active first.
     private var activated = false
@@ -81,10 +82,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var registryPosition = -1
     /// 5.0: the topic aliases the client set. Passed `inout` for every PUBLISH, hence unchecked (see above).
     @exclusivity(unchecked) var topicAliases = IncomingTopicAliases()
-    /// 5.0: the aliases the broker uses for topics it sends, when the client accepts any (MQTT-3.1.2-26, -27).
-    @exclusivity(unchecked) var outgoingAliases: OutgoingTopicAliases?
-    /// 5.0: the client's Maximum Packet Size; larger messages are not sent to it (MQTT-3.1.2-25).
-    @exclusivity(unchecked) var clientMaximumPacketSize = Int.max
+    /// How deliveries and answers are shaped for this client (topic aliases, its Maximum Packet Size).
+    @exclusivity(unchecked) var writer = PublishWriter()
     private let peer: PeerAddress?
     var remoteAddress: SocketAddress? { peer?.socketAddress }
     let connectionNumber: UInt64
@@ -261,6 +260,24 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if !processing { loop.flush() }
     }
 
+    /// Runs `step`, the answer to an asynchronous call the connection paused for, and reads on unless the step
+    /// waits for something else. The step runs even when the connection has ended meanwhile: a PUBLISH it sent
+    /// is still routed.
+    func continueAfterPause(_ step: () -> Void) {
+        guard state != .closed && state != .takenOver else {
+            step()
+            loop.flush()
+            return
+        }
+        paused = false
+        step()
+        if !paused {
+            paused = true
+            resume()
+        }
+        loop.flush()
+    }
+
     /// Reads from the socket unless decoding is paused, the client is not reading what it is sent, or it is
     /// held back by flow control.
     func updateReading() {
@@ -329,7 +346,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func endConnection() {
         guard state != .closed else { return }
         drainTimeout?.cancel()
-        stopWaiting()
+        CongestionWait.cancel(self)
         pressure = nil
         loop.deadlineWheel.remove(self)
         authentication?.cancel()
@@ -342,7 +359,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if previous.countsAsConnection { core.connectionCount.wrappingDecrement(ordering: .relaxed) }
         output = nil
         if previous == .connected, let session {
-            sessionEnded(session)
+            SessionAttachment.detach(session, from: self)
         } else if let session, session.connection === self {
             // Taken over by a connection that started the session afresh: the ended session must not keep this handler.
             session.connection = nil
@@ -404,6 +421,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     static let lingerTime = TimeAmount.seconds(2)
 
+    /// Answers CONNECT with a refusal and closes (MQTT-3.2.2-6: Session Present 0 on refusals). A 3.1 or 3.1.1
+    /// client refused for something its version has no return code for only sees the connection close.
+    func refuse(_ reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
+        logger.info("connection refused", metadata: ["reason": "\(reason)"])
+        guard let code = version == .v5 ? reason : reason.connectReturnCode?.reasonCode else {
+            close()
+            return
+        }
+        var properties: Properties = []
+        if version == .v5 {
+            properties = extra
+            if let reasonString { properties.append(.reasonString(reasonString)) }
+        }
+        send(.connAck(ConnAckPacket(sessionPresent: false, reasonCode: code, properties: properties)))
+        close()
+    }
+
     func protocolViolation(_ error: MQTTError, connectBytes: ByteBuffer?) {
         logger.info("protocol violation", metadata: ["error": "\(error)", "client": "\(session?.clientIdentifier ?? "")"])
         let level = connectBytes.flatMap { PacketDecoder.protocolLevel(ofConnect: $0) }
@@ -418,57 +452,5 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             break
         }
         closeLingering()
-    }
-
-    // MARK: Packets
-
-    private func handle(_ packet: Packet) {
-        switch machine.dispatch(packet) {
-        case .connected:
-            handleConnected(packet)
-        case .connect:
-            guard case .connect(let connect) = packet else { return }
-            handleConnect(connect)
-        case .authenticationExchange:
-            handleAuthenticating(packet)
-        case .ignore:
-            return
-        case .close:
-            logger.info("first packet was not CONNECT", metadata: ["type": "\(packet.type)"])
-            close()
-        case .disconnect(let reason, let why):
-            disconnect(reason: reason, reasonString: why)
-        }
-    }
-
-    func handleConnected(_ packet: Packet) {
-        guard let session else { return }
-        switch packet {
-        case .publish(let publish):
-            handlePublish(publish, session: session)
-        case .pubAck(let ack):
-            session.acknowledge(ack.packetIdentifier)
-        case .pubRec(let ack):
-            session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
-        case .pubRel(let ack):
-            let known = session.receivedQoS2.remove(ack.packetIdentifier) != nil
-            if known { session.recordReceivedQoS2(ack.packetIdentifier, released: true, in: loop.storeChanges) }
-            sendDurably(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
-        case .pubComp(let ack):
-            session.completed(ack.packetIdentifier)
-        case .subscribe(let subscribe):
-            handleSubscribe(subscribe, session: session)
-        case .unsubscribe(let unsubscribe):
-            handleUnsubscribe(unsubscribe, session: session)
-        case .pingReq:
-            send(.pingResp)
-        case .disconnect(let disconnect):
-            handleDisconnect(disconnect, session: session)
-        case .auth(let auth):
-            handleReauthentication(auth)
-        case .connect, .connAck, .subAck, .unsubAck, .pingResp:
-            // Turned away by the state machine's dispatch.
-            return
-        }
     }
 }

@@ -45,7 +45,7 @@ final class CongestionWaiters: Sendable {
         for (loop, group) in byLoop.values {
             // Always a task, even on this loop: the relief comes in the middle of handling another packet.
             loop.eventLoop.execute {
-                for connection in group { connection.goOn(after: session) }
+                for connection in group { CongestionWait.end(connection, relieved: session) }
                 loop.flush()
             }
         }

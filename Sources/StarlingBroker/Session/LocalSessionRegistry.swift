@@ -92,7 +92,7 @@ final class LocalSessionRegistry: SessionRegistry {
             // A session that ends with its connection (3.1.1 Clean Session 1, 5.0 expiry 0) is not resumed by
             // the connection that takes it over, even without Clean Start (MQTT-3.1.2-6, MQTT-3.2.2-3).
             let resume = resume && previous.expiryInterval > 0
-            previous.connection?.takeOver(resuming: resume)
+            if let connection = previous.connection { SessionAttachment.takeOver(from: connection, resuming: resume) }
             guard previous.isAlive else { return false }
             guard resume else {
                 self.end(previous, loop: previousLoop)

@@ -71,7 +71,7 @@ extension Session {
         acknowledgedWhileCongested = false
         scheduleCongestionCheck(loop: loop)
         // Its client must not wait for another session while others may wait for this one.
-        connection?.stopWaitingAsCongested()
+        if let connection { CongestionWait.endAsCongested(connection) }
     }
 
     private func scheduleCongestionCheck(loop: BrokerLoop) {

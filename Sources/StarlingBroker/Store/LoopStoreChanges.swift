@@ -55,7 +55,7 @@ final class LoopStoreChanges {
         guard !waiting.isEmpty else { return }
         let connections = waiting
         waiting.removeAll(keepingCapacity: true)
-        for connection in connections { connection.releaseAcknowledgements(through: committedTicket, failed: failed) }
+        for connection in connections { AcknowledgementRelease.release(through: committedTicket, failed: failed, on: connection) }
         loop.flush()
     }
 
