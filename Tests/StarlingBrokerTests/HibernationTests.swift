@@ -179,6 +179,39 @@ struct HibernationTests {
         }
     }
 
+    /// A DISCONNECT is read where the connection sleeps: it ends without waking, and its will is discarded
+    /// (MQTT-3.14.4-3); a 5.0 DISCONNECT's new Session Expiry Interval is kept.
+    @Test func aDisconnectEndsAHibernatingConnectionWithoutWakingIt() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let (watcher, leaver) = try await Self.watcherAndLeaver(broker)
+            let wakes = try await broker.wakes()
+            try await leaver.send(.disconnect(DisconnectPacket()))
+            try await leaver.expectClosed()
+            #expect(try await broker.wakes() == wakes)
+            let marker = try await broker.client("marker")
+            try await marker.publish("will/marker", "after")
+            #expect(try await watcher.expectPublish().topic == "will/marker")
+        }
+    }
+
+    /// MQTT-3.14.2-2, read where the connection sleeps: a session that was to end with the connection cannot be
+    /// given an expiry by DISCONNECT; the answer goes out without waking it.
+    @Test func aDisconnectBreakingARuleIsAnsweredWithoutWaking() async throws {
+        try await TestBroker.with(Self.hibernating()) { broker in
+            let (client, _) = try await broker.connect("five", version: .v5, properties: [.sessionExpiryInterval(0)])
+            try await broker.waitForHibernating(1)
+            let wakes = try await broker.wakes()
+            try await client.send(.disconnect(DisconnectPacket(reasonCode: .normalDisconnection, properties: [.sessionExpiryInterval(60)])))
+            guard case .disconnect(let answer) = try await client.nextPacket() else {
+                Issue.record("no DISCONNECT")
+                return
+            }
+            #expect(answer.reasonCode == .protocolError)
+            try await client.expectClosed()
+            #expect(try await broker.wakes() == wakes)
+        }
+    }
+
     /// A subscriber to `will/#` and a client with a will on `will/gone`, both hibernating.
     private static func watcherAndLeaver(_ broker: TestBroker) async throws -> (watcher: RawClient, leaver: RawClient) {
         let watcher = try await broker.client("watcher")

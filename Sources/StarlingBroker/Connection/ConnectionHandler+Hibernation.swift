@@ -49,7 +49,7 @@ extension ConnectionHandler: RemovableChannelHandler {
         wake()
     }
 
-    /// PUBACK, PUBREC and PUBCOMP packets the watcher read from the sleeping socket (`token`), handled as if a
+    /// PUBACK, PUBREC, PUBCOMP and DISCONNECT packets the watcher read from the sleeping socket (`token`), handled as if a
     /// channel had read them; the connection stays asleep. Handled even if it has woken since: the bytes are gone
     /// from the socket.
     func receivedWhileAsleep(_ acknowledgements: ByteBuffer, token: UInt64) {

@@ -234,6 +234,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let packet else { break }
             handle(packet)
         }
+        if paused { updateReading() }
         // An idle connection must not pin the read buffer: drop it once it is consumed.
         if let buffer = inbound {
             if buffer.readableBytes == 0 {
@@ -249,7 +250,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func pause() {
         guard !paused else { return }
         paused = true
-        updateReading()
+        // Within a read burst the decoding loop stops by itself, and a step answered within it (a session claimed
+        // on this loop, as most are) resumes before the burst ends: the socket stops being read, at the cost of
+        // two system calls, only when the pause outlasts the burst (see `processInbound`).
+        if !processing { updateReading() }
     }
 
     func resume() {

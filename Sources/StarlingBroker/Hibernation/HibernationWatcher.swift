@@ -123,8 +123,8 @@ final class HibernationWatcher: Sendable {
 
     /// What the watcher made of a stirred socket.
     private enum Stir {
-        /// Keep-alive pings, answered, and PUBACK, PUBREC and PUBCOMP packets, read for the connection to handle
-        /// where it sleeps.
+        /// Keep-alive pings, answered, and PUBACK, PUBREC, PUBCOMP and DISCONNECT packets, read for the
+        /// connection to handle where it sleeps.
         case answered(pings: Int, acknowledgements: ByteBuffer?, ConnectionHandler)
         /// Anything else: the connection wakes to read it.
         case wake(ConnectionHandler)
@@ -136,8 +136,9 @@ final class HibernationWatcher: Sendable {
     /// What a hibernating connection is sent most — keep-alive pings, and the acknowledgements of messages written
     /// straight to its socket — is taken without waking it: pings are answered here (the socket is idle, so two
     /// bytes in come with room for two bytes out) and acknowledgements go to the connection, to be handled on
-    /// its loop. A hang-up with nothing unread ends the connection without waking it, as a crowd of clients
-    /// leaving at once would otherwise wake every one of them. Anything else — or anything unexpected — wakes
+    /// its loop. A DISCONNECT goes to the connection the same way, and a hang-up with nothing unread ends the
+    /// connection without waking it, as a crowd of clients leaving at once would otherwise wake every one of
+    /// them. Anything else — or anything unexpected — wakes
     /// it. The lock is held throughout, so the connection cannot take its socket back while an answer is being
     /// written.
     private func stirred(_ token: UInt64) {
@@ -157,7 +158,7 @@ final class HibernationWatcher: Sendable {
                 if acknowledgementBytes > 0 {
                     var bytes = Self.allocator.buffer(capacity: acknowledgementBytes)
                     Self.forEachPacket(buffer, count: peeked) { range in
-                        if Self.isAcknowledgement(buffer[range.lowerBound]) { bytes.writeBytes(UnsafeBufferPointer(rebasing: buffer[range])) }
+                        if Self.isReadAsleep(buffer[range.lowerBound]) { bytes.writeBytes(UnsafeBufferPointer(rebasing: buffer[range])) }
                     }
                     acknowledgements = bytes
                 }
@@ -210,7 +211,7 @@ final class HibernationWatcher: Sendable {
         let end = forEachPacket(buffer, count: count) { range in
             switch buffer[range.lowerBound] {
             case 0xC0 where range.count == 2: pings += 1
-            case let header where isAcknowledgement(header): acknowledgementBytes += range.count
+            case let header where isReadAsleep(header): acknowledgementBytes += range.count
             default: whole = false
             }
         }
@@ -218,10 +219,11 @@ final class HibernationWatcher: Sendable {
         return (pings, acknowledgementBytes)
     }
 
-    /// PUBACK, PUBREC and PUBCOMP: what a subscriber sends back for the QoS 1 and 2 messages written to it. The
-    /// broker's answer to a PUBREC, PUBREL, goes straight to the socket like any other output.
-    private static func isAcknowledgement(_ header: UInt8) -> Bool {
-        header == 0x40 || header == 0x50 || header == 0x70
+    /// PUBACK, PUBREC and PUBCOMP, what a subscriber sends back for the QoS 1 and 2 messages written to it (the
+    /// broker's answer to a PUBREC, PUBREL, goes straight to the socket like any other output), and DISCONNECT,
+    /// which ends the connection where it sleeps: a crowd leaving at once wakes none of its connections.
+    private static func isReadAsleep(_ header: UInt8) -> Bool {
+        header == 0x40 || header == 0x50 || header == 0x70 || header == 0xE0
     }
 
     /// Calls `body` with the range of each whole packet with a one-byte remaining length at the start of the
