@@ -9,12 +9,35 @@ import Darwin
 #endif
 
 /// The descriptor of a SwiftNIO socket channel, which SwiftNIO keeps to itself: read through reflection so that
-/// a hibernating connection can keep its socket while its channel goes. Nil for any other kind of channel, or if
-/// a SwiftNIO release stores it differently; connections then stay awake, as they would with hibernation off.
+/// a hibernating connection can keep its socket while its channel goes (on Linux, reflection only until
+/// `DescriptorLayout` has learned where the class keeps it). Nil for any other kind of channel, or if a SwiftNIO
+/// release stores it differently; connections then stay awake, as they would with hibernation off.
 enum SocketDescriptor {
     static func of(_ channel: any Channel) -> CInt? {
-        guard let socket = storedProperty("socket", of: channel) else { return nil }
-        return storedProperty("descriptor", of: socket) as? CInt
+        #if os(Linux)
+        let channelClass = ObjectIdentifier(type(of: channel))
+        let known = DescriptorLayout.knowledge.withLock { $0[channelClass] }
+        if case .learned(let layout) = known { return layout.descriptor(of: channel) }
+        #endif
+        guard let socket = storedProperty("socket", of: channel),
+            let descriptor = storedProperty("descriptor", of: socket) as? CInt
+        else { return nil }
+        #if os(Linux)
+        if type(of: socket) is AnyClass {
+            let socketObject = socket as AnyObject
+            DescriptorLayout.knowledge.withLock { knowledge in
+                let candidates: DescriptorLayout.Candidates
+                switch knowledge[channelClass] {
+                case .learned, .unplaceable: return
+                case .learning(let known): candidates = known
+                case nil: candidates = DescriptorLayout.Candidates()
+                }
+                knowledge[channelClass] = candidates.observing(
+                    channel: channel as AnyObject, socket: socketObject, descriptor: descriptor)
+            }
+        }
+        #endif
+        return descriptor
     }
 
     /// A second descriptor for the same socket, closed on exec; nil if none could be made.
