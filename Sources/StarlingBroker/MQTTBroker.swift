@@ -105,17 +105,29 @@ public final class MQTTBroker: Service, Sendable {
             }
         }
         var addresses: [SocketAddress] = []
+        let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
+            low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes)
         for listener in configuration.listeners {
             let pipeline = try ListenerPipeline(listener: listener, core: core)
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                // Each channel keeps its last receive buffer for the next read: small at first, so that an idle
-                // connection holds little; it grows with the connection's traffic.
-                .childChannelOption(.recvAllocator, value: CompactRecvByteBufferAllocator.broker)
-                .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes))
-                .childChannelInitializer { channel in pipeline.initialize(channel) }
+                // Set here rather than as the bootstrap's child options, which are applied through a chain of
+                // futures: a few allocations and callbacks per connection, on the path a connection storm takes.
+                .childChannelInitializer { channel in
+                    do {
+                        if let options = channel.syncOptions {
+                            try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+                            // Each channel keeps its last receive buffer for the next read: small at first, so
+                            // that an idle connection holds little; it grows with the connection's traffic.
+                            try options.setOption(.recvAllocator, value: CompactRecvByteBufferAllocator.broker)
+                            try options.setOption(.writeBufferWaterMark, value: waterMark)
+                        }
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                    return pipeline.initialize(channel)
+                }
             let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
             serverChannels.withLockedValue { $0.append(channel) }
             if let address = channel.localAddress {
