@@ -131,6 +131,12 @@ extension ClientCore {
             if !listener.yield(message) { lagging = laggingStreams.insert(listener.id).inserted || lagging }
             delivered = true
         }
+        if !delivered {
+            for live in liveSubscriptions.values where live.receivesUnclaimed {
+                if !live.sink.yield(message) { lagging = laggingStreams.insert(live.sink.id).inserted || lagging }
+                delivered = true
+            }
+        }
         if lagging { updateReading() }
         if !delivered {
             logger.warning("message matches no subscription stream and no listener; dropped", metadata: ["topic": "\(message.topic)"])
@@ -146,9 +152,13 @@ extension ClientCore {
             for (filter, record) in session.subscriptions where record.identifierSent && identifiers.contains(record.owner) {
                 filters.insert(filter)
             }
-            if !filters.isEmpty {
-                return liveSubscriptions.compactMap { owner, live in live.rawFilters.contains(where: filters.contains) ? owner : nil }
+            // An identifier can also be a resumed session's, sent by an earlier run of the client for a subscription
+            // this run does not know: a stream whose filters do not match the topic is not the one it names.
+            let named = liveSubscriptions.compactMap { owner, live in
+                live.rawFilters.contains(where: filters.contains) && live.filters.contains { $0.matches(message.topic) }
+                    ? owner : nil
             }
+            if !named.isEmpty { return named }
         }
         return liveSubscriptions.compactMap { owner, live in live.filters.contains { $0.matches(message.topic) } ? owner : nil }
     }

@@ -4,7 +4,7 @@ extension ClientCore {
     /// Registers a subscription stream and queues its SUBSCRIBE. The stream receives messages from now on,
     /// so nothing that arrives between SUBSCRIBE and SUBACK (retained messages, say) is missed.
     func subscribe(
-        _ subscriptions: [SubscribePacket.Subscription], properties: Properties,
+        _ subscriptions: [SubscribePacket.Subscription], properties: Properties, receivesUnclaimed: Bool = false,
         sink: MessageSink, promise: EventLoopPromise<SubscriptionAck>
     ) {
         if case .shutDown(let error) = state {
@@ -28,7 +28,7 @@ extension ClientCore {
         let owner = nextSubscriptionIdentifier
         // Subscription identifiers run from 1 to 268,435,455 (3.8.2.1.2).
         nextSubscriptionIdentifier = nextSubscriptionIdentifier == 268_435_455 ? 1 : nextSubscriptionIdentifier + 1
-        liveSubscriptions[owner] = LiveSubscription(filters: filters, sink: sink)
+        liveSubscriptions[owner] = LiveSubscription(filters: filters, sink: sink, receivesUnclaimed: receivesUnclaimed)
         var properties = properties
         properties.remove(.subscriptionIdentifier)
         let packet = SubscribePacket(packetIdentifier: 1, subscriptions: subscriptions, properties: properties)

@@ -41,6 +41,9 @@ final class ClientCore {
     struct LiveSubscription {
         let filters: [TopicFilter]
         let sink: MessageSink
+        /// Also receives the messages that no stream's filters claim: those of subscriptions a resumed session
+        /// kept from an earlier connection.
+        var receivesUnclaimed = false
         var rawFilters: [String] { filters.map(\.rawValue) }
     }
 

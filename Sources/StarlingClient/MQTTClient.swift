@@ -247,11 +247,21 @@ public final class MQTTClient: Sendable {
 
     /// Registers a subscription without waiting: made before connecting, it cannot miss the messages the broker
     /// sends for it right after CONNACK (from a resumed session, for instance).
-    public func makeSubscription(to subscriptions: [SubscribePacket.Subscription], properties: Properties = []) -> PendingSubscription {
+    ///
+    /// With `receivingUnclaimed`, the stream also receives every message that no subscription stream's filters
+    /// and no `messages()` stream claim: those of the subscriptions a resumed session kept from an earlier
+    /// connection, which the client would otherwise drop. A command-line subscriber prints them, as
+    /// mosquitto_sub does.
+    public func makeSubscription(
+        to subscriptions: [SubscribePacket.Subscription], properties: Properties = [], receivingUnclaimed: Bool = false
+    ) -> PendingSubscription {
         let (stream, sink) = MQTTMessageStream.make(core: core, limit: configuration.messageBufferLimit)
         let promise = eventLoop.makePromise(of: ClientCore.SubscriptionAck.self)
         let core = self.core
-        core.eventLoop.execute { core.value.subscribe(subscriptions, properties: properties, sink: sink, promise: promise) }
+        core.eventLoop.execute {
+            core.value.subscribe(
+                subscriptions, properties: properties, receivesUnclaimed: receivingUnclaimed, sink: sink, promise: promise)
+        }
         return PendingSubscription(
             client: self, filters: subscriptions.map(\.topicFilter), stream: stream, acknowledgement: promise.futureResult)
     }

@@ -110,7 +110,10 @@ struct SubCommand: AsyncParsableCommand {
         // Registered before connecting, so that what a kept session delivers right after CONNACK is printed too.
         let pending = topics.isEmpty
             ? nil
-            : client.makeSubscription(to: topics.map { .init(topicFilter: $0, options: options) }, properties: properties[.subscribe])
+            // What a kept session's earlier subscriptions bring is printed too, as mosquitto_sub prints it.
+            : client.makeSubscription(
+                to: topics.map { .init(topicFilter: $0, options: options) }, properties: properties[.subscribe],
+                receivingUnclaimed: true)
 
         let timedOut: Bool
         do {

@@ -89,3 +89,40 @@ struct MQTT5FeatureTests {
         }
     }
 }
+
+extension MQTT5FeatureTests {
+    /// A resumed session's messages carry the Subscription Identifiers an earlier run of the client chose, which
+    /// this run may have given to another subscription: that stream must not receive them.
+    @Test(arguments: BrokerKind.available)
+    func anEarlierRunsSubscriptionIdentifierDoesNotReachAnotherStream(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker in
+            var configuration = try MQTTClientConfiguration(url: broker.url, clientIdentifier: "identifier-reuse")
+            configuration.cleanStart = false
+            configuration.sessionExpiryInterval = 300
+            try await withMQTTClient(configuration: configuration) { earlier in
+                // Kept until the client has gone: a subscription let go of is unsubscribed.
+                let kept = try await earlier.subscribe(to: "earlier/x", qos: .atLeastOnce)
+                await earlier.disconnect()
+                withExtendedLifetime(kept) {}
+            }
+            try await withMQTTClient(url: broker.url) { publisher in
+                try await publisher.publish(topic: "earlier/x", payload: "while away", qos: .atLeastOnce)
+            }
+            let later = MQTTClient(configuration: configuration)
+            let everything = later.messages()
+            // The first subscription of this run: the same identifier as the earlier run's first.
+            let pending = later.makeSubscription(to: [.init(topicFilter: "later/y", options: .init(qos: .atLeastOnce))])
+            try await withThrowingTaskGroup { group in
+                group.addTask { try await later.run() }
+                let subscription = try await pending.acknowledged()
+                var all = everything.makeAsyncIterator()
+                #expect(try await all.next()?.topic == "earlier/x")
+                try await later.publish(topic: "later/y", payload: "now", qos: .atLeastOnce)
+                var mine = subscription.makeAsyncIterator()
+                #expect(try await mine.next()?.topic == "later/y")
+                await later.disconnect()
+                try await group.waitForAll()
+            }
+        }
+    }
+}

@@ -73,6 +73,21 @@ struct CommandLineTests {
         }
     }
 
+    /// A kept session brings back its earlier subscriptions' messages; they are printed whatever `-t` says now.
+    @Test(arguments: ["311", "5"])
+    func aResumedSessionsMessagesArePrinted(version: String) async throws {
+        try await withMosquitto { broker in
+            let session = ["-c", "-i", "kept-\(version)", "-q", "1", "-V", version]
+            let subscribed = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "kept/x", "-E"])
+            #expect(subscribed.status == 0, "\(subscribed.errors)")
+            let published = try await Self.run(["pub"] + Self.broker(broker) + ["-t", "kept/x", "-m", "while away", "-q", "1"])
+            #expect(published.status == 0, "\(published.errors)")
+            let received = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "kept/y", "-v", "-C", "1", "-W", "10"])
+            #expect(received.status == 0, "\(received.errors)")
+            #expect(received.output == "kept/x while away\n")
+        }
+    }
+
     @Test func timeoutExitsWith27() async throws {
         try await withMosquitto { broker in
             let started = ContinuousClock.now
