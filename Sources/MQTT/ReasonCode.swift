@@ -123,8 +123,12 @@ public struct ReasonCode: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     /// The code in hexadecimal and its name in the specification: "0x87 Not authorized".
     public var description: String {
-        let hex = "0x" + (rawValue < 0x10 ? "0" : "") + String(rawValue, radix: 16, uppercase: true)
-        return "\(hex) \(Self.names[rawValue] ?? "Unknown")"
+        "\(hexadecimal) \(Self.names[rawValue] ?? "Unknown")"
+    }
+
+    /// The code in hexadecimal, as the specification writes it: "0x87".
+    public var hexadecimal: String {
+        "0x" + (rawValue < 0x10 ? "0" : "") + String(rawValue, radix: 16, uppercase: true)
     }
 
     /// The reason code a SUBACK carries to grant `qos`.

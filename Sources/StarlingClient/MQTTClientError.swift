@@ -61,6 +61,8 @@ public struct MQTTClientError: Error, CustomStringConvertible {
     public var reasonString: String?
     /// The error underneath, such as a system or TLS error.
     public var underlying: (any Error)?
+    /// Whether `message` already says the reason code, in the words of the protocol version that sent it.
+    var messageNamesReasonCode = false
 
     /// An error of kind `code`, described by `message`, with what the broker said about it, if anything.
     public init(
@@ -78,7 +80,7 @@ public struct MQTTClientError: Error, CustomStringConvertible {
     /// The message followed by the reason code, the reason string and the underlying error, where there are any.
     public var description: String {
         var text = message
-        if let reasonCode { text += " (reason code \(reasonCode))" }
+        if let reasonCode, !messageNamesReasonCode { text += " (reason code \(reasonCode))" }
         if let reasonString, !reasonString.isEmpty { text += ": \(reasonString)" }
         if let underlying { text += ": \(Self.describe(underlying))" }
         return text
@@ -103,15 +105,20 @@ public struct MQTTClientError: Error, CustomStringConvertible {
 
 extension MQTTClientError {
     static func refused(_ connAck: ConnAckPacket, version: ProtocolVersion) -> MQTTClientError {
+        // Each version's own words: 3.1.1's return codes are not 5.0's reason codes (5 is "not authorized" there).
+        let code = connAck.reasonCode
         let meaning: String
         if version == .v5 {
-            meaning = ReasonCode.names[connAck.reasonCode.rawValue] ?? "unknown reason"
+            meaning = "\(ReasonCode.names[code.rawValue] ?? "unknown reason") (reason code \(code.hexadecimal))"
         } else {
-            meaning = ConnectReturnCode(rawValue: connAck.reasonCode.rawValue).map(\.meaning) ?? "unknown return code"
+            let name = ConnectReturnCode(rawValue: code.rawValue).map(\.meaning) ?? "unknown return code"
+            meaning = "\(name) (return code \(code.rawValue))"
         }
-        return MQTTClientError(
-            .connectionRefused, "connection refused by the broker: \(meaning)", reasonCode: connAck.reasonCode,
+        var error = MQTTClientError(
+            .connectionRefused, "connection refused by the broker: \(meaning)", reasonCode: code,
             reasonString: connAck.properties.reasonString)
+        error.messageNamesReasonCode = true
+        return error
     }
 
     static func disconnected(_ packet: DisconnectPacket) -> MQTTClientError {
