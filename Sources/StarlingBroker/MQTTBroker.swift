@@ -128,7 +128,12 @@ public final class MQTTBroker: Service, Sendable {
                     }
                     return pipeline.initialize(channel)
                 }
-            let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+            let channel: any Channel
+            do {
+                channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+            } catch {
+                throw ListenerBindError(listener: listener.url(port: listener.port), underlying: error)
+            }
             serverChannels.withLockedValue { $0.append(channel) }
             if let address = channel.localAddress {
                 addresses.append(address)
@@ -257,8 +262,9 @@ public final class MQTTBroker: Service, Sendable {
     }
 }
 
-/// Misuse of the `MQTTBroker` API. Failures to start — a listener that cannot be bound, a TLS configuration
-/// NIOSSL refuses, a store that cannot be loaded — throw the underlying library's error from `run()` instead.
+/// Misuse of the `MQTTBroker` API. Failures to start throw from `run()`: `ListenerBindError` for a listener that
+/// cannot be bound; the underlying library's error for a TLS configuration NIOSSL refuses or a store that cannot
+/// be loaded.
 public enum BrokerError: Error, Sendable, Hashable {
     /// A channel given to `handle(_:)` runs on an event loop outside the broker's group.
     case foreignEventLoop

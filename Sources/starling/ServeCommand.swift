@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -254,7 +255,10 @@ struct ServeCommand: AsyncParsableCommand {
         var store: (any BrokerStore)?
         if !settings.memory {
             let dataDir = settings.dataDirectory
-            let path = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
+            let relative = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
+            // Said in full at start: a relative data directory is relative to wherever the broker was started.
+            let path = relative.hasPrefix("/")
+                ? relative : URL(fileURLWithPath: relative).standardizedFileURL.path
             do {
                 store = try await SQLiteBrokerStore.open(path: path, logger: logger)
             } catch {
@@ -263,7 +267,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.durability = settings.durabilityMode == "periodic"
                 ? .periodic(.milliseconds(Int64(settings.durabilityInterval))) : .everyAck
-            logger.notice("persistence", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
+            logger.notice("store", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
         let broker = MQTTBroker(

@@ -88,6 +88,22 @@ struct CommandLineTests {
         }
     }
 
+    /// A port another program holds is named with its listener; the store's full path is said at start, even
+    /// when the data directory is relative (it is relative to where the broker was started).
+    @Test func aPortInUseIsNamedAndTheStorePathIsSaidInFull() async throws {
+        try await withMosquitto { broker in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("starling-cwd-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let process = try ChildProcess(
+                "/usr/bin/env", ["-C", folder, Self.executable, "serve", "--host", "127.0.0.1", "--port", "\(broker.port)"])
+            let outcome = await Self.finish(process)
+            #expect(outcome.status == 1)
+            #expect(outcome.errors.contains("path=\(folder)/data/starling.db"), "\(outcome.errors)")
+            #expect(outcome.errors.hasSuffix("Error: cannot listen on mqtt://127.0.0.1:\(broker.port): Address already in use\n"), "\(outcome.errors)")
+        }
+    }
+
     @Test func timeoutExitsWith27() async throws {
         try await withMosquitto { broker in
             let started = ContinuousClock.now
