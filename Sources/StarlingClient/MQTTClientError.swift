@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -97,6 +98,8 @@ public struct MQTTClientError: Error, CustomStringConvertible {
             return "\(error)"
         case let error as MQTTClientError:
             return error.description
+        case let error as NIOSSLError:
+            return describe(tls: error)
         default:
             return "\(error)"
         }
@@ -104,6 +107,16 @@ public struct MQTTClientError: Error, CustomStringConvertible {
 }
 
 extension MQTTClientError {
+    /// A TLS failure in a person's words, with the library's own kept in parentheses.
+    private static func describe(tls error: NIOSSLError) -> String {
+        let detail = "\(error)"
+        if detail.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the broker's certificate is not trusted (certificate verify failed); give its authority with --cafile"
+        }
+        if case .handshakeFailed = error { return "the TLS handshake with the broker failed (\(detail))" }
+        return "TLS error (\(detail))"
+    }
+
     static func refused(_ connAck: ConnAckPacket, version: ProtocolVersion) -> MQTTClientError {
         // Each version's own words: 3.1.1's return codes are not 5.0's reason codes (5 is "not authorized" there).
         let code = connAck.reasonCode

@@ -86,6 +86,9 @@ struct TransportTests {
             }
             #expect(error?.code == .connectFailed)
             #expect(error?.underlying is NIOSSLError)
+            #expect(error.map { "\($0)" }?.hasSuffix(
+                ": the broker's certificate is not trusted (certificate verify failed); give its authority with --cafile") == true,
+                "\(String(describing: error))")
         }
     }
 }
