@@ -17,6 +17,14 @@ public struct PacketDecoder: Sendable {
         self.options = options
     }
 
+    /// The size of the packet at the front of `buffer`, fixed header included, once that header is there; nil
+    /// before, and for a packet larger than allowed (`decode` says so).
+    public func packetSize(atFrontOf buffer: ByteBuffer) -> Int? {
+        guard case .header(_, let remainingLength, let headerSize)? = try? buffer.peekFixedHeader() else { return nil }
+        let total = headerSize + remainingLength
+        return total <= options.maximumPacketSize ? total : nil
+    }
+
     /// Decodes one packet from the front of `buffer`, or returns nil (consuming nothing) when more bytes are needed.
     public mutating func decode(buffer: inout ByteBuffer) throws -> Packet? {
         guard case .header(let first, let remainingLength, let headerSize) = try buffer.peekFixedHeader() else { return nil }

@@ -76,7 +76,15 @@ public struct BrokerConfiguration: Sendable, Hashable {
         /// Slowing publishers down to the pace of the subscribers they feed; nil drops messages to a connected
         /// session beyond `maximumQueuedMessages` instead.
         public var flowControl: FlowControl? = FlowControl()
-        /// Bytes waiting in a connection's socket buffer before QoS 0 messages to it are dropped.
+        /// Payload bytes queued for a session, connected or not, as Mosquitto's `max_queued_bytes`; beyond it
+        /// messages to the session are dropped as `MessageDrops.queueBytesFull` (at most 2 GiB; a message larger
+        /// than the limit is still queued when nothing else is). With `flowControl`, publishers
+        /// are slowed once half of it waits, so a subscriber that keeps reading does not reach it. 64 MiB: a
+        /// stalled subscriber costs at most that, while half of it still holds 128 messages of 256 KiB, far more
+        /// than the socket takes at once, so the subscriber's socket never waits for the queue.
+        public var maximumQueuedBytes: Int = 64 << 20
+        /// Bytes written to a connection's socket and not yet sent past which its channel is unwritable: later
+        /// messages wait in its session's queue, and reading from the connection stops until its client reads.
         public var maximumOutboundBytes: Int = 1_048_576
         /// How long a connection may stay unwritable (its reader stalled) before it is closed.
         public var drainTimeout: TimeAmount = .seconds(60)

@@ -14,6 +14,7 @@ extension ServerConfiguration {
         .int("max_packet_size", \.broker.limits.maximumPacketSize, in: 16...268_435_455),
         .int("max_inflight", \.broker.limits.maximumInflight, in: 1...65_535),
         .int("max_queued", \.broker.limits.maximumQueuedMessages, in: 0...10_000_000),
+        .int("max_queued_bytes", \.broker.limits.maximumQueuedBytes, in: 1_024...(1 << 31)),
         .bool("flow_control", \.broker.limits.flowControlEnabled),
         .int("queue_high_water", \.broker.limits.flowControlSettings.highWater, in: 1...10_000_000),
         .int("queue_low_water", \.broker.limits.flowControlSettings.lowWater, in: 0...10_000_000),

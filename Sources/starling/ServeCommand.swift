@@ -43,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Messages queued for a client while it is away, and with --flow-control false while connected (default: \(limits.maximumQueuedMessages)).")
     var maxQueued: Int?
 
+    @Option(name: .long, help: "Payload bytes queued for a client, connected or away, beyond which messages to it are dropped; with flow control its publishers are slowed at half of it (default: \(limits.maximumQueuedBytes)).")
+    var maxQueuedBytes: Int?
+
     @Option(name: .long, help: "Slow publishers down to the pace of the subscribers they feed instead of dropping what they sent: true or false (default: true).")
     var flowControl: Bool?
 
@@ -88,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Topic Alias Maximum announced to 5.0 clients; 0 disables inbound aliases (default: \(limits.topicAliasMaximum)).")
     var topicAliasMaximum: Int?
 
-    @Option(name: .long, help: "Bytes buffered for a client before QoS 0 messages to it are dropped (default: \(limits.maximumOutboundBytes)).")
+    @Option(name: .long, help: "Bytes written to a client and not yet sent beyond which later messages wait in its queue and its socket is not read (default: \(limits.maximumOutboundBytes)).")
     var maxOutboundBytes: Int?
 
     @Option(name: .long, help: "Seconds a connection may go without sending CONNECT (default: 10).")
@@ -174,6 +177,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("max_packet_size", maxPacketSize),
             ("max_inflight", maxInflight),
             ("max_queued", maxQueued),
+            ("max_queued_bytes", maxQueuedBytes),
             ("flow_control", flowControl),
             ("queue_high_water", queueHighWater),
             ("queue_low_water", queueLowWater),

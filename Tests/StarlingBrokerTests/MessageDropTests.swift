@@ -50,23 +50,44 @@ import Testing
         }
     }
 
-    /// QoS 0 to a client that reads nothing is dropped once its output is full, and counted as such.
-    @Test func qos0ToAClientThatIsNotReadingCountsAsSlowClient() async throws {
-        try await TestBroker.with({ $0.limits.maximumOutboundBytes = 16_384 }) { broker in
+    /// QoS 0 to a client that reads nothing waits in its queue once its socket is full, up to the queue's byte
+    /// limit; beyond it, messages are dropped and counted as such. Flow control is off, so that the publisher is
+    /// not slowed before the limit.
+    @Test func qos0ToAClientThatIsNotReadingQueuesUpToTheByteLimit() async throws {
+        try await TestBroker.with({
+            $0.limits.maximumOutboundBytes = 16_384
+            $0.limits.maximumQueuedBytes = 600_000
+            $0.limits.flowControl = nil
+        }) { broker in
             let subscriber = try await broker.client("stalled", version: .v5)
             try await subscriber.subscribe("flood/#")
             try await subscriber.setReading(false)
             let publisher = try await broker.client("publisher", version: .v5)
             let payload = String(repeating: "p", count: 60_000)
-            // Far more than the socket buffers between them hold: at some point the output stays full.
+            // Far more than the socket buffers between them hold and the queue's 10 messages of this size.
             for _ in 0..<20 {
                 try await publisher.send(Array(repeating: Packet.publish(PublishPacket(topic: "flood/t", payload: ByteBuffer(string: payload))), count: 50))
-                if try await broker.broker.statistics().drops.slowClient > 0 { break }
+                if try await broker.broker.statistics().drops.queueBytesFull > 0 { break }
             }
-            try await broker.waitForStatistics("QoS 0 dropped for the stalled client") { $0.drops.slowClient > 0 }
+            try await broker.waitForStatistics("QoS 0 dropped for the stalled client") { $0.drops.queueBytesFull > 0 }
             let statistics = try await broker.broker.statistics()
             #expect(statistics.drops.queueFull == 0)
-            #expect(statistics.messagesDropped == statistics.drops.slowClient)
+            #expect(statistics.messagesDropped == statistics.drops.queueBytesFull)
+        }
+    }
+
+    /// A message larger than the byte limit still goes through a queue that holds nothing else.
+    @Test func aMessageLargerThanTheByteLimitQueuesAlone() async throws {
+        try await TestBroker.with({ $0.limits.maximumQueuedBytes = 1_024 }) { broker in
+            try await Self.subscriberAway(broker, "big/#")
+            let publisher = try await broker.client("publisher", version: .v5)
+            try await publisher.publishQoS1("big/1", String(repeating: "x", count: 2_000), packetIdentifier: 1)
+            try await publisher.publishQoS1("big/2", "y", packetIdentifier: 2)
+            let back = try await broker.client("away", version: .v5, cleanStart: false, properties: Self.persistent)
+            #expect(try await back.expectPublish().topic == "big/1")
+            let statistics = try await broker.broker.statistics()
+            #expect(statistics.drops.queueBytesFull == 1)
+            #expect(statistics.messagesDropped == 1)
         }
     }
 
@@ -82,11 +103,15 @@ import Testing
             }
             let watcher = try await broker.client("watcher", version: .v5)
             try await watcher.send(.subscribe(SubscribePacket(
-                packetIdentifier: 1, subscriptions: [.init(topicFilter: "$SYS/broker/messages/dropped/queue-full", options: SubscriptionOptions())])))
-            // Refreshes may come before the SUBACK (3.8.4); the count becomes 1 within a few of them.
-            while true {
+                packetIdentifier: 1, subscriptions: [
+                    .init(topicFilter: "$SYS/broker/messages/dropped/queue-full", options: SubscriptionOptions()),
+                    .init(topicFilter: "$SYS/broker/messages/dropped", options: SubscriptionOptions()),
+                ])))
+            // Refreshes may come before the SUBACK (3.8.4); the counts become 1 within a few of them.
+            var seen: Set<String> = []
+            while seen.count < 2 {
                 guard case .publish(let publish) = try await watcher.nextPacket() else { continue }
-                if publish.payloadString == "1" { break }
+                if publish.payloadString == "1" { seen.insert(publish.topic) }
             }
         }
     }

@@ -7,6 +7,7 @@ import MQTT
 /// allocations come from, callgrind for instructions):
 ///
 ///     BrokerProfile publish QOS SUBSCRIBERS [MESSAGES]
+///     BrokerProfile payload SIZE SUBSCRIBERS [MESSAGES]   QoS 0 of SIZE bytes, in reads of 64 KiB that cut packets
 ///     BrokerProfile match [LOOKUPS]
 ///     BrokerProfile connect [CONNECTIONS]    each opened (CONNECT, CONNACK) and closed (DISCONNECT)
 ///     BrokerProfile idle [CONNECTIONS]       opened and held: prints the resident bytes each adds
@@ -28,6 +29,13 @@ enum BrokerProfile {
             let path = try PublishPath(subscribers: subscribers, qos: qos)
             start = clock.now
             for _ in 0..<iterations { _ = try path.publishOnce() }
+        case "payload":
+            guard arguments.count >= 3, let size = Int(arguments[1]), let subscribers = Int(arguments[2]) else { return usage() }
+            let path = try PublishPath(subscribers: subscribers, qos: .atMostOnce, payloadSize: size)
+            let rounds = max(1, (arguments.count > 3 ? Int(arguments[3]) ?? 10_000 : 10_000) / path.messagesPerRound)
+            iterations = rounds * path.messagesPerRound
+            start = clock.now
+            for _ in 0..<rounds { _ = try path.publishRound() }
         case "match":
             iterations = arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000
             var tree = try TopicMatchingProbe(filters: TopicMatchingFixture.filters)
@@ -58,7 +66,7 @@ enum BrokerProfile {
     }
 
     static func usage() {
-        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | match [LOOKUPS] | connect [CONNECTIONS] | idle [CONNECTIONS]")
+        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | payload SIZE SUBSCRIBERS [MESSAGES] | match [LOOKUPS] | connect [CONNECTIONS] | idle [CONNECTIONS]")
     }
 
     /// The process's resident bytes, from /proc/self/statm (Linux).

@@ -65,6 +65,15 @@ enum CongestionWait {
         return true
     }
 
+    /// The client published a QoS 0 message while it waits: there is no acknowledgement to withhold, so its
+    /// socket stops being read at once, and TCP holds it back until the session it waits for is relieved.
+    static func publishedUnacknowledged(on connection: ConnectionHandler) {
+        guard let wait = connection.pressure, wait.congestedSession != nil, !wait.readingStopped else { return }
+        wait.readingStopped = true
+        connection.loop.counters.flowControl.readingStopped &+= 1
+        connection.updateReading()
+    }
+
     /// Forgets the wait, if any, keeping what it withheld.
     static func cancel(_ connection: ConnectionHandler) {
         guard let wait = connection.pressure, let session = wait.congestedSession else { return }

@@ -202,15 +202,63 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // After the broker closed the connection, what the client still sends is read only to be discarded.
         guard state != .closed else { return }
-        let bytes = unwrapInboundIn(data)
+        var bytes = unwrapInboundIn(data)
         loop.counters.bytesReceived &+= UInt64(bytes.readableBytes)
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = bytes
+        } else if let size = decoder.packetSize(atFrontOf: inbound!), size > inbound!.readableBytes,
+            size - inbound!.readableBytes <= bytes.readableBytes
+        {
+            // This read completes the packet that straddles: only its missing bytes are copied, and what follows
+            // it is decoded where it is, in this read's buffer.
+            completeInbound(size: size, from: &bytes)
+            processInbound()
+            guard bytes.readableBytes > 0 else { return }
+            if inbound == nil || inbound!.readableBytes == 0 {
+                inbound = bytes
+            } else {
+                appendInbound(bytes)
+            }
         } else {
-            var incoming = bytes
-            inbound!.writeBuffer(&incoming)
+            appendInbound(bytes)
         }
         processInbound()
+    }
+
+    /// Adds to the packet that straddles reads the `size` minus buffered bytes it lacks, taken from `bytes`: in
+    /// place when the buffer is the connection's own, with room (see `appendInbound`), else in one of the
+    /// packet's size.
+    private func completeInbound(size: Int, from bytes: inout ByteBuffer) {
+        let missing = bytes.readSlice(length: size - inbound!.readableBytes)!
+        if inbound!.readerIndex == 0, inbound!.writableBytes >= missing.readableBytes {
+            inbound!.writeImmutableBuffer(missing)
+            return
+        }
+        var packet = context.channel.allocator.buffer(capacity: size)
+        packet.writeImmutableBuffer(inbound!)
+        packet.writeImmutableBuffer(missing)
+        inbound = packet
+    }
+
+    /// Adds a read to the rest of a packet that straddles reads, copying each byte once. The bytes before the
+    /// reader index belong to packets already decoded, whose payloads are slices of the same storage and may
+    /// still be queued or written: appending to it would copy the whole storage, old packets included, and
+    /// growing it step by step would copy it again. So the rest goes into a buffer of its own, sized for the
+    /// whole packet once enough of it has come; at most four times what has come, so that a client announcing
+    /// a large packet does not make the broker reserve memory for bytes it has not sent.
+    private func appendInbound(_ bytes: ByteBuffer) {
+        var incoming = bytes
+        if inbound!.readerIndex == 0, inbound!.writableBytes >= incoming.readableBytes {
+            inbound!.writeBuffer(&incoming)
+            return
+        }
+        let received = inbound!.readableBytes + incoming.readableBytes
+        let packetSize = decoder.packetSize(atFrontOf: inbound!) ?? 0
+        let capacity = max(received, min(packetSize, 4 * received))
+        var rest = context.channel.allocator.buffer(capacity: capacity)
+        rest.writeBuffer(&inbound!)
+        rest.writeBuffer(&incoming)
+        inbound = rest
     }
 
     /// Decodes and handles the buffered bytes until they run out or an asynchronous step pauses the connection.
@@ -235,14 +283,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             handle(packet)
         }
         if paused { updateReading() }
-        // An idle connection must not pin the read buffer: drop it once it is consumed.
-        if let buffer = inbound {
-            if buffer.readableBytes == 0 {
-                inbound = nil
-            } else if buffer.readerIndex > 4096, buffer.readerIndex > buffer.readableBytes {
-                inbound!.discardReadBytes()
-            }
-        }
+        // An idle connection must not pin the read buffer: drop it once it is consumed. What is left of it is not
+        // moved to the front: its storage is shared with the payloads decoded from it, so that would copy it
+        // whole, and the next read copies the rest into a buffer of its own anyway (`appendInbound`).
+        if inbound?.readableBytes == 0 { inbound = nil }
     }
 
     /// Holds the client's later packets until an asynchronous step (session take-over, a subscription reaching

@@ -41,7 +41,7 @@ final class SystemTopics: Sendable {
             ("messages/sent", "\(statistics.messagesSent)"),
             ("messages/dropped", "\(statistics.messagesDropped)"),
             ("messages/dropped/queue-full", "\(statistics.drops.queueFull)"),
-            ("messages/dropped/slow-client", "\(statistics.drops.slowClient)"),
+            ("messages/dropped/queue-bytes-full", "\(statistics.drops.queueBytesFull)"),
             ("messages/dropped/too-large", "\(statistics.drops.tooLarge)"),
             ("messages/dropped/expired", "\(statistics.drops.expired)"),
             ("flow-control/congestions", "\(statistics.flowControl.congestions)"),

@@ -192,7 +192,7 @@ final class BrokerLoop: @unchecked Sendable {
     }
 
     private func dispatch(_ delivery: Delivery, to session: Session) {
-        if delivery.qos != .atMostOnce, session.isCongested.load(ordering: .relaxed), congestedSession == nil,
+        if session.isCongested.load(ordering: .relaxed), congestedSession == nil,
             delivery.message.publisher?.hasSameBytes(as: session.clientIdentifier) != true
         {
             // A client publishing to itself never waits for itself: it could not drain while it waits.

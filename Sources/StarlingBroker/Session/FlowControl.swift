@@ -1,12 +1,15 @@
 /// How a subscriber that falls behind slows the clients publishing to it, instead of the broker dropping what
 /// it acknowledged to them (see `BrokerConfiguration.Limits.flowControl`).
 ///
-/// Once `highWater` messages wait in a connected session's queue, a connection whose PUBLISH is routed to that
+/// Once `highWater` messages (or half of `Limits.maximumQueuedBytes`) wait in a connected session's queue, a
+/// connection whose PUBLISH is routed to that
 /// session has its acknowledgements withheld: its messages are still routed as they come (so that they reach
 /// the subscriber in order of arrival, whoever sent them), but the client, waiting for acknowledgements, stops
 /// at its window (a 5.0 client at its Receive Maximum); once `maximumWithheldAcknowledgements` are withheld,
-/// the broker stops reading the socket, so TCP pushes back on any client. Acknowledgements and pings the client
-/// sends meanwhile are still handled. The acknowledgements go out when the queue is down to `lowWater`, or its
+/// the broker stops reading the socket, so TCP pushes back on any client; a client publishing at QoS 0, which
+/// has no acknowledgement to withhold, is no longer read at once. Acknowledgements and pings the client
+/// sends meanwhile are still handled. The acknowledgements go out when the queue is down to `lowWater` (and a
+/// quarter of `Limits.maximumQueuedBytes`), or its
 /// client is gone: the queue of a session whose client is away is bounded by `maximumQueuedMessages` instead.
 ///
 /// A client whose own session is congested never waits, so that no chain of clients waiting for one another

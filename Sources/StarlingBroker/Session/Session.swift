@@ -1,4 +1,3 @@
-import DequeModule
 import MQTT
 import NIOCore
 import Synchronization
@@ -40,15 +39,21 @@ final class Session: @unchecked Sendable {
     /// route to it, whose publishers then wait; set on its own loop, cleared through `CongestionWaiters`.
     let isCongested = Atomic(false)
     @exclusivity(unchecked) private var lastPacketIdentifier: UInt16 = 0
+    /// `sendWindow` in the two bytes beside `lastPacketIdentifier`, which would otherwise be padding: a Receive
+    /// Maximum is 16 bits.
+    @exclusivity(unchecked) private var window: UInt16 = 20
 
     /// The session's subscriptions, by the bytes of the filter as sent.
     var subscriptions: [ExactString: SubscriptionRecord] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
     @exclusivity(unchecked) var inflight = InflightWindow()
-    @exclusivity(unchecked) var queue: Deque<Delivery> = []
+    @exclusivity(unchecked) var queue = MessageQueue()
     /// The client's Receive Maximum and the broker's own limit, whichever is lower.
-    @exclusivity(unchecked) var sendWindow = 20
+    var sendWindow: Int {
+        get { Int(window) }
+        set { window = UInt16(clamping: newValue) }
+    }
 
     /// Inbound QoS 2 packet identifiers that got PUBREC and await PUBREL (method A of 4.3.3).
     var receivedQoS2: Set<UInt16> = []
@@ -141,7 +146,7 @@ final class Session: @unchecked Sendable {
             if handOver(outbound.delivery) { inflight.removeValue(forKey: identifier) }
         }
         guard queue.contains(where: { $0.share != nil }) else { return }
-        var kept: Deque<Delivery> = []
+        var kept = MessageQueue()
         for delivery in queue where delivery.share == nil || !handOver(delivery) { kept.append(delivery) }
         queue = kept
     }

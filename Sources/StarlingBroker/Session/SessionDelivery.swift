@@ -19,10 +19,13 @@ extension Session {
             return
         }
         if delivery.qos == .atMostOnce {
-            if connection.isWritable {
+            // What the socket does not take now waits its turn in the queue, within the queue's limits: a
+            // momentarily full socket is no reason to drop a message for a client that keeps reading. QoS 1 and
+            // 2 messages that the client's window holds back hold no QoS 0 message back.
+            if queue.atMostOnceCount == 0, connection.isWritable {
                 connection.sendPublish(delivery, packetIdentifier: nil, duplicate: false, now: now)
             } else {
-                drop(delivery, loop: loop, reason: .slowClient)
+                enqueue(delivery, loop: loop)
             }
             return
         }
@@ -56,11 +59,29 @@ extension Session {
             loop.storeChanges?.recordRemoval(delivery, for: self)
             return
         }
+        // One message larger than the byte limit still queues alone, so that no message is undeliverable for its size.
+        guard queue.isEmpty || queue.bytes + delivery.message.payload.readableBytes <= Self.maximumQueuedBytes(limits) else {
+            drop(delivery, loop: loop, reason: .queueBytesFull)
+            loop.storeChanges?.recordRemoval(delivery, for: self)
+            return
+        }
         queue.append(delivery)
-        if let flowControl, queue.count >= flowControl.highWater, !isCongested.load(ordering: .relaxed) {
+        if let flowControl, !isCongested.load(ordering: .relaxed),
+            queue.count >= flowControl.highWater || queue.bytes >= Self.congestedBytes(limits)
+        {
             congest(loop: loop)
         }
     }
+
+    /// Queued payload bytes at which publishers are slowed: half the limit, so that what they send before they
+    /// stop fits below it.
+    static func congestedBytes(_ limits: BrokerConfiguration.Limits) -> Int { maximumQueuedBytes(limits) / 2 }
+
+    /// Queued payload bytes at which they go on.
+    static func relievedBytes(_ limits: BrokerConfiguration.Limits) -> Int { maximumQueuedBytes(limits) / 4 }
+
+    /// `Limits.maximumQueuedBytes`, at most 2 GiB, which `MessageQueue` counts in 32 bits.
+    static func maximumQueuedBytes(_ limits: BrokerConfiguration.Limits) -> Int { min(limits.maximumQueuedBytes, 1 << 31) }
 
     // MARK: Flow control
 
@@ -79,7 +100,8 @@ extension Session {
             congestionCheck = nil
             guard isCongested.load(ordering: .relaxed), let connection else { return }
             guard acknowledgedWhileCongested else {
-                // A client that reads but never acknowledges would hold its publishers up for ever.
+                // A client that reads but never acknowledges (nor takes a QoS 0 message off the queue) would hold
+                // its publishers up for ever.
                 loop.counters.flowControl.stalledSubscribersClosed &+= 1
                 connection.logger.warning("closing connection whose client stopped acknowledging what it is sent", metadata: [
                     "queued": "\(queue.count)", "drain_timeout": "\(loop.configuration.limits.drainTimeout)",
@@ -120,11 +142,10 @@ extension Session {
     func drainQueue() {
         guard let connection else { return }
         let now = NIODeadline.now()
-        while !queue.isEmpty, connection.isWritable {
-            let next = queue[queue.startIndex]
+        while let next = queue.first, connection.isWritable {
             if next.qos != .atMostOnce && inflight.count >= sendWindow { break }
             if next.sequence != 0 && inflight[Self.packetIdentifier(forSequence: next.sequence)] != nil { break }
-            queue.removeFirst()
+            _ = queue.removeFirst()
             if next.message.isExpired(at: now) {
                 drop(next, loop: connection.loop, reason: .expired)
                 connection.loop.storeChanges?.recordRemoval(next, for: self)
@@ -132,11 +153,25 @@ extension Session {
             }
             if next.qos == .atMostOnce {
                 connection.sendPublish(next, packetIdentifier: nil, duplicate: false, now: now)
+                // A QoS 0 message taken by the socket is all the progress it can show: the client reads.
+                if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
             } else {
                 _ = send(next, over: connection, now: now)
             }
         }
-        if isCongested.load(ordering: .relaxed), queue.count <= connection.loop.configuration.limits.flowControl?.lowWater ?? 0 {
+        if queue.atMostOnceCount > 0 {
+            queue.takeAtMostOnce(while: { connection.isWritable }) { next in
+                if next.message.isExpired(at: now) {
+                    drop(next, loop: connection.loop, reason: .expired)
+                } else {
+                    connection.sendPublish(next, packetIdentifier: nil, duplicate: false, now: now)
+                    if isCongested.load(ordering: .relaxed) { acknowledgedWhileCongested = true }
+                }
+            }
+        }
+        if isCongested.load(ordering: .relaxed), queue.count <= connection.loop.configuration.limits.flowControl?.lowWater ?? 0,
+            queue.bytes <= Self.relievedBytes(connection.loop.configuration.limits)
+        {
             relieveCongestion(loop: connection.loop)
         }
     }

@@ -55,7 +55,11 @@ enum PublishReception {
         _ publish: PublishPacket, reasonCode: ReasonCode, reasonString: String? = nil, on connection: ConnectionHandler
     ) {
         guard let identifier = publish.packetIdentifier else {
-            if reasonCode.isFailure { connection.disconnect(reason: reasonCode, reasonString: reasonString) }
+            if reasonCode.isFailure {
+                connection.disconnect(reason: reasonCode, reasonString: reasonString)
+            } else if connection.pressure != nil {
+                CongestionWait.publishedUnacknowledged(on: connection)
+            }
             return
         }
         let properties: Properties = reasonString.map { [.reasonString($0)] } ?? []
