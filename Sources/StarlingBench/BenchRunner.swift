@@ -137,6 +137,7 @@ private struct Run {
         let runDeadline = NIODeadline.now() + options.timeout
         var reporter = ProgressReporter(progress: progress, origin: .now())
         let publishStart = NIODeadline.now()
+        let cpuStart = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier)
 
         if options.scenario == .conn {
             // Let the broker settle after the last CONNACK before reading its memory.
@@ -175,7 +176,11 @@ private struct Run {
             }
             for handler in publishers { handler.stats.eventLoop.execute { handler.stop() } }
         }
-        return try await result(shape: shape, subscribers: subscribers, publishers: publishers, connections: connections, publishStart: publishStart)
+        var measured = try await result(shape: shape, subscribers: subscribers, publishers: publishers, connections: connections, publishStart: publishStart)
+        if options.scenario != .conn {
+            measured.cpu = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier).usage(since: cpuStart)
+        }
+        return measured
     }
 
     private func result(shape: Shape, subscribers: [BenchConnection], publishers: [BenchConnection], connections: BenchResult.Connections, publishStart: NIODeadline) async throws -> BenchResult {
@@ -312,19 +317,19 @@ private struct Run {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
+            // Larger reads count more messages per system call when a subscriber is flooded (unpaced QoS 0).
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(2048, options.readBuffer)))
         if options.sourceAddresses > 0 {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: "127.0.0.\(1 + index % min(254, options.sourceAddresses))", port: 0))
         }
         let sslContext = sslContext
         let host = options.host
-        let version = options.version
         let channel = try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let sslContext {
                     let serverName = host.first.map { $0.isNumber || $0 == "[" } == true ? nil : host
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                 }
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
         }
@@ -344,6 +349,28 @@ private struct Run {
 
     private func closeAll(_ channels: [any Channel]) {
         for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// The CPU time of the load generator and of the broker at one moment, so that a run can report which side
+/// was busy between two of them.
+private struct CPUSample {
+    let at: NIODeadline
+    let generatorSeconds: Double
+    let brokerSeconds: Double?
+
+    init(brokerProcessIdentifier: Int?) {
+        at = .now()
+        generatorSeconds = ProcessCPU.ownSeconds()
+        brokerSeconds = brokerProcessIdentifier.flatMap(ProcessCPU.seconds(of:))
+    }
+
+    func usage(since start: CPUSample) -> BenchResult.CPU {
+        let wall = Double((at - start.at).nanoseconds) / 1e9
+        guard wall > 0 else { return BenchResult.CPU(generatorPercent: 0, brokerPercent: nil) }
+        var broker: Double?
+        if let end = brokerSeconds, let begin = start.brokerSeconds { broker = (end - begin) / wall * 100 }
+        return BenchResult.CPU(generatorPercent: (generatorSeconds - start.generatorSeconds) / wall * 100, brokerPercent: broker)
     }
 }
 
