@@ -13,7 +13,8 @@
 # columns give bench over mqttload and, for the bench, its own CPU and the broker's (% of one core).
 #
 #   Benchmarks/generator-check.sh [--rounds N] [--scenarios "fanin10_q0 …"] [--starling PATH]
-#                                 [--mqttload PATH] [--results DIR]
+#                                 [--mqttload PATH] [--results DIR] [--scale PERCENT of the message counts]
+#   Benchmarks/generator-check.sh --summarize DIR [--rounds N] [--scenarios …]   the table of an earlier run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,16 +26,20 @@ RESULTS=""
 BROKER_CORE=1
 LOADGEN_CORE=0
 PORT=18836
+SCALE=100
+SUMMARIZE_ONLY=0
+
+n() { echo $(($1 * SCALE / 100 > 0 ? $1 * SCALE / 100 : 1)); }
 
 # name → bench arguments | the two halves' arguments (%h is a or b) | mqttload arguments.
 bench_args() {
   case "$1" in
-    fanin10_q0) echo "fanin -P 10 -q 0 -n 100000" ;;
-    fanin10_q1) echo "fanin -P 10 -q 1 -n 20000" ;;
-    pairs10_q0) echo "pairs -P 10 -q 0 -n 100000" ;;
-    pairs10_q1) echo "pairs -P 10 -q 1 -n 20000" ;;
-    fanout100_q0) echo "fanout -S 100 -q 0 -n 10000" ;;
-    fanout1000_q0) echo "fanout -S 1000 -q 0 -n 1000" ;;
+    fanin10_q0) echo "fanin -P 10 -q 0 -n $(n 100000)" ;;
+    fanin10_q1) echo "fanin -P 10 -q 1 -n $(n 20000)" ;;
+    pairs10_q0) echo "pairs -P 10 -q 0 -n $(n 100000)" ;;
+    pairs10_q1) echo "pairs -P 10 -q 1 -n $(n 20000)" ;;
+    fanout100_q0) echo "fanout -S 100 -q 0 -n $(n 10000)" ;;
+    fanout1000_q0) echo "fanout -S 1000 -q 0 -n $(n 1000)" ;;
     latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
     *) return 1 ;;
@@ -42,24 +47,24 @@ bench_args() {
 }
 half_args() {
   case "$1" in
-    fanin10_q0) echo "fanin -P 5 -q 0 -n 100000 -t bench/%h/%i -f bench/%h/+" ;;
-    fanin10_q1) echo "fanin -P 5 -q 1 -n 20000 -t bench/%h/%i -f bench/%h/+" ;;
-    pairs10_q0) echo "pairs -P 5 -q 0 -n 100000 -t bench/%h/%i -f bench/%h/%i" ;;
-    pairs10_q1) echo "pairs -P 5 -q 1 -n 20000 -t bench/%h/%i -f bench/%h/%i" ;;
-    fanout100_q0) echo "fanout -S 50 -q 0 -n 10000 -t bench/%h -f bench/%h" ;;
-    fanout1000_q0) echo "fanout -S 500 -q 0 -n 1000 -t bench/%h -f bench/%h" ;;
+    fanin10_q0) echo "fanin -P 5 -q 0 -n $(n 100000) -t bench/%h/%i -f bench/%h/+" ;;
+    fanin10_q1) echo "fanin -P 5 -q 1 -n $(n 20000) -t bench/%h/%i -f bench/%h/+" ;;
+    pairs10_q0) echo "pairs -P 5 -q 0 -n $(n 100000) -t bench/%h/%i -f bench/%h/%i" ;;
+    pairs10_q1) echo "pairs -P 5 -q 1 -n $(n 20000) -t bench/%h/%i -f bench/%h/%i" ;;
+    fanout100_q0) echo "fanout -S 50 -q 0 -n $(n 10000) -t bench/%h -f bench/%h" ;;
+    fanout1000_q0) echo "fanout -S 500 -q 0 -n $(n 1000) -t bench/%h -f bench/%h" ;;
     latency_q1) echo "latency -q 1 -r 500 -d 10 -t bench/%h -f bench/%h" ;;
     conn10k) echo "conn -c 5000 --source-addresses 8 --connect-concurrency 64 -d 1" ;;
   esac
 }
 mqttload_args() {
   case "$1" in
-    fanin10_q0) echo "--scenario fanin --pubs 10 --qos 0 --count 100000" ;;
-    fanin10_q1) echo "--scenario fanin --pubs 10 --qos 1 --count 20000 --window 64" ;;
-    pairs10_q0) echo "--scenario pairs --pubs 10 --qos 0 --count 100000" ;;
-    pairs10_q1) echo "--scenario pairs --pubs 10 --qos 1 --count 20000 --window 64" ;;
-    fanout100_q0) echo "--scenario fanout --subs 100 --qos 0 --count 10000" ;;
-    fanout1000_q0) echo "--scenario fanout --subs 1000 --qos 0 --count 1000" ;;
+    fanin10_q0) echo "--scenario fanin --pubs 10 --qos 0 --count $(n 100000)" ;;
+    fanin10_q1) echo "--scenario fanin --pubs 10 --qos 1 --count $(n 20000) --window 64" ;;
+    pairs10_q0) echo "--scenario pairs --pubs 10 --qos 0 --count $(n 100000)" ;;
+    pairs10_q1) echo "--scenario pairs --pubs 10 --qos 1 --count $(n 20000) --window 64" ;;
+    fanout100_q0) echo "--scenario fanout --subs 100 --qos 0 --count $(n 10000)" ;;
+    fanout1000_q0) echo "--scenario fanout --subs 1000 --qos 0 --count $(n 1000)" ;;
     latency_q1) echo "--scenario latency --qos 1 --rate 1000 --count 10000" ;;
     conn10k) echo "--scenario conns --conns 10000 --src-addrs 8 --conn-window 128" ;;
   esac
@@ -72,12 +77,15 @@ while (($#)); do
     --starling) STARLING=$2; shift 2 ;;
     --mqttload) MQTTLOAD=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --scale) SCALE=$2; shift 2 ;;
+    --summarize) RESULTS=$2; SUMMARIZE_ONLY=1; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 for s in $SCENARIOS; do bench_args "$s" >/dev/null || { echo "unknown scenario $s" >&2; exit 2; }; done
 
+if ((SUMMARIZE_ONLY == 0)); then
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 [ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
 if [ -z "$STARLING" ]; then
@@ -198,6 +206,7 @@ for scenario in $SCENARIOS; do
   done
 done
 echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+fi
 
 python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" <<'PY'
 import json, statistics, sys, os
@@ -211,42 +220,63 @@ def value(kind, r):
     if kind == "conn": return r["connect_rate"]
     if kind == "latency": return r["latency"]["p50"]
     return r["rate"]
+def broker(r):
+    return ((r or {}).get("cpu") or {}).get("brokerPercent")
 def med(xs):
-    xs = [x for x in xs if x is not None]
+    xs = [x for x in xs if x is not None and x == x]
     return statistics.median(xs) if xs else float("nan")
-head = ["scenario", "metric", "mqttload", "bench", "bench ×2", "threads 2", "bench / mqttload",
-        "bench CPU", "broker CPU (bench)", "broker CPU (mqttload)"]
-rows = []
+GENERATORS = ["mqttload", "bench", "split", "threads2"]
+NAMES = {"mqttload": "mqttload", "bench": "bench", "split": "bench ×2", "threads2": "threads 2"}
+fmt = lambda v: f"{v:,.0f}" if v == v else "n/a"
+pct = lambda v: f"{v:.0f} %" if v == v else "n/a"
+raw_rows, core_rows = [], []
 for s in scenarios:
     kind = "conn" if s.startswith("conn") else "latency" if s.startswith("latency") else "rate"
-    one, two, threads, ml, gen_cpu, broker_cpu, ml_cpu = [], [], [], [], [], [], []
+    figure = {g: [] for g in GENERATORS}
+    # On a machine with other load the broker's share of its core varies from run to run; the rate per
+    # second of broker CPU shows whether a generator gets as much out of each broker cycle as another.
+    per_core = {g: [] for g in GENERATORS}
+    broker_cpu = {g: [] for g in GENERATORS}
+    bench_cpu = []
     for i in range(1, rounds + 1):
         base = os.path.join(results, f"{s}.%s.{i}")
-        r = bench(base % "bench" + ".json")
-        if r:
-            one.append(value(kind, r))
-            if r.get("cpu"):
-                gen_cpu.append(r["cpu"]["generatorPercent"]); broker_cpu.append(r["cpu"].get("brokerPercent"))
-        r = bench(base % "threads2" + ".json")
-        if r: threads.append(value(kind, r))
+        for g in ("bench", "threads2"):
+            r = bench(base % g + ".json")
+            if not r: continue
+            figure[g].append(value(kind, r))
+            if broker(r): broker_cpu[g].append(broker(r)); per_core[g].append(value(kind, r) / broker(r) * 100)
+            if g == "bench" and r.get("cpu"): bench_cpu.append(r["cpu"]["generatorPercent"])
         a, b = bench(base % "split" + ".a.json"), bench(base % "split" + ".b.json")
         if a and b:
-            two.append(max(value(kind, a), value(kind, b)) if kind == "latency" else value(kind, a) + value(kind, b))
+            v = max(value(kind, a), value(kind, b)) if kind == "latency" else value(kind, a) + value(kind, b)
+            figure["split"].append(v)
+            if broker(a) and broker(b):
+                cpu = (broker(a) + broker(b)) / 2
+                broker_cpu["split"].append(cpu); per_core["split"].append(v / cpu * 100)
         try:
             kv = dict(x.split("=", 1) for x in open(base % "mqttload" + ".txt").read().split() if "=" in x)
             if kv.get("status") == "ok":
                 key = {"conn": "conns_per_s", "latency": "p50_us", "rate": "msgs_per_s"}[kind]
-                ml.append(float(kv[key])); ml_cpu.append(float(kv.get("broker_cpu_pct", "nan")))
+                v, cpu = float(kv[key]), float(kv.get("broker_cpu_pct", "nan"))
+                figure["mqttload"].append(v); broker_cpu["mqttload"].append(cpu)
+                if cpu > 0: per_core["mqttload"].append(v / cpu * 100)
         except Exception: pass
     metric = {"conn": "connections/s", "latency": "p50 µs", "rate": "msg/s"}[kind]
-    m1, m2, mt, mm = med(one), med(two), med(threads), med(ml)
-    ratio = m1 / mm if mm == mm and mm else float("nan")
-    fmt = lambda v: f"{v:,.0f}" if v == v else "n/a"
-    pct = lambda v: f"{v:.0f} %" if v == v else "n/a"
-    rows.append([s, metric, fmt(mm), fmt(m1), fmt(m2), fmt(mt), f"{ratio:.2f}", pct(med(gen_cpu)), pct(med(broker_cpu)), pct(med(ml_cpu))])
-widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
-print(line(head)); print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-for r in rows: print(line(r))
-print(f"\nmedians of {rounds}; Mosquitto's figures under each generator (latency: lower is better; bench ×2 there is the worse of two 500 msg/s streams).")
+    m = {g: med(figure[g]) for g in GENERATORS}
+    ratio = m["bench"] / m["mqttload"] if m["mqttload"] == m["mqttload"] and m["mqttload"] else float("nan")
+    raw_rows.append([s, metric] + [f'{fmt(m[g])} ({pct(med(broker_cpu[g]))})' for g in GENERATORS] + [f"{ratio:.2f}", pct(med(bench_cpu))])
+    if kind != "latency":
+        c = {g: med(per_core[g]) for g in GENERATORS}
+        core_ratio = c["bench"] / c["mqttload"] if c["mqttload"] == c["mqttload"] and c["mqttload"] else float("nan")
+        core_rows.append([s, metric + " per broker core"] + [fmt(c[g]) for g in GENERATORS] + [f"{core_ratio:.2f}"])
+def table(head, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    print(line(head)); print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows: print(line(r))
+print(f"Mosquitto's figures under each generator, medians of {rounds} (the broker's CPU, % of one core, in brackets):\n")
+table(["scenario", "metric"] + [NAMES[g] for g in GENERATORS] + ["bench / mqttload", "bench's own CPU"], raw_rows)
+print("\nThe same per second of the broker's CPU (rate ÷ broker CPU share):\n")
+table(["scenario", "metric"] + [NAMES[g] for g in GENERATORS] + ["bench / mqttload"], core_rows)
+print("\nLatency: lower is better; bench ×2 there is the worse p50 of two streams of 500 msg/s.")
 PY
