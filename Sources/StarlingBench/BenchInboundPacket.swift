@@ -21,11 +21,10 @@ enum BenchInboundPacket: Equatable {
         case malformed
     }
 
-    /// Reads the next whole packet at the buffer's reader index and moves past it; nil, with the reader index
-    /// unmoved, when the packet is not complete yet.
-    static func scan(_ buffer: inout ByteBuffer, version5: Bool) throws(ScanError) -> BenchInboundPacket? {
+    /// The whole size (fixed header included) of the packet at the buffer's reader index; nil while its fixed
+    /// header is not complete.
+    static func size(at buffer: ByteBuffer) throws(ScanError) -> (total: Int, header: Int)? {
         let start = buffer.readerIndex
-        guard let first = buffer.getInteger(at: start, as: UInt8.self) else { return nil }
         var remaining = 0
         var shift = 0
         var offset = start + 1
@@ -37,7 +36,16 @@ enum BenchInboundPacket: Equatable {
             shift += 7
             if shift > 21 { throw .malformed }
         }
-        let body = offset
+        return (offset - start + remaining, offset - start)
+    }
+
+    /// Reads the next whole packet at the buffer's reader index and moves past it; nil, with the reader index
+    /// unmoved, when the packet is not complete yet.
+    static func scan(_ buffer: inout ByteBuffer, version5: Bool) throws(ScanError) -> BenchInboundPacket? {
+        let start = buffer.readerIndex
+        guard let first = buffer.getInteger(at: start, as: UInt8.self), let size = try size(at: buffer) else { return nil }
+        let remaining = size.total - size.header
+        let body = start + size.header
         guard buffer.writerIndex - body >= remaining else { return nil }
         // The fields below are read at absolute indices inside the readable bytes; the reader index moves past
         // the packet once they are.

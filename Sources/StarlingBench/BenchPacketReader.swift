@@ -16,13 +16,26 @@ struct BenchPacketReader {
 
     /// Calls `each` for every packet completed by `data`, in order.
     mutating func read(_ data: ByteBuffer, _ each: (BenchInboundPacket) -> Void) throws(BenchInboundPacket.ScanError) {
-        var buffer: ByteBuffer
+        var buffer = data
         if var kept = pending {
+            // Complete the cut packet with just the bytes it lacks, then read the rest of `data` in place.
             pending = nil
-            kept.writeImmutableBuffer(data)
-            buffer = kept
-        } else {
-            buffer = data
+            while try BenchInboundPacket.size(at: kept) == nil {
+                // Its fixed header is cut too: one byte at a time until the length is known.
+                guard let byte = buffer.readInteger(as: UInt8.self) else {
+                    pending = kept
+                    return
+                }
+                kept.writeInteger(byte)
+            }
+            let total = try BenchInboundPacket.size(at: kept)!.total
+            let missing = min(total - kept.readableBytes, buffer.readableBytes)
+            kept.writeImmutableBuffer(buffer.readSlice(length: missing)!)
+            guard let packet = try BenchInboundPacket.scan(&kept, version5: version5) else {
+                pending = kept
+                return
+            }
+            each(packet)
         }
         while let packet = try BenchInboundPacket.scan(&buffer, version5: version5) { each(packet) }
         if buffer.readableBytes > 0 {

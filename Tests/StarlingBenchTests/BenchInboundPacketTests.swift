@@ -108,6 +108,21 @@ import Testing
         #expect(reader.pendingBytes == 1 + 3 + 2 + 3 + 20_000 - 1)
     }
 
+    @Test func aCutPacketIsCompletedWithoutKeepingTheNextRead() throws {
+        let (bytes, expected) = try Self.stream(version: .v3_1_1)
+        let all = Array(bytes.readableBytesView)
+        var reader = BenchPacketReader(version5: false)
+        var read: [BenchInboundPacket] = []
+        // Cut inside the first PUBLISH's header, then a read that completes it and ends inside the big one.
+        try reader.read(ByteBuffer(bytes: all[0..<10])) { read.append($0) }
+        try reader.read(ByteBuffer(bytes: all[10..<(all.count - 5)])) { read.append($0) }
+        #expect(read == Array(expected.dropLast()))
+        #expect(reader.pendingBytes == 1 + 3 + 2 + 3 + 20_000 - 5)
+        try reader.read(ByteBuffer(bytes: all[(all.count - 5)...])) { read.append($0) }
+        #expect(read == expected)
+        #expect(reader.pendingBytes == 0)
+    }
+
     @Test func returnCodesOfVersion3MapToReasonCodes() {
         #expect(!BenchConnection.reasonCode(ofReturnCode: 0).isFailure)
         #expect(BenchConnection.reasonCode(ofReturnCode: 5) == .notAuthorized)
