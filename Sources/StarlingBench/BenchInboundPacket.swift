@@ -59,6 +59,20 @@ enum BenchInboundPacket: Equatable {
             guard at + 2 <= remaining, let value = buffer.getInteger(at: body + at, as: UInt16.self) else { throw .malformed }
             return value
         }
+        /// Moves past v5 properties: their length, a variable byte integer, then that many bytes.
+        func skipProperties(_ cursor: inout Int) throws(ScanError) {
+            var length = 0
+            var shift = 0
+            while true {
+                let b = try byte(cursor)
+                cursor += 1
+                length |= Int(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+                if shift > 21 { throw .malformed }
+            }
+            cursor += length
+        }
         switch type {
         case 2:
             return .connAck(code: try byte(1))
@@ -71,20 +85,7 @@ enum BenchInboundPacket: Equatable {
                 packetIdentifier = try identifier(cursor)
                 cursor += 2
             }
-            if version5 {
-                // Skip the properties: their length is a variable byte integer.
-                var length = 0
-                var propertyShift = 0
-                while true {
-                    let b = try byte(cursor)
-                    cursor += 1
-                    length |= Int(b & 0x7F) << propertyShift
-                    if b & 0x80 == 0 { break }
-                    propertyShift += 7
-                    if propertyShift > 21 { throw .malformed }
-                }
-                cursor += length
-            }
+            if version5 { try skipProperties(&cursor) }
             guard cursor <= remaining else { throw .malformed }
             let payload = buffer.getSlice(at: body + cursor, length: remaining - cursor) ?? ByteBuffer()
             return .publish(qos: qos, packetIdentifier: packetIdentifier, header: BenchPayload.read(payload))
@@ -94,19 +95,7 @@ enum BenchInboundPacket: Equatable {
         case 7: return .pubComp(try identifier(0))
         case 9:
             var cursor = 2
-            if version5 {
-                var length = 0
-                var propertyShift = 0
-                while true {
-                    let b = try byte(cursor)
-                    cursor += 1
-                    length |= Int(b & 0x7F) << propertyShift
-                    if b & 0x80 == 0 { break }
-                    propertyShift += 7
-                    if propertyShift > 21 { throw .malformed }
-                }
-                cursor += length
-            }
+            if version5 { try skipProperties(&cursor) }
             var refused: UInt8?
             while cursor < remaining {
                 let code = try byte(cursor)
