@@ -229,7 +229,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingBenchTests",
-            dependencies: ["StarlingBench", "MQTT", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["StarlingBench", "MQTT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "StarlingSQLiteTests",

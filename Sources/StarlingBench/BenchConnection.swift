@@ -7,7 +7,7 @@ import NIOCore
 final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     // Sendable proof: all state is touched on the channel's event loop only; other threads reach the handler
     // solely through tasks executed on that loop and futures completed on it.
-    typealias InboundIn = Packet
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     struct PublishPlan: Sendable {
@@ -22,6 +22,10 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         case subscriber(filter: String)
         case idle
     }
+
+    /// The largest burst a publisher encodes and writes at once, in bytes: the size of the channel's default
+    /// high water mark, so one burst fills the socket's share and the next waits for writability.
+    static let burstBytes = 64 * 1024
 
     let role: Role
     let qos: QoS
@@ -39,6 +43,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private(set) var tracker = DeliveryTracker()
     private(set) var sent = 0
     private var context: ChannelHandlerContext?
+    private var reader: BenchPacketReader
+    private var burst: BenchPublishBurst?
     private var acknowledged = 0
     private var inflight = 0
     private var nextPacketIdentifier: UInt16 = 0
@@ -46,9 +52,13 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private var deadline: NIODeadline = .distantFuture
     private var stopped = false
     private var done = false
+    private var publishing = false
+    /// Acknowledgements of this read burst (PUBACK, PUBREC, PUBREL, PUBCOMP), written once it ends.
+    private var replies: ByteBuffer?
+    /// Whether acknowledgements of this read burst freed room in the inflight window.
+    private var windowOpened = false
     private var ticker: RepeatedTask?
     private var pinger: RepeatedTask?
-    private var scratch = ByteBuffer()
 
     init(role: Role, qos: QoS, version: ProtocolVersion, payloadSize: Int, inflightWindow: Int, keepAlive: UInt16, clientIdentifier: String, stats: BenchLoopStats) {
         self.keepAlive = keepAlive
@@ -61,6 +71,10 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         self.stats = stats
         self.connected = stats.eventLoop.makePromise()
         self.finishedPublishing = stats.eventLoop.makePromise()
+        self.reader = BenchPacketReader(version5: version == .v5)
+        if case .publisher(let topic, let index, _) = role {
+            burst = BenchPublishBurst(topic: topic, qos: qos.rawValue, publisher: index, payloadSize: payloadSize, version5: version == .v5)
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -97,10 +111,21 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .connAck(let ack):
-            guard !ack.reasonCode.isFailure else {
-                connected.fail(BenchError.refused(ack.reasonCode))
+        // One clock reading for every message of the read: they arrived together.
+        let now = NIODeadline.now().uptimeNanoseconds
+        do {
+            try reader.read(unwrapInboundIn(data)) { handle($0, at: now) }
+        } catch {
+            errorCaught(context: context, error: error)
+        }
+    }
+
+    private func handle(_ packet: BenchInboundPacket, at now: UInt64) {
+        switch packet {
+        case .connAck(let code):
+            let reason = version == .v5 ? ReasonCode(rawValue: code) : Self.reasonCode(ofReturnCode: code)
+            guard !reason.isFailure else {
+                connected.fail(BenchError.refused(reason))
                 return
             }
             if case .subscriber(let filter) = role {
@@ -108,38 +133,69 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
             } else {
                 connected.succeed()
             }
-        case .subAck(let ack):
-            if let failure = ack.reasonCodes.first(where: { $0.isFailure }) {
-                connected.fail(BenchError.refused(failure))
+        case .subAck(let refused):
+            if let refused {
+                connected.fail(BenchError.refused(ReasonCode(rawValue: refused)))
             } else {
                 connected.succeed()
             }
-        case .publish(let publish):
-            let now = NIODeadline.now().uptimeNanoseconds
-            if let header = BenchPayload.read(publish.payload) {
+        case .publish(let qos, let identifier, let header):
+            if let header {
                 stats.recordDelivery(tracker.record(sequence: header.sequence, publisher: header.publisher), sentAt: header.sentAt, at: now)
             } else {
                 tracker.recordForeign()
             }
-            if let identifier = publish.packetIdentifier {
-                let ack = AcknowledgementPacket(packetIdentifier: identifier)
-                send(publish.qos == .atLeastOnce ? .pubAck(ack) : .pubRec(ack))
+            if qos == 1 {
+                reply(0x40, identifier)
+            } else if qos == 2 {
+                reply(0x50, identifier)
             }
-        case .pubRel(let ack):
-            send(.pubComp(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier)))
+        case .pubRel(let identifier):
+            reply(0x70, identifier)
         case .pubAck, .pubComp:
             inflight -= 1
             acknowledged += 1
-            stats.recordAcknowledged(at: NIODeadline.now().uptimeNanoseconds)
-            pump()
-        case .pubRec(let ack):
-            send(.pubRel(AcknowledgementPacket(packetIdentifier: ack.packetIdentifier)))
-        default:
+            stats.recordAcknowledged(at: now)
+            windowOpened = true
+        case .pubRec(let identifier):
+            reply(0x62, identifier)
+        case .other:
             break
         }
     }
 
+    /// A v3.1.1 CONNACK return code as the v5 reason code of the same meaning.
+    static func reasonCode(ofReturnCode code: UInt8) -> ReasonCode {
+        switch code {
+        case 0: ReasonCode(rawValue: 0)
+        case 1: ReasonCode(rawValue: 0x84)
+        case 2: ReasonCode(rawValue: 0x85)
+        case 3: ReasonCode(rawValue: 0x88)
+        case 4: ReasonCode(rawValue: 0x86)
+        case 5: ReasonCode(rawValue: 0x87)
+        default: ReasonCode(rawValue: 0x80)
+        }
+    }
+
+    /// Queues a two-byte acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) for the end of the read burst.
+    private func reply(_ firstByte: UInt8, _ identifier: UInt16) {
+        if replies == nil, let context { replies = context.channel.allocator.buffer(capacity: 1024) }
+        replies?.writeInteger(firstByte)
+        replies?.writeInteger(UInt8(2))
+        replies?.writeInteger(identifier)
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
+        if let buffer = replies {
+            replies = nil
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+        if windowOpened {
+            // Acknowledgements make room in the window once per read burst, not once per PUBACK, so the
+            // next messages go out as one burst.
+            windowOpened = false
+            pump()
+        }
         context.flush()
         context.fireChannelReadComplete()
     }
@@ -153,6 +209,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     func startPublishing() {
         guard case .publisher(_, _, let plan) = role, let context else { return }
         startedAt = .now()
+        publishing = true
         if let duration = plan.duration {
             deadline = startedAt + duration
             context.eventLoop.scheduleTask(deadline: deadline) { [self] in
@@ -176,42 +233,38 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         ticker?.cancel()
     }
 
-    private func due(_ plan: PublishPlan) -> Int {
+    private func due(_ plan: PublishPlan, now: NIODeadline) -> Int {
         var due = plan.count ?? .max
         if let rate = plan.rate, rate > 0 {
-            let elapsed = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+            let elapsed = Double((now - startedAt).nanoseconds) / 1e9
             due = min(due, Int(rate * elapsed) + 1)
         }
         return due
     }
 
+    /// Sends what is due, in bursts of pre-encoded packets, while the socket is writable and the window open.
     private func pump() {
-        guard case .publisher(let topic, let index, let plan) = role, let context, !stopped else {
+        guard case .publisher(_, _, let plan) = role, publishing, let context, let burst, !stopped else {
             finishIfDone()
             return
         }
-        let due = due(plan)
-        var wrote = false
-        while sent < due && context.channel.isWritable && (qos == .atMostOnce || inflight < inflightWindow) {
+        let perBurst = max(1, Self.burstBytes / burst.packetSize)
+        while context.channel.isWritable {
             let now = NIODeadline.now()
             if now >= deadline {
                 stopped = true
                 break
             }
-            var identifier: UInt16?
-            if qos != .atMostOnce {
-                nextPacketIdentifier = nextPacketIdentifier == .max ? 1 : nextPacketIdentifier + 1
-                identifier = nextPacketIdentifier
-                inflight += 1
-            }
-            scratch.clear()
-            BenchPayload.write(.init(sequence: UInt64(sent), publisher: index, sentAt: now.uptimeNanoseconds), size: payloadSize, to: &scratch)
-            sent += 1
-            stats.recordSent(at: now.uptimeNanoseconds)
-            send(.publish(PublishPacket(topic: topic, payload: scratch, qos: qos, packetIdentifier: identifier)))
-            wrote = true
+            var count = min(due(plan, now: now) - sent, perBurst)
+            if qos != .atMostOnce { count = min(count, inflightWindow - inflight) }
+            guard count > 0 else { break }
+            var buffer = context.channel.allocator.buffer(capacity: count * burst.packetSize)
+            burst.write(count: count, firstSequence: UInt64(sent), sentAt: now.uptimeNanoseconds, lastIdentifier: &nextPacketIdentifier, to: &buffer)
+            sent += count
+            if qos != .atMostOnce { inflight += count }
+            stats.recordSent(count, at: now.uptimeNanoseconds)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
-        if wrote { context.flush() }
         if let count = plan.count, sent >= count { stopped = true }
         finishIfDone()
     }
@@ -229,6 +282,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         stats.recordPublisherDone()
     }
 
+    /// Sends a packet of the connection's set-up or upkeep (CONNECT, SUBSCRIBE, PINGREQ), encoded by the
+    /// MQTT library; the message traffic is encoded by hand above.
     private func send(_ packet: Packet) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: packet.encodedSize(version: version))

@@ -34,10 +34,10 @@ final class BenchLoopStats: @unchecked Sendable {
         return histogram
     }
 
-    func recordSent(at now: UInt64) {
-        sent += 1
+    func recordSent(_ count: Int = 1, at now: UInt64) {
+        sent += count
         lastSentAt = now
-        timeline.add(sent: 1, at: now &- origin)
+        timeline.add(sent: count, at: now &- origin)
     }
 
     func recordAcknowledged(at now: UInt64) {

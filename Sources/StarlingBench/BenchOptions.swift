@@ -65,6 +65,9 @@ public struct BenchOptions: Sendable {
     /// A broker process whose resident memory is read before connecting and once every connection is up.
     public var brokerProcessIdentifier: Int?
     public var threads = 1
+    /// The largest read of a connection, in bytes: a flooded subscriber (unpaced QoS 0) counts more messages
+    /// per system call with larger reads.
+    public var readBuffer = 64 * 1024
 
     public init() {}
 

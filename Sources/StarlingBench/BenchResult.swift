@@ -36,6 +36,13 @@ public struct BenchResult: Sendable, Codable {
         }
     }
 
+    /// CPU used while publishing and draining, in percent of one core: the load generator's (all its threads)
+    /// and the broker's, if its process was given. A side near 100 % per thread was the bottleneck.
+    public struct CPU: Sendable, Codable, Equatable {
+        public var generatorPercent: Double
+        public var brokerPercent: Double?
+    }
+
     public var scenario: BenchOptions.Scenario
     public var qos: Int
     public var payloadSize: Int
@@ -56,6 +63,7 @@ public struct BenchResult: Sendable, Codable {
     public var seconds: Double
     public var latency: Latency
     public var timeline: BenchTimeline
+    public var cpu: CPU?
 
     public var lost: Int { expected.map { Swift.max(0, $0 - delivered) } ?? 0 }
     /// Deliveries per second, or messages taken in per second when nothing subscribes.

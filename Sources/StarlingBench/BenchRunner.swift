@@ -137,6 +137,7 @@ private struct Run {
         let runDeadline = NIODeadline.now() + options.timeout
         var reporter = ProgressReporter(progress: progress, origin: .now())
         let publishStart = NIODeadline.now()
+        let cpuStart = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier)
 
         if options.scenario == .conn {
             // Let the broker settle after the last CONNACK before reading its memory.
@@ -175,7 +176,11 @@ private struct Run {
             }
             for handler in publishers { handler.stats.eventLoop.execute { handler.stop() } }
         }
-        return try await result(shape: shape, subscribers: subscribers, publishers: publishers, connections: connections, publishStart: publishStart)
+        var measured = try await result(shape: shape, subscribers: subscribers, publishers: publishers, connections: connections, publishStart: publishStart)
+        if options.scenario != .conn {
+            measured.cpu = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier).usage(since: cpuStart)
+        }
+        return measured
     }
 
     private func result(shape: Shape, subscribers: [BenchConnection], publishers: [BenchConnection], connections: BenchResult.Connections, publishStart: NIODeadline) async throws -> BenchResult {
@@ -265,15 +270,23 @@ private struct Run {
         }
     }
 
+    /// Connects every handler, at most `connectConcurrency` at a time and at `rate` per second if given, each
+    /// ready once its CONNACK (and SUBACK) arrived.
     struct ConnectOutcome {
         var channels: [any Channel] = []
         var failures = 0
         var firstError: String?
     }
 
-    /// Connects every handler, at most `connectConcurrency` at a time and at `rate` per second if given, each
-    /// ready once its CONNACK (and SUBACK) arrived.
     private func connectAll(_ handlers: [BenchConnection], rate: Double?) async -> ConnectOutcome {
+        if rate == nil {
+            let run = self
+            let window = BenchConnectWindow<any Channel>(count: handlers.count, window: max(1, options.connectConcurrency), eventLoop: stats[0].eventLoop) { index in
+                run.connectFuture(handlers[index], index: index)
+            }
+            guard let done = try? await window.run().get() else { return ConnectOutcome() }
+            return ConnectOutcome(channels: done.connections, failures: done.failures, firstError: done.firstError)
+        }
         let start = NIODeadline.now()
         let window = max(1, options.connectConcurrency)
         return await withTaskGroup(of: Result<any Channel, any Error>.self) { tasks in
@@ -308,42 +321,80 @@ private struct Run {
     }
 
     private func connect(_ handler: BenchConnection, index: Int) async throws -> any Channel {
+        try await connectFuture(handler, index: index).get()
+    }
+
+    /// Connects one handler on its loop; the future succeeds with the channel once CONNACK (and SUBACK) came.
+    /// Futures rather than a task per connection: set-up stays on the loop, with no thread hops.
+    func connectFuture(_ handler: BenchConnection, index: Int) -> EventLoopFuture<any Channel> {
         let eventLoop = handler.stats.eventLoop
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
+            // Larger reads count more messages per system call when a subscriber is flooded (unpaced QoS 0).
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(2048, options.readBuffer)))
         if options.sourceAddresses > 0 {
-            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: "127.0.0.\(1 + index % min(254, options.sourceAddresses))", port: 0))
+            do {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: "127.0.0.\(1 + index % min(254, options.sourceAddresses))", port: 0))
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+            #if os(Linux)
+            // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, for the whole 4-tuple, rather than at bind
+            // by a search of every port in use, which slows each connection as thousands are open.
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ip, name: .init(rawValue: 24)), value: 1)
+            #endif
         }
         let sslContext = sslContext
         let host = options.host
-        let version = options.version
-        let channel = try await bootstrap.channelInitializer { channel in
+        return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let sslContext {
                     let serverName = host.first.map { $0.isNumber || $0 == "[" } == true ? nil : host
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                 }
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder(version: version)))
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
         }
-        .connect(to: address).get()
-        // A broker that accepts the socket but never answers must not hold the run.
-        let timeout = eventLoop.scheduleTask(in: .seconds(10)) { handler.connected.fail(BenchError.handshakeTimedOut) }
-        do {
-            try await handler.connected.futureResult.get()
-            timeout.cancel()
-            return channel
-        } catch {
-            timeout.cancel()
-            channel.close(promise: nil)
-            throw error
+        .connect(to: address)
+        .flatMap { channel in
+            // A broker that accepts the socket but never answers must not hold the run.
+            let timeout = eventLoop.scheduleTask(in: .seconds(10)) { handler.connected.fail(BenchError.handshakeTimedOut) }
+            return handler.connected.futureResult.map { _ -> any Channel in
+                timeout.cancel()
+                return channel
+            }.flatMapErrorThrowing { error in
+                timeout.cancel()
+                channel.close(promise: nil)
+                throw error
+            }
         }
     }
 
     private func closeAll(_ channels: [any Channel]) {
         for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// The CPU time of the load generator and of the broker at one moment, so that a run can report which side
+/// was busy between two of them.
+private struct CPUSample {
+    let at: NIODeadline
+    let generatorSeconds: Double
+    let brokerSeconds: Double?
+
+    init(brokerProcessIdentifier: Int?) {
+        at = .now()
+        generatorSeconds = ProcessCPU.ownSeconds()
+        brokerSeconds = brokerProcessIdentifier.flatMap(ProcessCPU.seconds(of:))
+    }
+
+    func usage(since start: CPUSample) -> BenchResult.CPU {
+        let wall = Double((at - start.at).nanoseconds) / 1e9
+        guard wall > 0 else { return BenchResult.CPU(generatorPercent: 0, brokerPercent: nil) }
+        var broker: Double?
+        if let end = brokerSeconds, let begin = start.brokerSeconds { broker = (end - begin) / wall * 100 }
+        return BenchResult.CPU(generatorPercent: (generatorSeconds - start.generatorSeconds) / wall * 100, brokerPercent: broker)
     }
 }
 

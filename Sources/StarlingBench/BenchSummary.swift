@@ -22,6 +22,10 @@ public enum BenchSummary {
         }
         rows.append(("duration", BenchFormat.fixed(r.seconds, 3) + " s"))
         rows.append((r.subscribers > 0 ? "throughput" : "accepted", BenchFormat.rate(r.rate) + " msg/s"))
+        if let cpu = r.cpu {
+            let broker = cpu.brokerPercent.map { ", broker " + BenchFormat.fixed($0, 0) + " %" } ?? ""
+            rows.append(("CPU", "load generator " + BenchFormat.fixed(cpu.generatorPercent, 0) + " %" + broker + " (of one core)"))
+        }
         if r.subscribers > 0 && r.latency.max > 0 {
             let l = r.latency
             rows.append(("latency", "p50 \(BenchFormat.duration(microseconds: l.p50)), p90 \(BenchFormat.duration(microseconds: l.p90)), p99 \(BenchFormat.duration(microseconds: l.p99)), p99.9 \(BenchFormat.duration(microseconds: l.p999)), max \(BenchFormat.duration(microseconds: l.max))"))

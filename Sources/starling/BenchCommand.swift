@@ -106,11 +106,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Use 127.0.0.1 … 127.0.0.N in turn as source addresses (many connections to one port).")
     var sourceAddresses = 0
 
-    @Option(name: .long, help: "Process id of the broker, to report its resident memory per connection (Linux).")
+    @Option(name: .long, help: "Process id of the broker, to report its resident memory per connection and its CPU (Linux).")
     var brokerPid: Int?
 
     @Option(name: .long, help: "Event loop threads of the load generator.")
     var threads = 1
+
+    @Option(name: .long, help: "Largest read of a connection, in bytes (more messages per system call for flooded QoS 0 subscribers).")
+    var readBuffer = 64 * 1024
 
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
@@ -170,6 +173,7 @@ struct BenchCommand: AsyncParsableCommand {
         options.sourceAddresses = sourceAddresses
         options.brokerProcessIdentifier = brokerPid
         options.threads = threads
+        options.readBuffer = readBuffer
 
         let showProgress = progress ?? (isatty(STDERR_FILENO) != 0)
         var progressLine: (@Sendable (BenchProgress) -> Void)?
