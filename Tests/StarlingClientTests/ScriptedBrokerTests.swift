@@ -180,8 +180,9 @@ struct ScriptedBrokerTests {
         let broker = try await ScriptedBroker()
         var configuration = try Self.configuration(broker)
         configuration.keepAlive = 1
-        // Generous, so that a slow test machine answering the first ping late does not end the connection early.
-        configuration.pingTimeout = .seconds(2)
+        // Generous, so that a busy test machine answering the first ping late does not end the connection early
+        // (2 s was not enough with the machine's cores all taken).
+        configuration.pingTimeout = .seconds(5)
         configuration.reconnect = .disabled
         let error = try await Self.withRunningClient(configuration, disconnecting: false) { _, _ in
             let connection = try await broker.accept()
