@@ -41,8 +41,9 @@ final class Session: @unchecked Sendable {
     let isCongested = Atomic(false)
     @exclusivity(unchecked) private var lastPacketIdentifier: UInt16 = 0
 
-    /// The session's subscriptions, by the bytes of the filter as sent.
-    var subscriptions: [ExactString: SubscriptionRecord] = [:]
+    /// The session's subscriptions, by the bytes of the filter as sent (validated when subscribed: see
+    /// `TopicFilter(validated:)`), each with its options and identifier packed in one word.
+    var subscriptions: [ExactString: PackedSubscription] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
     @exclusivity(unchecked) var inflight = InflightWindow()
@@ -105,12 +106,6 @@ final class Session: @unchecked Sendable {
         let state = Occasional()
         occasional = state
         return state
-    }
-
-    struct SubscriptionRecord {
-        var filter: TopicFilter
-        var options: SubscriptionOptions
-        var identifier: Int?
     }
 
     struct Outbound {
