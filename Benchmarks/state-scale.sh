@@ -101,7 +101,7 @@ start_broker() {
       if [ "$2" = retained1m_sqlite ]; then store="--data-dir $WORK/data-$3"; fi
       # shellcheck disable=SC2086
       timeout 900 taskset -c "$BROKER_CORE" "$STARLING" serve --host 127.0.0.1 --port "$PORT" --threads 1 $store \
-        --max-queued 100000 --max-connections 100000 --max-sessions 1000000 --sys-interval 0 --log-level error \
+        --max-queued 100000 --max-subscriptions 2000000 --max-connections 100000 --max-sessions 1000000 --sys-interval 0 --log-level error \
         2>>"$RESULTS/starling.log" &
       ;;
   esac

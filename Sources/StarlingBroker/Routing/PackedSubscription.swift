@@ -20,6 +20,10 @@ struct PackedSubscription: Hashable, Sendable {
         self.word = word
     }
 
+    var qos: QoS { QoS(rawValue: UInt8(truncatingIfNeeded: word) & 0x03) ?? .atMostOnce }
+    var noLocal: Bool { word & 0x04 != 0 }
+    var retainAsPublished: Bool { word & 0x08 != 0 }
+
     var options: SubscriptionOptions {
         SubscriptionOptions(
             qos: QoS(rawValue: UInt8(word & 0x03)) ?? .atMostOnce, noLocal: word & 0x04 != 0,

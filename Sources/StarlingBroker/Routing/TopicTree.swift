@@ -30,23 +30,32 @@ struct TopicTree {
     }
 
     /// A subscription matched by a topic, as routing reads it.
+    /// The options stay packed: a delivery reads two or three of them, and unpacking the rest for every match
+    /// would cost the publish path more than the lookup saves.
     struct Subscriber {
         let session: Session
-        var options: SubscriptionOptions
-        var identifier: Int?
+        var subscription: PackedSubscription
         /// The shared subscription this member belongs to; nil for an ordinary subscription.
         var share: TopicFilter? = nil
 
         init(session: Session, options: SubscriptionOptions, identifier: Int? = nil, share: TopicFilter? = nil) {
             self.session = session
-            self.options = options
-            self.identifier = identifier
+            self.subscription = PackedSubscription(options: options, identifier: identifier)
             self.share = share
         }
 
         init(_ entry: FilterSubscribers.Entry, share: TopicFilter? = nil) {
-            self.init(session: entry.session, options: entry.subscription.options, identifier: entry.subscription.identifier, share: share)
+            self.session = entry.session
+            self.subscription = entry.subscription
+            self.share = share
         }
+
+        var options: SubscriptionOptions {
+            get { subscription.options }
+            set { subscription = PackedSubscription(options: newValue, identifier: subscription.identifier) }
+        }
+
+        var identifier: Int? { subscription.identifier }
     }
 
     /// Wildcard-free filters by their bytes (without a share prefix).
@@ -68,8 +77,7 @@ struct TopicTree {
     /// takes `cursor`, which every replica's copy of the group must share. `subscriber.share` is not read: the
     /// filter says whether the subscription is shared.
     mutating func insert(_ filter: TopicFilter, _ subscriber: Subscriber, cursor: SharedGroupCursor? = nil) {
-        let entry = FilterSubscribers.Entry(
-            session: subscriber.session, subscription: PackedSubscription(options: subscriber.options, identifier: subscriber.identifier))
+        let entry = FilterSubscribers.Entry(session: subscriber.session, subscription: subscriber.subscription)
         let new: Bool
         if filter.hasWildcards {
             let node = Self.node(for: filter.filter, from: root)
