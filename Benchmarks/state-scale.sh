@@ -3,7 +3,8 @@
 # started for every run and pinned to one core, the load (../shared/tools/scale/scale.py, state-clients.py) on
 # the other, the same tests against each in alternation (A B A B A B), medians.
 #
-#   Benchmarks/state-scale.sh [--rounds N] [--tests "subs1k subs100k ..."] [--starling PATH] [--results DIR] [--list]
+#   Benchmarks/state-scale.sh [--rounds N] [--tests "subs1k subs100k ..."] [--brokers "mosquitto starling"]
+#                             [--starling PATH] [--results DIR] [--list]
 #
 # Tests: subscriptions on one connection (s/0000000… exact, w/0000000/+ wildcard) with RSS per subscription and
 # deliveries/s of 200,000 QoS 0 messages to random matching topics; 10,000 clients with 10 filters each;
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=3
 TESTS="subs1k subs100k subs1m wild100k clients10k retained100k retained1m retained1m_sqlite"
+BROKERS="mosquitto starling"
 STARLING=""
 RESULTS=""
 SCALE_PY=${SCALE_PY:-../shared/tools/scale/scale.py}
@@ -42,6 +44,7 @@ while (($#)); do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --tests) TESTS=$2; shift 2 ;;
+    --brokers) BROKERS=$2; shift 2 ;;
     --starling) STARLING=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     --list) for t in subs1k subs100k subs1m wild100k clients10k retained100k retained1m retained1m_sqlite; do
@@ -134,7 +137,7 @@ run_one() { # test broker round
 
 for round in $(seq 1 "$ROUNDS"); do
   for t in $TESTS; do
-    for broker in mosquitto starling; do
+    for broker in $BROKERS; do
       [ "$t" = retained1m_sqlite ] && [ "$broker" = mosquitto ] && continue
       echo "round $round: $t on $broker" >&2
       run_one "$t" "$broker" "$round"
