@@ -39,6 +39,9 @@ struct RetainedStore: @unchecked Sendable {
         }
     }
 
+    /// The bytes of one entry in a level's table, for `StateFootprintTests`.
+    static var entryStride: Int { MemoryLayout<ExactString>.stride + MemoryLayout<Child>.stride }
+
     private var root = Level()
     private(set) var count = 0
     /// Payload bytes of every retained message.
