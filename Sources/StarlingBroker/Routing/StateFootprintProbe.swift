@@ -7,8 +7,8 @@ import NIOCore
 /// What the broker's state costs in heap bytes: subscriptions held the way a SUBSCRIBE leaves them (the session's
 /// record and one replica of the topic tree), retained messages the way a PUBLISH leaves them (payloads sliced
 /// out of a large read buffer, as the decoder hands them over). Measured with the allocator's own statistics, so
-/// the figures do not depend on what else the machine runs. For `BrokerProfile state` and `StateFootprintTests`;
-/// not part of the API.
+/// the figures do not depend on what else the machine runs (but do on what else the process does meanwhile). For
+/// `BrokerProfile state`; not part of the API.
 @_spi(Benchmarks) public enum StateFootprintProbe {
     /// Heap bytes in use, by glibc's count (`mallinfo2`: arena and mmap'ed chunks); 0 where there is no glibc.
     public static func heapBytes() -> Int {
