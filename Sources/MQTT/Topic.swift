@@ -70,6 +70,19 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
         try Self.validateFilter(filter, limits: limits)
     }
 
+    /// A filter the broker has already validated (one it holds as a subscription's key): splits the share name
+    /// off again without checking the wildcard rules a second time.
+    package init(validated rawValue: String) {
+        self.rawValue = rawValue
+        if rawValue.utf8.starts(with: "$share/".utf8), let slash = rawValue.utf8.dropFirst(7).firstIndex(of: UInt8(ascii: "/")) {
+            shareName = String(Substring(rawValue.utf8[rawValue.utf8.index(rawValue.utf8.startIndex, offsetBy: 7)..<slash]))
+            filter = String(Substring(rawValue.utf8[rawValue.utf8.index(after: slash)...]))
+        } else {
+            shareName = nil
+            filter = rawValue
+        }
+    }
+
     /// Filters are equal when their bytes are (MQTT-4.7.3-4), not when they are canonically equivalent text.
     public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool {
         lhs.rawValue.hasSameBytes(as: rhs.rawValue)

@@ -11,6 +11,9 @@ import MQTT
 ///     BrokerProfile match [LOOKUPS]
 ///     BrokerProfile connect [CONNECTIONS]    each opened (CONNECT, CONNACK) and closed (DISCONNECT)
 ///     BrokerProfile idle [CONNECTIONS]       opened and held: prints the resident bytes each adds
+///     BrokerProfile state subs|wild|clients|retained [N]
+///                                            heap bytes per subscription (N filters s/…, or w/…/+, on one
+///                                            session; or N sessions with 10 filters each) or per retained message
 ///
 /// It prints the time per message as a rough figure; under a profiler the counts are what matters.
 @main
@@ -57,6 +60,8 @@ enum BrokerProfile {
             for _ in 0..<iterations { held.append(try path.open()) }
             let perConnection = Double(residentBytes() - before) / Double(iterations)
             print("idle: \(Int(perConnection.rounded())) resident bytes per connection, the embedded channel's included (\(held.count) held)")
+        case "state":
+            return try state(arguments.dropFirst())
         default:
             return usage()
         }
@@ -66,7 +71,30 @@ enum BrokerProfile {
     }
 
     static func usage() {
-        print("usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | payload SIZE SUBSCRIBERS [MESSAGES] | match [LOOKUPS] | connect [CONNECTIONS] | idle [CONNECTIONS]")
+        print(
+            "usage: BrokerProfile publish QOS SUBSCRIBERS [MESSAGES] | payload SIZE SUBSCRIBERS [MESSAGES] | match [LOOKUPS] | connect [CONNECTIONS] | idle [CONNECTIONS]"
+                + " | state subs|wild|clients|retained [N]")
+    }
+
+    /// Heap bytes (glibc's statistics, not resident pages) that each subscription or retained message adds.
+    static func state(_ arguments: ArraySlice<String>) throws {
+        let count = arguments.count > 1 ? Int(arguments[arguments.startIndex + 1]) ?? 100_000 : 100_000
+        let bytes: Double
+        switch arguments.first {
+        case "subs":
+            bytes = try StateFootprintProbe.bytesPerSubscription(clients: 1, filtersPerClient: count) { _, index in "s/\(index + 1_000_000)" }
+        case "wild":
+            bytes = try StateFootprintProbe.bytesPerSubscription(clients: 1, filtersPerClient: count) { _, index in "w/\(index + 1_000_000)/+" }
+        case "clients":
+            bytes = try StateFootprintProbe.bytesPerSubscription(clients: count, filtersPerClient: 10) { client, index in
+                "c/\(client + 100_000)/\(index)"
+            }
+        case "retained":
+            bytes = StateFootprintProbe.bytesPerRetainedMessage(count: count)
+        default:
+            return usage()
+        }
+        print("state \(arguments.joined(separator: " ")): \(Int(bytes.rounded())) heap bytes per \(arguments.first == "retained" ? "retained message" : "subscription")")
     }
 
     /// The process's resident bytes, from /proc/self/statm (Linux).

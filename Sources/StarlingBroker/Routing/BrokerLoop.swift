@@ -99,7 +99,7 @@ final class BrokerLoop: @unchecked Sendable {
                 let isPublisher = message.publisher?.hasSameBytes(as: matches[start].session.clientIdentifier) == true
                 var best: TopicTree.Subscriber?
                 var identifiers: [Int] = []
-                for candidate in matches[start..<end] where !(isPublisher && candidate.options.noLocal) {
+                for candidate in matches[start..<end] where !(isPublisher && candidate.subscription.noLocal) {
                     if candidate.share != nil {
                         // 4.8.2: what a group hands this session is a copy of its own, besides the one the
                         // session's non-shared subscriptions give it.
@@ -124,12 +124,13 @@ final class BrokerLoop: @unchecked Sendable {
 
     private func deliver(_ subscriber: TopicTree.Subscriber, _ message: Message, identifiers: [Int]) -> Bool {
         // No Local: never back to the publisher's own connection (MQTT-3.8.3-3).
-        if subscriber.options.noLocal, let publisher = message.publisher, publisher.hasSameBytes(as: subscriber.session.clientIdentifier) {
+        let subscription = subscriber.subscription
+        if subscription.noLocal, let publisher = message.publisher, publisher.hasSameBytes(as: subscriber.session.clientIdentifier) {
             return false
         }
         let delivery = Delivery(
-            message: message, qos: min(message.qos, subscriber.options.qos),
-            retain: subscriber.options.retainAsPublished ? message.retain : false,
+            message: message, qos: min(message.qos, subscription.qos),
+            retain: subscription.retainAsPublished ? message.retain : false,
             subscriptionIdentifiers: identifiers, share: subscriber.share)
         deliver(delivery, to: subscriber.session)
         return true
@@ -150,8 +151,8 @@ final class BrokerLoop: @unchecked Sendable {
     private func deliver(_ delivery: Delivery, to member: TopicTree.Subscriber, share: TopicFilter) {
         let message = delivery.message
         let reassigned = Delivery(
-            message: message, qos: min(message.qos, member.options.qos),
-            retain: member.options.retainAsPublished ? message.retain : false,
+            message: message, qos: min(message.qos, member.subscription.qos),
+            retain: member.subscription.retainAsPublished ? message.retain : false,
             subscriptionIdentifiers: member.identifier.map { [$0] } ?? [], share: share)
         deliver(reassigned, to: member.session)
     }

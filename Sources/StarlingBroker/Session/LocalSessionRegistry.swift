@@ -206,7 +206,7 @@ final class LocalSessionRegistry: SessionRegistry {
                 sessions.removeValue(forKey: key)
             }
         }
-        let filters = session.subscriptions.values.map(\.filter)
+        let filters = session.subscriptions.keys.map { TopicFilter(validated: $0.string) }
         let unfinished = session.unfinishedSharedDeliveries()
         session.subscriptions.removeAll()
         session.inflight.removeAll()

@@ -24,7 +24,7 @@ extension Session {
         isStored.store(true, ordering: .relaxed)
         for subscription in stored.subscriptions {
             guard let filter = try? TopicFilter(subscription.topicFilter, limits: topicLimits) else { continue }
-            subscriptions[ExactString(filter.rawValue)] = SubscriptionRecord(filter: filter, options: subscription.options, identifier: subscription.identifier)
+            subscriptions[ExactString(filter.rawValue)] = PackedSubscription(options: subscription.options, identifier: subscription.identifier)
         }
         var highest: UInt64 = 0
         for stored in stored.deliveries {

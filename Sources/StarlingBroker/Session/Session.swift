@@ -43,8 +43,9 @@ final class Session: @unchecked Sendable {
     /// Maximum is 16 bits.
     @exclusivity(unchecked) private var window: UInt16 = 20
 
-    /// The session's subscriptions, by the bytes of the filter as sent.
-    var subscriptions: [ExactString: SubscriptionRecord] = [:]
+    /// The session's subscriptions, by the bytes of the filter as sent (validated when subscribed: see
+    /// `TopicFilter(validated:)`), each with its options and identifier packed in one word.
+    var subscriptions: [ExactString: PackedSubscription] = [:]
 
     // Outbound QoS 1 and 2 flows, in the order they were sent (MQTT-4.6.0-1).
     @exclusivity(unchecked) var inflight = InflightWindow()
@@ -110,12 +111,6 @@ final class Session: @unchecked Sendable {
         let state = Occasional()
         occasional = state
         return state
-    }
-
-    struct SubscriptionRecord {
-        var filter: TopicFilter
-        var options: SubscriptionOptions
-        var identifier: Int?
     }
 
     struct Outbound {

@@ -75,12 +75,11 @@ extension BrokerCore {
 
         var entries: [(filter: TopicFilter, subscriber: TopicTree.Subscriber)] = []
         for entry in restored {
-            for record in entry.session.subscriptions.values {
+            for (key, record) in entry.session.subscriptions {
+                let filter = TopicFilter(validated: key.string)
                 entries.append((
-                    record.filter,
-                    TopicTree.Subscriber(
-                        session: entry.session, options: record.options, identifier: record.identifier,
-                        share: record.filter.isShared ? record.filter : nil)))
+                    filter,
+                    TopicTree.Subscriber(session: entry.session, options: record.options, identifier: record.identifier)))
             }
         }
         if !entries.isEmpty {

@@ -34,8 +34,7 @@ enum SubscriptionRequest {
         for topicFilter in answer.denied { connection.logRefusal("not allowed to subscribe", topic: topicFilter) }
         let accepted = answer.accepted
         for entry in accepted {
-            session.subscriptions[ExactString(entry.filter.rawValue)] = Session.SubscriptionRecord(
-                filter: entry.filter, options: entry.options, identifier: identifier)
+            session.subscriptions[ExactString(entry.filter.rawValue)] = PackedSubscription(options: entry.options, identifier: identifier)
         }
         let loop = connection.loop
         session.recordSubscribed(accepted.map(\.filter), options: accepted.map(\.options), identifier: identifier, in: loop.storeChanges)
@@ -108,8 +107,8 @@ enum SubscriptionRequest {
         var reasonCodes: [ReasonCode] = []
         var removed: [TopicFilter] = []
         for raw in unsubscribe.topicFilters {
-            if let record = session.subscriptions.removeValue(forKey: ExactString(raw)) {
-                removed.append(record.filter)
+            if session.subscriptions.removeValue(forKey: ExactString(raw)) != nil {
+                removed.append(TopicFilter(validated: raw))
                 reasonCodes.append(.success)
             } else {
                 reasonCodes.append(.noSubscriptionExisted)
