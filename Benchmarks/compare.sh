@@ -12,6 +12,7 @@
 # (10 scenarios, 3 rounds) takes about 12 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 
 ROUNDS=3
 SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k conn19k conn19k_waves"
@@ -24,18 +25,10 @@ LOADGEN_CORE=0
 MOSQUITTO_PORT=18830
 STARLING_PORT=18831
 
-# name | bench arguments. Message counts keep each throughput run at 200k-1M deliveries.
-n() { echo $(($1 * SCALE / 100 > 0 ? $1 * SCALE / 100 : 1)); }
+# name | bench arguments: the shared scenarios (lib.sh) and those of this comparison.
 scenario_args() {
   case "$1" in
-    fanin10_q0) echo "fanin -P 10 -q 0 -n $(n 100000)" ;;
-    fanin10_q1) echo "fanin -P 10 -q 1 -n $(n 20000)" ;;
-    pairs10_q0) echo "pairs -P 10 -q 0 -n $(n 100000)" ;;
-    pairs10_q1) echo "pairs -P 10 -q 1 -n $(n 20000)" ;;
-    fanout100_q0) echo "fanout -S 100 -q 0 -n $(n 10000)" ;;
-    fanout1000_q0) echo "fanout -S 1000 -q 0 -n $(n 1000)" ;;
     sharedsub10_q1) echo "sharedsub -P 10 -S 10 -q 1 -n $(n 20000)" ;;
-    latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     # Two event loops (both on the load generator's core): one loop's connect path is slower than the broker's
     # (Benchmarks/generator-check.sh: 2.4k/s against 4.1k/s with two and 4.5k/s from the C generator).
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1 --threads 2" ;;
@@ -43,7 +36,7 @@ scenario_args() {
     # Two waves of 9,500: the second connects once the first has been idle for 30 s (long enough for any
     # connection of Starling's to hibernate), so it shows what a connection costs beside idle ones.
     conn19k_waves) echo "conn -c 9500 --source-addresses 8 --connect-concurrency 128 -d 1 --threads 2" ;;
-    *) return 1 ;;
+    *) shared_scenario_args "$1" ;;
   esac
 }
 
@@ -63,27 +56,15 @@ while (($#)); do
 done
 for s in $SCENARIOS; do scenario_args "$s" >/dev/null || { echo "unknown scenario $s (see --list)" >&2; exit 2; }; done
 
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
+require_mosquitto
 command -v taskset >/dev/null || { echo "taskset not found (util-linux)" >&2; exit 1; }
-if [ -z "$STARLING" ]; then
-  swift build -c release --product starling >&2
-  STARLING=.build/release/starling
-fi
+require_starling
 NCPU=$(nproc)
 if ((NCPU < 2)); then BROKER_CORE=0; LOADGEN_CORE=0; fi
 
 # Connections need descriptors on both sides; the hard limit is as far as a process may go.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-RESULTS=${RESULTS:-$(mktemp -d /tmp/starling-compare.XXXXXX)}
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d /tmp/starling-compare-run.XXXXXX)
-BROKER_PID=""
-cleanup() {
-  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+make_folders starling-compare
 
 # Mosquitto without persistence and without the limits that would make it drop messages silently: unlimited
 # queue and inflight per client, no memory limit. Nagle stays at Mosquitto's default (on), as Mosquitto ships

@@ -17,6 +17,7 @@
 #   Benchmarks/generator-check.sh --summarize DIR [--rounds N] [--scenarios …]   the table of an earlier run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 
 ROUNDS=3
 SCENARIOS="fanin10_q0 fanin10_q1 pairs10_q0 pairs10_q1 fanout100_q0 fanout1000_q0 latency_q1 conn10k"
@@ -29,20 +30,12 @@ PORT=18836
 SCALE=100
 SUMMARIZE_ONLY=0
 
-n() { echo $(($1 * SCALE / 100 > 0 ? $1 * SCALE / 100 : 1)); }
 
 # name → bench arguments | the two halves' arguments (%h is a or b) | mqttload arguments.
 bench_args() {
   case "$1" in
-    fanin10_q0) echo "fanin -P 10 -q 0 -n $(n 100000)" ;;
-    fanin10_q1) echo "fanin -P 10 -q 1 -n $(n 20000)" ;;
-    pairs10_q0) echo "pairs -P 10 -q 0 -n $(n 100000)" ;;
-    pairs10_q1) echo "pairs -P 10 -q 1 -n $(n 20000)" ;;
-    fanout100_q0) echo "fanout -S 100 -q 0 -n $(n 10000)" ;;
-    fanout1000_q0) echo "fanout -S 1000 -q 0 -n $(n 1000)" ;;
-    latency_q1) echo "latency -q 1 -r 1000 -d 10" ;;
     conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
-    *) return 1 ;;
+    *) shared_scenario_args "$1" ;;
   esac
 }
 half_args() {
@@ -86,13 +79,9 @@ done
 for s in $SCENARIOS; do bench_args "$s" >/dev/null || { echo "unknown scenario $s" >&2; exit 2; }; done
 
 if ((SUMMARIZE_ONLY == 0)); then
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
-if [ -z "$STARLING" ]; then
-  swift build -c release --product starling >&2
-  STARLING=.build/release/starling
-fi
-WORK=$(mktemp -d /tmp/starling-generator-check.XXXXXX)
+require_mosquitto
+require_starling
+make_folders starling-generator-check
 if [ -z "$MQTTLOAD" ]; then
   # The shared folder is read-only: build a copy.
   cp -r ../shared/tools/mqttload "$WORK/mqttload-src"
@@ -100,14 +89,6 @@ if [ -z "$MQTTLOAD" ]; then
   MQTTLOAD=$WORK/mqttload-src/mqttload
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-RESULTS=${RESULTS:-$(mktemp -d /tmp/starling-generator-check-results.XXXXXX)}
-mkdir -p "$RESULTS"
-BROKER_PID=""
-cleanup() {
-  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # The settings of Benchmarks/compare.sh: nothing dropped, Nagle left at Mosquitto's default.
 cat >"$WORK/mosquitto.conf" <<CONF

@@ -15,6 +15,7 @@
 # whole run stops by itself (a full run takes about 25 minutes, most of it Mosquitto subscribing 1,000,000 filters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib.sh
 
 ROUNDS=3
 TESTS="subs1k subs100k subs1m wild100k clients10k retained100k retained1m retained1m_sqlite"
@@ -54,23 +55,10 @@ while (($#)); do
   esac
 done
 
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
+require_mosquitto
 [ -f "$SCALE_PY" ] || { echo "scale.py not found at $SCALE_PY (set SCALE_PY)" >&2; exit 1; }
-if [ -z "$STARLING" ]; then
-  swift build -c release --product starling >&2
-  STARLING="$(swift build -c release --show-bin-path)/starling"
-fi
-RESULTS=${RESULTS:-$(mktemp -d /tmp/state-scale.XXXXXX)}
-mkdir -p "$RESULTS"
-WORK=$(mktemp -d /tmp/state-scale-work.XXXXXX)
-BROKER_PID=""
-
-cleanup() {
-  if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+require_starling
+make_folders state-scale
 
 cat >"$WORK/mosquitto.conf" <<CONF
 listener $MOSQUITTO_PORT 127.0.0.1

@@ -27,6 +27,15 @@ struct TopicTree {
         var isEmpty: Bool {
             children.isEmpty && singleLevelWildcard == nil && multiLevelWildcard == nil && subscribers.isEmpty
         }
+
+        /// The child for a filter's `level`, wildcards included, if there is one.
+        func child(_ level: Substring) -> Node? {
+            switch level {
+            case "+": singleLevelWildcard
+            case "#": multiLevelWildcard
+            default: children[ExactSubstring(level)]
+            }
+        }
     }
 
     /// A subscription matched by a topic, as routing reads it.
@@ -137,13 +146,7 @@ struct TopicTree {
     private static func existingNode(for filter: String, from root: Node) -> Node? {
         var node = root
         for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            let next: Node?
-            switch level {
-            case "+": next = node.singleLevelWildcard
-            case "#": next = node.multiLevelWildcard
-            default: next = node.children[ExactSubstring(level)]
-            }
-            guard let next else { return nil }
+            guard let next = node.child(level) else { return nil }
             node = next
         }
         return node
@@ -153,13 +156,7 @@ struct TopicTree {
         var path: [(parent: Node, level: Substring)] = []
         var node = root
         for level in filter.filter.split(separator: "/", omittingEmptySubsequences: false) {
-            let next: Node?
-            switch level {
-            case "+": next = node.singleLevelWildcard
-            case "#": next = node.multiLevelWildcard
-            default: next = node.children[ExactSubstring(level)]
-            }
-            guard let next else { return false }
+            guard let next = node.child(level) else { return false }
             path.append((node, level))
             node = next
         }
