@@ -53,17 +53,22 @@ public final class MQTTClient: Sendable {
         }
     }
 
-    /// Connects (one attempt: a failure is thrown), runs `body`, then disconnects. While `body` runs, the
-    /// connection is maintained as `configuration.reconnect` allows.
+    /// Connects (one attempt, a failure thrown, unless `configuration.reconnect.retriesFirstConnection`), runs
+    /// `body`, then disconnects. While `body` runs, the connection is maintained as `configuration.reconnect`
+    /// allows.
     @discardableResult
     public func withConnection<Value>(
         isolation: isolated (any Actor)? = #isolation, _ body: (MQTTClient) async throws -> Value
     ) async throws -> Value {
-        do {
-            _ = try await onLoop { $0.connect() }
-        } catch {
-            try? await withCore { $0.terminate(error as? MQTTClientError) }
-            throw error
+        if configuration.reconnect.retriesFirstConnection {
+            guard try await connectWithRetries() else { throw MQTTClientError.shutdown }
+        } else {
+            do {
+                _ = try await onLoop { $0.connect() }
+            } catch {
+                try? await withCore { $0.terminate(error as? MQTTClientError) }
+                throw error
+            }
         }
         return try await withThrowingTaskGroup(of: Void.self, returning: Value.self, isolation: isolation) { group in
             group.addTask { try await self.maintainConnection(connected: true) }
@@ -96,24 +101,10 @@ public final class MQTTClient: Sendable {
     func maintainConnection(connected: Bool) async throws {
         let policy = configuration.reconnect
         var connected = connected
-        var failures = 0
         while true {
             if !connected {
-                do {
-                    _ = try await onLoop { $0.connect() }
-                    connected = true
-                    failures = 0
-                } catch {
-                    if try await withCore({ $0.isShutdownRequested }) { return }
-                    let error = error as? MQTTClientError ?? MQTTClientError(.connectFailed, "could not connect", underlying: error)
-                    failures += 1
-                    guard error.isRetriable, policy.allowsAttempt(after: failures) else {
-                        try await withCore { $0.terminate(error) }
-                        throw error
-                    }
-                    try await pause(beforeAttempt: failures + 1)
-                    continue
-                }
+                guard try await connectWithRetries() else { return }
+                connected = true
             }
             let reason = try await onLoop { $0.connectionEnded() }
             connected = false
@@ -124,6 +115,27 @@ public final class MQTTClient: Sendable {
                 throw error
             }
             try await pause(beforeAttempt: 1)
+        }
+    }
+
+    /// Connects, trying again after each failure that may pass as `configuration.reconnect` allows; false if the
+    /// client was shut down meanwhile. Throws, having ended the client, when it gives up.
+    private func connectWithRetries() async throws -> Bool {
+        var failures = 0
+        while true {
+            do {
+                _ = try await onLoop { $0.connect() }
+                return true
+            } catch {
+                if try await withCore({ $0.isShutdownRequested }) { return false }
+                let error = error as? MQTTClientError ?? MQTTClientError(.connectFailed, "could not connect", underlying: error)
+                failures += 1
+                guard error.isRetriable, configuration.reconnect.allowsAttempt(after: failures) else {
+                    try await withCore { $0.terminate(error) }
+                    throw error
+                }
+                try await pause(beforeAttempt: failures + 1)
+            }
         }
     }
 

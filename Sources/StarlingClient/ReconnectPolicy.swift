@@ -18,13 +18,18 @@ public struct ReconnectPolicy: Sendable, Hashable {
     public var jitter: Double
     /// How many consecutive failed attempts are made before giving up; nil for no limit.
     public var maximumAttempts: Int?
+    /// Whether `withConnection` (and `withMQTTClient`) also waits for a broker that is not up yet, trying its
+    /// first connection with these delays as MQTT.js does, instead of failing at the first refusal. `run()`
+    /// always does.
+    public var retriesFirstConnection: Bool
 
     /// A policy that reconnects, with these delays; `jitter` is clamped to 0...1.
     public init(
         initialDelay: TimeAmount = .milliseconds(500), maximumDelay: TimeAmount = .seconds(30), multiplier: Double = 2,
-        jitter: Double = 0.2, maximumAttempts: Int? = nil
+        jitter: Double = 0.2, maximumAttempts: Int? = nil, retriesFirstConnection: Bool = false
     ) {
         self.isEnabled = true
+        self.retriesFirstConnection = retriesFirstConnection
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
         self.multiplier = multiplier

@@ -9,7 +9,8 @@ final class ScriptedBroker {
     private let server: any Channel
     private var connections: AsyncStream<(any Channel, AsyncStream<Packet>)>.AsyncIterator
 
-    init(version: ProtocolVersion = .v5) async throws {
+    /// Listens on `port`, or on a free port if 0.
+    init(version: ProtocolVersion = .v5, port requested: Int = 0) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: (any Channel, AsyncStream<Packet>).self)
         server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -24,7 +25,7 @@ final class ScriptedBroker {
                     continuation.yield((channel, packets))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: requested).get()
         port = server.localAddress!.port!
         connections = stream.makeAsyncIterator()
     }

@@ -176,6 +176,30 @@ struct ScriptedBrokerTests {
         await broker.close()
     }
 
+    /// With `retriesFirstConnection`, a client started before its broker waits for it instead of failing.
+    @Test func aFirstConnectionWaitsForABrokerNotYetUp() async throws {
+        let free = try await ScriptedBroker()
+        let port = free.port
+        await free.close()
+        var configuration = try MQTTClientConfiguration(url: "mqtt://127.0.0.1:\(port)")
+        configuration.reconnect = ReconnectPolicy(
+            initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100), retriesFirstConnection: true)
+        let client = MQTTClient(configuration: configuration)
+        var events = client.connectionEvents().makeAsyncIterator()
+        async let connected: Bool = client.withConnection { _ in true }
+        // Refused at first: the client says it will try again.
+        var retrying = false
+        while let event = await events.next() {
+            if case .reconnecting = event { retrying = true; break }
+        }
+        #expect(retrying)
+        guard retrying else { return }
+        let broker = try await ScriptedBroker(port: port)
+        try await broker.accept().handshake()
+        #expect(try await connected)
+        await broker.close()
+    }
+
     @Test func unansweredPingEndsTheConnectionWithKeepAliveTimeout() async throws {
         let broker = try await ScriptedBroker()
         var configuration = try Self.configuration(broker)
