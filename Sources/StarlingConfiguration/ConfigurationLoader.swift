@@ -46,7 +46,8 @@ public enum ConfigurationLoader {
                 throw ConfigurationError(key: "(file)", source: file, reason: "not valid YAML: \(error)")
             }
             if let root {
-                fileListeners = try schema.validate(root, file: file)
+                let checked = try schema.validate(root, file: file)
+                fileListeners = checked.listeners
                 let bytes = Array(text.utf8)
                 let snapshot: YAMLSnapshot
                 do {
@@ -54,7 +55,7 @@ public enum ConfigurationLoader {
                 } catch {
                     throw ConfigurationError(key: "(file)", source: file, reason: "\(error)")
                 }
-                sources.append(ConfigurationSource(kind: .file(path: file), snapshot: snapshot))
+                sources.append(ConfigurationSource(kind: .file(path: file, lines: checked.lines), snapshot: snapshot))
             }
         }
 

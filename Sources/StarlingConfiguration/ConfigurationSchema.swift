@@ -15,8 +15,10 @@ struct ConfigurationSchema: Sendable {
         !name.isEmpty && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2D }
     }
 
-    /// Checks every key of the document and returns the listener names in the order the file gives them.
-    func validate(_ root: Node, file: String) throws -> [String] {
+    /// Checks every key of the document and returns the listener names in the order the file gives them, and
+    /// the line each value is on, by dotted key, so that a value refused later can say where it is.
+    func validate(_ root: Node, file: String) throws -> (listeners: [String], lines: [String: Int]) {
+        var lines: [String: Int] = [:]
         guard case .mapping(let mapping) = root else {
             throw ConfigurationError(key: "(top level)", source: file, reason: "expected a mapping of keys to values")
         }
@@ -33,17 +35,18 @@ struct ConfigurationSchema: Sendable {
                         throw error(file, "listeners.\(listener)", nameNode, "listener names use a-z, 0-9, - and _ only")
                     }
                     listeners.append(listener)
-                    try validateLeaves(settings, path: "listeners.\(listener)", relative: "", known: listenerKeys, file: file)
+                    try validateLeaves(
+                        settings, path: "listeners.\(listener)", relative: "", known: listenerKeys, file: file, lines: &lines)
                 }
             } else {
-                try validateLeaves(value, path: key, relative: key, known: topLevelKeys, file: file)
+                try validateLeaves(value, path: key, relative: key, known: topLevelKeys, file: file, lines: &lines)
             }
         }
-        return listeners
+        return (listeners, lines)
     }
 
     private func validateLeaves(
-        _ node: Node, path: String, relative: String, known: Set<String>, file: String
+        _ node: Node, path: String, relative: String, known: Set<String>, file: String, lines: inout [String: Int]
     ) throws {
         if case .mapping(let mapping) = node {
             let isSection = known.contains { $0.hasPrefix(relative.isEmpty ? "" : relative + ".") }
@@ -54,12 +57,14 @@ struct ConfigurationSchema: Sendable {
             for (keyNode, value) in mapping {
                 let key = try name(of: keyNode, path: path + ".", file: file)
                 let nextRelative = relative.isEmpty ? key : relative + "." + key
-                try validateLeaves(value, path: path + "." + key, relative: nextRelative, known: known, file: file)
+                try validateLeaves(
+                    value, path: path + "." + key, relative: nextRelative, known: known, file: file, lines: &lines)
             }
             return
         }
         guard known.contains(relative) else { throw error(file, path, node, "unknown key") }
         if case .sequence = node { throw error(file, path, node, "expected a single value, not a list") }
+        if let mark = node.mark { lines[path] = mark.line }
     }
 
     private func name(of node: Node, path: String, file: String) throws -> String {

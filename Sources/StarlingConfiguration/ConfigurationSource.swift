@@ -3,7 +3,8 @@ import Configuration
 /// One place settings come from: the file, STARLING_ environment variables, or command-line flags.
 struct ConfigurationSource: Sendable {
     enum Kind: Sendable {
-        case file(path: String)
+        /// With the line of each value, by dotted key.
+        case file(path: String, lines: [String: Int])
         case environment
         case commandLine
     }
@@ -14,7 +15,7 @@ struct ConfigurationSource: Sendable {
     /// Names the source of `key` in messages, as a user would look for it.
     func describe(_ key: String) -> String {
         switch kind {
-        case .file(let path): path
+        case .file(let path, let lines): lines[key].map { "\(path) (line \($0))" } ?? path
         case .environment: "environment variable \(Self.environmentName(of: key))"
         case .commandLine: "command line"
         }

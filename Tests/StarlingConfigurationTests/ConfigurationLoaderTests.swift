@@ -162,14 +162,14 @@ import Testing
     }
 
     @Test(arguments: [
-        ("max_packet_size: lots\n", "FILE: max_packet_size: expected an integer from 16 to 268435455, got \"lots\""),
-        ("max_packet_size: 3\n", "FILE: max_packet_size: expected an integer from 16 to 268435455, got 3"),
-        ("log_level: loud\n", "FILE: log_level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
-        ("listeners:\n  a:\n    proxy_protocol: maybe\n", "FILE: listeners.a.proxy_protocol: expected true or false, got \"maybe\""),
-        ("listeners:\n  a:\n    port: 70000\n", "FILE: listeners.a.port: expected an integer from 0 to 65535, got 70000"),
-        ("listeners:\n  a:\n    protocol: http\n", "FILE: listeners.a.protocol: expected one of mqtt, mqtts, ws, wss, got \"http\""),
+        ("max_packet_size: lots\n", "FILE (line 1): max_packet_size: expected an integer from 16 to 268435455, got \"lots\""),
+        ("max_packet_size: 3\n", "FILE (line 1): max_packet_size: expected an integer from 16 to 268435455, got 3"),
+        ("log_level: loud\n", "FILE (line 1): log_level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
+        ("listeners:\n  a:\n    proxy_protocol: maybe\n", "FILE (line 3): listeners.a.proxy_protocol: expected true or false, got \"maybe\""),
+        ("listeners:\n  a:\n    port: 70000\n", "FILE (line 3): listeners.a.port: expected an integer from 0 to 65535, got 70000"),
+        ("listeners:\n  a:\n    protocol: http\n", "FILE (line 3): listeners.a.protocol: expected one of mqtt, mqtts, ws, wss, got \"http\""),
     ])
-    func badValueIsRefusedNamingKeyAndFile(_ yaml: String, _ expected: String) {
+    func badValueIsRefusedNamingKeyFileAndLine(_ yaml: String, _ expected: String) {
         #expect(Self.error(yaml) == expected)
     }
 
@@ -180,7 +180,7 @@ import Testing
 
     @Test func tlsSettingsOnAPlainListenerAreRefused() {
         #expect(Self.error("listeners:\n  plain:\n    tls:\n      ca: /tmp/ca.pem\n")
-            == "FILE: listeners.plain.tls.ca: TLS settings need protocol mqtts or wss, not mqtt")
+            == "FILE (line 4): listeners.plain.tls.ca: TLS settings need protocol mqtts or wss, not mqtt")
     }
 
     @Test func missingCertificateFileIsNamed() throws {
@@ -192,7 +192,7 @@ import Testing
                   certificate: /nonexistent/server.pem
                   key: /nonexistent/server.key
             """))
-        #expect(message.hasPrefix("FILE: listeners.secure.tls.certificate: cannot read a PEM certificate chain from /nonexistent/server.pem"))
+        #expect(message.hasPrefix("FILE (line 5): listeners.secure.tls.certificate: cannot read a PEM certificate chain from /nonexistent/server.pem"))
     }
 
     @Test func tlsListenerFromFiles() throws {
@@ -227,7 +227,7 @@ import Testing
                   key: \(certificates.serverKey)
                   require_certificate: true
             """)
-        #expect(message == "FILE: listeners.secure.tls.require_certificate: needs tls.ca, the certificates that client certificates are verified against")
+        #expect(message == "FILE (line 7): listeners.secure.tls.require_certificate: needs tls.ca, the certificates that client certificates are verified against")
     }
 
     @Test func environmentOverridesTheFileAndFlagsOverrideBoth() throws {
