@@ -29,7 +29,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: [.customShort("P"), .customLong("pw")], help: "Password.")
     var password: String?
 
-    @Option(name: [.customShort("V"), .customLong("protocol-version")], help: "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5; default 311, or 5 with -D).")
+    @Option(
+        name: [.customShort("V", allowingJoined: true), .customLong("protocol-version")],
+        help: "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5; default 311, or 5 with -D); -V5 works too.")
     var protocolVersion: ClientProtocolVersion?
 
     @Option(name: [.short, .long], help: "Keep alive in seconds.")

@@ -104,6 +104,16 @@ struct CommandLineTests {
         }
     }
 
+    /// `-V5` as well as `-V 5`: the joined form once drew a suggestion of `--id`.
+    @Test func aJoinedProtocolVersionIsAccepted() async throws {
+        try await withMosquitto { broker in
+            let published = try await Self.run(["pub"] + Self.broker(broker) + ["-V5", "-t", "joined", "-m", "x", "-r"])
+            #expect(published.status == 0, "\(published.errors)")
+            let received = try await Self.run(["sub"] + Self.broker(broker) + ["-Vmqttv5", "-t", "joined", "-C", "1", "-F", "%t %p"])
+            #expect(received.output == "joined x\n", "\(received.errors)")
+        }
+    }
+
     @Test func timeoutExitsWith27() async throws {
         try await withMosquitto { broker in
             let started = ContinuousClock.now
