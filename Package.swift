@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
         .library(name: "StarlingSQLite", targets: ["StarlingSQLite"]),
         .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
+        .library(name: "StarlingOperations", targets: ["StarlingOperations"]),
         .executable(name: "starling", targets: ["starling"]),
     ],
     dependencies: [
@@ -26,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The wire protocol: packets, properties, reason codes, codec. No I/O.
@@ -64,7 +69,26 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
+        ),
+        // The operations listener: Prometheus metrics, health, the admin API and the dashboard, over HTTP.
+        .target(
+            name: "StarlingOperations",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")]
         ),
         // The `starling` configuration file, STARLING_ environment variables and flags, turned into a
         // BrokerConfiguration; kept out of the broker so that embedders need no YAML.
@@ -147,7 +171,11 @@ let package = Package(
                 "StarlingClient",
                 "StarlingBench",
                 "StarlingSQLite",
+                "StarlingOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -253,6 +281,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StarlingOperationsTests",
+            dependencies: [
+                "StarlingOperations",
+                "StarlingTestSupport",
+                "StarlingTesting",
+                "StarlingBroker",
+                "MQTT",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

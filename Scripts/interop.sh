@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interoperability checks: starts the given `starling` on a free 127.0.0.1 port and runs real clients against it
 # (mosquitto_pub/mosquitto_sub, Python paho-mqtt 2.x, the seed's MQTT.js publisher and subscriber, the given
-# `starling`'s own pub and sub, the Swift examples Publisher and Subscriber), then stops it with SIGTERM and
+# `starling`'s own pub and sub, the Swift examples Publisher and Subscriber) and, on its operations listener,
+# Prometheus' parser, schemathesis, `starling ctl` and headless Chromium; then stops it with SIGTERM and
 # expects a clean exit. A second broker, configured from starling.example.yaml, serves the TLS, WebSocket and
 # PROXY protocol checks; another, with a password file and an ACL, the auth/ check.
 #
@@ -83,12 +84,13 @@ if [[ -z "${INTEROP_ONLY:-}" || "swift-examples/publisher-subscriber" =~ $INTERO
   [[ -z "$EXAMPLES_ERROR" ]] && EXAMPLES=$(cd "$ROOT" && timeout 120 swift build -c release --show-bin-path)
 fi
 
-PORT=$(python3 "$CHECKS/free_ports.py")
+{ read -r PORT; read -r HTTP_PORT; } < <(python3 "$CHECKS/free_ports.py" 2)
+HTTP_URL="http://127.0.0.1:$HTTP_PORT"
 BROKER_LOG="$WORK/broker.log"
 # The bound outlives any run of the checks; normally the broker is stopped long before by the SIGTERM below,
 # sent to the broker itself (whose pid the shell records before becoming it) rather than through `timeout`.
 timeout -k 10 900 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/broker.pid" \
-  "$STARLING" --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" >"$BROKER_LOG" 2>&1 &
+  "$STARLING" --host 127.0.0.1 --port "$PORT" --http-port "$HTTP_PORT" --data-dir "$WORK/data" >"$BROKER_LOG" 2>&1 &
 BROKER_TIMEOUT_PID=$!
 
 accepting() { timeout 2 bash -c ': </dev/tcp/127.0.0.1/$0' "$PORT" 2>/dev/null; }
@@ -143,6 +145,21 @@ if [[ -n "$EXAMPLES" ]]; then
   run_check "swift-examples/publisher-subscriber" 60 bash "$CHECKS/swift_examples.sh" "$PORT" "$EXAMPLES/Publisher" "$EXAMPLES/Subscriber"
 elif [[ -n "$EXAMPLES_ERROR" ]]; then
   failed "swift-examples/publisher-subscriber" "$EXAMPLES_ERROR"
+fi
+
+# The operations listener of the same broker: /metrics read by Prometheus' own parser, the admin API tested
+# against its OpenAPI document, `starling ctl`, and the dashboard driven in a real browser, which leaves its
+# screenshots in $SCREENSHOTS.
+OPERATIONS="$ROOT/Tests/Operations"
+SCREENSHOTS=${SCREENSHOTS:-$ROOT/artifacts/dashboard}
+run_check "operations/metrics-prometheus-parser" 60 python3 "$OPERATIONS/metrics_check.py" --http "$HTTP_URL" --mqtt-port "$PORT"
+run_check "operations/admin-api-schemathesis" 300 bash "$OPERATIONS/schemathesis.sh" "$HTTP_URL" 100
+run_check "operations/starling-ctl" 60 bash "$OPERATIONS/ctl.sh" "$STARLING" "$HTTP_URL" "$PORT"
+if [[ -z "${INTEROP_ONLY:-}" || "operations/dashboard-chromium" =~ $INTEROP_ONLY ]]; then
+  mkdir -p "$SCREENSHOTS"
+  run_check "operations/dashboard-chromium" 120 python3 "$OPERATIONS/dashboard_test.py" --http "$HTTP_URL" --mqtt-port "$PORT" \
+    --screenshots "$SCREENSHOTS"
+  echo "dashboard screenshots: $SCREENSHOTS"
 fi
 
 # A second broker, started from starling.example.yaml: TLS with client certificates, WebSocket with and without

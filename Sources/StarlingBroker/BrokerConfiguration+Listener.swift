@@ -100,6 +100,9 @@ extension BrokerConfiguration {
 }
 
 extension BrokerConfiguration.Listener {
+    /// The listener as a URL, `mqtts://0.0.0.0:8883` say, with its configured port.
+    public var url: String { url(port: port) }
+
     func url(port: Int) -> String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
         return "\(transport.scheme)://\(host):\(port)\(transport.webSocketPath ?? "")"

@@ -1,4 +1,5 @@
 import Atomics
+import CoreMetrics
 import Logging
 import MQTT
 import NIOConcurrencyHelpers
@@ -83,10 +84,11 @@ final class BrokerCore: Sendable {
         self.eventSink = BrokerEventSink(observer: hooks.observer)
         let pending = PendingSubscriptionChanges(loopCount: eventLoops.count)
         self.pendingSubscriptionChanges = pending
+        let deliveryDuration = hooks.metrics.map { CoreMetrics.Timer(label: "starling_delivery_duration_seconds", factory: $0) }
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
                 index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count, configuration: configuration, logger: logger,
-                pendingSubscriptionChanges: pending)
+                pendingSubscriptionChanges: pending, deliveryDuration: deliveryDuration)
         }
         self.loops = loops
         self.sessions = LocalSessionRegistry(loops: loops, maximumSessions: configuration.limits.maximumSessions)
@@ -94,7 +96,7 @@ final class BrokerCore: Sendable {
         var indexes: [ObjectIdentifier: Int] = [:]
         for loop in loops { indexes[ObjectIdentifier(loop.eventLoop)] = loop.index }
         self.loopIndexes = indexes
-        self.writer = store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger) }
+        self.writer = store.map { StoreWriter(store: $0, durability: configuration.durability, logger: logger, metrics: hooks.metrics) }
         for loop in loops { loop.core = self }
         if let writer { for loop in loops { loop.storeChanges = LoopStoreChanges(loop: loop, writer: writer) } }
     }

@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import MQTT
 import NIOConcurrencyHelpers
@@ -26,6 +27,7 @@ public final class MQTTBroker: Service, Sendable {
     private let started = NIODeadline.now()
     private let systemTopics = NIOLockedValueBox<SystemTopics?>(nil)
     private let freedMemoryReturner = NIOLockedValueBox<FreedMemoryReturner?>(nil)
+    let serving = ManagedAtomic(false)
 
     /// The version of Starling, defined here only: `starling --version` and `$SYS/broker/version` give it.
     public static let version = "0.1.0"
@@ -79,8 +81,10 @@ public final class MQTTBroker: Service, Sendable {
             await shutdown()
             throw error
         }
+        serving.store(true, ordering: .relaxed)
         await onServerRunning(addresses)
         try? await gracefulShutdown()
+        serving.store(false, ordering: .relaxed)
         await shutdown()
     }
 
@@ -107,8 +111,8 @@ public final class MQTTBroker: Service, Sendable {
         var addresses: [SocketAddress] = []
         let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
             low: limits.maximumOutboundBytes / 2, high: limits.maximumOutboundBytes)
-        for listener in configuration.listeners {
-            let pipeline = try ListenerPipeline(listener: listener, core: core)
+        for (index, listener) in configuration.listeners.enumerated() {
+            let pipeline = try ListenerPipeline(listener: listener, index: index, core: core)
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

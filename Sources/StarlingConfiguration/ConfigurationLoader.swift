@@ -1,4 +1,5 @@
 import Configuration
+import NIOSSL
 import Foundation
 import StarlingBroker
 import Yams
@@ -71,6 +72,8 @@ public enum ConfigurationLoader {
             }
         }
 
+        configuration.http.tls = try httpTLS(configuration.http, values: values)
+
         // Without listeners in the file there is one named `default`, plain MQTT on 0.0.0.0:1883, which flags
         // and environment variables can change; with them, `default` is one more only if they set it.
         var listenerNames = fileListeners
@@ -98,6 +101,26 @@ public enum ConfigurationLoader {
             }
         }
         return configuration
+    }
+
+    /// HTTPS for the operations listener, when `http.tls.certificate` and `http.tls.key` are given.
+    private static func httpTLS(_ http: ServerConfiguration.HTTPSettings, values: ConfigurationValues) throws -> TLSConfiguration? {
+        func fail(_ key: String, _ reason: String) -> ConfigurationError {
+            ConfigurationError(key: key, source: values.source(of: key)?.describe(key) ?? "configuration", reason: reason)
+        }
+        switch (http.tlsCertificate, http.tlsKey) {
+        case (nil, nil):
+            return nil
+        case (nil, _):
+            throw fail("http.tls.key", "needs http.tls.certificate, the certificate chain (PEM)")
+        case (_, nil):
+            throw fail("http.tls.certificate", "needs http.tls.key, the certificate's private key (PEM)")
+        case (let certificate?, let privateKey?):
+            return try PEMServerIdentity(
+                certificate: certificate, privateKey: privateKey, certificateKey: "http.tls.certificate", privateKeyKey: "http.tls.key",
+                fail: fail
+            ).serverConfiguration
+        }
     }
 
     /// `STARLING_` variables that are not settings: the interop scripts' path to the binary.

@@ -86,21 +86,9 @@ struct ListenerSettings: Sendable {
     private func tlsConfiguration(fail: (String, String) -> ConfigurationError) throws -> TLSConfiguration {
         guard let certificate else { throw fail("tls.certificate", "protocol \(`protocol`.rawValue) needs a certificate chain (PEM)") }
         guard let privateKey else { throw fail("tls.key", "protocol \(`protocol`.rawValue) needs the certificate's private key (PEM)") }
-        let chain: [NIOSSLCertificate]
-        do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificate)
-        } catch {
-            throw fail("tls.certificate", "cannot read a PEM certificate chain from \(certificate): \(error)")
-        }
-        guard !chain.isEmpty else { throw fail("tls.certificate", "no certificate in \(certificate)") }
-        let key: NIOSSLPrivateKey
-        do {
-            key = try NIOSSLPrivateKey(file: privateKey, format: .pem)
-        } catch {
-            throw fail("tls.key", "cannot read a PEM private key from \(privateKey): \(error)")
-        }
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = try PEMServerIdentity(
+            certificate: certificate, privateKey: privateKey, certificateKey: "tls.certificate", privateKeyKey: "tls.key", fail: fail
+        ).serverConfiguration
         configuration.minimumTLSVersion = minimumTLSVersion == .v1_3 ? .tlsv13 : .tlsv12
         if let certificateAuthority {
             let roots: [NIOSSLCertificate]

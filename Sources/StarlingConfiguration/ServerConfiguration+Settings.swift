@@ -69,6 +69,12 @@ extension ServerConfiguration {
         .bool("memory", \.memory),
         .choice("durability", \.durabilityMode, ["every-ack": "every-ack", "periodic": "periodic"]),
         .int("durability_interval_ms", \.durabilityInterval, in: 1...60_000),
+        .string("http.host", \.http.host),
+        .optionalInt("http.port", \.http.port, in: 0...65_535),
+        .string("http.token", \.http.token),
+        .bool("http.users_from_password_file", \.http.usersFromPasswordFile),
+        .string("http.tls.certificate", \.http.tlsCertificate),
+        .string("http.tls.key", \.http.tlsKey),
     ]
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import NIOSSL
 import StarlingBroker
 
 /// Everything `starling serve` runs with: the broker's configuration and the process's own settings.
@@ -34,10 +35,29 @@ public struct ServerConfiguration: Sendable {
     /// Client identifiers must be the user name or start with it and `clientIdentifierSeparator`.
     public var clientIdentifierPrefixedByUserName = false
     public var clientIdentifierSeparator = "-"
+    /// The operations listener (metrics, admin API, dashboard); off while `http.port` is nil.
+    public var http = HTTPSettings()
     /// What the configuration did not stop the broker for but an operator should hear about.
     public var warnings: [String] = []
 
     public init(broker: BrokerConfiguration = BrokerConfiguration(listeners: [])) {
         self.broker = broker
+    }
+
+    /// The `http` section: where the operations listener listens and who may use it.
+    public struct HTTPSettings: Sendable {
+        /// 127.0.0.1 unless told otherwise.
+        public var host = "127.0.0.1"
+        /// Nil keeps the listener off.
+        public var port: Int?
+        /// The bearer token requests must carry.
+        public var token: String?
+        /// Whether users of the password file may sign in with HTTP Basic credentials.
+        public var usersFromPasswordFile = false
+        /// HTTPS with this certificate chain and key (PEM files).
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// Made from `tlsCertificate` and `tlsKey` once both are read.
+        public var tls: TLSConfiguration?
     }
 }

@@ -5,7 +5,9 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import StarlingBroker
+import Metrics
 import StarlingConfiguration
+import StarlingOperations
 import StarlingSQLite
 
 /// `starling` / `starling serve`: runs the broker.
@@ -166,6 +168,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Milliseconds between commits with --durability periodic (default: 100).")
     var durabilityIntervalMs: Int?
 
+    @Option(name: .long, help: "Port of the operations listener: Prometheus /metrics, /healthz, the admin API under /api/v1 and the dashboard at /; off unless given (default: off).")
+    var httpPort: Int?
+
+    @Option(name: .long, help: "Address of the operations listener; beyond 127.0.0.1 it needs --http-token or http.users_from_password_file (default: 127.0.0.1).")
+    var httpHost: String?
+
+    @Option(name: .long, help: "Bearer token the operations listener requires (Authorization: Bearer TOKEN); STARLING_HTTP_TOKEN keeps it off the command line.")
+    var httpToken: String?
+
     @OptionGroup(title: "Authentication, access control and client limits")
     var security: SecurityOptions
 
@@ -219,6 +230,9 @@ struct ServeCommand: AsyncParsableCommand {
             ("memory", memory ? true : nil),
             ("durability", durability),
             ("durability_interval_ms", durabilityIntervalMs),
+            ("http.port", httpPort),
+            ("http.host", httpHost),
+            ("http.token", httpToken),
         ] + security.flagValues
         return Dictionary(flags.compactMap { key, value in value.map { (key, "\($0)") } }, uniquingKeysWith: { _, last in last })
     }
@@ -273,12 +287,35 @@ struct ServeCommand: AsyncParsableCommand {
                 ? .periodic(.milliseconds(Int64(settings.durabilityInterval))) : .everyAck
             logger.notice("store", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
         }
+        var operations: OperationsConfiguration?
+        if let port = settings.http.port {
+            let http = settings.http
+            if http.usersFromPasswordFile && securityFiles.passwords == nil {
+                logger.critical("configuration error: http.users_from_password_file needs a password file (password_file, --password-file)")
+                throw ExitCode(78)
+            }
+            let configured = OperationsConfiguration(
+                host: http.host, port: port, tls: http.tls, token: http.token,
+                users: http.usersFromPasswordFile ? securityFiles.passwords : nil)
+            if let problem = configured.problem {
+                logger.critical("configuration error: \(problem)")
+                throw ExitCode(78)
+            }
+            operations = configured
+        }
+        let metrics = OperationsMetrics()
+        // Hummingbird's request metrics and the broker's latencies land in the registry /metrics renders.
+        if operations != nil { MetricsSystem.bootstrap(metrics.factory) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
         let broker = MQTTBroker(
             configuration: configuration, authenticator: securityFiles.passwords, accessControl: securityFiles.accessControl,
-            store: store, eventLoopGroup: group, logger: logger)
+            store: store, hooks: BrokerHooks(metrics: operations == nil ? nil : metrics.factory), eventLoopGroup: group, logger: logger)
+        var running: [any Service] = [broker]
+        if let operations {
+            running.append(OperationsServer(broker: broker, configuration: operations, metrics: metrics, logger: logger))
+        }
         let services = ServiceGroup(
-            configuration: .init(services: [broker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await group.shutdownGracefully()
         logger.notice("stopped")

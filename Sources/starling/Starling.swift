@@ -8,7 +8,7 @@ struct Starling: AsyncParsableCommand {
         abstract: "An MQTT 3.1, 3.1.1 and 5.0 broker, with command-line clients.",
         // The one version of Starling, which `$SYS/broker/version` gives too.
         version: MQTTBroker.version,
-        subcommands: [ServeCommand.self, PubCommand.self, SubCommand.self, BenchCommand.self, PasswdCommand.self],
+        subcommands: [ServeCommand.self, PubCommand.self, SubCommand.self, BenchCommand.self, PasswdCommand.self, CtlCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -104,6 +104,23 @@ struct CommandLineTests {
         }
     }
 
+    /// An operations listener beyond loopback without credentials would let anybody manage the broker: the broker
+    /// does not start, and says why (EX_CONFIG).
+    @Test func anOperationsListenerBeyondLoopbackWithoutCredentialsStopsTheBroker() async throws {
+        let outcome = try await Self.run(["serve", "--memory", "--host", "127.0.0.1", "--port", "0", "--http-host", "0.0.0.0", "--http-port", "0"])
+        #expect(outcome.status == 78, "\(outcome.errors)")
+        #expect(outcome.errors.contains("the HTTP listener on 0.0.0.0 is reachable beyond this machine: give it an access token"), "\(outcome.errors)")
+    }
+
+    /// An operations port another program holds is named, as an MQTT port is.
+    @Test func anOperationsPortInUseIsNamed() async throws {
+        try await withMosquitto { broker in
+            let outcome = try await Self.run(["serve", "--memory", "--host", "127.0.0.1", "--port", "0", "--http-port", "\(broker.port)"])
+            #expect(outcome.status == 1)
+            #expect(outcome.errors.hasSuffix("Error: cannot listen on http://127.0.0.1:\(broker.port): Address already in use\n"), "\(outcome.errors)")
+        }
+    }
+
     /// `-V5` as well as `-V 5`: the joined form once drew a suggestion of `--id`.
     @Test func aJoinedProtocolVersionIsAccepted() async throws {
         try await withMosquitto { broker in

@@ -173,6 +173,38 @@ import Testing
         #expect(Self.error(yaml) == expected)
     }
 
+    /// The operations listener: off by default, on with a port from the file, the environment or a flag.
+    @Test func operationsListenerFromFileEnvironmentAndFlags() throws {
+        #expect(try Self.load(nil).http.port == nil)
+        let fromFile = try Self.load("http:\n  port: 8080\n  token: abc\n  users_from_password_file: true\n")
+        #expect(fromFile.http.port == 8080)
+        #expect(fromFile.http.host == "127.0.0.1")
+        #expect(fromFile.http.token == "abc")
+        #expect(fromFile.http.usersFromPasswordFile)
+        let fromEnvironment = try Self.load(nil, environment: ["STARLING_HTTP_PORT": "9090", "STARLING_HTTP_TOKEN": "t"])
+        #expect(fromEnvironment.http.port == 9090)
+        #expect(fromEnvironment.http.token == "t")
+        let fromFlags = try Self.load("http:\n  port: 8080\n", flags: ["http.port": "8081", "http.host": "0.0.0.0"])
+        #expect(fromFlags.http.port == 8081)
+        #expect(fromFlags.http.host == "0.0.0.0")
+        #expect(Self.error("http:\n  port: 8080\n  tokn: abc\n") == "FILE (line 3): http.tokn: unknown key")
+        #expect(Self.error("http:\n  port: http\n") == "FILE (line 2): http.port: expected an integer from 0 to 65535, got \"http\"")
+        #expect(Self.error("http:\n  port: 8080\n  tls:\n    key: /tmp/k.pem\n")
+            == "FILE (line 4): http.tls.key: needs http.tls.certificate, the certificate chain (PEM)")
+    }
+
+    @Test func operationsListenerOverHTTPS() throws {
+        let certificates = try TestCertificates.get()
+        let configuration = try Self.load("""
+            http:
+              port: 8443
+              tls:
+                certificate: \(certificates.serverCertificate)
+                key: \(certificates.serverKey)
+            """)
+        #expect(configuration.http.tls != nil)
+    }
+
     @Test func tlsListenerNeedsACertificate() {
         #expect(Self.error("listeners:\n  secure:\n    protocol: mqtts\n")
             == "FILE: listeners.secure.tls.certificate: protocol mqtts needs a certificate chain (PEM)")

@@ -169,6 +169,7 @@ final class ConnectionAuthentication {
         case .accept(let data, let userName):
             guard var attempt = pendingAttempt else { return }
             pendingAttempt = nil
+            connection.loop.counters.security.authenticationsSucceeded &+= 1
             // The failed login `authenticate` reserved for this attempt is not one.
             connection.core.failedLogins?.giveBack(connection.remoteAddress)
             subject?.password = nil
@@ -194,6 +195,7 @@ final class ConnectionAuthentication {
             connection.resume()
         case .refuse(let reason, let reasonString):
             // The failed login reserved when the attempt started (`Limits.failedLoginsPerAddress`) stays used.
+            connection.loop.counters.security.authenticationsFailed &+= 1
             connection.logger.warning("login refused", metadata: ["user": "\(subject?.userName ?? "")", "reason": "\(reason)"])
             connection.refuse(Self.refusal(reason), reasonString: reasonString)
         case .redirect(let reference, let permanently):

@@ -56,7 +56,7 @@ extension ConnectionHandler {
             }
             return
         }
-        loop.counters.messagesSent &+= 1
+        loop.counters.sent.count(delivery.qos, payloadBytes: delivery.message.payload.readableBytes)
         guard delivery.message.payload.readableBytes >= Self.sharedPayloadThreshold, isAwake,
             case .publish(let publish) = packet
         else {

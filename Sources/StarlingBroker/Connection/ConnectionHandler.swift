@@ -75,8 +75,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// One and a half times the client's keep alive, once connected with one (MQTT-3.1.2-24).
     @exclusivity(unchecked) var keepAliveTimeout: TimeAmount?
     @exclusivity(unchecked) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
-    /// Where the loop's `DeadlineWheel` holds this connection; -1 when it does not.
-    var deadlineSlot = -1
+    /// Where the loop's `DeadlineWheel` holds this connection (one of 256 slots); -1 when it does not. Two
+    /// bytes, so that `listenerIndex` and `connectedAt` share its word.
+    var deadlineSlot: Int16 = -1
+    /// Which of the configured listeners accepted the connection; -1 for one the application handed over.
+    let listenerIndex: Int8
+    /// When the client's session was attached, in seconds since 1970, for the admin API.
+    var connectedAt: UInt32 = 0
     var deadlinePosition = 0
     /// Its place in the loop's `connections`; -1 when not there.
     var registryPosition = -1
@@ -136,8 +141,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     init(
         core: BrokerCore, loop: BrokerLoop, remoteAddress: SocketAddress?, clientCertificate: ClientCertificate? = nil,
-        userNameFromCertificate: Bool = false, mayHibernate: Bool = false, listenerConnections: ManagedAtomic<Int>? = nil
+        userNameFromCertificate: Bool = false, mayHibernate: Bool = false, listenerConnections: ManagedAtomic<Int>? = nil,
+        listenerIndex: Int = -1
     ) {
+        self.listenerIndex = Int8(clamping: listenerIndex)
         self.core = core
         self.loop = loop
         self.peer = PeerAddress(remoteAddress)
@@ -473,6 +480,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// client refused for something its version has no return code for only sees the connection close.
     func refuse(_ reason: ReasonCode, reasonString: String? = nil, properties extra: Properties = []) {
         logger.info("connection refused", metadata: ["reason": "\(reason)"])
+        loop.counters.refusedConnections[reason, default: 0] &+= 1
         guard let code = version == .v5 ? reason : reason.connectReturnCode?.reasonCode else {
             close()
             return

@@ -31,14 +31,14 @@ final class DeadlineWheel {
         remove(connection)
         let ticks = (deadline - .now()).nanoseconds / Self.tick.nanoseconds + 1
         let slot = (current + Int(min(max(ticks, 0), Int64(Self.slotCount - 1)))) % Self.slotCount
-        connection.deadlineSlot = slot
+        connection.deadlineSlot = Int16(slot)
         slots[slot].append(connection)
         count += 1
         if timer == nil { scheduleTick() }
     }
 
     func remove(_ connection: ConnectionHandler) {
-        let slot = connection.deadlineSlot
+        let slot = Int(connection.deadlineSlot)
         guard slot >= 0 else { return }
         slots[slot].remove(connection)
         connection.deadlineSlot = -1

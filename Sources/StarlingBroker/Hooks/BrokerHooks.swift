@@ -1,3 +1,4 @@
+import CoreMetrics
 import MQTT
 import NIOCore
 
@@ -19,19 +20,25 @@ public struct BrokerHooks: Sendable {
     public var observer: (any BrokerObserver)?
     /// How long `preConnect`, `publishAuthorizer` and `subscribeAuthorizer` may take over one answer.
     public var timeout: TimeAmount = .seconds(5)
+    /// Where the broker records its latencies, through swift-metrics: `starling_store_commit_duration_seconds`
+    /// (each commit of the store) and `starling_delivery_duration_seconds` (from a PUBLISH read to the flush of
+    /// the connections it was written to, one message in 64 on each event loop). Nil records nothing. Counters
+    /// and gauges are not pushed here: `MQTTBroker.statistics()` gathers them when asked.
+    public var metrics: (any MetricsFactory)?
 
     /// Hooks with the given extension points, none by default, and `timeout` (5 seconds by default) for each
     /// answer.
     public init(
         preConnect: (any PreConnectCheck)? = nil, publishAuthorizer: (any PublishAuthorizer)? = nil,
         subscribeAuthorizer: (any SubscribeAuthorizer)? = nil, observer: (any BrokerObserver)? = nil,
-        timeout: TimeAmount = .seconds(5)
+        timeout: TimeAmount = .seconds(5), metrics: (any MetricsFactory)? = nil
     ) {
         self.preConnect = preConnect
         self.publishAuthorizer = publishAuthorizer
         self.subscribeAuthorizer = subscribeAuthorizer
         self.observer = observer
         self.timeout = timeout
+        self.metrics = metrics
     }
 }
 

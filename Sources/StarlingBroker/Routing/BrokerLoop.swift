@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import MQTT
 import NIOCore
@@ -5,8 +6,8 @@ import NIOCore
 /// The broker's state for one event loop: a replica of the subscription tree, the connections with output
 /// waiting for a flush, and the deliveries bound for sessions on other loops, sent there in one batch.
 final class BrokerLoop: @unchecked Sendable {
-    // Sendable proof: `index`, `eventLoop`, `configuration` and `logger` are immutable, and `core` is set once
-    // by the core's initialiser before any connection exists; every other member is touched only on `eventLoop`
+    // Sendable proof: `index`, `eventLoop`, `configuration`, `logger` and `deliveryDuration` are immutable, and
+    // `core` is set once by the core's initialiser before any connection exists; every other member is touched only on `eventLoop`
     // (the connection handlers of this loop and tasks submitted to it), asserted in debug builds.
     let index: Int
     let eventLoop: any EventLoop
@@ -15,6 +16,12 @@ final class BrokerLoop: @unchecked Sendable {
     /// Weak, because a task queued on a loop (a batch of deliveries from another loop, say) may run after the
     /// application has let go of a broker it shut down: it then finds no broker rather than a freed one.
     weak var core: BrokerCore?
+    /// Where sampled delivery times go (`BrokerHooks.metrics`); nil times nothing.
+    let deliveryDuration: CoreMetrics.Timer?
+    /// Messages read until the next one is timed.
+    @exclusivity(unchecked) private var deliverySampleCountdown: UInt8 = 64
+    /// When the message being timed was read (uptime nanoseconds); 0 when none is.
+    @exclusivity(unchecked) private var deliverySampleReadAt: UInt64 = 0
 
     // The fields marked `@exclusivity(unchecked)` are the ones every message routed touches. Each access to them
     // is a read, an assignment, or a mutation by a method of the value's own type that calls nothing back
@@ -49,9 +56,10 @@ final class BrokerLoop: @unchecked Sendable {
 
     init(
         index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger,
-        pendingSubscriptionChanges: PendingSubscriptionChanges
+        pendingSubscriptionChanges: PendingSubscriptionChanges, deliveryDuration: CoreMetrics.Timer? = nil
     ) {
         self.index = index
+        self.deliveryDuration = deliveryDuration
         self.pendingSubscriptionChanges = pendingSubscriptionChanges
         self.eventLoop = eventLoop
         self.configuration = configuration
@@ -227,11 +235,30 @@ final class BrokerLoop: @unchecked Sendable {
         isFlushingConnections = false
     }
 
+    /// Times one message read in 64 from its read to the flush of the connections it was written to; the clock
+    /// is read only for that one.
+    @inline(__always)
+    func sampleDeliveryDuration() {
+        guard deliveryDuration != nil else { return }
+        deliverySampleCountdown &-= 1
+        guard deliverySampleCountdown == 0 else { return }
+        deliverySampleCountdown = 64
+        if deliverySampleReadAt == 0 { deliverySampleReadAt = NIODeadline.now().uptimeNanoseconds }
+    }
+
     /// Flushes every connection written to in this burst and sends the deliveries for other loops.
     func flush() {
         congestedSession = nil
         storeChanges?.handOff()
-        flushConnections()
+        let sampleReadAt = deliverySampleReadAt
+        if sampleReadAt == 0 {
+            flushConnections()
+        } else {
+            deliverySampleReadAt = 0
+            let wroteHere = !dirty.isEmpty
+            flushConnections()
+            if wroteHere { deliveryDuration?.recordNanoseconds(Int64(NIODeadline.now().uptimeNanoseconds &- sampleReadAt)) }
+        }
         guard hasOutbox else { return }
         hasOutbox = false
         guard let core else {
@@ -244,6 +271,8 @@ final class BrokerLoop: @unchecked Sendable {
             let loop = core.loops[target]
             loop.eventLoop.execute {
                 for (session, delivery) in batch { loop.deliver(delivery, to: session) }
+                // The timed message goes on being timed where it is delivered.
+                if sampleReadAt != 0, loop.deliverySampleReadAt == 0 { loop.deliverySampleReadAt = sampleReadAt }
                 loop.flush()
             }
         }

@@ -25,6 +25,10 @@ final class LocalSessionRegistry: SessionRegistry {
         sessions.withLockedValue { $0[ExactString(clientIdentifier)] }
     }
 
+    func allSessions() -> [Session] {
+        sessions.withLockedValue { Array($0.values) }
+    }
+
     /// A new session of `clientIdentifier` living on `loop`, not yet registered.
     func makeSession(_ clientIdentifier: String, on loop: BrokerLoop) -> Session {
         let session = Session(clientIdentifier: clientIdentifier, homeIndex: loop.index)
@@ -177,6 +181,7 @@ final class LocalSessionRegistry: SessionRegistry {
         loop.handOverSharedDeliveries(of: session)
         if session.expiryInterval != UInt32.max {
             session.expiryTask = loop.eventLoop.scheduleTask(in: .seconds(Int64(session.expiryInterval))) {
+                loop.counters.sessionOutcomes.expired &+= 1
                 self.end(session, loop: loop)
             }
         }

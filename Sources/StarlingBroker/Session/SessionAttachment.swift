@@ -12,6 +12,7 @@ enum SessionAttachment {
         let loop = connection.loop
         session.version = version
         session.expiryInterval = setup.terms.expiryInterval
+        connection.connectedAt = UInt32(clamping: WallClockTime.now().millisecondsSinceEpoch / 1_000)
         session.will = setup.connect.will
         session.sendWindow = setup.terms.sendWindow
         connection.session = session
@@ -22,6 +23,7 @@ enum SessionAttachment {
             return
         }
         session.connection = connection
+        if present { loop.counters.sessionOutcomes.resumed &+= 1 } else { loop.counters.sessionOutcomes.created &+= 1 }
         setUpGuards(setup, on: connection)
         connection.watchIdleness(keepAlive: setup.terms.keepAlive > 0 ? .milliseconds(Int64(setup.terms.keepAlive) * 1_500) : nil)
         let core = connection.core
@@ -46,7 +48,8 @@ enum SessionAttachment {
         let core = connection.core
         let hooks = core.hooks
         let userName = setup.userName
-        if hooks.observer != nil || hooks.publishAuthorizer != nil || hooks.subscribeAuthorizer != nil {
+        // A user name is kept for the admin API; anonymous clients, most of a big fleet, pay nothing.
+        if userName != nil || hooks.observer != nil || hooks.publishAuthorizer != nil || hooks.subscribeAuthorizer != nil {
             connection.guardState.clientInfo = ClientInfo(
                 clientIdentifier: setup.clientIdentifier, userName: userName, protocolVersion: connection.version,
                 remoteAddress: connection.remoteAddress)
@@ -63,6 +66,7 @@ enum SessionAttachment {
     /// Another connection took the session over (MQTT-3.1.4-3): a 5.0 client is told, then the connection closes.
     static func takeOver(from connection: ConnectionHandler, resuming: Bool) {
         guard connection.state == .connected, let session = connection.session else { return }
+        connection.loop.counters.sessionOutcomes.takenOver &+= 1
         let version = connection.version
         let core = connection.core
         if version == .v5 { connection.send(.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver))) }

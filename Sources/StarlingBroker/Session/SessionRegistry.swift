@@ -10,6 +10,8 @@ protocol SessionRegistry: AnyObject, Sendable {
     /// How many sessions there are, connected or not.
     var count: Int { get }
     func session(for clientIdentifier: String) -> Session?
+    /// Every session, connected or not, in no particular order.
+    func allSessions() -> [Session]
     /// A new session of `clientIdentifier` living on `loop`, not yet registered.
     func makeSession(_ clientIdentifier: String, on loop: BrokerLoop) -> Session
     /// Registers sessions restored from the store.

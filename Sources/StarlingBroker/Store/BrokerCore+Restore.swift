@@ -96,7 +96,10 @@ extension BrokerCore {
             try await loop.eventLoop.submit {
                 // A client that reconnects first cancels them, as for any session without a connection (MQTT-3.1.3-9).
                 if let expiresIn {
-                    session.expiryTask = loop.eventLoop.scheduleTask(in: expiresIn) { self.sessions.end(session, loop: loop) }
+                    session.expiryTask = loop.eventLoop.scheduleTask(in: expiresIn) {
+                        loop.counters.sessionOutcomes.expired &+= 1
+                        self.sessions.end(session, loop: loop)
+                    }
                 }
                 guard let willIn else { return }
                 if willIn <= .zero {

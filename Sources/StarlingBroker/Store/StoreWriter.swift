@@ -1,3 +1,5 @@
+import Atomics
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -23,11 +25,16 @@ final class StoreWriter: Sendable {
     let durability: Durability
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
+    /// Commits made, and those of them that failed.
+    let commits = ManagedAtomic<UInt64>(0)
+    let commitFailures = ManagedAtomic<UInt64>(0)
+    private let commitDuration: CoreMetrics.Timer?
 
-    init(store: any BrokerStore, durability: Durability, logger: Logger) {
+    init(store: any BrokerStore, durability: Durability, logger: Logger, metrics: (any MetricsFactory)? = nil) {
         self.store = store
         self.durability = durability
         self.logger = logger
+        self.commitDuration = metrics.map { CoreMetrics.Timer(label: "starling_store_commit_duration_seconds", factory: $0) }
     }
 
     /// Queues a loop's changes for the next commit. Called once per loop per burst, not per message.
@@ -67,6 +74,7 @@ final class StoreWriter: Sendable {
                 for batch in batches { changes.append(contentsOf: batch.changes) }
             }
             var failed = false
+            let started = NIODeadline.now()
             do {
                 try await store.commit(changes)
                 if failing {
@@ -80,6 +88,9 @@ final class StoreWriter: Sendable {
                     logger.error("store commit failed; QoS 1 and 2 publishes are refused until it succeeds", metadata: ["error": "\(error)"])
                 }
             }
+            commitDuration?.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            commits.wrappingIncrement(ordering: .relaxed)
+            if failed { commitFailures.wrappingIncrement(ordering: .relaxed) }
             let outcome = failed
             var highest: [Int: UInt64] = [:]
             for batch in batches { highest[batch.loopIndex] = max(highest[batch.loopIndex] ?? 0, batch.ticket) }

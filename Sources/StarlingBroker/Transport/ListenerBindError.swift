@@ -25,7 +25,8 @@ public struct ListenerBindError: Error, Sendable, Hashable, CustomStringConverti
         self.reason = reason
     }
 
-    init(listener: String, underlying: any Error) {
+    /// A listener that could not be bound, with the system's reason taken from `underlying`.
+    public init(listener: String, underlying: any Error) {
         if let error = underlying as? IOError {
             self.init(listener: listener, errno: error.errnoCode, reason: String(cString: strerror(error.errnoCode)))
         } else {

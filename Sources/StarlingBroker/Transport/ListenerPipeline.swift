@@ -13,11 +13,14 @@ struct ListenerPipeline: Sendable {
     let listener: BrokerConfiguration.Listener
     let core: BrokerCore
     let sslContext: NIOSSLContext?
+    /// The listener's place in the configuration.
+    let index: Int
     /// Connections open on this listener, when it has a limit of its own.
     let openConnections: ManagedAtomic<Int>?
 
-    init(listener: BrokerConfiguration.Listener, core: BrokerCore) throws {
+    init(listener: BrokerConfiguration.Listener, index: Int, core: BrokerCore) throws {
         self.listener = listener
+        self.index = index
         self.core = core
         self.sslContext = try listener.transport.tlsConfiguration.map(NIOSSLContext.init(configuration:))
         self.openConnections = listener.maximumConnections.map { _ in ManagedAtomic(0) }
@@ -119,7 +122,7 @@ struct ListenerPipeline: Sendable {
             userNameFromCertificate: listener.userNameFromCertificate,
             // With TLS or WebSocket the pipeline holds state of its own; only a bare socket can be picked up again.
             mayHibernate: sslContext == nil && listener.transport.webSocketPath == nil,
-            listenerConnections: openConnections))
+            listenerConnections: openConnections, listenerIndex: index))
     }
 
     /// Room for the largest packet the broker accepts in one frame, whatever else the frame carries.

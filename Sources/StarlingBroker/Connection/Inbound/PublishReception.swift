@@ -8,7 +8,7 @@ import NIOCore
 enum PublishReception {
     static func receive(_ publish: PublishPacket, session: Session, on connection: ConnectionHandler) {
         let core = connection.core
-        connection.loop.counters.messagesReceived &+= 1
+        connection.loop.counters.received.count(publish.qos, payloadBytes: publish.payload.readableBytes)
         let topic: String
         switch core.publishValidation.validate(
             publish, version: connection.version, aliases: &connection.topicAliases, unreleased: session.receivedQoS2)
@@ -32,6 +32,7 @@ enum PublishReception {
             return
         }
         let message = Message(publish: publish, topic: topic, publisher: session.clientIdentifier, now: .now())
+        connection.loop.sampleDeliveryDuration()
         if let authorizer = core.hooks.publishAuthorizer {
             authorize(message, publish: publish, session: session, authorizer: authorizer, on: connection)
             return
@@ -80,9 +81,15 @@ enum PublishReception {
             refuse(publish, session: session, reason: .quotaExceeded, why: "publish rate limit exceeded", topic: topic, on: connection)
             return false
         }
-        if guards?.access?.mayPublish(topic) == false {
-            refuse(publish, session: session, reason: .notAuthorized, why: "not allowed to publish to this topic", topic: topic, on: connection)
-            return false
+        if guards?.access != nil {
+            // In place: the rules keep their answers per topic.
+            guard guards?.access?.mayPublish(topic) == true else {
+                connection.loop.counters.security.publishesDenied &+= 1
+                refuse(publish, session: session, reason: .notAuthorized, why: "not allowed to publish to this topic", topic: topic, on: connection)
+                return false
+            }
+            // Counted once the publish authorizer, if any, has allowed it too.
+            if connection.core.hooks.publishAuthorizer == nil { connection.loop.counters.security.publishesAllowed &+= 1 }
         }
         return true
     }
@@ -94,6 +101,7 @@ enum PublishReception {
         connection.hookCalls.run("publish authorizer", { try await authorizer.authorizePublish(message, from: client) }) { result in
             switch result {
             case .success(.allow):
+                connection.loop.counters.security.publishesAllowed &+= 1
                 route(message, for: publish, session: session, on: connection)
             case .success(.rewrite(var rewritten)):
                 do {
@@ -104,12 +112,15 @@ enum PublishReception {
                     return
                 }
                 rewritten.publisher = message.publisher
+                connection.loop.counters.security.publishesAllowed &+= 1
                 route(rewritten, for: publish, session: session, on: connection)
             case .success(.refuse(let reason)):
+                connection.loop.counters.security.publishesDenied &+= 1
                 refuse(
                     publish, session: session, reason: reason.isFailure ? reason : .notAuthorized, why: "refused by the publish authorizer",
                     topic: message.topic, on: connection)
             case .failure:
+                connection.loop.counters.security.publishesDenied &+= 1
                 refuse(publish, session: session, reason: .notAuthorized, why: "publish authorizer failed", topic: message.topic, on: connection)
             }
         }

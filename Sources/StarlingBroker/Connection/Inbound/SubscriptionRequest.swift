@@ -33,6 +33,10 @@ enum SubscriptionRequest {
         }
         for topicFilter in answer.denied { connection.logRefusal("not allowed to subscribe", topic: topicFilter) }
         let accepted = answer.accepted
+        if guards?.access != nil || decisions != nil {
+            connection.loop.counters.security.subscriptionsDenied &+= UInt64(answer.denied.count)
+            connection.loop.counters.security.subscriptionsAllowed &+= UInt64(accepted.count)
+        }
         for entry in accepted {
             session.subscriptions[ExactString(entry.filter.rawValue)] = PackedSubscription(options: entry.options, identifier: identifier)
         }

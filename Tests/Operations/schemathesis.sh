@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Tests the admin API against its own OpenAPI document with schemathesis: every operation, generated valid and
+# invalid inputs, stateful sequences (a client listed, then fetched, then kicked), all of schemathesis' checks.
+#
+#   bash Tests/Operations/schemathesis.sh http://127.0.0.1:HTTPPORT [EXAMPLES]
+set -euo pipefail
+base=${1%/}
+examples=${2:-100}
+# Its example database and reports go to a folder of its own, not the checkout.
+work=$(mktemp -d "${TMPDIR:-/tmp}/starling-schemathesis.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+if ! schemathesis run "$base/api/v1/openapi.json" --url "$base/api/v1" --checks all --max-examples "$examples" \
+  --request-timeout 10 --generation-database none >"$work/out" 2>&1; then
+  grep -E '^(___|- ST|    curl|\[[0-9]+\])' "$work/out" | head -n 20
+  echo "FAIL schemathesis: $(grep -E 'generated' "$work/out" | tail -n 1)"
+  exit 1
+fi
+echo "PASS schemathesis: $(grep -E 'generated' "$work/out" | tail -n 1 | sed 's/^ *//')"

@@ -1,0 +1,91 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import StarlingOperations
+import StarlingTesting
+import Testing
+
+/// `/metrics`: the broker's counters in the Prometheus text format.
+@Suite struct MetricsEndpointTests {
+    /// The samples of an exposition, by name and labels as written (`name{a="b"}`).
+    static func samples(_ text: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    @Test func countersFollowWhatClientsDo() async throws {
+        try await OperationsHarness.with { operations in
+            let subscriber = try await operations.broker.client("metrics-subscriber", version: .v5)
+            _ = try await subscriber.subscribe("m/#", qos: .atLeastOnce)
+            let publisher = try await operations.broker.client("metrics-publisher", version: .v5)
+            _ = try await publisher.publishQoS1("m/1", "12345", retain: true)
+            _ = try await subscriber.expectPublish()
+            try await publisher.publish("m/0", "abc")
+            _ = try await subscriber.expectPublish()
+
+            let scrape = try await operations.request("/metrics")
+            #expect(scrape.status == .ok)
+            #expect(scrape.headers["Content-Type"].first?.hasPrefix("text/plain; version=0.0.4") == true)
+            let samples = Self.samples(scrape.body)
+            #expect(samples[#"starling_messages_received_total{qos="1"}"#] == 1)
+            #expect(samples[#"starling_messages_received_total{qos="0"}"#] == 1)
+            #expect(samples[#"starling_payload_bytes_received_total{qos="1"}"#] == 5)
+            #expect(samples[#"starling_messages_sent_total{qos="1"}"#] == 1)
+            #expect(samples[#"starling_messages_sent_total{qos="0"}"#] == 1)
+            #expect(samples["starling_connections"] == 2)
+            #expect(samples["starling_sessions"] == 2)
+            #expect(samples["starling_subscriptions"] == 1)
+            #expect(samples["starling_retained_messages"] == 1)
+            #expect(samples["starling_retained_bytes"] == 5)
+            #expect(samples[#"starling_session_events_total{event="created"}"#] == 2)
+            #expect(samples[#"starling_listener_connections{listener="mqtt://127.0.0.1:0"}"#] == 2)
+            #expect(samples[#"starling_messages_dropped_total{reason="queue_full"}"#] == 0)
+            #expect((samples["starling_connections_accepted_total"] ?? 0) >= 2)
+            #expect(scrape.body.contains(#"starling_build_info{version="\#(MQTTBroker.version)"} 1"#))
+            // No label holds a client identifier or a topic.
+            #expect(!scrape.body.contains("metrics-subscriber"))
+            #expect(!scrape.body.contains("m/1"))
+
+            // A second scrape adds only what happened since.
+            try await publisher.publish("m/0", "abc")
+            _ = try await subscriber.expectPublish()
+            let again = Self.samples(try await operations.request("/metrics").body)
+            #expect(again[#"starling_messages_received_total{qos="0"}"#] == 2)
+        }
+    }
+
+    @Test func refusedConnectionsAreCountedByReason() async throws {
+        let users = PasswordFileAuthenticator(PasswordFile(users: [ExactString("u"): PasswordHash(password: Array("p".utf8), iterations: 1_000)]))
+        try await OperationsHarness.with(authenticator: users) { operations in
+            let client = try await operations.broker.open(version: .v5)
+            try await client.send(.connect(ConnectPacket(
+                protocolVersion: .v5, clientIdentifier: "intruder", userName: "u", password: ByteBuffer(string: "wrong"))))
+            #expect(try await client.expectConnAck().reasonCode == .badUserNameOrPassword)
+            let samples = Self.samples(try await operations.request("/metrics").body)
+            #expect(samples[#"starling_connections_refused_total{reason="bad_user_name_or_password",code="0x86"}"#] == 1)
+            #expect(samples[#"starling_authentications_total{outcome="failure"}"#] == 1)
+            #expect(samples[#"starling_authentications_total{outcome="success"}"#] == 0)
+        }
+    }
+
+    /// One message in 64 is timed from its read to the flush after it was written.
+    @Test func deliveriesAreTimed() async throws {
+        try await OperationsHarness.with { operations in
+            let subscriber = try await operations.broker.client("timed-subscriber", version: .v5)
+            _ = try await subscriber.subscribe("t", qos: .atMostOnce)
+            let publisher = try await operations.broker.client("timed-publisher", version: .v5)
+            for _ in 0..<128 {
+                try await publisher.publish("t", "x")
+                _ = try await subscriber.expectPublish()
+            }
+            let samples = Self.samples(try await operations.request("/metrics").body)
+            let count = try #require(samples["starling_delivery_duration_seconds_count"])
+            #expect(count >= 2)
+            #expect((samples["starling_delivery_duration_seconds_sum"] ?? 0) > 0)
+        }
+    }
+}
