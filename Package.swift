@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "StarlingSQLite", targets: ["StarlingSQLite"]),
         .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
         .library(name: "StarlingOperations", targets: ["StarlingOperations"]),
+        .library(name: "StarlingBridge", targets: ["StarlingBridge"]),
         .executable(name: "starling", targets: ["starling"]),
     ],
     dependencies: [
@@ -90,6 +91,21 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // Bridges to other brokers, made of two clients of the client library.
+        .target(
+            name: "StarlingBridge",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                "StarlingClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The `starling` configuration file, STARLING_ environment variables and flags, turned into a
         // BrokerConfiguration; kept out of the broker so that embedders need no YAML.
         .target(
@@ -97,6 +113,8 @@ let package = Package(
             dependencies: [
                 "MQTT",
                 "StarlingBroker",
+                "StarlingBridge",
+                "StarlingClient",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,7 +190,9 @@ let package = Package(
                 "StarlingBench",
                 "StarlingSQLite",
                 "StarlingOperations",
+                "StarlingBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -296,6 +316,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StarlingBridgeTests",
+            dependencies: [
+                "StarlingBridge",
+                "StarlingTesting",
+                "StarlingTestSupport",
+                "StarlingBroker",
+                "StarlingClient",
+                "MQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The `starling` program run as a child process, as a user runs it.

@@ -48,6 +48,7 @@ extension ClientCore {
             deliver(message)
         case .atLeastOnce:
             deliver(message)
+            guard !configuration.acknowledgesManually else { return }
             connection.channel.writeAndFlush(Packet.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)), promise: nil)
         case .exactlyOnce:
             let identifier = publish.packetIdentifier!
@@ -56,8 +57,11 @@ extension ClientCore {
                     return connection.handler.close(
                         with: .protocolError("the broker exceeded this client's Receive Maximum of \(maximum)"), reasonCode: .receiveMaximumExceeded)
                 }
+                if configuration.acknowledgesManually { session.unacknowledgedQoS2.insert(identifier) }
                 deliver(message)
             }
+            // Sent again for a duplicate the application has acknowledged; one it has not will be when it does.
+            guard !session.unacknowledgedQoS2.contains(identifier) else { return }
             connection.channel.writeAndFlush(Packet.pubRec(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
         }
     }
@@ -119,6 +123,21 @@ extension ClientCore {
     }
 
     /// Hands a message to the live subscriptions it belongs to and to every message listener.
+    /// With `acknowledgesManually`, the application is done with `message`: PUBACK or PUBREC goes out on the
+    /// connection it arrived on, if that connection is still up; otherwise the broker sends the message again.
+    func acknowledge(_ message: MQTTMessage) {
+        guard let identifier = message.packetIdentifier, case .connected(let connection) = state else { return }
+        switch message.qos {
+        case .atMostOnce:
+            return
+        case .atLeastOnce:
+            connection.channel.writeAndFlush(Packet.pubAck(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
+        case .exactlyOnce:
+            guard session.unacknowledgedQoS2.remove(identifier) != nil else { return }
+            connection.channel.writeAndFlush(Packet.pubRec(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
+        }
+    }
+
     func deliver(_ message: MQTTMessage) {
         var delivered = false
         var lagging = false

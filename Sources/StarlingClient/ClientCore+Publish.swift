@@ -85,6 +85,9 @@ extension ClientCore {
         if !sessionPresent {
             session.incomingQoS2.removeAll()
         }
+        // A message whose PUBREC the application had not given yet comes again and is delivered again.
+        for identifier in session.unacknowledgedQoS2 { session.incomingQoS2.remove(identifier) }
+        session.unacknowledgedQoS2.removeAll()
         for flow in session.outgoingInOrder {
             let identifier = flow.packet.packetIdentifier!
             switch flow.stage {

@@ -34,6 +34,8 @@ struct ClientSession {
     /// QoS 2 messages received and delivered, whose PUBREL has not arrived: a resent PUBLISH with one of these
     /// identifiers is a duplicate (method B of 4.3.3).
     var incomingQoS2: Set<UInt16> = []
+    /// With `acknowledgesManually`: QoS 2 messages delivered whose PUBREC waits for the application.
+    var unacknowledgedQoS2: Set<UInt16> = []
     var subscriptions: [String: SubscriptionRecord] = [:]
     private var nextSequence: UInt64 = 0
 

@@ -93,6 +93,12 @@ public final class MQTTClient: Sendable {
     }
 
     private func startDisconnect() {
+        beginDisconnect()
+    }
+
+    /// Starts `disconnect()` without waiting for it: the client ends before anything asked of it afterwards, so
+    /// that, for instance, subscription streams that end next do not unsubscribe a persistent session's filters.
+    public func beginDisconnect() {
         let core = self.core
         core.eventLoop.execute { _ = core.value.disconnect(DisconnectPacket()) }
     }
@@ -169,6 +175,19 @@ public final class MQTTClient: Sendable {
         return try await request { core, promise in core.publish(packet, promise: promise) }
     }
 
+    /// Queues a message at once, in the order of the calls, and returns a future that completes when its QoS
+    /// flow does, as `publish` returns: for pipelines that keep many messages in flight and must keep their
+    /// order (a bridge). The future fails as `publish` throws.
+    public func queuePublish(
+        topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
+    ) -> EventLoopFuture<PublishResult> {
+        let packet = PublishPacket(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        let core = self.core
+        let promise = core.eventLoop.makePromise(of: PublishResult.self)
+        core.eventLoop.execute { core.value.publish(packet, promise: promise) }
+        return promise.futureResult
+    }
+
     /// Publishes `payload` as UTF-8 text; see `publish(topic:payload:qos:retain:properties:)`.
     @discardableResult
     public func publish(
@@ -183,6 +202,14 @@ public final class MQTTClient: Sendable {
         topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
     ) async throws -> PublishResult {
         try await publish(topic: topic, payload: ByteBuffer(bytes: payload), qos: qos, retain: retain, properties: properties)
+    }
+
+    /// With `MQTTClientConfiguration.acknowledgesManually`, says the application is done with `message`: its
+    /// PUBACK (QoS 1) or PUBREC (QoS 2) goes out. Does nothing for QoS 0, or when the connection the message came
+    /// on is gone (the broker then sends it again, to a persistent session).
+    public func acknowledge(_ message: MQTTMessage) {
+        let core = self.core
+        core.eventLoop.execute { core.value.acknowledge(message) }
     }
 
     // MARK: Subscribing

@@ -70,6 +70,11 @@ public struct MQTTClientConfiguration: Sendable {
     /// How many received messages may wait unread in one subscription or `messages()` stream before the client
     /// stops reading from the broker until the consumer has taken half of them.
     public var messageBufferLimit: Int
+    /// Whether QoS 1 and 2 messages are acknowledged (PUBACK, PUBREC) only when `MQTTClient.acknowledge(_:)` is
+    /// called with them, rather than on arrival: a message is then not taken from the broker before the
+    /// application is done with it, and one not acknowledged when the connection is lost is sent again on the
+    /// next connection of a persistent session. Acknowledge in the order the messages arrived (MQTT-4.6.0-2).
+    public var acknowledgesManually: Bool
 
     /// A configuration with the usual defaults: MQTT 5.0, a random client identifier, a clean start, a 60 s keep
     /// alive, reconnection with exponential backoff. A nil `port` is the transport's default.
@@ -102,6 +107,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.reconnect = .exponentialBackoff
         self.maximumQueuedPublishes = 1000
         self.messageBufferLimit = 1000
+        self.acknowledgesManually = false
     }
 
     /// 1883 for MQTT, 8883 for MQTT over TLS, 80 and 443 for WebSocket without and with TLS.

@@ -49,7 +49,17 @@ public enum ConfigurationLoader {
             if let root {
                 let checked = try schema.validate(root, file: file)
                 fileListeners = checked.listeners
-                let bytes = Array(text.utf8)
+                var bytes = Array(text.utf8)
+                if case .mapping(var mapping) = root, let bridges = mapping["bridges"] {
+                    configuration.bridges = try BridgeSettings.parse(bridges, file: file)
+                    // The settings reader takes lists of single values only; the lines of errors come from `checked`.
+                    mapping["bridges"] = nil
+                    do {
+                        bytes = Array(try Yams.serialize(node: .mapping(mapping)).utf8)
+                    } catch {
+                        throw ConfigurationError(key: "(file)", source: file, reason: "\(error)")
+                    }
+                }
                 let snapshot: YAMLSnapshot
                 do {
                     snapshot = try YAMLSnapshot(data: bytes.span.bytes, providerName: file, parsingOptions: .default)

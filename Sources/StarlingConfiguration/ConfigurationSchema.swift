@@ -25,7 +25,10 @@ struct ConfigurationSchema: Sendable {
         var listeners: [String] = []
         for (keyNode, value) in mapping {
             let key = try name(of: keyNode, path: "", file: file)
-            if key == "listeners" {
+            if key == "bridges" {
+                // Read, and checked, by `BridgeSettings`.
+                continue
+            } else if key == "listeners" {
                 guard case .mapping(let listenerMapping) = value else {
                     throw error(file, key, value, "expected a mapping from listener names to their settings")
                 }

@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     public var clientIdentifierSeparator = "-"
     /// The operations listener (metrics, admin API, dashboard); off while `http.port` is nil.
     public var http = HTTPSettings()
+    /// Bridges to other brokers, from the `bridges` section of the file.
+    public var bridges: [NamedBridge] = []
     /// What the configuration did not stop the broker for but an operator should hear about.
     public var warnings: [String] = []
 

@@ -8,6 +8,7 @@ import StarlingBroker
 /// The routes under `/api/v1`, as `Resources/openapi.json` describes them.
 struct AdminAPI: Sendable {
     let broker: MQTTBroker
+    let bridges: @Sendable () -> [BridgeStatus]
     let history: StatsHistory
     let historyInterval: Duration
     let maximumBodyBytes: Int
@@ -16,7 +17,7 @@ struct AdminAPI: Sendable {
     static let declared: [(path: String, methods: [HTTPRequest.Method])] = [
         ("stats", [.get]), ("stats/history", [.get]), ("clients", [.get]), ("clients/{id}", [.get, .delete]),
         ("subscriptions", [.get]), ("topics", [.get]), ("retained", [.get]), ("retained/**", [.get, .delete]),
-        ("publish", [.post]), ("openapi.json", [.get]),
+        ("publish", [.post]), ("openapi.json", [.get]), ("bridges", [.get]),
     ]
 
     /// Answers the methods a path does not declare with 405, as HTTP asks, rather than the router's 404.
@@ -37,6 +38,11 @@ struct AdminAPI: Sendable {
         group.get("stats") { _, _ in StatsBody(try await broker.statistics()) }
         group.get("stats/history") { _, _ in
             StatsHistoryBody(intervalSeconds: Double(historyInterval.components.seconds), samples: history.all)
+        }
+        group.get("bridges") { _, _ in
+            BridgesBody(bridges: bridges().map {
+                BridgesBody.Bridge(name: $0.name, up: $0.isUp, forwardedOut: $0.forwardedOut, forwardedIn: $0.forwardedIn)
+            })
         }
         group.get("clients", use: listClients)
         group.get("clients/{id}") { _, context in

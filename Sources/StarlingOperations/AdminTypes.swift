@@ -211,3 +211,14 @@ struct PublishResultBody: ResponseEncodable {
     var retain: Bool
     var payloadSize: Int
 }
+
+struct BridgesBody: ResponseEncodable {
+    struct Bridge: Codable {
+        var name: String
+        var up: Bool
+        var forwardedOut: UInt64
+        var forwardedIn: UInt64
+    }
+
+    var bridges: [Bridge]
+}

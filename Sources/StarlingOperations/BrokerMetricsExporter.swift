@@ -97,6 +97,17 @@ final class BrokerMetricsExporter: Sendable {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
+    /// Brings the bridges' metrics up to `bridges`; their names are the configuration's, so bounded.
+    func update(_ bridges: [BridgeStatus]) {
+        for bridge in bridges {
+            let label = [("bridge", bridge.name)]
+            gauge("starling_bridge_up", "1 while the bridge's link to its remote broker is up, else 0.", bridge.isUp ? 1 : 0, label)
+            let help = "Messages a bridge forwarded, out to its remote broker or in from it."
+            counter("starling_bridge_messages_total", help, bridge.forwardedOut, label + [("direction", "out")])
+            counter("starling_bridge_messages_total", help, bridge.forwardedIn, label + [("direction", "in")])
+        }
+    }
+
     /// `bad_user_name_or_password` for 0x86.
     private static func label(_ reason: ReasonCode) -> String {
         let name = ReasonCode.names[reason.rawValue] ?? "unknown"

@@ -25,13 +25,18 @@ public struct OperationsServer: Service {
     public let metrics: OperationsMetrics
     private let logger: Logger
     private let onServerRunning: @Sendable (SocketAddress) async -> Void
+    private let bridges: @Sendable () -> [BridgeStatus]
 
-    /// - Parameter onServerRunning: called once the listener is bound, with its address (useful with port 0).
+    /// - Parameters:
+    ///   - bridges: the state of the broker's bridges to other brokers, asked at each scrape and request.
+    ///   - onServerRunning: called once the listener is bound, with its address (useful with port 0).
     public init(
         broker: MQTTBroker, configuration: OperationsConfiguration, metrics: OperationsMetrics = OperationsMetrics(),
+        bridges: @escaping @Sendable () -> [BridgeStatus] = { [] },
         logger: Logger = Logger(label: "starling.http"), onServerRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
     ) {
         self.broker = broker
+        self.bridges = bridges
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
@@ -111,8 +116,10 @@ public struct OperationsServer: Service {
             }
             return Self.json(#"{"status":"ready"}"#)
         }
+        let bridges = self.bridges
         router.get("metrics") { _, _ in
             exporter.update(try await broker.statistics())
+            exporter.update(bridges())
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
             return Response(
@@ -123,7 +130,9 @@ public struct OperationsServer: Service {
         router.get("assets/{name}") { _, context in try Self.serve(assets["dashboard/" + (context.parameters.get("name") ?? "")]) }
         let api = router.group("api/v1")
         api.get("openapi.json") { _, _ in try Self.serve(assets["openapi.json"]) }
-        AdminAPI(broker: broker, history: history, historyInterval: configuration.historyInterval, maximumBodyBytes: configuration.maximumBodyBytes)
+        AdminAPI(
+            broker: broker, bridges: bridges, history: history, historyInterval: configuration.historyInterval,
+            maximumBodyBytes: configuration.maximumBodyBytes)
             .add(to: api)
         AdminAPI.refuseUndeclaredMethods(on: api)
         return router

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import StarlingBroker
 import Metrics
+import StarlingBridge
 import StarlingConfiguration
 import StarlingOperations
 import StarlingSQLite
@@ -306,18 +308,69 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = OperationsMetrics()
         // Hummingbird's request metrics and the broker's latencies land in the registry /metrics renders.
         if operations != nil { MetricsSystem.bootstrap(metrics.factory) }
+        // Bridges reach the local broker through its first plain MQTT listener, once it is bound.
+        let bridgeListener = configuration.listeners.firstIndex { if case .tcp = $0.transport { true } else { false } }
+        if !settings.bridges.isEmpty && bridgeListener == nil {
+            logger.critical("configuration error: bridges need a plain MQTT listener (protocol mqtt) to reach the broker through")
+            throw ExitCode(78)
+        }
+        let boundAddresses = BoundAddresses()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
         let broker = MQTTBroker(
             configuration: configuration, authenticator: securityFiles.passwords, accessControl: securityFiles.accessControl,
-            store: store, hooks: BrokerHooks(metrics: operations == nil ? nil : metrics.factory), eventLoopGroup: group, logger: logger)
+            store: store, hooks: BrokerHooks(metrics: operations == nil ? nil : metrics.factory), eventLoopGroup: group, logger: logger,
+            onServerRunning: { boundAddresses.set($0) })
         var running: [any Service] = [broker]
+        var bridges: [MQTTBridge] = []
+        if let bridgeListener {
+            let host = configuration.listeners[bridgeListener].host
+            let localHost = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host
+            for bridge in settings.bridges {
+                bridges.append(MQTTBridge(
+                    name: bridge.name, configuration: bridge.configuration, broker: broker,
+                    local: { (localHost, await boundAddresses.get()[bridgeListener].port ?? 0) }, eventLoopGroup: group, logger: logger))
+            }
+        }
+        running += bridges as [any Service]
         if let operations {
-            running.append(OperationsServer(broker: broker, configuration: operations, metrics: metrics, logger: logger))
+            let linked = bridges
+            running.append(OperationsServer(
+                broker: broker, configuration: operations, metrics: metrics,
+                bridges: {
+                    linked.map { BridgeStatus(name: $0.name, isUp: $0.isUp, forwardedOut: $0.forwarded.out, forwardedIn: $0.forwarded.in) }
+                }, logger: logger))
         }
         let services = ServiceGroup(
             configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         try await group.shutdownGracefully()
         logger.notice("stopped")
+    }
+}
+
+/// The broker's listener addresses once it has bound them, for the bridges that connect to it.
+final class BoundAddresses: Sendable {
+    private let addresses = NIOLockedValueBox<[SocketAddress]?>(nil)
+    private let waiters = NIOLockedValueBox<[CheckedContinuation<[SocketAddress], Never>]>([])
+
+    func set(_ bound: [SocketAddress]) {
+        let waiting = addresses.withLockedValue { addresses in
+            addresses = bound
+            return waiters.withLockedValue { waiters in
+                defer { waiters.removeAll() }
+                return waiters
+            }
+        }
+        for waiter in waiting { waiter.resume(returning: bound) }
+    }
+
+    func get() async -> [SocketAddress] {
+        await withCheckedContinuation { continuation in
+            let known = addresses.withLockedValue { addresses in
+                if addresses == nil { waiters.withLockedValue { $0.append(continuation) } }
+                return addresses
+            }
+            if let known { continuation.resume(returning: known) }
+        }
     }
 }

@@ -205,6 +205,58 @@ import Testing
         #expect(configuration.http.tls != nil)
     }
 
+    /// The `bridges` section, in the shape the documentation gives.
+    @Test func bridgesFromTheFile() throws {
+        let configuration = try Self.load("""
+            max_inflight: 30
+            bridges:
+              cloud:
+                addresses: [mqtt://cloud.example.com:1883, "mqtts://cloud-b.example.com:8883"]
+                client_id: edge-1
+                username: edge-1
+                password: secret
+                protocol_version: "3.1.1"
+                clean_start: false
+                session_expiry: 86400
+                topics:
+                  - {pattern: "sensors/#", direction: out, qos: 1, local_prefix: "", remote_prefix: "site-1/"}
+                  - {pattern: "commands/#", direction: in, qos: 2, remote_prefix: "site-1/"}
+              backup:
+                addresses: mqtt://127.0.0.1:1884
+                topics: [{pattern: "#", direction: both}]
+            """)
+        #expect(configuration.broker.limits.maximumInflight == 30)
+        #expect(configuration.bridges.map(\.name) == ["cloud", "backup"])
+        let cloud = try #require(configuration.bridges.first?.configuration)
+        #expect(cloud.addresses.map(\.host) == ["cloud.example.com", "cloud-b.example.com"])
+        #expect(cloud.clientIdentifier == "edge-1")
+        #expect(cloud.userName == "edge-1")
+        #expect(cloud.password == "secret")
+        #expect(cloud.protocolVersion == .v3_1_1)
+        #expect(!cloud.cleanStart)
+        #expect(cloud.sessionExpiry == 86_400)
+        #expect(cloud.topics.map(\.remoteFilter) == ["site-1/sensors/#", "site-1/commands/#"])
+        #expect(cloud.topics.map(\.direction) == [.out, .in])
+        #expect(cloud.topics.map(\.qos) == [.atLeastOnce, .exactlyOnce])
+        let backup = try #require(configuration.bridges.last?.configuration)
+        #expect(backup.clientIdentifier == "backup")
+        #expect(backup.protocolVersion == .v5)
+        #expect(backup.topics.first?.direction == .both)
+    }
+
+    @Test(arguments: [
+        ("bridges:\n  cloud:\n    adresses: [mqtt://a]\n", "FILE (line 3): bridges.cloud.adresses: unknown key"),
+        ("bridges:\n  cloud:\n    addresses: [mqtt://a]\n", "FILE (line 3): bridges.cloud.topics: a bridge needs at least one topic rule"),
+        ("bridges:\n  cloud:\n    addresses: [http://a]\n    topics: [{pattern: a}]\n", "FILE (line 3): bridges.cloud.addresses: not an mqtt://, mqtts://, ws:// or wss:// address: \"http://a\""),
+        ("bridges:\n  cloud:\n    addresses: [mqtt://a]\n    topics: [{pattern: a, direction: sideways}]\n", "FILE (line 4): bridges.cloud.topics.direction: expected one of out, in, both, got \"sideways\""),
+        ("bridges:\n  cloud:\n    addresses: [mqtt://a]\n    topics: [{pattern: \"a/#/b\"}]\n", "FILE (line 4): bridges.cloud.topics.pattern: \"a/#/b\" / \"a/#/b\" is not a valid topic filter"),
+        ("bridges:\n  cloud:\n    addresses: [mqtt://a]\n    topics: [{pattern: a, qos: 3}]\n", "FILE (line 4): bridges.cloud.topics.qos: expected an integer from 0 to 2, got \"3\""),
+        ("bridges:\n  cloud:\n    addresses: [mqtt://a]\n    protocol_version: 6\n    topics: [{pattern: a}]\n", "FILE (line 4): bridges.cloud.protocol_version: expected \"5\" or \"3.1.1\", got \"6\""),
+    ])
+    func badBridgesAreRefusedNamingKeyFileAndLine(_ yaml: String, _ expected: String) {
+        #expect(Self.error(yaml) == expected)
+    }
+
     @Test func tlsListenerNeedsACertificate() {
         #expect(Self.error("listeners:\n  secure:\n    protocol: mqtts\n")
             == "FILE: listeners.secure.tls.certificate: protocol mqtts needs a certificate chain (PEM)")

@@ -72,6 +72,23 @@ import Testing
         }
     }
 
+    /// Bridges show in /metrics and in the admin API by their configured names.
+    @Test func bridgesAreShown() async throws {
+        let bridges: @Sendable () -> [BridgeStatus] = {
+            [BridgeStatus(name: "cloud", isUp: true, forwardedOut: 7, forwardedIn: 2), BridgeStatus(name: "backup", isUp: false, forwardedOut: 0, forwardedIn: 0)]
+        }
+        try await OperationsHarness.with(bridges: bridges) { operations in
+            let samples = Self.samples(try await operations.request("/metrics").body)
+            #expect(samples[#"starling_bridge_up{bridge="cloud"}"#] == 1)
+            #expect(samples[#"starling_bridge_up{bridge="backup"}"#] == 0)
+            #expect(samples[#"starling_bridge_messages_total{bridge="cloud",direction="out"}"#] == 7)
+            let listed = try await operations.request("/api/v1/bridges").json["bridges"] as? [[String: Any]]
+            #expect(listed?.map { $0["name"] as? String } == ["cloud", "backup"])
+            #expect(listed?.first?["up"] as? Bool == true)
+            #expect(listed?.first?["forwardedIn"] as? Int == 2)
+        }
+    }
+
     /// One message in 64 is timed from its read to the flush after it was written.
     @Test func deliveriesAreTimed() async throws {
         try await OperationsHarness.with { operations in

@@ -1,0 +1,50 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import StarlingClient
+import StarlingTesting
+import Testing
+
+/// `acknowledgesManually`: a QoS 1 or 2 message is taken from the broker only when the application says so.
+@Suite(.timeLimit(.minutes(1))) struct ManualAcknowledgementTests {
+    @Test(arguments: [QoS.atLeastOnce, .exactlyOnce])
+    func aMessageNotAcknowledgedComesAgainOnTheNextConnection(qos: QoS) async throws {
+        try await TestBroker.with { broker in
+            var configuration = MQTTClientConfiguration(
+                host: "127.0.0.1", port: broker.port, clientIdentifier: "manual", cleanStart: false, sessionExpiryInterval: 600)
+            configuration.acknowledgesManually = true
+            configuration.reconnect = .disabled
+            let publisher = try await broker.client("publisher", version: .v5)
+            let first = MQTTClient(configuration: configuration)
+            try await first.withConnection { client in
+                let subscription = try await client.subscribe(to: "work/#", qos: qos)
+                _ = try await publisher.publishQoS1("work/1", "kept")
+                _ = try await publisher.publishQoS1("work/2", "taken", packetIdentifier: 2)
+                var messages = subscription.makeAsyncIterator()
+                let one = try #require(try await messages.next())
+                let two = try #require(try await messages.next())
+                #expect([one.topic, two.topic] == ["work/1", "work/2"])
+                // Only the second is done with; the broker still holds the first in flight.
+                client.acknowledge(two)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while await broker.broker.client("manual")?.inflight != 1 {
+                    guard ContinuousClock.now < deadline else { Issue.record("the acknowledgement did not arrive"); return }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            // A broker resends what was not acknowledged when the session resumes (4.4).
+            // Made before connecting, so that what the broker sends right after CONNACK has a stream to go to.
+            let second = MQTTClient(configuration: configuration)
+            let pending = second.makeSubscription(to: [SubscribePacket.Subscription(topicFilter: "work/#", qos: qos)], receivingUnclaimed: true)
+            try await second.withConnection { client in
+                let subscription = try await pending.acknowledged()
+                var messages = subscription.makeAsyncIterator()
+                let again = try #require(try await messages.next())
+                #expect(again.topic == "work/1")
+                client.acknowledge(again)
+                _ = try await publisher.publishQoS1("work/3", "marker", packetIdentifier: 3)
+                #expect(try await messages.next()?.topic == "work/3")
+            }
+        }
+    }
+}
