@@ -147,6 +147,7 @@ struct AdminAPI: Sendable {
     @Sendable private func listRetained(_ request: Request, context: some RequestContext) async throws -> Page<RetainedBody> {
         let (offset, limit) = try Self.paging(request)
         let pattern = Self.string("pattern", request)
+        if let pattern, pattern.utf8.contains(0) { throw AdminError(.badRequest, "pattern must not contain U+0000") }
         let messages: [Message]
         do {
             messages = try broker.retainedMessages(matching: pattern)
@@ -213,6 +214,8 @@ struct AdminAPI: Sendable {
         guard let topic = raw.removingPercentEncoding, !topic.isEmpty else {
             throw AdminError(.badRequest, "the topic is not validly percent-encoded")
         }
+        // MQTT's strings hold no U+0000 (MQTT-1.5.4-2).
+        guard !topic.utf8.contains(0) else { throw AdminError(.badRequest, "the topic must not contain U+0000") }
         return topic
     }
 

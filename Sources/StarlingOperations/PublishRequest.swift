@@ -39,6 +39,7 @@ struct PublishRequest: Decodable {
         let container = try decoder.container(keyedBy: Key.self)
         try Self.refuseUnknownKeys(in: decoder, known: Key.allCases.map(\.rawValue))
         topic = try container.decode(String.self, forKey: .topic)
+        try Self.refuseNUL(topic, "topic")
         do {
             try TopicName.validate(topic)
         } catch {
@@ -78,9 +79,11 @@ struct PublishRequest: Decodable {
             properties.append(.messageExpiryInterval(seconds))
         }
         if let contentType = try nested.decodeIfPresent(String.self, forKey: .contentType) {
+            try Self.refuseNUL(contentType, "contentType")
             properties.append(.contentType(contentType))
         }
         if let responseTopic = try nested.decodeIfPresent(String.self, forKey: .responseTopic) {
+            try Self.refuseNUL(responseTopic, "responseTopic")
             do {
                 try TopicName.validate(responseTopic)
             } catch {
@@ -93,6 +96,8 @@ struct PublishRequest: Decodable {
             properties.append(.correlationData(ByteBuffer(bytes: data)))
         }
         for user in try nested.decodeIfPresent([UserProperty].self, forKey: .userProperties) ?? [] {
+            try Self.refuseNUL(user.name, "userProperties.name")
+            try Self.refuseNUL(user.value, "userProperties.value")
             properties.append(.userProperty(user.name, user.value))
         }
     }
@@ -102,6 +107,11 @@ struct PublishRequest: Decodable {
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
+    }
+
+    /// MQTT's strings hold no U+0000 (MQTT-1.5.4-2).
+    static func refuseNUL(_ text: String, _ field: String) throws {
+        if text.utf8.contains(0) { throw Invalid("\(field) must not contain U+0000") }
     }
 
     /// No field may be unknown or null: a misspelt or emptied field would otherwise be ignored in silence.

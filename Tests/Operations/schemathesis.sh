@@ -10,10 +10,14 @@ examples=${2:-100}
 work=$(mktemp -d "${TMPDIR:-/tmp}/starling-schemathesis.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+# Deterministic, so that a run's verdict can be reproduced; SCHEMATHESIS_RANDOM=1 explores with fresh inputs.
+mode=(--generation-deterministic)
+[[ -n "${SCHEMATHESIS_RANDOM:-}" ]] && mode=()
 if ! schemathesis run "$base/api/v1/openapi.json" --url "$base/api/v1" --checks all --max-examples "$examples" \
-  --request-timeout 10 --generation-database none >"$work/out" 2>&1; then
+  --request-timeout 10 --generation-database none "${mode[@]}" >"$work/out" 2>&1; then
   grep -E '^(___|- ST|    curl|\[[0-9]+\])' "$work/out" | head -n 20
-  echo "FAIL schemathesis: $(grep -E 'generated' "$work/out" | tail -n 1)"
+  # One line for the report: the first failure, its check and how to repeat it.
+  echo "FAIL schemathesis: $(grep -E '^(___|- ST|    curl)' "$work/out" | head -n 3 | tr -s ' _' ' ' | tr '\n' ' ')($(grep -E 'generated' "$work/out" | tail -n 1 | sed 's/^ *//'))"
   exit 1
 fi
 echo "PASS schemathesis: $(grep -E 'generated' "$work/out" | tail -n 1 | sed 's/^ *//')"

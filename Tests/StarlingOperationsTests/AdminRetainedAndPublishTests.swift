@@ -27,6 +27,8 @@ import Testing
             #expect(try await operations.request("/api/v1/retained/plant/3/state").status == .notFound)
             #expect(try await operations.request("/api/v1/retained?pattern=plant%2F%23%2Fx").status == .badRequest)
             #expect(try await operations.request("/api/v1/retained/plant%2F%2B").status == .badRequest)
+            #expect(try await operations.request("/api/v1/retained/plant%00").status == .badRequest)
+            #expect(try await operations.request("/api/v1/retained?pattern=plant%00%2F%23").status == .badRequest)
 
             let removed = try await operations.request(.DELETE, "/api/v1/retained/plant%2F1%2Fstate")
             #expect(removed.status == .noContent)
@@ -74,7 +76,8 @@ import Testing
         #"{"topic": "a", "payload": "x", "payloadBase64": "eA=="}"#, #"{"topic": "a", "payloadBase64": "!!"}"#,
         #"{"topic": "a", "colour": "red"}"#, #"{"topic": "a", "properties": {"messageExpiryInterval": -1}}"#,
         #"{"topic": "a", "properties": {"shade": 1}}"#, #"{"topic": "a", "retain": "yes"}"#, "not json", "[]",
-        #"{"topic": "a", "payloadBase64": "eA==", "properties": {"payloadFormatIndicator": 1}}"#, #"{"topic": "a", "properties": null}"#,
+        #"{"topic": "a", "payloadBase64": "eA==", "properties": {"payloadFormatIndicator": 1}}"#, #"{"topic": "a", "properties": null}"#, #"{"topic": "a\u0000b"}"#,
+        #"{"topic": "a", "properties": {"userProperties": [{"name": "k\u0000", "value": "v"}]}}"#,
     ])
     func badPublishRequestsAreRefused(body: String) async throws {
         try await OperationsHarness.with { operations in
