@@ -60,7 +60,15 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private var ticker: RepeatedTask?
     private var pinger: RepeatedTask?
 
-    init(role: Role, qos: QoS, version: ProtocolVersion, payloadSize: Int, inflightWindow: Int, keepAlive: UInt16, clientIdentifier: String, stats: BenchLoopStats) {
+    private let userName: String?
+    private let password: String?
+
+    init(
+        role: Role, qos: QoS, version: ProtocolVersion, payloadSize: Int, inflightWindow: Int, keepAlive: UInt16, clientIdentifier: String,
+        userName: String? = nil, password: String? = nil, stats: BenchLoopStats
+    ) {
+        self.userName = userName
+        self.password = password
         self.keepAlive = keepAlive
         self.role = role
         self.qos = qos
@@ -79,7 +87,9 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        send(.connect(ConnectPacket(protocolVersion: version, clientIdentifier: clientIdentifier, cleanStart: true, keepAlive: keepAlive)))
+        send(.connect(ConnectPacket(
+            protocolVersion: version, clientIdentifier: clientIdentifier, cleanStart: true, keepAlive: keepAlive, userName: userName,
+            password: password.map { ByteBuffer(string: $0) })))
         context.flush()
         if keepAlive > 0 {
             // Subscribers and idle connections send nothing else, so they ping to outlive a long run.

@@ -43,6 +43,9 @@ public struct BenchOptions: Sendable {
     public var rate: Double?
     public var payloadSize = 64
     public var inflight = 64
+    /// User name and password every connection gives in CONNECT.
+    public var userName: String?
+    public var password: String?
     /// Keep alive of every connection, in seconds; each pings at half of it. 0 turns keep alive off.
     public var keepAlive: UInt16 = 600
     /// Client identifiers; `%i` is replaced by the connection's index.

@@ -115,7 +115,7 @@ private struct Run {
             return BenchConnection(
                 role: role, qos: options.qos, version: options.version, payloadSize: options.payloadSize,
                 inflightWindow: options.inflight, keepAlive: options.keepAlive, clientIdentifier: expand(options.clientIdentifier, index: index, run: runTag),
-                stats: loopStats)
+                userName: options.userName, password: options.password, stats: loopStats)
         }
         let connectStart = NIODeadline.now()
         let connectRate = options.scenario == .conn ? options.rate : nil

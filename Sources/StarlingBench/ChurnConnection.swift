@@ -21,6 +21,8 @@ final class ChurnConnection: ChannelInboundHandler, @unchecked Sendable {
         var disconnects: Bool
         /// Only connects, then waits for the broker to close it when a later connection takes its session.
         var awaitsTakeOver: Bool
+        var userName: String? = nil
+        var password: String? = nil
     }
 
     let plan: Plan
@@ -45,7 +47,7 @@ final class ChurnConnection: ChannelInboundHandler, @unchecked Sendable {
         if plan.version == .v5, let expiry = plan.sessionExpiry { properties.append(.sessionExpiryInterval(expiry)) }
         send(.connect(ConnectPacket(
             protocolVersion: plan.version, clientIdentifier: plan.clientIdentifier, cleanStart: plan.sessionExpiry == nil,
-            keepAlive: 60, properties: properties)))
+            keepAlive: 60, userName: plan.userName, password: plan.password.map { ByteBuffer(string: $0) }, properties: properties)))
         context.flush()
         context.fireChannelActive()
     }

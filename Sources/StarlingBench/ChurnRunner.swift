@@ -13,6 +13,9 @@ public enum ChurnRunner {
         public var connectionsPerRound = 50_000
         /// Connections under way at once.
         public var concurrency = 256
+        /// User name and password every connection gives in CONNECT.
+        public var userName: String?
+        public var password: String?
         /// The broker's process, whose resident memory is read after each round.
         public var brokerProcessIdentifier: Int?
         /// How long to wait after a round before reading the broker's memory: persistent sessions expire one
@@ -101,7 +104,9 @@ public enum ChurnRunner {
                 tasks.addTask {
                     var made = 0
                     var earlier: ChurnConnection?
-                    for plan in sequence {
+                    for var plan in sequence {
+                        plan.userName = options.userName
+                        plan.password = options.password
                         let connection = ChurnConnection(plan: plan, eventLoop: eventLoop)
                         do {
                             try await open(connection, to: address, on: eventLoop)

@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import MQTT
 import NIOConcurrencyHelpers
@@ -25,11 +26,12 @@ public final class MQTTBridge: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(LinkState())
+    /// Counted for every message, so atomics rather than the lock.
+    private let forwardedOut = ManagedAtomic<UInt64>(0)
+    private let forwardedIn = ManagedAtomic<UInt64>(0)
 
     private struct LinkState {
         var isUp = false
-        var forwardedOut: UInt64 = 0
-        var forwardedIn: UInt64 = 0
         var connections: UInt64 = 0
         /// The state last published, so that each change is said once.
         var published: Bool?
@@ -57,7 +59,9 @@ public final class MQTTBridge: Service, Sendable {
     public var isUp: Bool { state.withLockedValue { $0.isUp } }
 
     /// Messages sent to the remote and brought in from it since the bridge started.
-    public var forwarded: (out: UInt64, in: UInt64) { state.withLockedValue { ($0.forwardedOut, $0.forwardedIn) } }
+    public var forwarded: (out: UInt64, in: UInt64) {
+        (forwardedOut.load(ordering: .relaxed), forwardedIn.load(ordering: .relaxed))
+    }
 
     /// The topic the bridge's state is published on.
     public var stateTopic: String { "$SYS/broker/connection/\(name)/state" }
@@ -67,6 +71,9 @@ public final class MQTTBridge: Service, Sendable {
     public func run() async throws {
         for rule in configuration.topics { try rule.validate() }
         guard !configuration.addresses.isEmpty else { throw BridgeError.noAddress(name) }
+        // Each message waits for the remote's acknowledgement before it is acknowledged here: a window of the
+        // broker's usual size would hold the link to a few round trips' worth.
+        broker.allowSendWindow(Self.localWindow, forClientIdentifier: localClientIdentifier)
         await publishState(up: false)
         try? await cancelWhenGracefulShutdown { try await self.keepLinked() }
         await publishState(up: false)
@@ -176,36 +183,24 @@ public final class MQTTBridge: Service, Sendable {
         }
     }
 
-    /// Local messages to the remote, each acknowledged locally once the remote has it, in order.
+    /// Local messages to the remote, each acknowledged locally once the remote has it.
     private func forwardOut(
         _ messages: MQTTSubscription, rules: [BridgeTopicRule], from localClient: MQTTClient, to remote: MQTTClient,
         echoes: NIOLockedValueBox<EchoGuard>
     ) async throws {
         let guardsEchoes = configuration.protocolVersion != .v5 && rules.contains(where: \.bringsIn)
-        let (pending, continuation) = AsyncStream.makeStream(of: (MQTTMessage, EventLoopFuture<PublishResult>?).self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Acknowledges in the order the local broker sent them (MQTT-4.6.0-2), each once its forward is done.
-            group.addTask {
-                for await (message, forward) in pending {
-                    if let forward { _ = try await forward.get() }
-                    localClient.acknowledge(message)
-                    self.state.withLockedValue { $0.forwardedOut &+= 1 }
-                }
+        for try await message in messages {
+            guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.remoteTopic(forLocal: message.topic).map { (rule, $0) } }).first else {
+                localClient.acknowledge(message)
+                continue
             }
-            defer { continuation.finish() }
-            for try await message in messages {
-                guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.remoteTopic(forLocal: message.topic).map { (rule, $0) } }).first else {
-                    continuation.yield((message, nil))
-                    continue
-                }
-                if guardsEchoes { echoes.withLockedValue { $0.sent(topic: topic, payload: message.payload) } }
-                let forward = remote.queuePublish(
-                    topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
-                    properties: Self.forwardable(message.properties))
-                continuation.yield((message, forward))
-            }
-            throw BridgeError.linkLost(name)
+            if guardsEchoes { echoes.withLockedValue { $0.sent(topic: topic, payload: message.payload) } }
+            let forward = remote.queuePublish(
+                topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
+                properties: Self.forwardable(message.properties))
+            settle(message, after: forward, acknowledgingTo: localClient, counter: forwardedOut)
         }
+        throw BridgeError.linkLost(name)
     }
 
     /// Remote messages published locally, each acknowledged to the remote once the local broker has it.
@@ -214,31 +209,43 @@ public final class MQTTBridge: Service, Sendable {
         echoes: NIOLockedValueBox<EchoGuard>
     ) async throws {
         let guardsEchoes = configuration.protocolVersion != .v5 && rules.contains(where: \.sendsOut)
-        let (pending, continuation) = AsyncStream.makeStream(of: (MQTTMessage, EventLoopFuture<PublishResult>?).self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await (message, forward) in pending {
-                    if let forward { _ = try await forward.get() }
-                    remote.acknowledge(message)
-                    self.state.withLockedValue { $0.forwardedIn &+= 1 }
-                }
+        for try await message in messages {
+            if guardsEchoes, echoes.withLockedValue({ $0.isEcho(topic: message.topic, payload: message.payload) }) {
+                remote.acknowledge(message)
+                continue
             }
-            defer { continuation.finish() }
-            for try await message in messages {
-                if guardsEchoes, echoes.withLockedValue({ $0.isEcho(topic: message.topic, payload: message.payload) }) {
-                    continuation.yield((message, nil))
-                    continue
-                }
-                guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.localTopic(forRemote: message.topic).map { (rule, $0) } }).first else {
-                    continuation.yield((message, nil))
-                    continue
-                }
-                let forward = localClient.queuePublish(
-                    topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
-                    properties: Self.forwardable(message.properties))
-                continuation.yield((message, forward))
+            guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.localTopic(forRemote: message.topic).map { (rule, $0) } }).first else {
+                remote.acknowledge(message)
+                continue
             }
-            throw BridgeError.linkLost(name)
+            let forward = localClient.queuePublish(
+                topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
+                properties: Self.forwardable(message.properties))
+            settle(message, after: forward, acknowledgingTo: remote, counter: forwardedIn)
+        }
+        throw BridgeError.linkLost(name)
+    }
+
+    /// Acknowledges `message` to the broker it came from once `forward` is done at the other one. The other
+    /// broker acknowledges in the order it received them (MQTT-4.6.0-2), so these acknowledgements go in order
+    /// too, without a task waiting for each. A message the other broker refused is acknowledged all the same
+    /// (sending it again would be refused again) and logged; one whose link was lost is not, and comes again.
+    private func settle(
+        _ message: MQTTMessage, after forward: EventLoopFuture<PublishResult>, acknowledgingTo source: MQTTClient,
+        counter: ManagedAtomic<UInt64>
+    ) {
+        let logger = self.logger
+        forward.whenComplete { result in
+            switch result {
+            case .success:
+                source.acknowledge(message)
+                counter.wrappingIncrement(ordering: .relaxed)
+            case .failure(let error as MQTTClientError) where error.code == .publishRefused:
+                logger.warning("bridged message refused", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+                source.acknowledge(message)
+            case .failure:
+                break
+            }
         }
     }
 
@@ -275,16 +282,20 @@ public final class MQTTBridge: Service, Sendable {
 
     private func localClientConfiguration(host: String, port: Int) -> MQTTClientConfiguration {
         var client = MQTTClientConfiguration(
-            host: host, port: port, protocolVersion: .v5, clientIdentifier: "starling-bridge-\(name)", cleanStart: false,
+            host: host, port: port, protocolVersion: .v5, clientIdentifier: localClientIdentifier, cleanStart: false,
             sessionExpiryInterval: configuration.localSessionExpiry, keepAlive: 60, userName: configuration.localUserName,
             password: configuration.localPassword)
         client.reconnect = .disabled
         client.acknowledgesManually = true
-        client.receiveMaximum = 1_000
+        client.receiveMaximum = UInt16(Self.localWindow)
         client.maximumQueuedPublishes = 100_000
         client.messageBufferLimit = 2_000
         return client
     }
+
+    /// The bridge's client identifier at the local broker.
+    public var localClientIdentifier: String { "starling-bridge-\(name)" }
+    static let localWindow = 1_000
 
     private func publishState(up: Bool) async {
         guard broker.isServing else { return }

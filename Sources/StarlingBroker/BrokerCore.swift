@@ -62,6 +62,10 @@ final class BrokerCore: Sendable {
     let pendingSubscriptionChanges: PendingSubscriptionChanges
     /// The connections waiting for congested sessions (see `FlowControl`).
     let congestionWaiters = CongestionWaiters()
+    /// Clients allowed more messages in flight than `Limits.maximumInflight` (`MQTTBroker.allowSendWindow`);
+    /// the flag spares the lock to every other connection.
+    let widerSendWindows = NIOLockedValueBox<[ExactString: Int]>([:])
+    let hasWiderSendWindows = ManagedAtomic(false)
 
     init(
         configuration: BrokerConfiguration, authenticator: (any ConnectionAuthenticator)? = nil,

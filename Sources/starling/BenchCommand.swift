@@ -31,8 +31,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .long], help: "Broker port (default 1883, 8883 with TLS).")
     var port: Int?
 
-    @Option(name: [.customShort("L"), .long], help: "Broker URL, mqtt://host:port or mqtts://host:port, instead of --host and --port.")
+    @Option(name: [.customShort("L"), .long], help: "Broker URL, mqtt://[user[:password]@]host:port or mqtts://…, instead of --host and --port.")
     var url: String?
+
+    @Option(name: [.customShort("u"), .customLong("username")], help: "User name every connection gives.")
+    var userName: String?
+
+    // -P is the publishers here: the password is --pw only.
+    @Option(name: [.customLong("pw")], help: "Password every connection gives (with -u).")
+    var password: String?
 
     @Flag(name: .long, help: "Connect with TLS.")
     var tls = false
@@ -145,6 +152,9 @@ struct BenchCommand: AsyncParsableCommand {
             useTLS = useTLS || scheme == "mqtts" || scheme == "ssl"
             options.host = parsed.host ?? host
             options.port = parsed.port ?? (useTLS ? 8883 : 1883)
+            // mqtt://user:pass@host, as mosquitto_pub -L takes them; -u and --pw win.
+            options.userName = parsed.user?.removingPercentEncoding
+            options.password = parsed.password?.removingPercentEncoding
         } else {
             options.port = port ?? (useTLS ? 8883 : 1883)
         }
@@ -154,6 +164,8 @@ struct BenchCommand: AsyncParsableCommand {
             options.tls = configuration
         }
         options.version = ["5", "50", "5.0", "mqttv5"].contains(mqttVersion) ? .v5 : .v3_1_1
+        if let userName { options.userName = userName }
+        if let password { options.password = password }
         options.qos = qos
         options.publishers = publishers
         options.subscribers = subscribers
@@ -204,6 +216,8 @@ extension BenchCommand {
         options.rounds = rounds
         options.connectionsPerRound = connections
         options.concurrency = connectConcurrency
+        options.userName = userName
+        options.password = password
         options.brokerProcessIdentifier = brokerPid
         options.threads = threads
         options.timeout = .nanoseconds(Int64(timeout * 1e9))

@@ -1,5 +1,6 @@
 import NIOCore
 @testable import StarlingClient
+import StarlingTestSupport
 import Testing
 
 /// Protocol behaviour checked packet by packet against a broker the test scripts.
@@ -178,9 +179,10 @@ struct ScriptedBrokerTests {
 
     /// With `retriesFirstConnection`, a client started before its broker waits for it instead of failing.
     @Test func aFirstConnectionWaitsForABrokerNotYetUp() async throws {
-        let free = try await ScriptedBroker()
-        let port = free.port
-        await free.close()
+        // Held, bound but not listening, until the broker takes it: connections are refused meanwhile, and no
+        // other test can take the port (a port merely freed was once taken between close and bind).
+        let reserved = try ReservedPort()
+        let port = reserved.port
         var configuration = try MQTTClientConfiguration(url: "mqtt://127.0.0.1:\(port)")
         configuration.reconnect = ReconnectPolicy(
             initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100), retriesFirstConnection: true)
@@ -193,7 +195,11 @@ struct ScriptedBrokerTests {
             if case .reconnecting = event { retrying = true; break }
         }
         #expect(retrying)
-        guard retrying else { return }
+        guard retrying else {
+            reserved.release()
+            return
+        }
+        reserved.release()
         let broker = try await ScriptedBroker(port: port)
         try await broker.accept().handshake()
         #expect(try await connected)

@@ -79,6 +79,14 @@ extension MQTTBroker {
         }.get()) ?? false
     }
 
+    /// Lets the client `clientIdentifier` have up to `window` QoS 1 and 2 messages in flight towards it, beyond
+    /// `Limits.maximumInflight` (and within its own Receive Maximum), from its next connection on: for a trusted
+    /// client whose acknowledgements wait for another broker, such as a bridge.
+    public func allowSendWindow(_ window: Int, forClientIdentifier clientIdentifier: String) {
+        core.widerSendWindows.withLockedValue { $0[ExactString(clientIdentifier)] = max(1, min(window, Int(UInt16.max))) }
+        core.hasWiderSendWindows.store(true, ordering: .relaxed)
+    }
+
     /// Whether the broker is serving: its store is loaded and its listeners are bound, and it is not shutting down.
     public var isServing: Bool {
         serving.load(ordering: .relaxed)

@@ -15,6 +15,14 @@ enum SessionAttachment {
         connection.connectedAt = UInt32(clamping: WallClockTime.now().millisecondsSinceEpoch / 1_000)
         session.will = setup.connect.will
         session.sendWindow = setup.terms.sendWindow
+        let core = connection.core
+        if core.hasWiderSendWindows.load(ordering: .relaxed),
+            let wider = core.widerSendWindows.withLockedValue({ $0[ExactString(setup.clientIdentifier)] })
+        {
+            // Still within what the client said it can take (Receive Maximum, MQTT-3.3.4-9).
+            let receiveMaximum = version == .v5 ? Int(setup.connect.properties.receiveMaximum ?? UInt16.max) : Int(UInt16.max)
+            session.sendWindow = max(setup.terms.sendWindow, min(wider, receiveMaximum))
+        }
         connection.session = session
         session.recordAttached(in: loop.storeChanges)
         guard connection.machine.sessionAttached() else {
@@ -26,7 +34,6 @@ enum SessionAttachment {
         if present { loop.counters.sessionOutcomes.resumed &+= 1 } else { loop.counters.sessionOutcomes.created &+= 1 }
         setUpGuards(setup, on: connection)
         connection.watchIdleness(keepAlive: setup.terms.keepAlive > 0 ? .milliseconds(Int64(setup.terms.keepAlive) * 1_500) : nil)
-        let core = connection.core
         let properties = version == .v5 ? core.connectNegotiation.connAckProperties(
             setup.terms, assignedIdentifier: setup.assignedIdentifier,
             requestResponseInformation: setup.connect.properties.requestResponseInformation == true,
