@@ -113,8 +113,11 @@ public final class MQTTBridge: Service, Sendable {
     /// One life of the link: both clients connected, forwarding both ways until one of them fails.
     private func link(to address: MQTTURL) async throws {
         let (localHost, localPort) = try await local()
-        let remote = MQTTClient(configuration: remoteClientConfiguration(address), eventLoopGroup: group, logger: logger)
-        let localClient = MQTTClient(configuration: localClientConfiguration(host: localHost, port: localPort), eventLoopGroup: group, logger: logger)
+        // Both clients on one event loop: a message and its acknowledgement pass between them without waking
+        // another thread.
+        let loop = group.next()
+        let remote = MQTTClient(configuration: remoteClientConfiguration(address), eventLoopGroup: loop, logger: logger)
+        let localClient = MQTTClient(configuration: localClientConfiguration(host: localHost, port: localPort), eventLoopGroup: loop, logger: logger)
         // Asked for before connecting, so that no loss goes unseen.
         let remoteEvents = remote.connectionEvents()
         let localEvents = localClient.connectionEvents()
@@ -134,7 +137,7 @@ public final class MQTTBridge: Service, Sendable {
         // The clients end before their subscription streams do, whatever ends the link: a stream whose consumer
         // stops would otherwise unsubscribe, and the sessions would forget the filters the bridge needs kept.
         try await withTaskCancellationHandler {
-            try await forward(remote: remote, local: localClient, address: address, inRules: inRules, outRules: outRules,
+            try await forward(remote: remote, local: localClient, loop: loop, address: address, inRules: inRules, outRules: outRules,
                 pendingIncoming: pendingIncoming, pendingOutgoing: pendingOutgoing, remoteEvents: remoteEvents, localEvents: localEvents)
         } onCancel: {
             localClient.beginDisconnect()
@@ -143,7 +146,8 @@ public final class MQTTBridge: Service, Sendable {
     }
 
     private func forward(
-        remote: MQTTClient, local localClient: MQTTClient, address: MQTTURL, inRules: [BridgeTopicRule], outRules: [BridgeTopicRule],
+        remote: MQTTClient, local localClient: MQTTClient, loop: any EventLoop, address: MQTTURL, inRules: [BridgeTopicRule],
+        outRules: [BridgeTopicRule],
         pendingIncoming: MQTTClient.PendingSubscription?, pendingOutgoing: MQTTClient.PendingSubscription?,
         remoteEvents: AsyncStream<ConnectionEvent>, localEvents: AsyncStream<ConnectionEvent>
     ) async throws {
@@ -159,6 +163,9 @@ public final class MQTTBridge: Service, Sendable {
                 await publishState(up: true)
                 defer { state.withLockedValue { $0.isUp = false } }
                 let echoes = NIOLockedValueBox(EchoGuard())
+                let forwarder = LinkForwarder(
+                    eventLoop: loop, name: name, guardsEchoes: configuration.protocolVersion != .v5, logger: logger,
+                    forwardedOut: forwardedOut, forwardedIn: forwardedIn)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // A side that goes quiet is lost all the same: its connection's end ends the link.
                     for events in [remoteEvents, localEvents] {
@@ -167,10 +174,10 @@ public final class MQTTBridge: Service, Sendable {
                         }
                     }
                     if let outgoing {
-                        group.addTask { try await self.forwardOut(outgoing, rules: outRules, from: localClient, to: remote, echoes: echoes) }
+                        group.addTask { try await forwarder.forwardOut(outgoing, rules: outRules, from: localClient, to: remote, echoes: echoes) }
                     }
                     if let incoming {
-                        group.addTask { try await self.bringIn(incoming, rules: inRules, from: remote, to: localClient, echoes: echoes) }
+                        group.addTask { try await forwarder.bringIn(incoming, rules: inRules, from: remote, to: localClient, echoes: echoes) }
                     }
                     // Either side's end is the link's end: its stream ends when its connection is lost.
                     _ = try? await group.next()
@@ -179,72 +186,6 @@ public final class MQTTBridge: Service, Sendable {
                     group.cancelAll()
                     throw BridgeError.linkLost(name)
                 }
-            }
-        }
-    }
-
-    /// Local messages to the remote, each acknowledged locally once the remote has it.
-    private func forwardOut(
-        _ messages: MQTTSubscription, rules: [BridgeTopicRule], from localClient: MQTTClient, to remote: MQTTClient,
-        echoes: NIOLockedValueBox<EchoGuard>
-    ) async throws {
-        let guardsEchoes = configuration.protocolVersion != .v5 && rules.contains(where: \.bringsIn)
-        for try await message in messages {
-            guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.remoteTopic(forLocal: message.topic).map { (rule, $0) } }).first else {
-                localClient.acknowledge(message)
-                continue
-            }
-            if guardsEchoes { echoes.withLockedValue { $0.sent(topic: topic, payload: message.payload) } }
-            let forward = remote.queuePublish(
-                topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
-                properties: Self.forwardable(message.properties))
-            settle(message, after: forward, acknowledgingTo: localClient, counter: forwardedOut)
-        }
-        throw BridgeError.linkLost(name)
-    }
-
-    /// Remote messages published locally, each acknowledged to the remote once the local broker has it.
-    private func bringIn(
-        _ messages: MQTTSubscription, rules: [BridgeTopicRule], from remote: MQTTClient, to localClient: MQTTClient,
-        echoes: NIOLockedValueBox<EchoGuard>
-    ) async throws {
-        let guardsEchoes = configuration.protocolVersion != .v5 && rules.contains(where: \.sendsOut)
-        for try await message in messages {
-            if guardsEchoes, echoes.withLockedValue({ $0.isEcho(topic: message.topic, payload: message.payload) }) {
-                remote.acknowledge(message)
-                continue
-            }
-            guard let (rule, topic) = rules.lazy.compactMap({ rule in rule.localTopic(forRemote: message.topic).map { (rule, $0) } }).first else {
-                remote.acknowledge(message)
-                continue
-            }
-            let forward = localClient.queuePublish(
-                topic: topic, payload: message.payload, qos: min(rule.qos, message.qos), retain: message.retain,
-                properties: Self.forwardable(message.properties))
-            settle(message, after: forward, acknowledgingTo: remote, counter: forwardedIn)
-        }
-        throw BridgeError.linkLost(name)
-    }
-
-    /// Acknowledges `message` to the broker it came from once `forward` is done at the other one. The other
-    /// broker acknowledges in the order it received them (MQTT-4.6.0-2), so these acknowledgements go in order
-    /// too, without a task waiting for each. A message the other broker refused is acknowledged all the same
-    /// (sending it again would be refused again) and logged; one whose link was lost is not, and comes again.
-    private func settle(
-        _ message: MQTTMessage, after forward: EventLoopFuture<PublishResult>, acknowledgingTo source: MQTTClient,
-        counter: ManagedAtomic<UInt64>
-    ) {
-        let logger = self.logger
-        forward.whenComplete { result in
-            switch result {
-            case .success:
-                source.acknowledge(message)
-                counter.wrappingIncrement(ordering: .relaxed)
-            case .failure(let error as MQTTClientError) where error.code == .publishRefused:
-                logger.warning("bridged message refused", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
-                source.acknowledge(message)
-            case .failure:
-                break
             }
         }
     }

@@ -58,7 +58,18 @@ extension ClientCore {
                 next.promise.fail(error)
             }
         }
-        if wrote { connection.channel.flush() }
+        if wrote { scheduleFlush() }
+    }
+
+    /// Flushes once the event loop has run what is already queued on it: publishes queued together (a bridge's,
+    /// a burst's) leave in one write instead of one system call each.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            if case .connected(let connection) = state { connection.channel.flush() }
+        }
     }
 
     /// Writes (without flushing) a PUBLISH, using a topic alias when the connection has one to spare and the

@@ -68,6 +68,8 @@ final class ClientCore {
 
     var session = ClientSession()
     var queuedPublishes = CircularBuffer<QueuedPublish>()
+    /// A flush of the publishes written in this turn of the event loop is already on its way.
+    var flushScheduled = false
     var pendingControl: [PendingControl] = []
     var awaitingAck: [UInt16: PendingControl] = [:]
     private var nextControlSequence: UInt64 = 0

@@ -328,7 +328,7 @@ struct ServeCommand: AsyncParsableCommand {
             for bridge in settings.bridges {
                 bridges.append(MQTTBridge(
                     name: bridge.name, configuration: bridge.configuration, broker: broker,
-                    local: { (localHost, await boundAddresses.get()[bridgeListener].port ?? 0) }, eventLoopGroup: group, logger: logger))
+                    local: { (localHost, try await boundAddresses.get()[bridgeListener].port ?? 0) }, eventLoopGroup: group, logger: logger))
             }
         }
         running += bridges as [any Service]
@@ -350,27 +350,47 @@ struct ServeCommand: AsyncParsableCommand {
 
 /// The broker's listener addresses once it has bound them, for the bridges that connect to it.
 final class BoundAddresses: Sendable {
-    private let addresses = NIOLockedValueBox<[SocketAddress]?>(nil)
-    private let waiters = NIOLockedValueBox<[CheckedContinuation<[SocketAddress], Never>]>([])
+    private struct State {
+        var addresses: [SocketAddress]?
+        var waiters: [Int: CheckedContinuation<[SocketAddress], any Error>] = [:]
+        var nextWaiter = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     func set(_ bound: [SocketAddress]) {
-        let waiting = addresses.withLockedValue { addresses in
-            addresses = bound
-            return waiters.withLockedValue { waiters in
-                defer { waiters.removeAll() }
-                return waiters
-            }
+        let waiting = state.withLockedValue { state in
+            state.addresses = bound
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
         for waiter in waiting { waiter.resume(returning: bound) }
     }
 
-    func get() async -> [SocketAddress] {
-        await withCheckedContinuation { continuation in
-            let known = addresses.withLockedValue { addresses in
-                if addresses == nil { waiters.withLockedValue { $0.append(continuation) } }
-                return addresses
+    /// Waits for the addresses; throws `CancellationError` when the task is cancelled first (the broker never
+    /// bound them, say, and the process is stopping).
+    func get() async throws -> [SocketAddress] {
+        let identifier = state.withLockedValue { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let known = state.withLockedValue { state -> [SocketAddress]?? in
+                    if let addresses = state.addresses { return .some(addresses) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[identifier] = continuation
+                    return .none
+                }
+                switch known {
+                case .some(.some(let addresses)): continuation.resume(returning: addresses)
+                case .some(.none): continuation.resume(throwing: CancellationError())
+                case .none: break
+                }
             }
-            if let known { continuation.resume(returning: known) }
+        } onCancel: {
+            let waiter = state.withLockedValue { $0.waiters.removeValue(forKey: identifier) }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 }

@@ -121,6 +121,26 @@ struct CommandLineTests {
         }
     }
 
+    /// A broker whose listener cannot be bound stops, bridges or not: a bridge waiting for the listener's
+    /// address once kept the process running.
+    @Test func aBridgeDoesNotKeepABrokerThatCannotListenRunning() async throws {
+        try await withMosquitto { broker in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("starling-bridge-\(UUID().uuidString).yaml")
+            try """
+                listeners:
+                  default: {host: 127.0.0.1, port: \(broker.port)}
+                bridges:
+                  cloud:
+                    addresses: [mqtt://127.0.0.1:\(broker.port)]
+                    topics: [{pattern: "a/#", direction: out}]
+                """.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let outcome = try await Self.run(["serve", "--memory", "--config", file.path])
+            #expect(outcome.status == 1, "\(outcome.errors)")
+            #expect(outcome.errors.hasSuffix("Error: cannot listen on mqtt://127.0.0.1:\(broker.port): Address already in use\n"), "\(outcome.errors)")
+        }
+    }
+
     /// `-V5` as well as `-V 5`: the joined form once drew a suggestion of `--id`.
     @Test func aJoinedProtocolVersionIsAccepted() async throws {
         try await withMosquitto { broker in
