@@ -14,8 +14,10 @@ cd "$work"
 # (Deterministic runs keep no example database; random ones are told not to.)
 mode=(--generation-deterministic)
 if [[ -n "${SCHEMATHESIS_RANDOM:-}" ]]; then mode=(--generation-database none); fi
-if ! schemathesis run "$base/api/v1/openapi.json" --url "$base/api/v1" --checks all --max-examples "$examples" \
-  --request-timeout 10 "${mode[@]}" >"$work/out" 2>&1; then
+# Every check but use_after_free (ST301): DELETE /clients/{id} disconnects the client and, as the API says,
+# keeps its session (it is still listed, offline) unless ?discard=true; the check takes that for a leak.
+if ! schemathesis run "$base/api/v1/openapi.json" --url "$base/api/v1" --checks all --exclude-checks use_after_free \
+  --max-examples "$examples" --request-timeout 10 "${mode[@]}" >"$work/out" 2>&1; then
   grep -E '^(___|- ST|    curl|\[[0-9]+\])' "$work/out" | head -n 20 || true
   # schemathesis's own last words, when it failed before testing (a bad option, an unreachable server).
   grep -q 'generated' "$work/out" || { tail -n 3 "$work/out"; echo "FAIL schemathesis: $(tail -n 1 "$work/out")"; exit 1; }
