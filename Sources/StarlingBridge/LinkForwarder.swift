@@ -8,7 +8,6 @@ import StarlingClient
 /// The two directions of one life of a bridge's link: each message from one client's stream into the other's
 /// queue, and its acknowledgement back once the other broker has it.
 struct LinkForwarder: Sendable {
-    let eventLoop: any EventLoop
     let name: String
     /// 3.1.1 towards the remote: no No Local there, so a `both` rule's echoes are recognised instead.
     let guardsEchoes: Bool
@@ -17,10 +16,9 @@ struct LinkForwarder: Sendable {
     let forwardedIn: ManagedAtomic<UInt64>
 
     init(
-        eventLoop: any EventLoop, name: String, guardsEchoes: Bool, logger: Logger, forwardedOut: ManagedAtomic<UInt64>,
+        name: String, guardsEchoes: Bool, logger: Logger, forwardedOut: ManagedAtomic<UInt64>,
         forwardedIn: ManagedAtomic<UInt64>
     ) {
-        self.eventLoop = eventLoop
         self.name = name
         self.guardsEchoes = guardsEchoes
         self.logger = logger

@@ -137,7 +137,7 @@ public final class MQTTBridge: Service, Sendable {
         // The clients end before their subscription streams do, whatever ends the link: a stream whose consumer
         // stops would otherwise unsubscribe, and the sessions would forget the filters the bridge needs kept.
         try await withTaskCancellationHandler {
-            try await forward(remote: remote, local: localClient, loop: loop, address: address, inRules: inRules, outRules: outRules,
+            try await forward(remote: remote, local: localClient, address: address, inRules: inRules, outRules: outRules,
                 pendingIncoming: pendingIncoming, pendingOutgoing: pendingOutgoing, remoteEvents: remoteEvents, localEvents: localEvents)
         } onCancel: {
             localClient.beginDisconnect()
@@ -146,8 +146,7 @@ public final class MQTTBridge: Service, Sendable {
     }
 
     private func forward(
-        remote: MQTTClient, local localClient: MQTTClient, loop: any EventLoop, address: MQTTURL, inRules: [BridgeTopicRule],
-        outRules: [BridgeTopicRule],
+        remote: MQTTClient, local localClient: MQTTClient, address: MQTTURL, inRules: [BridgeTopicRule], outRules: [BridgeTopicRule],
         pendingIncoming: MQTTClient.PendingSubscription?, pendingOutgoing: MQTTClient.PendingSubscription?,
         remoteEvents: AsyncStream<ConnectionEvent>, localEvents: AsyncStream<ConnectionEvent>
     ) async throws {
@@ -164,7 +163,7 @@ public final class MQTTBridge: Service, Sendable {
                 defer { state.withLockedValue { $0.isUp = false } }
                 let echoes = NIOLockedValueBox(EchoGuard())
                 let forwarder = LinkForwarder(
-                    eventLoop: loop, name: name, guardsEchoes: configuration.protocolVersion != .v5, logger: logger,
+                    name: name, guardsEchoes: configuration.protocolVersion != .v5, logger: logger,
                     forwardedOut: forwardedOut, forwardedIn: forwardedIn)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // A side that goes quiet is lost all the same: its connection's end ends the link.

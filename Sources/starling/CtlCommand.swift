@@ -38,6 +38,16 @@ struct CtlCommand: AsyncParsableCommand {
         var bearer: String? { token ?? ProcessInfo.processInfo.environment["STARLING_HTTP_TOKEN"] }
     }
 
+    /// Which part of a long list: the API's `offset` and `limit`.
+    struct Page: ParsableArguments {
+        @Option(name: .long, help: "Skip this many (default: 0).")
+        var offset = 0
+        @Option(name: .long, help: "At most this many, 1 to 1000 (default: 100).")
+        var limit = 100
+
+        var query: [(String, String)] { [("offset", "\(offset)"), ("limit", "\(limit)")] }
+    }
+
     struct Stats: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "What the broker holds and has done since it started.")
         @OptionGroup var connection: Connection
@@ -81,17 +91,14 @@ struct CtlCommand: AsyncParsableCommand {
         var connected = false
         @Flag(name: .long, help: "Only sessions whose client is away.")
         var offline = false
-        @Option(name: .long, help: "Skip this many (default: 0).")
-        var offset = 0
-        @Option(name: .long, help: "At most this many, 1 to 1000 (default: 100).")
-        var limit = 100
+        @OptionGroup var page: Page
 
         func validate() throws {
             if connected && offline { throw ValidationError("--connected and --offline cannot be used together.") }
         }
 
         func run() async throws {
-            var query = [("offset", "\(offset)"), ("limit", "\(limit)")]
+            var query = page.query
             if let prefix { query.append(("prefix", prefix)) }
             if let user { query.append(("user", user)) }
             if connected || offline { query.append(("connected", connected ? "true" : "false")) }
@@ -166,13 +173,10 @@ struct CtlCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @Option(name: .long, help: "Only topics matching this filter (default: #).")
         var pattern: String?
-        @Option(name: .long, help: "Skip this many (default: 0).")
-        var offset = 0
-        @Option(name: .long, help: "At most this many, 1 to 1000 (default: 100).")
-        var limit = 100
+        @OptionGroup var page: Page
 
         func run() async throws {
-            var query = [("offset", "\(offset)"), ("limit", "\(limit)")]
+            var query = page.query
             if let pattern { query.append(("pattern", pattern)) }
             try await AdminRequest.run(connection, .GET, "/api/v1/retained" + AdminRequest.query(query)) { json in
                 let messages = json["messages"] as? [[String: Any]] ?? []

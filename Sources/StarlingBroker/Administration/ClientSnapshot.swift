@@ -46,18 +46,8 @@ public struct ClientSnapshot: Sendable, Hashable {
 
 extension StoredSubscription {
     /// The shared subscription group, for a `$share/GROUP/filter` subscription.
-    public var shareGroup: String? {
-        guard topicFilter.hasPrefix("$share/") else { return nil }
-        let rest = topicFilter.utf8.dropFirst(7)
-        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        return String(topicFilter[rest.startIndex..<slash])
-    }
+    public var shareGroup: String? { TopicFilter(validated: topicFilter).shareName }
 
     /// The filter without a `$share/GROUP/` prefix: what topics it matches.
-    public var matchingFilter: String {
-        guard topicFilter.hasPrefix("$share/") else { return topicFilter }
-        let rest = topicFilter.utf8.dropFirst(7)
-        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return topicFilter }
-        return String(topicFilter[topicFilter.utf8.index(after: slash)...])
-    }
+    public var matchingFilter: String { TopicFilter(validated: topicFilter).filter }
 }

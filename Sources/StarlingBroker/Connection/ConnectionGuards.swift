@@ -13,6 +13,9 @@ final class ConnectionGuards {
     /// Made when the connection first calls a hook.
     var hookCalls: HookCalls?
     var refusedMessages = 0
+
+    /// Whether a PUBLISH has anything to pass here: an ACL or a rate limit.
+    var checksPublishes: Bool { access != nil || publishQuota != nil }
     var nextRefusalLog = NIODeadline.uptimeNanoseconds(0)
 }
 

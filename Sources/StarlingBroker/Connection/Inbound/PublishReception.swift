@@ -26,7 +26,8 @@ enum PublishReception {
             return
         }
         // Checks beyond the protocol's: a payload size, rate limits or an ACL.
-        if connection.guards != nil || core.configuration.limits.maximumPayloadSize != nil,
+        // Guards may hold only the client's identity (a user name kept for the admin API): they check nothing.
+        if connection.guards?.checksPublishes == true || core.configuration.limits.maximumPayloadSize != nil,
             !admit(publish, topic: topic, session: session, on: connection)
         {
             return
