@@ -11,8 +11,8 @@ struct CompactRecvByteBufferAllocator: RecvByteBufferAllocator {
     private var next: UInt32
     private var decreaseNow = false
 
-    /// What the broker's connections start with: 64 bytes, an idle connection's whole need, growing to 64 KiB.
-    static let broker = CompactRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 65_536)
+    /// What the broker's connections start with: 64 bytes, an idle connection’s whole need, growing to 256 KiB.
+    static let broker = CompactRecvByteBufferAllocator(minimum: 64, initial: 64, maximum: 262_144)
 
     init(minimum: Int, initial: Int, maximum: Int) {
         precondition(0 < minimum && minimum <= initial && initial <= maximum && maximum <= 1 << 30)

@@ -23,6 +23,8 @@ struct MessageQueue: Sequence {
     var atMostOnceCount: Int { Int(atMostOnce) }
 
     mutating func append(_ delivery: Delivery) {
+        var delivery = delivery
+        delivery.message.payload.releaseLargerStorage()
         deliveries.append(delivery)
         counted(delivery, added: true)
     }
