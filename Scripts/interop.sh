@@ -147,6 +147,9 @@ elif [[ -n "$EXAMPLES_ERROR" ]]; then
   failed "swift-examples/publisher-subscriber" "$EXAMPLES_ERROR"
 fi
 
+# starling pub and sub against mosquitto_pub and mosquitto_sub, option by option, on a Mosquitto of the check's own.
+run_check "cli/mosquitto-option-parity" 180 python3 "$CHECKS/cli_parity.py" --starling "$STARLING"
+
 # The operations listener of the same broker: /metrics read by Prometheus' own parser, the admin API tested
 # against its OpenAPI document, `starling ctl`, and the dashboard driven in a real browser, which leaves its
 # screenshots in $SCREENSHOTS.

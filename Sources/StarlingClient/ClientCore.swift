@@ -140,6 +140,7 @@ final class ClientCore {
         let pingTimeout = configuration.pingTimeout
         let connectsWhenActive = configuration.transport == .tcp
         let bound = self.bound
+        let packetObserver = configuration.packetObserver
         logger.debug("connecting", metadata: ["broker": "\(configuration.host):\(configuration.port)", "attempt": "\(id)"])
         connector.connect(on: eventLoop) { channel in
             let handler = MQTTConnectionHandler(
@@ -147,8 +148,9 @@ final class ClientCore {
             try channel.pipeline.syncOperations.addHandlers([
                 ByteToMessageHandler(PacketDecoder(version: version, options: options)),
                 MessageToByteHandler(PacketEncoder(version: version)),
-                handler,
             ])
+            if let packetObserver { try channel.pipeline.syncOperations.addHandler(PacketObserverHandler(packetObserver)) }
+            try channel.pipeline.syncOperations.addHandler(handler)
         }.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let channel):

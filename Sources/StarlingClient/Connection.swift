@@ -7,7 +7,8 @@ final class Connection {
     let channel: any Channel
     let handler: MQTTConnectionHandler
     let version: ProtocolVersion
-    /// How many QoS 1 and 2 publishes may await acknowledgement at once (the broker's Receive Maximum).
+    /// How many QoS 1 and 2 publishes may await acknowledgement at once (the broker's Receive Maximum, or less
+    /// when the configuration says so).
     let receiveMaximum: Int
     let maximumPacketSize: Int
     let maximumQoS: QoS
@@ -28,7 +29,7 @@ final class Connection {
         self.handler = handler
         self.version = configuration.protocolVersion
         let properties = configuration.protocolVersion == .v5 ? connAck.properties : []
-        receiveMaximum = Int(properties.receiveMaximum ?? UInt16.max)
+        receiveMaximum = min(Int(properties.receiveMaximum ?? UInt16.max), max(configuration.maximumInflightPublishes ?? .max, 1))
         maximumPacketSize = properties.maximumPacketSize.map { Int($0) } ?? 268_435_460
         maximumQoS = properties.maximumQoS ?? .exactlyOnce
         retainAvailable = properties.retainAvailable ?? true

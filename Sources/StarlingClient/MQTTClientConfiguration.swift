@@ -75,6 +75,37 @@ public struct MQTTClientConfiguration: Sendable {
     /// application is done with it, and one not acknowledged when the connection is lost is sent again on the
     /// next connection of a persistent session. Acknowledge in the order the messages arrived (MQTT-4.6.0-2).
     public var acknowledgesManually: Bool
+    /// How many QoS 1 and 2 publishes may await acknowledgement at once, at most (mosquitto_pub's `-M`); the
+    /// broker's Receive Maximum applies as well. Nil: the broker's alone.
+    public var maximumInflightPublishes: Int?
+
+    /// Sees every packet this client sends and receives, in order, on the connection's event loop: for traces
+    /// such as mosquitto_pub's `-d`. Nil by default, and then nothing is added to a connection.
+    public var packetObserver: (@Sendable (PacketDirection, Packet) -> Void)?
+    /// The local address the connection's socket is bound to before connecting (mosquitto's `-A`); nil lets the
+    /// system choose.
+    public var localAddress: String?
+    /// A Unix domain socket to connect to instead of `host` and `port` (mosquitto's `--unix`).
+    public var unixSocketPath: String?
+    /// A SOCKS5 proxy to reach the broker through; the proxy resolves `host`.
+    public var socksProxy: SOCKSProxy?
+
+    /// Which way a packet went, for `packetObserver`.
+    public enum PacketDirection: Sendable, Hashable {
+        case sent
+        case received
+    }
+
+    /// A SOCKS5 proxy (RFC 1928) without authentication, as `socks5h://host:port`.
+    public struct SOCKSProxy: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int = 1080) {
+            self.host = host
+            self.port = port
+        }
+    }
 
     /// A configuration with the usual defaults: MQTT 5.0, a random client identifier, a clean start, a 60 s keep
     /// alive, reconnection with exponential backoff. A nil `port` is the transport's default.
@@ -108,6 +139,11 @@ public struct MQTTClientConfiguration: Sendable {
         self.maximumQueuedPublishes = 1000
         self.messageBufferLimit = 1000
         self.acknowledgesManually = false
+        self.maximumInflightPublishes = nil
+        self.packetObserver = nil
+        self.localAddress = nil
+        self.unixSocketPath = nil
+        self.socksProxy = nil
     }
 
     /// 1883 for MQTT, 8883 for MQTT over TLS, 80 and 443 for WebSocket without and with TLS.

@@ -12,6 +12,9 @@ import Darwin
 
 /// What went wrong in a client operation, with the broker's reason code and reason string when it gave them.
 public struct MQTTClientError: Error, CustomStringConvertible {
+    /// The message of a connection refused because the server answered in TLS: the port expects TLS.
+    public static let tlsExpected = "the server answered with TLS, not MQTT: this port expects a TLS connection"
+
     /// The kind of failure, to decide what to do about it: retry, fix the configuration, give up.
     public enum Code: Sendable, Hashable {
         /// The configuration or an argument cannot work (bad URL, bad TLS files, …).

@@ -133,6 +133,8 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
         case let error as MQTTError:
             if case .packetTooLarge(let size, let maximum) = error.kind {
                 clientError = MQTTClientError(.packetTooLarge, "the broker sent a packet of \(size) bytes, above the maximum of \(maximum)")
+            } else if case .waitingForConnAck = state {
+                clientError = Self.notMQTT(error)
             } else {
                 clientError = MQTTClientError(.protocolError, "malformed packet from the broker", underlying: error)
             }
@@ -159,6 +161,15 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
             : MQTTClientError(.connectFailed, "the broker closed the connection before answering CONNECT"))
         core.connectionClosed(connectionID: connectionID, error: error)
         context.fireChannelInactive()
+    }
+
+    /// The error for an answer to CONNECT that is not MQTT at all: most often a TLS server (its alert or
+    /// handshake record starts 0x15 or 0x16, which reads as a CONNECT with bad flags) reached without TLS.
+    static func notMQTT(_ error: MQTTError) -> MQTTClientError {
+        if case .invalidFixedHeaderFlags(let type, let flags) = error.kind, type == 1, flags == 5 || flags == 6 {
+            return MQTTClientError(.connectFailed, MQTTClientError.tlsExpected)
+        }
+        return MQTTClientError(.connectFailed, "the server's answer to CONNECT is not MQTT (is this an MQTT port?)", underlying: error)
     }
 
     /// Ends the connection because of `error`, first telling a 5.0 broker why when `reasonCode` is given.

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSOCKS
 import NIOSSL
 import NIOWebSocket
 import StarlingWebSocket
@@ -10,9 +11,20 @@ import StarlingWebSocket
 struct TransportConnector: Sendable {
     let configuration: MQTTClientConfiguration
     let sslContext: NIOSSLContext?
+    /// Where the socket is bound before it connects (`localAddress`).
+    let localAddress: SocketAddress?
 
     init(configuration: MQTTClientConfiguration) throws {
         self.configuration = configuration
+        if let address = configuration.localAddress {
+            do {
+                localAddress = try SocketAddress.makeAddressResolvingHost(address, port: 0)
+            } catch {
+                throw MQTTClientError(.invalidConfiguration, "cannot bind to the local address '\(address)'", underlying: error)
+            }
+        } else {
+            localAddress = nil
+        }
         if let tls = configuration.tls {
             do {
                 sslContext = try NIOSSLContext(configuration: tls)
@@ -32,11 +44,21 @@ struct TransportConnector: Sendable {
         let configuration = configuration
         let sslContext = sslContext
         let serverName = configuration.tlsServerName ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
-        let bootstrap = ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if configuration.unixSocketPath == nil {
+            bootstrap = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+        }
+        if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+        bootstrap = bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if configuration.socksProxy != nil {
+                        // Ahead of everything else: what the handlers behind it write waits until the proxy has
+                        // connected to the broker.
+                        let target = SOCKSAddress.domain(configuration.host, port: configuration.port)
+                        try channel.pipeline.syncOperations.addHandler(SOCKSClientHandler(targetAddress: target))
+                    }
                     if let sslContext {
                         let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverName)
                         try channel.pipeline.syncOperations.addHandler(handler)
@@ -51,7 +73,14 @@ struct TransportConnector: Sendable {
                     }
                 }
             }
-        let connected = bootstrap.connect(host: configuration.host, port: configuration.port)
+        let connected: EventLoopFuture<any Channel>
+        if let path = configuration.unixSocketPath {
+            connected = bootstrap.connect(unixDomainSocketPath: path)
+        } else if let proxy = configuration.socksProxy {
+            connected = bootstrap.connect(host: proxy.host, port: proxy.port)
+        } else {
+            connected = bootstrap.connect(host: configuration.host, port: configuration.port)
+        }
         connected.whenComplete { result in
             switch result {
             case .success:
@@ -62,7 +91,9 @@ struct TransportConnector: Sendable {
         }
         return ready.futureResult.flatMap { connected }.flatMapErrorThrowing { error in
             if let error = error as? MQTTClientError { throw error }
-            let target = "\(configuration.host):\(configuration.port)"
+            let target = configuration.unixSocketPath
+                ?? configuration.socksProxy.map { "\(configuration.host):\(configuration.port) through the proxy \($0.host):\($0.port)" }
+                ?? "\(configuration.host):\(configuration.port)"
             throw MQTTClientError(.connectFailed, "could not connect to \(target)", underlying: error)
         }
     }

@@ -22,7 +22,13 @@ enum ClientExit {
     /// Prints `error` on one line (unless `quiet`) and returns the exit code to end with.
     static func failure(_ error: any Error, quiet: Bool) -> ExitCode {
         if let exit = error as? ExitCode { return exit }
-        if !quiet { printError("Error: \(error)") }
+        if !quiet {
+            if let error = error as? MQTTClientError, error.message == MQTTClientError.tlsExpected {
+                printError("Error: \(error); give --cafile or --tls-use-os-certs (or an mqtts:// URL).")
+            } else {
+                printError("Error: \(error)")
+            }
+        }
         return ExitCode(code(for: error))
     }
 

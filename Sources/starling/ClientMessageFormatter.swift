@@ -29,10 +29,13 @@ struct ClientMessageFormatter {
     private let style: Style
     private let tokens: [Token]
     private let endOfLine: Bool
+    /// --pretty: JSON laid out as mosquitto_sub's --pretty lays it out.
+    private let prettyJSON: Bool
 
-    init(style: Style, endOfLine: Bool) {
+    init(style: Style, endOfLine: Bool, prettyJSON: Bool = false) {
         self.style = style
         self.endOfLine = endOfLine
+        self.prettyJSON = prettyJSON
         if case .format(let format) = style { tokens = Self.parse(format) } else { tokens = [] }
     }
 
@@ -53,7 +56,7 @@ struct ClientMessageFormatter {
                 out += Array(" (null)".utf8)
             }
         case .json:
-            out += Self.json(message, at: time, rawPayload: false) ?? []
+            out += laidOut(Self.json(message, at: time, rawPayload: false) ?? [])
         case .format:
             for token in tokens { render(token, message: message, time: time, into: &out) }
         }
@@ -136,10 +139,10 @@ struct ClientMessageFormatter {
             case "E": out += Self.number(properties.messageExpiryInterval.map(Int.init), spec)
             case "F": out += Self.number(properties.payloadFormatIndicator.map(Int.init), spec)
             case "I": out += Self.text(Self.strftime("%Y-%m-%dT%H:%M:%S%z", time), spec)
-            case "j": out += Self.json(message, at: time, rawPayload: false) ?? []
+            case "j": out += laidOut(Self.json(message, at: time, rawPayload: false) ?? [])
             case "J":
                 if let json = Self.json(message, at: time, rawPayload: true) {
-                    out += json
+                    out += laidOut(json)
                 } else {
                     ClientExit.printError("Error: Message payload is not valid JSON on topic \(message.topic).")
                 }
@@ -221,6 +224,55 @@ struct ClientMessageFormatter {
             fields.append(("payload", "[" + payload.map(String.init).joined(separator: ",") + "]"))
         }
         return Array(("{" + fields.map { "\(quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}").utf8)
+    }
+
+    /// `json` as it is, or with --pretty as mosquitto_sub (cJSON) lays it out: each member of an object on a line
+    /// of its own, indented by tabs, a tab after each colon; arrays on one line, their elements after ", ".
+    private func laidOut(_ json: [UInt8]) -> [UInt8] {
+        guard prettyJSON else { return json }
+        var out: [UInt8] = []
+        out.reserveCapacity(json.count * 2)
+        var containers: [UInt8] = []
+        var inString = false
+        var escaped = false
+        func newLine() {
+            out.append(UInt8(ascii: "\n"))
+            out += repeatElement(UInt8(ascii: "\t"), count: containers.count)
+        }
+        for byte in json {
+            if inString {
+                out.append(byte)
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+                out.append(byte)
+            case UInt8(ascii: "{"):
+                out.append(byte)
+                containers.append(byte)
+                newLine()
+            case UInt8(ascii: "["):
+                out.append(byte)
+                containers.append(byte)
+            case UInt8(ascii: "}"):
+                containers.removeLast()
+                newLine()
+                out.append(byte)
+            case UInt8(ascii: "]"):
+                containers.removeLast()
+                out.append(byte)
+            case UInt8(ascii: ","):
+                out.append(byte)
+                if containers.last == UInt8(ascii: "{") { newLine() } else { out.append(UInt8(ascii: " ")) }
+            case UInt8(ascii: ":") where containers.last == UInt8(ascii: "{"):
+                out += [byte, UInt8(ascii: "\t")]
+            default:
+                out.append(byte)
+            }
+        }
+        return out
     }
 
     private static func jsonProperties(_ properties: Properties) -> [(String, String)] {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import StarlingClient
 
 /// The connection options `pub` and `sub` share, named as mosquitto_pub and mosquitto_sub name them.
@@ -78,7 +79,37 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .customLong("tls-use-os-certs"), help: "Use TLS and verify the broker with the system's CA certificates.")
     var tlsUseOSCerts = false
 
-    @Flag(name: [.short, .long], help: "Log what the client does, on standard error.")
+    @Option(name: .long, help: "Directory of trusted CA certificates (PEM files); turns TLS on.")
+    var capath: String?
+
+    @Option(name: .customLong("tls-version"), help: "Use exactly this TLS version: tlsv1.3, tlsv1.2 or tlsv1.1.")
+    var tlsVersion: String?
+
+    @Option(name: .long, help: "OpenSSL cipher list for TLS 1.2 and below (TLS 1.3 suites are fixed).")
+    var ciphers: String?
+
+    @Option(name: .customLong("tls-alpn"), help: "TLS ALPN protocol to offer.")
+    var tlsALPN: String?
+
+    @Option(name: .long, help: "TLS-PSK: the pre-shared key in hexadecimal (no leading 0x); needs --psk-identity. TLS 1.2 only.")
+    var psk: String?
+
+    @Option(name: .customLong("psk-identity"), help: "TLS-PSK: the client's identity.")
+    var pskIdentity: String?
+
+    @Option(name: .long, help: "Connect through this Unix domain socket instead of TCP.")
+    var unix: String?
+
+    @Option(name: .long, help: "SOCKS5 proxy to connect through: socks5h://host[:port] (the proxy resolves the broker's name).")
+    var proxy: String?
+
+    @Option(name: .customShort("A"), help: ArgumentHelp("Bind the outgoing socket to this local address.", valueName: "address"))
+    var bindAddress: String?
+
+    @Flag(name: .long, help: "Disable Nagle's algorithm (always done: accepted for mosquitto's scripts).")
+    var nodelay = false
+
+    @Flag(name: [.short, .long], help: "Print every packet sent and received, as mosquitto's -d does, on standard output.")
     var debug = false
 
     @Flag(name: .long, help: "Print no runtime error messages.")
@@ -112,12 +143,19 @@ struct ClientOptions: ParsableArguments {
         } else {
             configuration = MQTTClientConfiguration(host: host ?? "localhost")
         }
-        if cafile != nil || cert != nil || tlsUseOSCerts || insecure {
-            configuration.tls = try MQTTClientConfiguration.tls(
-                caFile: cafile, certificateFile: cert, keyFile: key, verifiesHostname: !insecure)
+        if cafile != nil || capath != nil || cert != nil || tlsUseOSCerts || insecure || psk != nil {
+            configuration.tls = try tlsConfiguration()
         } else if key != nil {
             throw ValidationError("--key needs --cert.")
+        } else if tlsVersion != nil || ciphers != nil || tlsALPN != nil {
+            throw ValidationError("--tls-version, --ciphers and --tls-alpn need TLS: give --cafile, --capath or --tls-use-os-certs.")
         }
+        if let unix {
+            guard host == nil, port == nil, url == nil, proxy == nil else { throw ValidationError("--unix replaces -h, -p, -L and --proxy.") }
+            configuration.unixSocketPath = unix
+        }
+        if let proxy { configuration.socksProxy = try Self.socksProxy(proxy) }
+        configuration.localAddress = bindAddress
         if url == nil {
             configuration.port = port ?? MQTTClientConfiguration.defaultPort(transport: .tcp, tls: configuration.tls != nil)
         }
@@ -162,7 +200,79 @@ struct ClientOptions: ParsableArguments {
         } else if willPayload != nil || willRetain || willQoS != 0 || !properties[.will].isEmpty {
             throw ValidationError("--will-payload, --will-qos, --will-retain and will properties need --will-topic.")
         }
+        if debug { configuration.packetObserver = ClientPacketTrace(clientIdentifier: configuration.clientIdentifier).observer }
         return Resolved(configuration: configuration, properties: properties, urlTopic: urlTopic)
+    }
+
+    /// The TLS settings of --cafile, --capath, --cert, --key, --insecure, --tls-version, --ciphers, --tls-alpn
+    /// and --psk.
+    private func tlsConfiguration() throws -> TLSConfiguration {
+        var tls = try MQTTClientConfiguration.tls(
+            caFile: cafile, certificateFile: cert, keyFile: key, verifiesHostname: !insecure)
+        if let capath {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: capath, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--capath '\(capath)' is not a directory.")
+            }
+            // Every PEM certificate in the directory, whatever its file is called (OpenSSL's hashed names or not).
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: capath)) ?? []
+            let certificates = names.sorted().flatMap { name in
+                (try? NIOSSLCertificate.fromPEMFile((capath as NSString).appendingPathComponent(name))) ?? []
+            }
+            guard !certificates.isEmpty else { throw ValidationError("--capath '\(capath)' holds no PEM certificate.") }
+            tls.additionalTrustRoots.append(.certificates(certificates))
+        }
+        if let tlsVersion {
+            let versions: [String: TLSVersion] = ["tlsv1.3": .tlsv13, "tlsv1.2": .tlsv12, "tlsv1.1": .tlsv11]
+            guard let version = versions[tlsVersion.lowercased()] else {
+                throw ValidationError("--tls-version must be tlsv1.3, tlsv1.2 or tlsv1.1.")
+            }
+            tls.minimumTLSVersion = version
+            tls.maximumTLSVersion = version
+        }
+        if let ciphers { tls.cipherSuites = ciphers }
+        if let tlsALPN { tls.applicationProtocols = [tlsALPN] }
+        switch (psk, pskIdentity) {
+        case (let psk?, let identity?):
+            guard psk.count % 2 == 0, !psk.isEmpty, let key = Self.bytes(hex: psk) else {
+                throw ValidationError("--psk must be the key in hexadecimal, without a leading 0x.")
+            }
+            // BoringSSL offers PSK with TLS 1.2 only; without certificates the broker is known by its key.
+            tls.maximumTLSVersion = .tlsv12
+            tls.certificateVerification = cafile == nil && capath == nil ? .none : tls.certificateVerification
+            tls.pskClientProvider = { _ in PSKClientIdentityResponse(key: NIOSSLSecureBytes(key), identity: identity) }
+            if ciphers == nil { tls.cipherSuites = "PSK" }
+        case (nil, nil):
+            break
+        default:
+            throw ValidationError("--psk and --psk-identity go together.")
+        }
+        return tls
+    }
+
+    private static func bytes(hex: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+
+    /// A `socks5h://host[:port]` (or `socks5://`) URL as mosquitto's --proxy takes it.
+    static func socksProxy(_ text: String) throws -> MQTTClientConfiguration.SOCKSProxy {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "socks5h" || scheme == "socks5", let host = components.host, !host.isEmpty
+        else {
+            throw ValidationError("--proxy must be a URL such as socks5h://localhost:1080.")
+        }
+        guard components.user == nil else {
+            throw ValidationError("--proxy: SOCKS5 user names and passwords are not supported.")
+        }
+        return .init(host: host, port: components.port ?? 1080)
     }
 
     /// Reads a QoS option given as 0, 1 or 2.
@@ -177,10 +287,10 @@ struct ClientOptions: ParsableArguments {
         return seconds
     }
 
-    /// Sends the library's log to standard error: everything with --debug, otherwise nothing (errors are
-    /// reported by the command itself, once).
+    /// Sends the library's log to standard error: nothing (errors are reported by the command itself, once; -d
+    /// traces packets instead, see `ClientPacketTrace`).
     func bootstrapLogging() {
-        let level: Logger.Level = debug ? .debug : .critical
+        let level: Logger.Level = .critical
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

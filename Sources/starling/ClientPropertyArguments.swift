@@ -47,8 +47,9 @@ struct ClientPropertyArguments {
     private static let allowedIdentifiers: [Command: Set<String>] = [
         .connect: ["session-expiry-interval", "receive-maximum", "maximum-packet-size", "topic-alias-maximum",
                    "request-response-information", "request-problem-information"],
-        .publish: ["payload-format-indicator", "message-expiry-interval", "content-type", "response-topic", "correlation-data"],
-        .subscribe: [],
+        .publish: ["payload-format-indicator", "message-expiry-interval", "content-type", "response-topic", "correlation-data",
+                   "topic-alias"],
+        .subscribe: ["subscription-identifier"],
         .unsubscribe: [],
         .disconnect: ["session-expiry-interval"],
         .will: ["will-delay-interval", "payload-format-indicator", "message-expiry-interval", "content-type", "response-topic",
@@ -57,9 +58,6 @@ struct ClientPropertyArguments {
 
     private static func property(_ identifier: String, value: String, command: Command) throws -> Property {
         guard allowedIdentifiers[command]?.contains(identifier) == true else {
-            if identifier == "topic-alias" || identifier == "subscription-identifier" {
-                throw ValidationError("-D: \(identifier) is chosen by the client, not on the command line.")
-            }
             throw ValidationError("-D: '\(identifier)' is not a property of \(command.rawValue).")
         }
         func number<T: FixedWidthInteger>(_: T.Type) throws -> T {
@@ -83,6 +81,16 @@ struct ClientPropertyArguments {
         case "payload-format-indicator": return .payloadFormatIndicator(try flag() ? 1 : 0)
         case "message-expiry-interval": return .messageExpiryInterval(try number(UInt32.self))
         case "will-delay-interval": return .willDelayInterval(try number(UInt32.self))
+        // Accepted as mosquitto_pub and mosquitto_sub accept them; the client library numbers topic aliases and
+        // subscription identifiers itself (see `PubCommand` and `SubCommand`).
+        case "topic-alias":
+            guard let alias = UInt16(value), alias > 0 else { throw ValidationError("-D: topic-alias must be 1 to 65535.") }
+            return .topicAlias(alias)
+        case "subscription-identifier":
+            guard let identifier = Int(value), (1...268_435_455).contains(identifier) else {
+                throw ValidationError("-D: subscription-identifier must be 1 to 268435455.")
+            }
+            return .subscriptionIdentifier(identifier)
         case "content-type": return .contentType(value)
         case "response-topic": return .responseTopic(value)
         // mosquitto_pub takes correlation data as a string; so does this.

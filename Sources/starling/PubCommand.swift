@@ -44,6 +44,9 @@ struct PubCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Retain the message.")
     var retain = false
 
+    @Option(name: .customShort("M"), help: ArgumentHelp("At most this many QoS 1 and 2 messages awaiting acknowledgement at once (default: as the broker allows).", valueName: "count"))
+    var maximumInflight: Int?
+
     @Option(name: .customLong("repeat"), help: "Publish the message this many times.")
     var repeatCount = 1
 
@@ -56,6 +59,7 @@ struct PubCommand: AsyncParsableCommand {
         guard repeatCount >= 1 else { throw ValidationError("--repeat must be at least 1.") }
         guard repeatDelay >= 0 else { throw ValidationError("--repeat-delay cannot be negative.") }
         guard !stdinLine || repeatCount == 1 else { throw ValidationError("--repeat does not apply to -l.") }
+        if let maximumInflight, maximumInflight < 1 { throw ValidationError("-M must be at least 1.") }
     }
 
     func run() async throws {
@@ -71,7 +75,13 @@ struct PubCommand: AsyncParsableCommand {
         var configuration = resolved.configuration
         // A publish is a single shot: a lost connection is an error to report, not a reason to wait.
         configuration.reconnect = .disabled
-        let publishProperties = resolved.properties[.publish]
+        configuration.maximumInflightPublishes = maximumInflight
+        var publishProperties = resolved.properties[.publish]
+        // -D publish topic-alias: the library sends the alias when the broker takes aliases, numbering them itself.
+        if publishProperties.topicAlias != nil {
+            publishProperties.remove(.topicAlias)
+            configuration.usesTopicAliases = true
+        }
         let disconnectProperties = resolved.properties[.disconnect]
         do {
             let payload = try singlePayload()

@@ -57,6 +57,15 @@ struct SubCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print each message as a JSON object on its own line.")
     var json = false
 
+    @Flag(name: .long, help: "Print JSON (--json, %j, %J) laid out over several lines.")
+    var pretty = false
+
+    @Flag(name: .customLong("remove-retained"), help: "Clear each retained message received (an empty retained message to its topic); -T keeps a topic's.")
+    var removeRetained = false
+
+    @Option(name: .customLong("random-filter"), help: ArgumentHelp("Print only this percentage of the messages, chosen at random (0.1 to 100).", valueName: "percent"))
+    var randomFilter: Double?
+
     @Flag(name: .customShort("N"), help: "Do not add an end of line after each message.")
     var noEndOfLine = false
 
@@ -80,6 +89,7 @@ struct SubCommand: AsyncParsableCommand {
         if let timeout, timeout < 1 { throw ValidationError("-W must be at least 1 second.") }
         guard [format != nil, json, verbose].filter({ $0 }).count <= 1 else { throw ValidationError("Give at most one of -F, --json and -v.") }
         guard !(noStale && retainedOnly) else { throw ValidationError("-R and --retained-only exclude each other.") }
+        if let randomFilter, !(0.1...100).contains(randomFilter) { throw ValidationError("--random-filter must be from 0.1 to 100.") }
     }
 
     func run() async throws {
@@ -102,10 +112,12 @@ struct SubCommand: AsyncParsableCommand {
             retainHandling: handling)
         let style: ClientMessageFormatter.Style = format.map { .format($0) } ?? (json ? .json : (verbose ? .verbose : .payload))
         let printer = Printer(
-            formatter: ClientMessageFormatter(style: style, endOfLine: !noEndOfLine), hidden: hidden, noStale: noStale,
-            retainedOnly: retainedOnly, count: count, exitAfterSubscribing: exitAfterSubscribing, quiet: connection.quiet)
+            formatter: ClientMessageFormatter(style: style, endOfLine: !noEndOfLine, prettyJSON: pretty), hidden: hidden,
+            noStale: noStale, retainedOnly: retainedOnly, count: count, exitAfterSubscribing: exitAfterSubscribing,
+            quiet: connection.quiet, printedShare: randomFilter.map { $0 / 100 } ?? 1)
         let properties = resolved.properties
         let unsubscribe = self.unsubscribe
+        let removeRetained = self.removeRetained
         let client = MQTTClient(configuration: resolved.configuration, logger: Logger(label: "starling.sub"))
         // Registered before connecting, so that what a kept session delivers right after CONNACK is printed too.
         let pending = topics.isEmpty
@@ -127,8 +139,22 @@ struct SubCommand: AsyncParsableCommand {
                 group.addTask {
                     try await client.withConnection { client in
                         if !unsubscribe.isEmpty { try await client.unsubscribe(from: unsubscribe, properties: properties[.unsubscribe]) }
-                        if let pending { try await printer.print(pending) }
-                        if !properties[.disconnect].isEmpty { await client.disconnect(properties: properties[.disconnect]) }
+                        if let pending {
+                            try await printer.print(pending, removingRetained: removeRetained ? { topic in
+                                // As mosquitto_sub: an empty retained message at QoS 1 clears the topic.
+                                try await client.publish(topic: topic, payload: ByteBuffer(), qos: .atLeastOnce, retain: true)
+                            } : nil) {
+                                // Before the subscription's stream ends, which would unsubscribe: mosquitto_sub leaves
+                                // the subscriptions of a kept session (-c) in place for the next run.
+                                if properties[.disconnect].isEmpty {
+                                    client.beginDisconnect()
+                                } else {
+                                    await client.disconnect(properties: properties[.disconnect])
+                                }
+                            }
+                        } else if !properties[.disconnect].isEmpty {
+                            await client.disconnect(properties: properties[.disconnect])
+                        }
                     }
                     return false
                 }
@@ -154,18 +180,38 @@ struct SubCommand: AsyncParsableCommand {
         let count: Int?
         let exitAfterSubscribing: Bool
         let quiet: Bool
+        /// The share of messages printed (--random-filter), from 0.001 to 1.
+        let printedShare: Double
 
-        func print(_ pending: MQTTClient.PendingSubscription) async throws {
+        /// Prints what `pending` brings until the options say to stop, then runs `end` while the subscription is
+        /// still open.
+        func print(
+            _ pending: MQTTClient.PendingSubscription, removingRetained removeRetained: ((String) async throws -> Void)?,
+            end: () async -> Void
+        ) async throws {
             let subscription = try await pending.acknowledged()
+            // The iterator outlives the printing: the stream ends, and unsubscribes, when it goes.
+            var messages = subscription.makeAsyncIterator()
+            try await print(subscription, from: &messages, removingRetained: removeRetained)
+            await end()
+            withExtendedLifetime(messages) {}
+        }
+
+        private func print(
+            _ subscription: MQTTSubscription, from messages: inout MQTTSubscription.AsyncIterator,
+            removingRetained removeRetained: ((String) async throws -> Void)?
+        ) async throws {
             for (filter, code) in zip(subscription.filters, subscription.result.reasonCodes) where code.isFailure && !quiet {
                 ClientExit.printError("Warning: the broker refused the subscription to '\(filter)' (\(code)).")
             }
             if exitAfterSubscribing { return }
             var printed = 0
-            for try await message in subscription {
+            while let message = try await messages.next() {
                 if hidden.contains(where: { $0.matches(message.topic) }) { continue }
-                if noStale && message.retain { continue }
+                if let removeRetained, message.retain, message.payload.readableBytes > 0 { try await removeRetained(message.topic) }
                 if retainedOnly && !message.retain { return }
+                if noStale && message.retain { continue }
+                if printedShare < 1 && Double.random(in: 0..<1) >= printedShare { continue }
                 var now = timespec()
                 clock_gettime(CLOCK_REALTIME, &now)
                 if let bytes = formatter.render(message, at: now) { ClientStandardStreams.write(bytes) }

@@ -88,6 +88,54 @@ struct CommandLineTests {
         }
     }
 
+    /// `sub -c` that ends after -C messages leaves its subscription in the kept session, as mosquitto_sub does:
+    /// what is published while it is away waits for the next run.
+    @Test(arguments: ["311", "5"])
+    func aKeptSessionKeepsItsSubscriptionWhenSubEnds(version: String) async throws {
+        try await withMosquitto { broker in
+            let session = ["-c", "-i", "ends-\(version)", "-q", "1", "-V", version]
+            let retained = try await Self.run(["pub"] + Self.broker(broker) + ["-t", "ends/x", "-m", "first", "-q", "1", "-r"])
+            #expect(retained.status == 0, "\(retained.errors)")
+            let first = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "ends/x", "-C", "1", "-W", "10", "-d"])
+            #expect(first.status == 0, "\(first.errors)")
+            #expect(!first.output.contains("UNSUBSCRIBE"), "\(first.output)")
+            let published = try await Self.run(["pub"] + Self.broker(broker) + ["-t", "ends/x", "-m", "while away", "-q", "1"])
+            #expect(published.status == 0, "\(published.errors)")
+            let received = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "ends/y", "-v", "-C", "1", "-W", "10"])
+            #expect(received.status == 0, "\(received.errors)")
+            #expect(received.output == "ends/x while away\n")
+        }
+    }
+
+    /// A plain client on a TLS port is told the port wants TLS, not that the broker's answer is malformed.
+    @Test func aPlainClientOnATLSPortIsToldToUseTLS() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("starling-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let made = try ChildProcess.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/key.pem", "-out", "\(folder)/cert.pem",
+            "-days", "1", "-subj", "/CN=localhost",
+        ])
+        #expect(made.status == 0, "\(made.errors)")
+        let reserved = try ReservedPort()
+        let port = reserved.port
+        reserved.release()
+        let configuration = """
+            listeners:
+              secure: {host: 127.0.0.1, port: \(port), protocol: mqtts, tls: {certificate: \(folder)/cert.pem, key: \(folder)/key.pem}}
+            """
+        try configuration.write(toFile: "\(folder)/starling.yaml", atomically: true, encoding: .utf8)
+        // A Starling TLS listener: it answers a plain CONNECT with a TLS alert.
+        let broker = try Self.start(["serve", "--config", "\(folder)/starling.yaml", "--memory"])
+        _ = await ChildProcess.read(broker.standardError, until: "listening")
+        let refused = try await Self.run(["pub", "-h", "127.0.0.1", "-p", "\(port)", "-t", "a", "-m", "b"])
+        broker.signal(SIGTERM)
+        _ = await broker.exitStatus()
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("this port expects a TLS connection"), "\(refused.errors)")
+        #expect(refused.errors.contains("--cafile"), "\(refused.errors)")
+    }
+
     /// A port another program holds is named with its listener; the store's full path is said at start, even
     /// when the data directory is relative (it is relative to where the broker was started).
     @Test func aPortInUseIsNamedAndTheStorePathIsSaidInFull() async throws {
