@@ -136,6 +136,16 @@ struct CommandLineTests {
         #expect(refused.errors.contains("--cafile"), "\(refused.errors)")
     }
 
+    /// An unknown option gets a suggestion only when it is a near miss.
+    @Test func farSuggestionsAreDropped() async throws {
+        let far = try await Self.run(["pub", "--pretty", "-t", "a", "-m", "b"])
+        #expect(far.status == 64)
+        #expect(far.errors.contains("Unknown option '--pretty'") && !far.errors.contains("Did you mean"), "\(far.errors)")
+        let near = try await Self.run(["sub", "--prety", "-t", "a"])
+        #expect(near.status == 64)
+        #expect(near.errors.contains("Did you mean '--pretty'?"), "\(near.errors)")
+    }
+
     /// A port another program holds is named with its listener; the store's full path is said at start, even
     /// when the data directory is relative (it is relative to where the broker was started).
     @Test func aPortInUseIsNamedAndTheStorePathIsSaidInFull() async throws {
