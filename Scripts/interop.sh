@@ -164,6 +164,10 @@ if [[ -z "${INTEROP_ONLY:-}" || "operations/dashboard-chromium" =~ $INTEROP_ONLY
     --screenshots "$SCREENSHOTS"
   echo "dashboard screenshots: $SCREENSHOTS"
 fi
+if [[ -z "${INTEROP_ONLY:-}" || "cli/bench-report-chromium" =~ $INTEROP_ONLY ]]; then
+  run_check "cli/bench-report-chromium" 120 python3 "$CHECKS/bench_report_test.py" --starling "$STARLING" --port "$PORT" \
+    --screenshots "$ROOT/artifacts/bench-report"
+fi
 
 # A second broker, started from starling.example.yaml: TLS with client certificates, WebSocket with and without
 # TLS, PROXY protocol (Tests/Interop/listeners.sh reports its own checks).

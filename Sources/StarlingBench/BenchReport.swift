@@ -17,7 +17,7 @@ public enum BenchReport {
             body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:60em}
             table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:right}
             th{text-align:left}svg{background:#fafafa;border:1px solid #ddd;margin:1em 0}
-            .sent{stroke:#1f77b4}.delivered{stroke:#d62728}.latency{stroke:#2ca02c}
+            .sent{stroke:#9ecae1}.delivered{stroke:#d62728}.latency{stroke:#2ca02c}
             </style></head><body>
             <h1>\(escape(title))</h1>
 
@@ -36,7 +36,9 @@ public enum BenchReport {
 
     static let width = 720.0
     static let height = 300.0
-    static let margin = (left: 70.0, right: 20.0, top: 20.0, bottom: 40.0)
+    /// The plot's frame inside the chart: the legend and the axis unit sit in the top margin, above the lines; the
+    /// right margin holds the last x label whole.
+    static let margin = (left: 70.0, right: 40.0, top: 36.0, bottom: 40.0)
 
     static func throughputChart(_ timeline: BenchTimeline) -> String {
         let seconds = max(timeline.sent.count, timeline.delivered.count)
@@ -49,19 +51,22 @@ public enum BenchReport {
             let value = top * Double(tick) / 4
             svg += gridLine(y: y(value), label: BenchFormat.rate(value))
         }
+        svg += axisUnit("msg/s")
         for second in stride(from: 0, through: seconds, by: max(1, seconds / 10)) {
             svg += "<text x=\"\(f(x(Double(second))))\" y=\"\(f(height - margin.bottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(second)s</text>\n"
         }
-        for (series, values) in [("sent", timeline.sent), ("delivered", timeline.delivered)] where values.contains(where: { $0 > 0 }) {
+        // "sent" is drawn first and wider, so that where "delivered" follows it exactly it shows on both sides.
+        for (series, width, values) in [("sent", 6, timeline.sent), ("delivered", 2, timeline.delivered)]
+        where values.contains(where: { $0 > 0 }) {
             // Each second's count is drawn as a step across that second.
             var points: [String] = []
             for (second, value) in values.enumerated() {
                 points.append("\(f(x(Double(second)))),\(f(y(Double(value))))")
                 points.append("\(f(x(Double(second + 1)))),\(f(y(Double(value))))")
             }
-            svg += "<polyline class=\"\(series)\" fill=\"none\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            svg += "<polyline class=\"\(series)\" fill=\"none\" stroke-width=\"\(width)\" points=\"\(points.joined(separator: " "))\"/>\n"
         }
-        svg += legend([("sent", "sent"), ("delivered", "delivered")])
+        svg += legend([("sent", "sent", 6), ("delivered", "delivered", 2)])
         return svg + "</svg>\n"
     }
 
@@ -76,6 +81,7 @@ public enum BenchReport {
         let x = { (n: Double) in margin.left + (width - margin.left - margin.right) * n / maxNines }
         let y = { (us: Double) in height - margin.bottom - (height - margin.top - margin.bottom) * (log10(max(1, us)) - low) / (high - low) }
         var svg = open(label: "End-to-end latency by percentile")
+        svg += axisUnit("latency")
         var decade = low
         while decade <= high {
             let us = pow10(decade)
@@ -83,8 +89,11 @@ public enum BenchReport {
             decade += 1
         }
         for (n, label) in [(0.0, "0%"), (1, "90%"), (2, "99%"), (3, "99.9%"), (4, "99.99%"), (5, "99.999%")] {
-            svg += "<text x=\"\(f(x(n)))\" y=\"\(f(height - margin.bottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(label)</text>\n"
+            // The last label ends at the frame's right edge rather than centred on it, where half would be cut off.
+            let anchor = n == maxNines ? "end" : "middle"
+            svg += "<text x=\"\(f(x(n)))\" y=\"\(f(height - margin.bottom + 16))\" text-anchor=\"\(anchor)\" font-size=\"11\">\(label)</text>\n"
         }
+        svg += "<text x=\"\(f(width - margin.right))\" y=\"\(f(height - 6))\" text-anchor=\"end\" font-size=\"11\">percentile</text>\n"
         let points = latency.distribution.map { "\(f(x(nines($0.percentile)))),\(f(y($0.microseconds)))" }
         svg += "<polyline class=\"latency\" fill=\"none\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
         return svg + "</svg>\n"
@@ -99,14 +108,21 @@ public enum BenchReport {
             + "<text x=\"\(f(margin.left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\" font-size=\"11\">\(escape(label))</text>\n"
     }
 
-    static func legend(_ entries: [(String, String)]) -> String {
-        var svg = ""
-        for (i, (series, label)) in entries.enumerated() {
-            let x = margin.left + 10 + Double(i) * 110
-            svg += "<line class=\"\(series)\" x1=\"\(f(x))\" x2=\"\(f(x + 20))\" y1=\"\(f(margin.top + 6))\" y2=\"\(f(margin.top + 6))\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(f(x + 26))\" y=\"\(f(margin.top + 10))\" font-size=\"11\">\(escape(label))</text>\n"
+    /// The series' names, in the top margin at the right, clear of the plot and its lines.
+    static func legend(_ entries: [(series: String, label: String, width: Int)]) -> String {
+        var svg = "<g class=\"legend\">"
+        for (i, entry) in entries.enumerated() {
+            let x = width - margin.right - Double(entries.count - i) * 110
+            let y = margin.top / 2
+            svg += "<line class=\"\(entry.series)\" x1=\"\(f(x))\" x2=\"\(f(x + 20))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke-width=\"\(entry.width)\"/>"
+            svg += "<text x=\"\(f(x + 26))\" y=\"\(f(y + 4))\" font-size=\"11\">\(escape(entry.label))</text>"
         }
-        return svg
+        return svg + "</g>\n"
+    }
+
+    /// What the y axis counts, above its labels.
+    static func axisUnit(_ unit: String) -> String {
+        "<text class=\"unit\" x=\"\(f(margin.left - 6))\" y=\"\(f(margin.top / 2 + 4))\" text-anchor=\"end\" font-size=\"11\" font-weight=\"bold\">\(escape(unit))</text>\n"
     }
 
     static func niceCeiling(_ value: Double) -> Double {

@@ -3,7 +3,7 @@ public enum BenchSummary {
     public static func rows(_ r: BenchResult) -> [(String, String)] {
         var rows: [(String, String)] = [
             ("scenario", "\(r.scenario.rawValue), QoS \(r.qos), \(r.payloadSize)-byte payloads"),
-            ("connections", "\(r.connections.connected) of \(r.connections.attempted) (\(r.publishers) publishers, \(r.subscribers) subscribers)"),
+            ("connections", "\(r.connections.connected) of \(r.connections.attempted) (\(r.publishers) publisher\(r.publishers == 1 ? "" : "s"), \(r.subscribers) subscriber\(r.subscribers == 1 ? "" : "s"))"),
         ]
         if r.connections.failed > 0 { rows.append(("failed connections", "\(r.connections.failed)")) }
         rows.append(("connect time", BenchFormat.fixed(r.connections.seconds, 3) + " s (" + BenchFormat.rate(r.connections.perSecond) + " connections/s)"))

@@ -71,7 +71,7 @@ public enum ChurnReport {
             let coordinates = points.map { "\(BenchReport.f(x(Double($0.0)))),\(BenchReport.f(y($0.1)))" }
             svg += "<polyline class=\"run\(index % colors.count)\" fill=\"none\" stroke-width=\"2\" points=\"\(coordinates.joined(separator: " "))\"/>\n"
         }
-        svg += BenchReport.legend(runs.enumerated().map { ("run\($0.offset % colors.count)", $0.element.label) })
+        svg += BenchReport.legend(runs.enumerated().map { (series: "run\($0.offset % colors.count)", label: $0.element.label, width: 2) })
         return svg + "</svg>\n"
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import StarlingBench
@@ -30,6 +31,21 @@ import Testing
         // Titles are escaped.
         #expect(html.contains("fanin &lt;run&gt;"))
         #expect(!html.contains("<run>"))
+    }
+
+    /// The page as a reader sees it: a unit on the throughput axis, the legend above the plot (clear of the lines),
+    /// "sent" drawn under "delivered" and wider, so that it shows where they match; the last percentile label
+    /// ends inside the frame. (Tests/Interop/bench_report_test.py looks at it in Chromium.)
+    @Test func chartsHaveUnitsAndALegendClearOfTheLines() {
+        let html = BenchReport.html(Self.result(), title: "run")
+        #expect(html.contains(">msg/s</text>"))
+        let sent = html.range(of: "<polyline class=\"sent\" fill=\"none\" stroke-width=\"6\"")
+        let delivered = html.range(of: "<polyline class=\"delivered\" fill=\"none\" stroke-width=\"2\"")
+        #expect(sent != nil && delivered != nil && sent!.lowerBound < delivered!.lowerBound)
+        // Every legend entry is in the top margin, above the plot's frame.
+        let legend = html[html.range(of: "<g class=\"legend\">")!.upperBound...].prefix { $0 != "\n" }
+        for match in legend.matches(of: /y1="([0-9.]+)"/) { #expect(Double(match.1)! < BenchReport.margin.top) }
+        #expect(html.contains("text-anchor=\"end\" font-size=\"11\">99.999%</text>"))
     }
 
     @Test func summaryReportsLossDuplicatesAndOrder() {
