@@ -72,6 +72,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "StarlingSCRAM",
+            ]
+        ),
+        // SCRAM-SHA-256's arithmetic, shared by the broker's authenticator and the client's.
+        .target(
+            name: "StarlingSCRAM",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // The operations listener: Prometheus metrics, health, the admin API and the dashboard, over HTTP.
@@ -150,6 +159,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),
+                "StarlingSCRAM",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -343,7 +353,7 @@ let package = Package(
         // The `starling` program run as a child process, as a user runs it.
         .testTarget(
             name: "StarlingCommandTests",
-            dependencies: ["StarlingTestSupport", "StarlingBroker"]
+            dependencies: ["StarlingTestSupport", "StarlingBroker", "StarlingTesting"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -141,10 +141,19 @@ final class ClientCore {
         let connectsWhenActive = configuration.transport == .tcp
         let bound = self.bound
         let packetObserver = configuration.packetObserver
+        let authentication = version == .v5 ? configuration.authentication : nil
         logger.debug("connecting", metadata: ["broker": "\(configuration.host):\(configuration.port)", "attempt": "\(id)"])
         connector.connect(on: eventLoop) { channel in
+            // Each connection authenticates anew, with an exchange of its own that lives on its loop.
+            var connect = connect
+            let exchange = authentication?.makeExchange()
+            if let authentication, let exchange {
+                connect.properties.set(.authenticationMethod(authentication.method))
+                if let data = try exchange.initialData() { connect.properties.set(.authenticationData(data)) }
+            }
             let handler = MQTTConnectionHandler(
-                core: bound.value, connectionID: id, connect: connect, pingTimeout: pingTimeout, connectsWhenActive: connectsWhenActive)
+                core: bound.value, connectionID: id, connect: connect, authentication: exchange, pingTimeout: pingTimeout,
+                connectsWhenActive: connectsWhenActive)
             try channel.pipeline.syncOperations.addHandlers([
                 ByteToMessageHandler(PacketDecoder(version: version, options: options)),
                 MessageToByteHandler(PacketEncoder(version: version)),

@@ -75,6 +75,9 @@ public struct MQTTClientConfiguration: Sendable {
     /// application is done with it, and one not acknowledged when the connection is lost is sent again on the
     /// next connection of a persistent session. Acknowledge in the order the messages arrived (MQTT-4.6.0-2).
     public var acknowledgesManually: Bool
+    /// 5.0 enhanced authentication (`SCRAMClientAuthentication`, or another method the broker offers); nil for
+    /// none. Ignored with 3.1.1, which has no AUTH packet.
+    public var authentication: (any MQTTClientAuthentication)?
     /// How many QoS 1 and 2 publishes may await acknowledgement at once, at most (mosquitto_pub's `-M`); the
     /// broker's Receive Maximum applies as well. Nil: the broker's alone.
     public var maximumInflightPublishes: Int?
@@ -140,6 +143,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.messageBufferLimit = 1000
         self.acknowledgesManually = false
         self.maximumInflightPublishes = nil
+        self.authentication = nil
         self.packetObserver = nil
         self.localAddress = nil
         self.unixSocketPath = nil

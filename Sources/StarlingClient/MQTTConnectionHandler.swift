@@ -38,8 +38,15 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
     /// Whether CONNECT goes out as soon as the channel is active, or waits for `TransportReady`.
     private let connectsWhenActive: Bool
 
-    init(core: ClientCore, connectionID: UInt64, connect: ConnectPacket, pingTimeout: TimeAmount?, connectsWhenActive: Bool) {
+    /// The 5.0 enhanced authentication under way, if CONNECT named a method.
+    private let authentication: (any MQTTClientAuthenticationExchange)?
+
+    init(
+        core: ClientCore, connectionID: UInt64, connect: ConnectPacket, authentication: (any MQTTClientAuthenticationExchange)? = nil,
+        pingTimeout: TimeAmount?, connectsWhenActive: Bool
+    ) {
         self.core = core
+        self.authentication = authentication
         self.connectsWhenActive = connectsWhenActive
         self.connectionID = connectionID
         self.connect = connect
@@ -69,6 +76,9 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
         let packet = unwrapInboundIn(data)
         switch state {
         case .waitingForConnAck:
+            if case .auth(let auth) = packet, let authentication {
+                return continueAuthentication(auth, authentication, context: context)
+            }
             guard case .connAck(let connAck) = packet else {
                 close(with: .protocolError("expected CONNACK, received \(packet.type)"), reasonCode: .protocolError)
                 return
@@ -76,6 +86,16 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
             guard connAck.reasonCode == .success else {
                 close(with: .refused(connAck, version: connect.protocolVersion), reasonCode: nil)
                 return
+            }
+            if let authentication {
+                do {
+                    try authentication.complete(with: connAck.properties.authenticationData)
+                } catch {
+                    // Before the connection counts as made: a broker that cannot prove itself gets nothing.
+                    state = .connected
+                    close(with: MQTTClientError(.connectFailed, "authentication failed", underlying: error), reasonCode: .notAuthorized)
+                    return
+                }
             }
             state = .connected
             startKeepAlive(context: context, serverKeepAlive: connAck.properties.serverKeepAlive)
@@ -161,6 +181,24 @@ final class MQTTConnectionHandler: ChannelDuplexHandler {
             : MQTTClientError(.connectFailed, "the broker closed the connection before answering CONNECT"))
         core.connectionClosed(connectionID: connectionID, error: error)
         context.fireChannelInactive()
+    }
+
+    /// Answers the broker's AUTH (Continue authentication) with the exchange's next Authentication Data.
+    private func continueAuthentication(
+        _ auth: AuthPacket, _ authentication: any MQTTClientAuthenticationExchange, context: ChannelHandlerContext
+    ) {
+        guard auth.reasonCode == .continueAuthentication, auth.properties.authenticationMethod == connect.properties.authenticationMethod else {
+            close(with: .protocolError("unexpected AUTH (\(auth.reasonCode)) from the broker"), reasonCode: .protocolError)
+            return
+        }
+        do {
+            var properties = Properties()
+            if let method = connect.properties.authenticationMethod { properties.append(.authenticationMethod(method)) }
+            if let data = try authentication.respond(to: auth.properties.authenticationData) { properties.append(.authenticationData(data)) }
+            context.writeAndFlush(wrapOutboundOut(.auth(AuthPacket(reasonCode: .continueAuthentication, properties: properties))), promise: nil)
+        } catch {
+            close(with: MQTTClientError(.connectFailed, "authentication failed", underlying: error), reasonCode: nil)
+        }
     }
 
     /// The error for an answer to CONNECT that is not MQTT at all: most often a TLS server (its alert or

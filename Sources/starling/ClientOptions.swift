@@ -79,6 +79,9 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .customLong("tls-use-os-certs"), help: "Use TLS and verify the broker with the system's CA certificates.")
     var tlsUseOSCerts = false
 
+    @Option(name: .customLong("auth-method"), help: "5.0 enhanced authentication: SCRAM-SHA-256 proves -u and -P without sending the password (needs -V 5).")
+    var authMethod: String?
+
     @Option(name: .long, help: "Directory of trusted CA certificates (PEM files); turns TLS on.")
     var capath: String?
 
@@ -172,8 +175,17 @@ struct ClientOptions: ParsableArguments {
             throw ValidationError("You must provide a client id (-i) if you are using the -c option.")
         }
         configuration.cleanStart = !keepsSession
-        if let username { configuration.userName = username }
-        if let password { configuration.password = ByteBuffer(string: password) }
+        if let authMethod {
+            guard authMethod.uppercased() == SCRAMClientAuthentication(userName: "", password: "").method else {
+                throw ValidationError("--auth-method: only SCRAM-SHA-256 is supported.")
+            }
+            guard version == .v5 else { throw ValidationError("--auth-method needs MQTT 5 (-V 5).") }
+            guard let username, let password else { throw ValidationError("--auth-method SCRAM-SHA-256 needs -u and -P.") }
+            configuration.authentication = SCRAMClientAuthentication(userName: username, password: password)
+        } else {
+            if let username { configuration.userName = username }
+            if let password { configuration.password = ByteBuffer(string: password) }
+        }
 
         var connect = properties[.connect]
         if let sessionExpiry {

@@ -1,5 +1,7 @@
 import Foundation
+import StarlingBroker
 import StarlingTestSupport
+import StarlingTesting
 import Testing
 
 /// `starling pub` and `starling sub` run as programs against mosquitto.
@@ -134,6 +136,21 @@ struct CommandLineTests {
         #expect(refused.status == 1)
         #expect(refused.errors.contains("this port expects a TLS connection"), "\(refused.errors)")
         #expect(refused.errors.contains("--cafile"), "\(refused.errors)")
+    }
+
+    /// --auth-method SCRAM-SHA-256 proves -u and -P to a broker with SCRAM (here an embedded Starling), and a wrong
+    /// password is refused with 5.0's Bad User Name or Password (exit status 134).
+    @Test func scramAuthenticationFromTheCommandLine() async throws {
+        let scram = SCRAMAuthenticator(users: ["alice": .init(password: "pencil", iterations: 4_096)])
+        try await TestBroker.with(authenticator: scram) { broker in
+            let address = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-V", "5", "--auth-method", "SCRAM-SHA-256", "-u", "alice"]
+            let published = try await Self.run(["pub"] + address + ["-P", "pencil", "-t", "scram/cli", "-m", "in", "-r", "-q", "1"])
+            #expect(published.status == 0, "\(published.errors)")
+            let received = try await Self.run(["sub"] + address + ["-P", "pencil", "-t", "scram/cli", "-C", "1", "-W", "10"])
+            #expect(received.output == "in\n", "\(received.errors)")
+            let refused = try await Self.run(["pub"] + address + ["-P", "wrong", "-t", "scram/cli", "-m", "x"])
+            #expect(refused.status == 134, "\(refused.errors)")
+        }
     }
 
     /// An unknown option gets a suggestion only when it is a near miss.

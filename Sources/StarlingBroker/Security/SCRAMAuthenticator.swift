@@ -1,8 +1,7 @@
-import Crypto
 import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
-import _CryptoExtras
+import StarlingSCRAM
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -21,7 +20,7 @@ import Foundation
 /// it with another authenticator for those.
 public final class SCRAMAuthenticator: ConnectionAuthenticator {
     /// The Authentication Method a client names in CONNECT to use this authenticator.
-    public static let method = "SCRAM-SHA-256"
+    public static let method = SCRAMSHA256.method
 
     /// What the server stores for a user: never the password.
     public struct Credentials: Sendable, Hashable {
@@ -45,12 +44,12 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
         /// Derives the credentials of `password` with a given salt, to reproduce credentials stored elsewhere;
         /// slow on purpose.
         public init(password: String, salt: [UInt8], iterations: Int) {
-            let salted = SCRAMAuthenticator.saltedPassword(password, salt: salt, iterations: iterations)
-            let clientKey = SCRAMAuthenticator.hmac(salted, "Client Key")
+            let salted = SCRAMSHA256.saltedPassword(password, salt: salt, iterations: iterations)
+            let clientKey = SCRAMSHA256.hmac(salted, "Client Key")
             self.salt = salt
             self.iterations = iterations
-            self.storedKey = Array(SHA256.hash(data: clientKey))
-            self.serverKey = SCRAMAuthenticator.hmac(salted, "Server Key")
+            self.storedKey = SCRAMSHA256.sha256(clientKey)
+            self.serverKey = SCRAMSHA256.hmac(salted, "Server Key")
         }
     }
 
@@ -101,11 +100,11 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
         // gs2-header: no channel binding, no authorization identity.
         guard clientFirst.hasPrefix("n,,") else { return .refuse(.notAuthorized, reasonString: "unsupported SCRAM GS2 header") }
         let bare = String(clientFirst.dropFirst(3))
-        let attributes = Self.attributes(bare)
+        let attributes = SCRAMSHA256.attributes(bare)
         guard let encodedName = attributes["n"], let clientNonce = attributes["r"], !clientNonce.isEmpty else {
             return .refuse(.notAuthorized, reasonString: "malformed SCRAM client-first message")
         }
-        let userName = encodedName.replacing("=2C", with: ",").replacing("=3D", with: "=")
+        let userName = SCRAMSHA256.decodedName(encodedName)
         // An unknown user goes through the exchange with made-up credentials, so the answer does not tell
         // which users exist; the proof cannot match them.
         let credentials = users.withLockedValue { $0[ExactString(userName)] } ?? Self.decoy
@@ -128,46 +127,24 @@ public final class SCRAMAuthenticator: ConnectionAuthenticator {
             return .refuse(.notAuthorized, reasonString: "malformed SCRAM client-final message")
         }
         let withoutProof = String(clientFinal[..<proofStart.lowerBound])
-        let attributes = Self.attributes(withoutProof)
+        let attributes = SCRAMSHA256.attributes(withoutProof)
         guard attributes["c"] == "biws", attributes["r"] == exchange.nonce,
-            let proof = Data(base64Encoded: String(clientFinal[proofStart.upperBound...])), proof.count == SHA256.byteCount
+            let proof = Data(base64Encoded: String(clientFinal[proofStart.upperBound...])), proof.count == 32
         else {
             return .refuse(.notAuthorized, reasonString: "malformed SCRAM client-final message")
         }
         let authMessage = "\(exchange.clientFirstBare),\(exchange.serverFirst),\(withoutProof)"
-        let signature = Self.hmac(exchange.credentials.storedKey, authMessage)
+        let signature = SCRAMSHA256.hmac(exchange.credentials.storedKey, authMessage)
         let clientKey = zip(proof, signature).map { $0 ^ $1 }
-        let candidate = Array(SHA256.hash(data: clientKey))
+        let candidate = SCRAMSHA256.sha256(clientKey)
         var difference: UInt8 = 0
         for (a, b) in zip(candidate, exchange.credentials.storedKey) { difference |= a ^ b }
         guard difference == 0, users.withLockedValue({ $0[ExactString(exchange.userName)] }) != nil else {
             return .refuse(.badUserNameOrPassword, reasonString: "SCRAM proof does not match")
         }
-        let serverSignature = Self.hmac(exchange.credentials.serverKey, authMessage)
+        let serverSignature = SCRAMSHA256.hmac(exchange.credentials.serverKey, authMessage)
         return .accept(data: ByteBuffer(string: "v=\(Data(serverSignature).base64EncodedString())"), userName: exchange.userName)
     }
 
     private static let decoy = Credentials(password: "", salt: Array(repeating: 0, count: 16), iterations: 4_096)
-
-    /// `a=1,b=2` as a dictionary; later attributes of the same name are ignored.
-    static func attributes(_ message: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for field in message.split(separator: ",") {
-            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else { continue }
-            let name = String(field[..<equals])
-            if result[name] == nil { result[name] = String(field[field.index(after: equals)...]) }
-        }
-        return result
-    }
-
-    static func saltedPassword(_ password: String, salt: [UInt8], iterations: Int) -> [UInt8] {
-        let key = try? KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: SHA256.byteCount,
-            unsafeUncheckedRounds: iterations)
-        return key?.withUnsafeBytes { Array($0) } ?? []
-    }
-
-    static func hmac(_ key: [UInt8], _ message: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: key)))
-    }
 }
