@@ -139,6 +139,7 @@ let package = Package(
             dependencies: [
                 "MQTT",
                 "StarlingBroker",
+                "StarlingClient",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -302,6 +303,8 @@ let package = Package(
                 "MQTT",
                 "StarlingBroker",
                 "StarlingSQLite",
+                "StarlingClient",
+                "StarlingTesting",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -71,7 +71,7 @@ extension ClientCore {
             logger.debug("PUBACK for a publish not in flight", metadata: ["packetIdentifier": "\(ack.packetIdentifier)"])
             return
         }
-        _ = session.finishOutgoing(ack.packetIdentifier)
+        _ = finishAcknowledged(ack.packetIdentifier)
         complete(flow, with: PublishResult(reasonCode: ack.reasonCode, properties: ack.properties))
         sendQueuedPublishes()
     }
@@ -88,12 +88,15 @@ extension ClientCore {
         case .awaitingPubRec:
             if ack.reasonCode.isFailure {
                 // A failed PUBREC ends the flow (4.3.3): no PUBREL follows.
-                _ = session.finishOutgoing(ack.packetIdentifier)
+                _ = finishAcknowledged(ack.packetIdentifier)
                 complete(flow, with: result)
                 sendQueuedPublishes()
                 return
             }
             session[outgoing: ack.packetIdentifier]?.stage = .awaitingPubComp(result)
+            // The broker has the message: what is left of the flow is its release.
+            forgetStored(flow.storeKey)
+            session[outgoing: ack.packetIdentifier]?.storeKey = nil
         case .awaitingPubComp:
             break
         case .awaitingPubAck:
@@ -107,7 +110,7 @@ extension ClientCore {
             logger.debug("PUBCOMP for a publish not in flight", metadata: ["packetIdentifier": "\(ack.packetIdentifier)"])
             return
         }
-        _ = session.finishOutgoing(ack.packetIdentifier)
+        _ = finishAcknowledged(ack.packetIdentifier)
         complete(flow, with: result)
         sendQueuedPublishes()
     }

@@ -2,7 +2,7 @@ import NIOCore
 
 extension ClientCore {
     /// Queues a publish and sends it as soon as the connection and the broker's Receive Maximum allow.
-    func publish(_ packet: PublishPacket, promise: EventLoopPromise<PublishResult>) {
+    func publish(_ packet: PublishPacket, storeKey: UInt64? = nil, promise: EventLoopPromise<PublishResult>) {
         if case .shutDown(let error) = state { return promise.fail(error ?? .shutdown) }
         do {
             try TopicName.validate(packet.topic)
@@ -18,7 +18,7 @@ extension ClientCore {
         packet.duplicate = false
         // Aliases are per connection and chosen when the packet is written.
         packet.properties.remove(.topicAlias)
-        queuedPublishes.append(QueuedPublish(packet: packet, promise: promise))
+        queuedPublishes.append(QueuedPublish(packet: packet, promise: promise, storeKey: storeKey))
         sendQueuedPublishes()
     }
 
@@ -48,7 +48,7 @@ extension ClientCore {
                 written.futureResult.map { PublishResult() }.flatMapErrorThrowing { throw Self.writeError($0) }.cascade(to: queued.promise)
                 continue
             }
-            guard let packet = session.startOutgoing(next.packet, promise: next.promise) else { break }
+            guard let packet = session.startOutgoing(next.packet, promise: next.promise, storeKey: next.storeKey) else { break }
             queuedPublishes.removeFirst()
             do {
                 try write(packet, on: connection, promise: nil)
@@ -108,7 +108,7 @@ extension ClientCore {
                 } else {
                     // The broker had the message (it sent PUBREC) and then lost the session: the flow cannot be
                     // finished, and sending the message again would deliver it twice.
-                    _ = session.finishOutgoing(identifier)
+                    _ = finishAcknowledged(identifier)
                     flow.promise?.succeed(result)
                 }
             case .awaitingPubAck, .awaitingPubRec:
@@ -127,6 +127,26 @@ extension ClientCore {
         sendPendingControl()
         sendQueuedPublishes()
         connection.channel.flush()
+    }
+
+    /// Ends the flow of a publish the broker has acknowledged, and lets the outgoing store forget it.
+    func finishAcknowledged(_ identifier: UInt16) -> ClientSession.OutgoingPublish? {
+        let flow = session.finishOutgoing(identifier)
+        forgetStored(flow?.storeKey)
+        return flow
+    }
+
+    /// The broker has the message of `key` (PUBACK, PUBREC): the outgoing store need not keep it any longer.
+    func forgetStored(_ key: UInt64?) {
+        guard let key, let store = configuration.outgoingStore else { return }
+        let logger = self.logger
+        Task {
+            do {
+                try await store.remove(key)
+            } catch {
+                logger.warning("the outgoing store could not forget an acknowledged message", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     static func writeError(_ error: any Error) -> MQTTClientError {

@@ -24,6 +24,8 @@ final class ClientCore {
     struct QueuedPublish {
         var packet: PublishPacket
         let promise: EventLoopPromise<PublishResult>
+        /// Its key in `MQTTClientConfiguration.outgoingStore`, when it is kept there.
+        var storeKey: UInt64? = nil
     }
 
     enum ControlRequest {

@@ -18,6 +18,8 @@ struct ClientSession {
         /// Nil once the caller stopped waiting (cancelled); the flow still completes.
         var promise: EventLoopPromise<PublishResult>?
         let sequence: UInt64
+        /// Its key in `MQTTClientConfiguration.outgoingStore`, until the broker has it.
+        var storeKey: UInt64?
     }
 
     /// A subscription the broker holds, or will hold once the SUBSCRIBE in flight is answered.
@@ -42,13 +44,16 @@ struct ClientSession {
     var outgoingCount: Int { outgoing.count }
 
     /// Starts the flow of `packet`, giving it a packet identifier; nil when every identifier is in use.
-    mutating func startOutgoing(_ packet: PublishPacket, promise: EventLoopPromise<PublishResult>?) -> PublishPacket? {
+    mutating func startOutgoing(
+        _ packet: PublishPacket, promise: EventLoopPromise<PublishResult>?, storeKey: UInt64? = nil
+    ) -> PublishPacket? {
         guard let identifier = packetIdentifiers.allocate() else { return nil }
         var packet = packet
         packet.packetIdentifier = identifier
         nextSequence += 1
         let stage: OutgoingPublish.Stage = packet.qos == .exactlyOnce ? .awaitingPubRec : .awaitingPubAck
-        outgoing[identifier] = OutgoingPublish(packet: packet, stage: stage, promise: promise, sequence: nextSequence)
+        outgoing[identifier] = OutgoingPublish(
+            packet: packet, stage: stage, promise: promise, sequence: nextSequence, storeKey: storeKey)
         return packet
     }
 

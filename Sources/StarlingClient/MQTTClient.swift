@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// An MQTT 3.1.1 and 5.0 client.
 ///
@@ -18,6 +19,8 @@ public final class MQTTClient: Sendable {
     /// Where the client logs its connections, losses and reconnections.
     public let logger: Logger
     let core: NIOLoopBoundBox<ClientCore>
+    /// Whether what the outgoing store kept has been queued (once per client).
+    private let restoredStore = Atomic<Bool>(false)
 
     var eventLoop: any EventLoop { core.eventLoop }
 
@@ -46,6 +49,7 @@ public final class MQTTClient: Sendable {
     /// `configuration.reconnect` allows. Throws when it gives up (a refusal that cannot change, such as bad
     /// credentials, or a loss with reconnection disabled).
     public func run() async throws {
+        try await restoreStoredPublishes()
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await self.maintainConnection(connected: false)
         } onCancelOrGracefulShutdown: {
@@ -60,6 +64,7 @@ public final class MQTTClient: Sendable {
     public func withConnection<Value>(
         isolation: isolated (any Actor)? = #isolation, _ body: (MQTTClient) async throws -> Value
     ) async throws -> Value {
+        try await restoreStoredPublishes()
         if configuration.reconnect.retriesFirstConnection {
             guard try await connectWithRetries() else { throw MQTTClientError.shutdown }
         } else {
@@ -172,7 +177,28 @@ public final class MQTTClient: Sendable {
         topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: Properties = []
     ) async throws -> PublishResult {
         let packet = PublishPacket(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
-        return try await request { core, promise in core.publish(packet, promise: promise) }
+        var storeKey: UInt64?
+        if qos != .atMostOnce, let store = configuration.outgoingStore {
+            try await restoreStoredPublishes()
+            storeKey = try await store.add(packet)
+        }
+        return try await request { [storeKey] core, promise in core.publish(packet, storeKey: storeKey, promise: promise) }
+    }
+
+    /// Queues, once per client and ahead of anything published since, what the outgoing store kept from before.
+    func restoreStoredPublishes() async throws {
+        guard let store = configuration.outgoingStore, restoredStore.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        else { return }
+        let stored = try await store.load()
+        guard !stored.isEmpty else { return }
+        logger.debug("sending publishes kept in the outgoing store", metadata: ["count": "\(stored.count)"])
+        let core = self.core
+        try await core.eventLoop.submit {
+            for message in stored {
+                // Nobody waits for these: the store forgets each once the broker has it.
+                core.value.publish(message.publish, storeKey: message.key, promise: core.eventLoop.makePromise())
+            }
+        }.get()
     }
 
     /// Queues a message at once, in the order of the calls, and returns a future that completes when its QoS

@@ -78,6 +78,9 @@ public struct MQTTClientConfiguration: Sendable {
     /// 5.0 enhanced authentication (`SCRAMClientAuthentication`, or another method the broker offers); nil for
     /// none. Ignored with 3.1.1, which has no AUTH packet.
     public var authentication: (any MQTTClientAuthentication)?
+    /// Where QoS 1 and 2 publishes are kept until the broker has them, across restarts; nil keeps them in
+    /// memory only. See `MQTTClientOutgoingStore`.
+    public var outgoingStore: (any MQTTClientOutgoingStore)?
     /// How many QoS 1 and 2 publishes may await acknowledgement at once, at most (mosquitto_pub's `-M`); the
     /// broker's Receive Maximum applies as well. Nil: the broker's alone.
     public var maximumInflightPublishes: Int?
@@ -144,6 +147,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.acknowledgesManually = false
         self.maximumInflightPublishes = nil
         self.authentication = nil
+        self.outgoingStore = nil
         self.packetObserver = nil
         self.localAddress = nil
         self.unixSocketPath = nil
