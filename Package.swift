@@ -187,6 +187,7 @@ let package = Package(
             name: "StarlingBench",
             dependencies: [
                 "MQTT",
+                "CStarlingLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -293,7 +294,7 @@ let package = Package(
         .testTarget(
             name: "StarlingBenchTests",
             dependencies: [
-                "StarlingBench", "MQTT", "StarlingTesting", "StarlingBroker",
+                "StarlingBench", "MQTT", "StarlingTesting", "StarlingBroker", "StarlingTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

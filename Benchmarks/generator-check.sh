@@ -34,7 +34,7 @@ SUMMARIZE_ONLY=0
 # name → bench arguments | the two halves' arguments (%h is a or b) | mqttload arguments.
 bench_args() {
   case "$1" in
-    conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 128 -d 1" ;;
+    conn10k) echo "conn -c 10000 --source-addresses 8 --connect-concurrency 64 -d 1" ;;
     *) shared_scenario_args "$1" ;;
   esac
 }
@@ -59,7 +59,7 @@ mqttload_args() {
     fanout100_q0) echo "--scenario fanout --subs 100 --qos 0 --count $(n 10000)" ;;
     fanout1000_q0) echo "--scenario fanout --subs 1000 --qos 0 --count $(n 1000)" ;;
     latency_q1) echo "--scenario latency --qos 1 --rate 1000 --count 10000" ;;
-    conn10k) echo "--scenario conns --conns 10000 --src-addrs 8 --conn-window 128" ;;
+    conn10k) echo "--scenario conns --conns 10000 --src-addrs 8 --conn-window 64" ;;
   esac
 }
 

@@ -34,6 +34,15 @@ public struct BenchResult: Sendable, Codable {
             guard let before = brokerBytesBefore, let after = brokerBytesAfter, connected > 0 else { return nil }
             return Double(after - before) / Double(connected)
         }
+        /// CPU used while connecting (`conn` only): what a connection costs each side.
+        public var cpu: CPU?
+
+        /// CPU microseconds per connection made: the load generator's, and the broker's if its process was given.
+        public var cpuMicrosecondsPerConnection: (generator: Double, broker: Double?)? {
+            guard let cpu, connected > 0 else { return nil }
+            let perConnection = { (percent: Double) in percent / 100 * seconds / Double(connected) * 1e6 }
+            return (perConnection(cpu.generatorPercent), cpu.brokerPercent.map(perConnection))
+        }
     }
 
     /// CPU used while publishing and draining, in percent of one core: the load generator's (all its threads)

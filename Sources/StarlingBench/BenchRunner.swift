@@ -96,6 +96,9 @@ private struct Run {
     }
 
     func execute() async throws -> BenchResult {
+        #if os(Linux)
+        if options.scenario == .conn, options.tls == nil, let raw = try rawConnections() { return try await execute(raw) }
+        #endif
         let shape = shape()
         let brokerBefore = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
         var index = 0
@@ -118,9 +121,11 @@ private struct Run {
                 userName: options.userName, password: options.password, stats: loopStats)
         }
         let connectStart = NIODeadline.now()
+        let connectCPU = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier)
         let connectRate = options.scenario == .conn ? options.rate : nil
         let outcome = await connectAll(handlers, rate: connectRate)
-        let connectSeconds = Double((NIODeadline.now() - connectStart).nanoseconds) / 1e9
+        let connectEnd = NIODeadline.now()
+        let connectSeconds = Double((connectEnd - connectStart).nanoseconds) / 1e9
         var connections = BenchResult.Connections(
             attempted: handlers.count, connected: outcome.channels.count, failed: outcome.failures, seconds: connectSeconds,
             brokerBytesBefore: brokerBefore, brokerBytesAfter: nil)
@@ -140,6 +145,7 @@ private struct Run {
         let cpuStart = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier)
 
         if options.scenario == .conn {
+            connections.cpu = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier).usage(since: connectCPU, at: connectEnd)
             // Let the broker settle after the last CONNACK before reading its memory.
             try await Task.sleep(nanoseconds: 1_000_000_000)
             connections.brokerBytesAfter = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
@@ -182,6 +188,70 @@ private struct Run {
         }
         return measured
     }
+
+    #if os(Linux)
+    /// `conn` over plain TCP without SwiftNIO (see `BenchRawConnections`); nil when the broker's address is not
+    /// IPv4.
+    private func rawConnections() throws -> BenchRawConnections? {
+        let connects = try (0..<max(0, options.connections)).map { index in
+            let packet = Packet.connect(ConnectPacket(
+                protocolVersion: options.version, clientIdentifier: expand(options.clientIdentifier, index: index, run: runTag),
+                cleanStart: true, keepAlive: options.keepAlive, userName: options.userName,
+                password: options.password.map { ByteBuffer(string: $0) }))
+            return Array(try packet.encoded(version: options.version).readableBytesView)
+        }
+        return BenchRawConnections(
+            address: address, sourceAddresses: options.sourceAddresses, connects: connects, version: options.version,
+            window: options.connectConcurrency, keepAlive: options.keepAlive)
+    }
+
+    private func execute(_ raw: BenchRawConnections) async throws -> BenchResult {
+        let brokerBefore = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
+        let rate = options.rate
+        let connectStart = NIODeadline.now()
+        let connectCPU = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier)
+        let outcome: BenchRawConnections.Outcome
+        do {
+            outcome = try await raw.run { $0.connectAll(rate: rate) }
+        } catch {
+            await raw.shutdown()
+            throw error
+        }
+        let connectEnd = NIODeadline.now()
+        var connections = BenchResult.Connections(
+            attempted: options.connections, connected: outcome.connected, failed: outcome.failures,
+            seconds: Double((connectEnd - connectStart).nanoseconds) / 1e9, brokerBytesBefore: brokerBefore, brokerBytesAfter: nil)
+        connections.cpu = CPUSample(brokerProcessIdentifier: options.brokerProcessIdentifier).usage(since: connectCPU, at: connectEnd)
+        do {
+            if outcome.connected == 0, let firstError = outcome.firstError {
+                throw BenchError.noConnection(attempts: options.connections, firstError: firstError)
+            }
+            let publishStart = NIODeadline.now()
+            var reporter = ProgressReporter(progress: progress, origin: .now())
+            // Let the broker settle after the last CONNACK before reading its memory; the connections are read
+            // meanwhile, so that nothing the broker sends waits.
+            let settled = publishStart + .seconds(1)
+            _ = try await raw.run { $0.hold(until: settled) }
+            connections.brokerBytesAfter = options.brokerProcessIdentifier.flatMap(ProcessMemory.residentBytes(of:))
+            if let hold = options.duration {
+                let end = min(publishStart + options.timeout, publishStart + hold)
+                while NIODeadline.now() < end {
+                    let step = min(end, NIODeadline.now() + .seconds(1))
+                    _ = try await raw.run { $0.hold(until: step) }
+                    reporter.tick(BenchProgress(
+                        elapsed: Double((NIODeadline.now() - origin).nanoseconds) / 1e9, connected: outcome.connected, sent: 0, delivered: 0))
+                }
+            }
+            _ = try await raw.run { $0.closeAll() }
+            await raw.shutdown()
+            return try await result(shape: shape(), subscribers: [], publishers: [], connections: connections, publishStart: publishStart)
+        } catch {
+            _ = try? await raw.run { $0.closeAll() }
+            await raw.shutdown()
+            throw error
+        }
+    }
+    #endif
 
     private func result(shape: Shape, subscribers: [BenchConnection], publishers: [BenchConnection], connections: BenchResult.Connections, publishStart: NIODeadline) async throws -> BenchResult {
         let sentBy = try await collect(publishers) { $0.sent }
@@ -389,8 +459,10 @@ private struct CPUSample {
         brokerSeconds = brokerProcessIdentifier.flatMap(ProcessCPU.seconds(of:))
     }
 
-    func usage(since start: CPUSample) -> BenchResult.CPU {
-        let wall = Double((at - start.at).nanoseconds) / 1e9
+    /// The CPU each side used from `start` to this sample, in percent of one core over the time from `start` to
+    /// `end` (this sample's time unless given: a sample read just after a phase measures that phase).
+    func usage(since start: CPUSample, at end: NIODeadline? = nil) -> BenchResult.CPU {
+        let wall = Double(((end ?? at) - start.at).nanoseconds) / 1e9
         guard wall > 0 else { return BenchResult.CPU(generatorPercent: 0, brokerPercent: nil) }
         var broker: Double?
         if let end = brokerSeconds, let begin = start.brokerSeconds { broker = (end - begin) / wall * 100 }

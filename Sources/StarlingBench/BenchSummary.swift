@@ -11,6 +11,10 @@ public enum BenchSummary {
             rows.append(("broker memory", "\(BenchFormat.bytes(Double(before))) → \(BenchFormat.bytes(Double(after)))"))
             if let each = r.connections.brokerBytesPerConnection { rows.append(("per connection", BenchFormat.bytes(each))) }
         }
+        if let each = r.connections.cpuMicrosecondsPerConnection {
+            let broker = each.broker.map { ", broker " + BenchFormat.fixed($0, 1) + " µs" } ?? ""
+            rows.append(("CPU per connection", "load generator " + BenchFormat.fixed(each.generator, 1) + " µs" + broker))
+        }
         guard r.scenario != .conn else { return rows }
         rows.append(("sent", "\(r.sent)" + (r.qos > 0 ? " (\(r.acknowledged) acknowledged)" : "")))
         if r.subscribers > 0 {
