@@ -16,6 +16,7 @@ struct Starling: AsyncParsableCommand {
     /// As ArgumentParser's own, but for the option suggestions it prints, which are dropped when they are not a
     /// near miss (`--pretty` is not a typing error for `--property`).
     static func main() async {
+        HugePages.restartWithHugePagesIfServing(CommandLine.arguments)
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
