@@ -265,7 +265,8 @@ final class BenchRawConnections: @unchecked Sendable {
             shift += 7
             guard shift < 28 else { return .failure(Refusal(description: "malformed CONNACK")) }
         }
-        guard bytes.count >= position + length, length >= 2 else { return length < 2 && bytes.count >= position + length ? .failure(Refusal(description: "malformed CONNACK")) : nil }
+        guard bytes.count >= position + length else { return nil }
+        guard length >= 2 else { return .failure(Refusal(description: "malformed CONNACK")) }
         let code = bytes[position + 1]
         let reason = version == .v5 ? ReasonCode(rawValue: code) : BenchConnection.reasonCode(ofReturnCode: code)
         connections[index].received = []

@@ -133,6 +133,8 @@ struct SubCommand: AsyncParsableCommand {
                 if let timeout {
                     group.addTask {
                         try await Task.sleep(for: .seconds(timeout))
+                        // Before the subscription's stream is cancelled, which would unsubscribe a kept session.
+                        client.beginDisconnect()
                         return true
                     }
                 }

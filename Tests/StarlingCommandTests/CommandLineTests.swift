@@ -101,6 +101,10 @@ struct CommandLineTests {
             let first = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "ends/x", "-C", "1", "-W", "10", "-d"])
             #expect(first.status == 0, "\(first.errors)")
             #expect(!first.output.contains("UNSUBSCRIBE"), "\(first.output)")
+            // Ended by -W rather than -C: the same.
+            let waited = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "ends/z", "-W", "1", "-d"])
+            #expect(waited.status == 27, "\(waited.errors)")
+            #expect(waited.output.contains("SUBSCRIBE") && !waited.output.contains("UNSUBSCRIBE"), "\(waited.output)")
             let published = try await Self.run(["pub"] + Self.broker(broker) + ["-t", "ends/x", "-m", "while away", "-q", "1"])
             #expect(published.status == 0, "\(published.errors)")
             let received = try await Self.run(["sub"] + Self.broker(broker) + session + ["-t", "ends/y", "-v", "-C", "1", "-W", "10"])
