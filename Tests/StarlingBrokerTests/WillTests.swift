@@ -116,7 +116,9 @@ import Testing
             #expect(published.topic == "will/delayed")
             #expect(published.properties.willDelayInterval == nil)
             #expect(elapsed >= .milliseconds(900), "published after \(elapsed)")
-            #expect(elapsed < .milliseconds(2_500), "published after \(elapsed)")
+            // Far below the other interval (60 s), which is what tells the two apart; a tighter bound only measures
+            // how busy the machine is (2.6 s was seen in CI).
+            #expect(elapsed < .seconds(30), "published after \(elapsed)")
         }
     }
 
