@@ -140,13 +140,33 @@ extension ClientCore {
     func forgetStored(_ key: UInt64?) {
         guard let key, let store = configuration.outgoingStore else { return }
         let logger = self.logger
+        let bound = self.bound
+        storeRemovalsPending += 1
         Task {
             do {
                 try await store.remove(key)
             } catch {
                 logger.warning("the outgoing store could not forget an acknowledged message", metadata: ["error": "\(error)"])
             }
+            bound.eventLoop.execute { bound.value.storeRemovalEnded() }
         }
+    }
+
+    private func storeRemovalEnded() {
+        storeRemovalsPending -= 1
+        guard storeRemovalsPending == 0 else { return }
+        let waiters = storeRemovalsWaiters
+        storeRemovalsWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    /// Succeeds once the outgoing store has forgotten every message the broker acknowledged so far, so that a
+    /// program that closes the store after `disconnect()` does not send them again next time.
+    func storeRemovalsSettled() -> EventLoopFuture<Void> {
+        guard storeRemovalsPending > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        storeRemovalsWaiters.append(promise)
+        return promise.futureResult
     }
 
     static func writeError(_ error: any Error) -> MQTTClientError {

@@ -72,6 +72,9 @@ final class ClientCore {
     var queuedPublishes = CircularBuffer<QueuedPublish>()
     /// A flush of the publishes written in this turn of the event loop is already on its way.
     var flushScheduled = false
+    /// Removals from the outgoing store under way, and who waits for them all to end (`disconnect()`).
+    var storeRemovalsPending = 0
+    var storeRemovalsWaiters: [EventLoopPromise<Void>] = []
     var pendingControl: [PendingControl] = []
     var awaitingAck: [UInt16: PendingControl] = [:]
     private var nextControlSequence: UInt64 = 0

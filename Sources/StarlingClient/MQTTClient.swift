@@ -91,10 +91,13 @@ public final class MQTTClient: Sendable {
     }
 
     /// Sends DISCONNECT (with `reasonCode` in 5.0), closes the connection and ends the client: `run()` returns,
-    /// streams finish, and operations still waiting fail with `MQTTClientError.Code.clientShutdown`.
+    /// streams finish, and operations still waiting fail with `MQTTClientError.Code.clientShutdown`. Returns once
+    /// the outgoing store (if any) has forgotten what the broker acknowledged.
     public func disconnect(reasonCode: ReasonCode = .normalDisconnection, properties: Properties = []) async {
         let packet = DisconnectPacket(reasonCode: reasonCode, properties: properties)
         _ = try? await eventLoop.flatSubmit { self.core.value.disconnect(packet) }.get()
+        // The outgoing store's last removals, so that it can be closed as soon as this returns.
+        _ = try? await onLoop { $0.storeRemovalsSettled() }
     }
 
     private func startDisconnect() {

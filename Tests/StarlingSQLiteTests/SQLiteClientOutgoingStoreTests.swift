@@ -90,6 +90,8 @@ struct SQLiteClientOutgoingStoreTests {
                     try await withMQTTClient(configuration: secondConfiguration) { client in
                         try await client.publish(topic: "offline/new", payload: "after", qos: .atLeastOnce)
                     }
+                    // Everything was acknowledged, and the client forgot it before its disconnect returned.
+                    #expect(try await second.load().isEmpty)
                 }
                 var messages = subscription.makeAsyncIterator()
                 var received: [String] = []
