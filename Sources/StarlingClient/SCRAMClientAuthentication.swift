@@ -19,7 +19,10 @@ public struct SCRAMClientAuthentication: MQTTClientAuthentication {
         self.password = password
     }
 
-    public var method: String { SCRAMSHA256.method }
+    /// "SCRAM-SHA-256", the Authentication Method it names.
+    public static let method = SCRAMSHA256.method
+
+    public var method: String { Self.method }
 
     public func makeExchange() -> any MQTTClientAuthenticationExchange {
         Exchange(userName: userName, password: password)

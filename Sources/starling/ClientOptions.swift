@@ -176,7 +176,7 @@ struct ClientOptions: ParsableArguments {
         }
         configuration.cleanStart = !keepsSession
         if let authMethod {
-            guard authMethod.uppercased() == SCRAMClientAuthentication(userName: "", password: "").method else {
+            guard authMethod.uppercased() == SCRAMClientAuthentication.method else {
                 throw ValidationError("--auth-method: only SCRAM-SHA-256 is supported.")
             }
             guard version == .v5 else { throw ValidationError("--auth-method needs MQTT 5 (-V 5).") }
