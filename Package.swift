@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StarlingBroker", targets: ["StarlingBroker"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
         .library(name: "StarlingSQLite", targets: ["StarlingSQLite"]),
+        .library(name: "StarlingPostgres", targets: ["StarlingPostgres"]),
         .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
         .library(name: "StarlingOperations", targets: ["StarlingOperations"]),
         .library(name: "StarlingBridge", targets: ["StarlingBridge"]),
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The wire protocol: packets, properties, reason codes, codec. No I/O.
@@ -148,6 +150,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The broker's store on PostgreSQL, and the backbone of a cluster.
+        .target(
+            name: "StarlingPostgres",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The client library.
         .target(
             name: "StarlingClient",
@@ -204,6 +219,7 @@ let package = Package(
                 "StarlingClient",
                 "StarlingBench",
                 "StarlingSQLite",
+                "StarlingPostgres",
                 "StarlingOperations",
                 "StarlingBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -309,6 +325,19 @@ let package = Package(
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "StarlingPostgresTests",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                "StarlingPostgres",
+                "StarlingTesting",
+                "StarlingTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

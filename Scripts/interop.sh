@@ -186,6 +186,12 @@ fi
 
 # A broker of its own, killed with SIGKILL again and again: what it acknowledged must survive.
 run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
+# The same with its state in PostgreSQL, when a server is given (.ci/run starts one).
+if [[ -n "${STARLING_TEST_POSTGRES_URL:-}" ]]; then
+  run_check "persistence/postgres-sigkill-loop" 150 bash "$CHECKS/crash_postgres.sh" "$STARLING"
+else
+  echo "(persistence/postgres-sigkill-loop not run: no STARLING_TEST_POSTGRES_URL)"
+fi
 
 # Another broker of its own, with a password file and an ACL, on another free port.
 AUTH_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -67,6 +67,7 @@ extension ServerConfiguration {
         .string("clientid_username_separator", \.clientIdentifierSeparator),
         .string("data_dir", \.dataDirectory),
         .bool("memory", \.memory),
+        .string("store_url", \.storeURL),
         .choice("durability", \.durabilityMode, ["every-ack": "every-ack", "periodic": "periodic"]),
         .int("durability_interval_ms", \.durabilityInterval, in: 1...60_000),
         .string("http.host", \.http.host),

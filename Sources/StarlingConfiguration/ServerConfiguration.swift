@@ -12,6 +12,9 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "./data"
     /// Sessions and retained messages in memory only, lost when the broker stops.
     public var memory = false
+    /// A `postgres://` URL: sessions and retained messages kept in that PostgreSQL database instead of
+    /// `dataDirectory`.
+    public var storeURL: String?
     /// `every-ack` or `periodic`; with `periodic`, commits every `durabilityInterval` milliseconds.
     public var durabilityMode = "every-ack"
     public var durabilityInterval: Int = 100

@@ -156,7 +156,7 @@ public final class SQLiteBrokerStore: BrokerStore {
                 let options = row.column("options")?.integer
             else { continue }
             sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
-                topicFilter: filter, options: Self.subscriptionOptions(options), identifier: row.column("identifier")?.integer.map { Int($0) }))
+                topicFilter: filter, options: StoredSubscription.options(fromValue: options), identifier: row.column("identifier")?.integer.map { Int($0) }))
         }
         for row in try await connection.query(
             "SELECT client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released FROM deliveries ORDER BY client, sequence")
@@ -176,11 +176,8 @@ public final class SQLiteBrokerStore: BrokerStore {
         }
         for row in try await connection.query("SELECT client, message, delay, publish_at FROM wills") {
             guard let client = row.column("client")?.string, case .blob(let bytes) = row.column("message") else { continue }
-            let message = try decode(bytes, row: row)
-            var properties = message.properties
-            if let delay = row.column("delay")?.integer { properties.append(.willDelayInterval(UInt32(clamping: delay))) }
             sessions[ExactString(client)]?.will = StoredWill(
-                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, properties: properties,
+                storedMessage: try decode(bytes, row: row), delay: row.column("delay")?.integer.map { UInt32(clamping: $0) },
                 publishAt: row.column("publish_at")?.integer.map { WallClockTime(millisecondsSinceEpoch: Int64($0)) })
         }
         var retained: [StoredMessage] = []
@@ -202,7 +199,7 @@ public final class SQLiteBrokerStore: BrokerStore {
     }
 
     public func commit(_ changes: [StoreChange]) async throws {
-        var net = SQLiteStoreBatch()
+        var net = StoreBatch()
         for change in changes { net.apply(change) }
         guard !net.isEmpty else { return }
         _ = try await connection.query("BEGIN IMMEDIATE")
@@ -236,7 +233,7 @@ public final class SQLiteBrokerStore: BrokerStore {
 
     // MARK: Writing a batch
 
-    private func write(_ batch: SQLiteStoreBatch) async throws {
+    private func write(_ batch: StoreBatch) async throws {
         let deleted = batch.deletedSessions.map { SQLiteData.text($0.string) }
         if !deleted.isEmpty {
             for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
@@ -254,7 +251,7 @@ public final class SQLiteBrokerStore: BrokerStore {
         for (key, subscription) in batch.subscriptions {
             if let subscription {
                 savedSubscriptions.append([
-                    .text(key.client.string), .text(key.filter.string), .integer(Self.optionsValue(subscription.options)),
+                    .text(key.client.string), .text(key.filter.string), .integer(subscription.optionsValue),
                     subscription.identifier.map { .integer($0) } ?? .null,
                 ])
             } else {
@@ -308,10 +305,7 @@ public final class SQLiteBrokerStore: BrokerStore {
                 noWills.append([.text(client.string)])
                 continue
             }
-            var properties = will.properties
-            let delay = properties.willDelayInterval
-            properties.remove(.willDelayInterval)
-            let message = StoredMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: properties)
+            let (message, delay) = will.storedMessage
             wills.append([
                 .text(client.string), .blob(try StoredMessageCodec.encode(message)), delay.map { .integer(Int($0)) } ?? .null,
                 will.publishAt.map { .integer(Int($0.millisecondsSinceEpoch)) } ?? .null,
@@ -353,15 +347,5 @@ public final class SQLiteBrokerStore: BrokerStore {
             _ = try await connection.query(sql, binds)
             start = end
         }
-    }
-
-    private static func optionsValue(_ options: SubscriptionOptions) -> Int {
-        Int(options.qos.rawValue) | (options.noLocal ? 0x04 : 0) | (options.retainAsPublished ? 0x08 : 0) | (Int(options.retainHandling.rawValue) << 4)
-    }
-
-    private static func subscriptionOptions(_ value: Int) -> SubscriptionOptions {
-        SubscriptionOptions(
-            qos: QoS(rawValue: UInt8(value & 0x03)) ?? .atMostOnce, noLocal: value & 0x04 != 0, retainAsPublished: value & 0x08 != 0,
-            retainHandling: SubscriptionOptions.RetainHandling(rawValue: UInt8((value >> 4) & 0x03)) ?? .sendOnSubscribe)
     }
 }

@@ -10,6 +10,7 @@ import Metrics
 import StarlingBridge
 import StarlingConfiguration
 import StarlingOperations
+import StarlingPostgres
 import StarlingSQLite
 
 /// `starling` / `starling serve`: runs the broker.
@@ -164,6 +165,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Keep sessions and retained messages in memory only: they are lost when the broker stops.")
     var memory = false
 
+    @Option(name: .customLong("store-url"), help: "Keep sessions and retained messages in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of --data-dir.")
+    var storeURL: String?
+
     @Option(name: .long, help: "every-ack: acknowledge QoS 1/2 messages once committed to disk; periodic: acknowledge at once, commit every --durability-interval-ms (default: every-ack).")
     var durability: String?
 
@@ -181,6 +185,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Authentication, access control and client limits")
     var security: SecurityOptions
+
+    /// The store the settings name: PostgreSQL with `store_url`, else SQLite in the data directory.
+    static func openStore(_ settings: ServerConfiguration, logger: Logger) async throws -> (store: any BrokerStore, place: String) {
+        if let storeURL = settings.storeURL {
+            let url = try PostgresURL(storeURL)
+            return (try await PostgresBrokerStore.open(url: url, logger: logger), "\(url)")
+        }
+        let dataDir = settings.dataDirectory
+        let relative = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
+        // Said in full at start: a relative data directory is relative to wherever the broker was started.
+        let path = relative.hasPrefix("/") ? relative : URL(fileURLWithPath: relative).standardizedFileURL.path
+        return (try await SQLiteBrokerStore.open(path: path, logger: logger), path)
+    }
 
     /// The flags given, by configuration key: one line per setting.
     var flagValues: [String: String] {
@@ -230,6 +247,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("data_dir", dataDir),
             // Left off, the flag must not override the file.
             ("memory", memory ? true : nil),
+            ("store_url", storeURL),
             ("durability", durability),
             ("durability_interval_ms", durabilityIntervalMs),
             ("http.port", httpPort),
@@ -274,20 +292,17 @@ struct ServeCommand: AsyncParsableCommand {
 
         var store: (any BrokerStore)?
         if !settings.memory {
-            let dataDir = settings.dataDirectory
-            let relative = dataDir.hasSuffix("/") ? dataDir + "starling.db" : dataDir + "/starling.db"
-            // Said in full at start: a relative data directory is relative to wherever the broker was started.
-            let path = relative.hasPrefix("/")
-                ? relative : URL(fileURLWithPath: relative).standardizedFileURL.path
+            let opened: (store: any BrokerStore, place: String)
             do {
-                store = try await SQLiteBrokerStore.open(path: path, logger: logger)
+                opened = try await Self.openStore(settings, logger: logger)
             } catch {
                 logger.critical("cannot open the store", metadata: ["error": "\(error)"])
                 throw ExitCode(3)
             }
+            store = opened.store
             configuration.durability = settings.durabilityMode == "periodic"
                 ? .periodic(.milliseconds(Int64(settings.durabilityInterval))) : .everyAck
-            logger.notice("store", metadata: ["path": "\(path)", "durability": "\(settings.durabilityMode)"])
+            logger.notice("store", metadata: ["at": "\(opened.place)", "durability": "\(settings.durabilityMode)"])
         }
         var operations: OperationsConfiguration?
         if let port = settings.http.port {

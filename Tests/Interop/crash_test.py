@@ -2,7 +2,7 @@
 subscribers (some connected, some coming and going) run, restarts it on the same database each time, and checks
 that no message the broker acknowledged was lost and that no QoS 2 message was delivered twice.
 
-    python3 crash_test.py --starling PATH [--kills 20] [--seconds 90]
+    python3 crash_test.py --starling PATH [--kills 20] [--seconds 90] [--store-url postgres://…]
 
 Then, on the same database: a retained message acknowledged just before a SIGKILL is there after the restart,
 and session expiry keeps counting while the broker is down. Prints the figures, exits 0 when everything holds,
@@ -49,14 +49,15 @@ def free_port():
 class Broker:
     """The `starling` process, restarted on the same data directory after each kill."""
 
-    def __init__(self, starling, data_dir, port, log):
+    def __init__(self, starling, data_dir, port, log, store_url=None):
         self.starling, self.data_dir, self.port, self.log = starling, data_dir, port, log
+        self.store = ["--store-url", store_url] if store_url else ["--data-dir", data_dir]
         self.process = None
 
     def start(self):
         self.process = subprocess.Popen(
             ["timeout", "-s", "KILL", "600", self.starling, "--host", HOST, "--port", str(self.port),
-             "--data-dir", self.data_dir, "--log-level", "warning", "--threads", "2", "--max-queued", "1000000"],
+             *self.store, "--log-level", "warning", "--threads", "2", "--max-queued", "1000000"],
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -461,6 +462,7 @@ def main():
     parser.add_argument("--starling", required=True)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=90)
+    parser.add_argument("--store-url", help="a postgres:// URL of an empty database: the broker keeps its state there")
     args = parser.parse_args()
     # CRASH_KEEP=1 keeps the database and the broker's log for a look afterwards.
     keep = os.environ.get("CRASH_KEEP")
@@ -469,7 +471,7 @@ def main():
         if keep:
             print("keeping", work)
         log = open(os.path.join(work, "broker.log"), "ab")
-        broker = Broker(os.path.abspath(args.starling), os.path.join(work, "data"), free_port(), log)
+        broker = Broker(os.path.abspath(args.starling), os.path.join(work, "data"), free_port(), log, args.store_url)
         try:
             crash_loop(args, broker, work)
             retained_and_expiry(args, broker)

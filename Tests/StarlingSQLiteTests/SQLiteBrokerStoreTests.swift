@@ -3,6 +3,7 @@ import MQTT
 import NIOCore
 import SQLiteNIO
 import StarlingBroker
+import StarlingTesting
 @testable import StarlingSQLite
 import Testing
 
@@ -14,110 +15,15 @@ import Testing
         return try await body(directory)
     }
 
-    static func message(_ topic: String, _ payload: String, qos: QoS = .atLeastOnce, expiresAt: WallClockTime? = nil) -> StoredMessage {
-        StoredMessage(
-            topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: false,
-            properties: [.userProperty("k", "v"), .contentType("text/plain"), .messageExpiryInterval(60)],
-            publisher: "publisher", expiresAt: expiresAt)
-    }
-
-    static func delivery(_ sequence: UInt64, _ payload: String) -> StoredDelivery {
-        StoredDelivery(
-            sequence: sequence, message: message("t/\(sequence)", payload), qos: .exactlyOnce, retain: true,
-            subscriptionIdentifiers: [3, 7], share: "$share/g/t/#")
-    }
-
-    @Test func everythingCommittedIsLoadedAfterReopening() async throws {
+    /// What every store must do, on a new database file each time.
+    @Test func keepsWhatTheBrokerCommits() async throws {
         try await Self.withDirectory { directory in
-            let path = directory + "/nested/starling.db"
-            let expiresAt = WallClockTime.now().adding(milliseconds: 60_000)
-            let subscription = StoredSubscription(
-                topicFilter: "t/#", options: SubscriptionOptions(qos: .exactlyOnce, noLocal: true, retainAsPublished: true, retainHandling: .doNotSend),
-                identifier: 3)
-            let retained = StoredMessage(topic: "r", payload: ByteBuffer(string: "kept"), qos: .atMostOnce, retain: true, expiresAt: expiresAt)
-            let store = try await SQLiteBrokerStore.open(path: path)
-            try await store.commit([
-                .sessionSaved(clientIdentifier: "a", expiryInterval: 60, expiresAt: expiresAt),
-                .subscriptionSaved(clientIdentifier: "a", subscription),
-                .deliveryAdded(clientIdentifier: "a", Self.delivery(1, "one")),
-                .deliveryAdded(clientIdentifier: "a", Self.delivery(2, "two")),
-                .qos2Received(clientIdentifier: "a", packetIdentifier: 12),
-                .retainedSaved(retained),
-            ])
-            try await store.commit([.deliveryReleased(clientIdentifier: "a", sequence: 2)])
-            try await store.close()
-
-            let reopened = try await SQLiteBrokerStore.open(path: path)
-            let state = try await reopened.load()
-            try await reopened.close()
-            var released = Self.delivery(2, "two")
-            released.released = true
-            #expect(state == StoredState(
-                sessions: [StoredSession(
-                    clientIdentifier: "a", expiryInterval: 60, expiresAt: expiresAt, subscriptions: [subscription],
-                    deliveries: [Self.delivery(1, "one"), released], receivedQoS2: [12])],
-                retained: [retained]))
-        }
-    }
-
-    /// A batch is applied in order: what is added and removed within it, or recorded for a session deleted later in
-    /// it, leaves nothing; what follows a deletion stays.
-    @Test func aBatchIsAppliedInOrder() async throws {
-        try await Self.withDirectory { directory in
-            let store = try await SQLiteBrokerStore.open(path: directory + "/starling.db")
-            try await store.commit([
-                .sessionSaved(clientIdentifier: "gone", expiryInterval: 60, expiresAt: nil),
-                .deliveryAdded(clientIdentifier: "gone", Self.delivery(1, "one")),
-                .sessionSaved(clientIdentifier: "kept", expiryInterval: 60, expiresAt: nil),
-                .deliveryAdded(clientIdentifier: "kept", Self.delivery(1, "one")),
-                .deliveryAdded(clientIdentifier: "kept", Self.delivery(2, "two")),
-                .qos2Received(clientIdentifier: "kept", packetIdentifier: 5),
-            ])
-            try await store.commit([
-                .deliveryAdded(clientIdentifier: "kept", Self.delivery(3, "three")),
-                .deliveryRemoved(clientIdentifier: "kept", sequence: 3),
-                .deliveryRemoved(clientIdentifier: "kept", sequence: 1),
-                .qos2Released(clientIdentifier: "kept", packetIdentifier: 5),
-                .sessionDeleted(clientIdentifier: "gone"),
-                .sessionSaved(clientIdentifier: "gone", expiryInterval: 30, expiresAt: nil),
-                .subscriptionSaved(clientIdentifier: "gone", StoredSubscription(topicFilter: "x", options: SubscriptionOptions(qos: .atLeastOnce))),
-            ])
-            let state = try await store.load()
-            try await store.close()
-            #expect(state.sessions.map(\.clientIdentifier) == ["gone", "kept"])
-            #expect(state.sessions[0].expiryInterval == 30)
-            #expect(state.sessions[0].deliveries.isEmpty)
-            #expect(state.sessions[0].subscriptions.map(\.topicFilter) == ["x"])
-            #expect(state.sessions[1].deliveries.map(\.sequence) == [2])
-            #expect(state.sessions[1].receivedQoS2.isEmpty)
-        }
-    }
-
-    /// Client identifiers, filters and topics are stored by their bytes: canonically equivalent spellings
-    /// ("caf\u{e9}", "cafe\u{301}") are two sessions, two subscriptions and two retained messages, and
-    /// deleting one within a batch leaves the other.
-    @Test func equivalentSpellingsAreDifferentKeys() async throws {
-        try await Self.withDirectory { directory in
-            let precomposed = "caf\u{e9}"
-            let decomposed = "cafe\u{301}"
-            let store = try await SQLiteBrokerStore.open(path: directory + "/starling.db")
-            func subscription(_ filter: String) -> StoredSubscription {
-                StoredSubscription(topicFilter: filter, options: SubscriptionOptions(qos: .atLeastOnce))
+            var count = 0
+            try await BrokerStoreConformance.all {
+                count += 1
+                let path = "\(directory)/\(count)/starling.db"
+                return { try await SQLiteBrokerStore.open(path: path) }
             }
-            try await store.commit([
-                .sessionSaved(clientIdentifier: precomposed, expiryInterval: 60, expiresAt: nil),
-                .sessionSaved(clientIdentifier: decomposed, expiryInterval: 60, expiresAt: nil),
-                .subscriptionSaved(clientIdentifier: precomposed, subscription(precomposed)),
-                .subscriptionSaved(clientIdentifier: precomposed, subscription(decomposed)),
-                .retainedSaved(StoredMessage(topic: precomposed, payload: ByteBuffer(string: "1"), qos: .atMostOnce, retain: true)),
-                .retainedSaved(StoredMessage(topic: decomposed, payload: ByteBuffer(string: "2"), qos: .atMostOnce, retain: true)),
-                .sessionDeleted(clientIdentifier: decomposed),
-            ])
-            let state = try await store.load()
-            try await store.close()
-            #expect(state.sessions.map { Array($0.clientIdentifier.utf8) } == [Array(precomposed.utf8)])
-            #expect(Set(state.sessions[0].subscriptions.map { ExactString($0.topicFilter) }) == [ExactString(precomposed), ExactString(decomposed)])
-            #expect(Set(state.retained.map { ExactString($0.topic) }) == [ExactString(precomposed), ExactString(decomposed)])
         }
     }
 
@@ -127,43 +33,6 @@ import Testing
         return StoredWill(
             topic: "wills/a", payload: ByteBuffer(string: "gone"), qos: .exactlyOnce, retain: true, properties: properties,
             publishAt: publishAt)
-    }
-
-    /// A pending will comes back as stored, Will Delay Interval and due time included; a deleted one, or one of a
-    /// deleted session, does not.
-    @Test func willsRoundTrip() async throws {
-        try await Self.withDirectory { directory in
-            let path = directory + "/starling.db"
-            let due = WallClockTime.now().adding(milliseconds: 5_000)
-            let store = try await SQLiteBrokerStore.open(path: path)
-            try await store.commit([
-                .sessionSaved(clientIdentifier: "connected", expiryInterval: 60, expiresAt: nil),
-                .willSaved(clientIdentifier: "connected", Self.will(delay: nil, publishAt: nil)),
-                .sessionSaved(clientIdentifier: "dropped", expiryInterval: 60, expiresAt: due),
-                .willSaved(clientIdentifier: "dropped", Self.will(delay: nil, publishAt: nil)),
-                .sessionSaved(clientIdentifier: "cleared", expiryInterval: 60, expiresAt: nil),
-                .willSaved(clientIdentifier: "cleared", Self.will(delay: nil, publishAt: nil)),
-                .sessionSaved(clientIdentifier: "ended", expiryInterval: 60, expiresAt: nil),
-                .willSaved(clientIdentifier: "ended", Self.will(delay: 5, publishAt: nil)),
-            ])
-            try await store.commit([
-                .willSaved(clientIdentifier: "dropped", Self.will(delay: 5, publishAt: due)),
-                .willDeleted(clientIdentifier: "cleared"),
-                .sessionDeleted(clientIdentifier: "ended"),
-                .sessionSaved(clientIdentifier: "ended", expiryInterval: 60, expiresAt: nil),
-            ])
-            try await store.close()
-
-            let reopened = try await SQLiteBrokerStore.open(path: path)
-            let state = try await reopened.load()
-            try await reopened.close()
-            let wills = Dictionary(uniqueKeysWithValues: state.sessions.map { ($0.clientIdentifier, $0.will) })
-            #expect(wills.count == 4)
-            #expect(wills["connected"] == .some(Self.will(delay: nil, publishAt: nil)))
-            #expect(wills["dropped"] == .some(Self.will(delay: 5, publishAt: due)))
-            #expect(wills["cleared"] == .some(nil))
-            #expect(wills["ended"] == .some(nil))
-        }
     }
 
     /// A database of schema version 1 (before wills were stored) is migrated in place: what it held is still
@@ -251,7 +120,10 @@ import Testing
             let store = try await SQLiteBrokerStore.open(path: path, vacuumInterval: .zero)
             let payload = String(repeating: "x", count: 16_384)
             var changes: [StoreChange] = [.sessionSaved(clientIdentifier: "a", expiryInterval: 60, expiresAt: nil)]
-            for sequence in 1...200 { changes.append(.deliveryAdded(clientIdentifier: "a", Self.delivery(UInt64(sequence), payload))) }
+            for sequence in 1...200 {
+                let message = StoredMessage(topic: "t", payload: ByteBuffer(string: payload), qos: .atLeastOnce, retain: false)
+                changes.append(.deliveryAdded(clientIdentifier: "a", StoredDelivery(sequence: UInt64(sequence), message: message, qos: .atLeastOnce, retain: false)))
+            }
             try await store.commit(changes)
             try await store.close()
             let full = try Self.size(of: path)

@@ -1,0 +1,357 @@
+import Logging
+import MQTT
+import NIOCore
+import PostgresNIO
+import StarlingBroker
+
+/// The broker's store in a PostgreSQL database: each batch one transaction of a few multi-row statements, durable
+/// when PostgreSQL's COMMIT returns (with the server's default `synchronous_commit = on`), so that a broker killed
+/// at any moment loses nothing it acknowledged. The tables live in the `starling` schema; migrations are versioned
+/// and applied under an advisory lock, so that brokers starting together do not race.
+///
+/// The client reconnects by itself: while the server is unreachable, commits fail (the broker refuses the
+/// acknowledgements waiting for them, so that publishers send again) and the next batch tries again.
+public final class PostgresBrokerStore: BrokerStore {
+    public let url: PostgresURL
+    private let client: PostgresClient
+    private let running: Task<Void, Never>
+    private let logger: Logger
+    /// Bind parameters per statement, within PostgreSQL's bound of 65,535.
+    private static let bindsPerStatement = 16_384
+    /// Taken by the transaction that migrates the schema: "STRL".
+    private static let migrationLock: Int64 = 0x5354_524C
+
+    private init(url: PostgresURL, client: PostgresClient, running: Task<Void, Never>, logger: Logger) {
+        self.url = url
+        self.client = client
+        self.running = running
+        self.logger = logger
+    }
+
+    /// Connects to the database at `url` and brings the store's schema up to date; throws `PostgresStoreError`
+    /// with the server's own words when it cannot.
+    public static func open(url: PostgresURL, logger: Logger = Logger(label: "starling.postgres")) async throws -> PostgresBrokerStore {
+        do {
+            try await migrate(url, logger: logger)
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError(kind: .unreachable, url: url, detail: describe(error))
+        }
+        var configuration = url.clientConfiguration
+        // The writer commits one batch at a time; loading and the cluster's queries may use a second.
+        configuration.options.maximumConnections = 4
+        configuration.options.connectTimeout = .seconds(5)
+        // The pool's own notices (a lease asked for before run() began, each failed reconnection) are not the
+        // operator's business: the store logs what fails in its own words.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let running = Task { await client.run() }
+        return PostgresBrokerStore(url: url, client: client, running: running, logger: logger)
+    }
+
+    /// An error's own words: `PSQLError`'s description hides the server's message.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PostgresTransactionError {
+            return (error.closureError ?? error.beginError ?? error.commitError).map(describe) ?? "\(error)"
+        }
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return "\(underlying)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    /// Creates or migrates the schema on a connection of its own, so that a server that cannot be used is an
+    /// error at once rather than a pool trying again forever.
+    private static func migrate(_ url: PostgresURL, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+        do {
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS starling", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS starling.schema_version (version integer NOT NULL)", logger: logger)
+            var version = 0
+            for try await stored in try await connection.query("SELECT max(version) FROM starling.schema_version", logger: logger).decode(Int?.self) {
+                version = stored ?? 0
+            }
+            if version > PostgresStoreSchema.version {
+                throw PostgresStoreError(kind: .newerSchema(version), url: url, detail: "")
+            }
+            if version < PostgresStoreSchema.version {
+                for migration in PostgresStoreSchema.migrations[version...] {
+                    for statement in migration { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                }
+                try await connection.query("DELETE FROM starling.schema_version", logger: logger)
+                try await connection.query("INSERT INTO starling.schema_version (version) VALUES (\(PostgresStoreSchema.version))", logger: logger)
+                logger.info("store schema ready", metadata: ["url": "\(url)", "version": "\(PostgresStoreSchema.version)", "from": "\(version)"])
+            }
+            try await connection.query("COMMIT", logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    // MARK: BrokerStore
+
+    public func load() async throws -> StoredState {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await load(connection) }
+        } catch let error as PostgresTransactionError {
+            if let stored = error.closureError as? PostgresStoreError { throw stored }
+            throw PostgresStoreError(kind: .unreachable, url: url, detail: Self.describe(error))
+        } catch {
+            throw PostgresStoreError(kind: .unreachable, url: url, detail: Self.describe(error))
+        }
+    }
+
+    private func load(_ connection: PostgresConnection) async throws -> StoredState {
+        // Rows of sessions deleted in a batch committed before rows a slower loop recorded for them.
+        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "DELETE FROM starling.\(table) t WHERE NOT EXISTS (SELECT 1 FROM starling.sessions s WHERE s.client = t.client)"),
+                logger: logger)
+        }
+        var sessions: [ExactString: StoredSession] = [:]
+        var order: [ExactString] = []
+        let sessionRows = try await connection.query(
+            "SELECT client, expiry_interval, expires_at FROM starling.sessions ORDER BY client COLLATE \"C\"", logger: logger)
+        for try await (client, interval, expiresAt) in sessionRows.decode((String, Int64, Int64?).self) {
+            sessions[ExactString(client)] = StoredSession(
+                clientIdentifier: client, expiryInterval: UInt32(clamping: interval), expiresAt: expiresAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
+            order.append(ExactString(client))
+        }
+        let subscriptionRows = try await connection.query(
+            "SELECT client, filter, options, identifier FROM starling.subscriptions", logger: logger)
+        for try await (client, filter, options, identifier) in subscriptionRows.decode((String, String, Int32, Int32?).self) {
+            sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
+                topicFilter: filter, options: StoredSubscription.options(fromValue: Int(options)), identifier: identifier.map { Int($0) }))
+        }
+        let deliveryRows = try await connection.query(
+            """
+            SELECT client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released
+            FROM starling.deliveries ORDER BY client, sequence
+            """, logger: logger)
+        for try await (client, sequence, bytes, publisher, expiresAt, qos, retain, identifiers, share, released) in deliveryRows.decode(
+            (String, Int64, ByteBuffer, String?, Int64?, Int16, Bool, [Int32]?, String?, Bool).self)
+        {
+            let message = try decode(bytes, publisher: publisher, expiresAt: expiresAt)
+            sessions[ExactString(client)]?.deliveries.append(StoredDelivery(
+                sequence: UInt64(sequence), message: message, qos: QoS(rawValue: UInt8(clamping: qos)) ?? .atLeastOnce, retain: retain,
+                subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share, released: released))
+        }
+        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2", logger: logger)
+        for try await (client, identifier) in receivedRows.decode((String, Int32).self) {
+            sessions[ExactString(client)]?.receivedQoS2.append(UInt16(clamping: identifier))
+        }
+        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills", logger: logger)
+        for try await (client, bytes, delay, publishAt) in willRows.decode((String, ByteBuffer, Int64?, Int64?).self) {
+            sessions[ExactString(client)]?.will = StoredWill(
+                storedMessage: try decode(bytes, publisher: nil, expiresAt: nil), delay: delay.map { UInt32(clamping: $0) },
+                publishAt: publishAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
+        }
+        var retained: [StoredMessage] = []
+        let retainedRows = try await connection.query(
+            "SELECT message, publisher, expires_at FROM starling.retained ORDER BY topic COLLATE \"C\"", logger: logger)
+        for try await (bytes, publisher, expiresAt) in retainedRows.decode((ByteBuffer, String?, Int64?).self) {
+            retained.append(try decode(bytes, publisher: publisher, expiresAt: expiresAt))
+        }
+        return StoredState(sessions: order.compactMap { sessions[$0] }, retained: retained)
+    }
+
+    private func decode(_ bytes: ByteBuffer, publisher: String?, expiresAt: Int64?) throws -> StoredMessage {
+        do {
+            return try StoredMessageCodec.decode(bytes, publisher: publisher, expiresAt: expiresAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
+        } catch {
+            throw PostgresStoreError(kind: .corruptRecord, url: url, detail: "a stored message does not decode: \(error)")
+        }
+    }
+
+    public func commit(_ changes: [StoreChange]) async throws {
+        let batch = StoreBatch(changes)
+        guard !batch.isEmpty else { return }
+        let statements = try Self.statements(for: batch)
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                for statement in statements { try await connection.query(statement, logger: logger) }
+            }
+        } catch {
+            throw PostgresStoreError(kind: .commitFailed, url: url, detail: Self.describe(error))
+        }
+    }
+
+    public func close() async throws {
+        running.cancel()
+        await running.value
+    }
+
+    // MARK: Writing a batch
+
+    /// The statements that write `batch`, in the order that keeps it right: deleted sessions first, then removals
+    /// before additions.
+    static func statements(for batch: StoreBatch) throws -> [PostgresQuery] {
+        var statements = StatementList()
+        let deleted = batch.deletedSessions.map { [Value.text($0.string)] }
+        for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
+            statements.add(rows: deleted, "DELETE FROM starling.\(table) WHERE client IN (", ")", single: true)
+        }
+        statements.add(
+            rows: batch.sessions.map { client, saved in
+                [.text(client.string), .bigint(Int64(saved.expiryInterval)), .bigint(saved.expiresAt?.millisecondsSinceEpoch)]
+            },
+            "INSERT INTO starling.sessions (client, expiry_interval, expires_at) VALUES ",
+            " ON CONFLICT (client) DO UPDATE SET expiry_interval = excluded.expiry_interval, expires_at = excluded.expires_at")
+
+        var savedSubscriptions: [[Value]] = []
+        var deletedSubscriptions: [[Value]] = []
+        for (key, subscription) in batch.subscriptions {
+            if let subscription {
+                savedSubscriptions.append([
+                    .text(key.client.string), .text(key.filter.string), .integer(Int32(subscription.optionsValue)),
+                    .integer(subscription.identifier.map { Int32(clamping: $0) }),
+                ])
+            } else {
+                deletedSubscriptions.append([.text(key.client.string), .text(key.filter.string)])
+            }
+        }
+        statements.add(rows: deletedSubscriptions, "DELETE FROM starling.subscriptions WHERE (client, filter) IN (VALUES ", ")")
+        statements.add(
+            rows: savedSubscriptions, "INSERT INTO starling.subscriptions (client, filter, options, identifier) VALUES ",
+            " ON CONFLICT (client, filter) DO UPDATE SET options = excluded.options, identifier = excluded.identifier")
+
+        var added: [[Value]] = []
+        var released: [[Value]] = []
+        var removed: [[Value]] = []
+        for (key, change) in batch.deliveries {
+            switch change {
+            case .added(let delivery):
+                let message = delivery.message
+                added.append([
+                    .text(key.client.string), .bigint(Int64(delivery.sequence)), .bytea(try StoredMessageCodec.encode(message)),
+                    .text(message.publisher), .bigint(message.expiresAt?.millisecondsSinceEpoch), .smallint(Int16(delivery.qos.rawValue)),
+                    .boolean(delivery.retain),
+                    .integers(delivery.subscriptionIdentifiers.isEmpty ? nil : delivery.subscriptionIdentifiers.map { Int32(clamping: $0) }),
+                    .text(delivery.share), .boolean(delivery.released),
+                ])
+            case .released:
+                released.append([.text(key.client.string), .bigint(Int64(key.sequence))])
+            case .removed:
+                removed.append([.text(key.client.string), .bigint(Int64(key.sequence))])
+            }
+        }
+        statements.add(rows: removed, "DELETE FROM starling.deliveries WHERE (client, sequence) IN (VALUES ", ")")
+        statements.add(rows: released, "UPDATE starling.deliveries SET released = true WHERE (client, sequence) IN (VALUES ", ")")
+        statements.add(
+            rows: added,
+            "INSERT INTO starling.deliveries (client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released) VALUES ",
+            """
+             ON CONFLICT (client, sequence) DO UPDATE SET message = excluded.message, publisher = excluded.publisher,
+             expires_at = excluded.expires_at, qos = excluded.qos, retain = excluded.retain,
+             subscription_identifiers = excluded.subscription_identifiers, share = excluded.share, released = excluded.released
+            """)
+
+        var received: [[Value]] = []
+        var releasedQoS2: [[Value]] = []
+        for (key, isReceived) in batch.receivedQoS2 {
+            let row: [Value] = [.text(key.client.string), .integer(Int32(key.packetIdentifier))]
+            if isReceived { received.append(row) } else { releasedQoS2.append(row) }
+        }
+        statements.add(rows: releasedQoS2, "DELETE FROM starling.received_qos2 WHERE (client, packet_identifier) IN (VALUES ", ")")
+        statements.add(rows: received, "INSERT INTO starling.received_qos2 (client, packet_identifier) VALUES ", " ON CONFLICT DO NOTHING")
+
+        var wills: [[Value]] = []
+        var noWills: [[Value]] = []
+        for (client, will) in batch.wills {
+            guard let will else {
+                noWills.append([.text(client.string)])
+                continue
+            }
+            let (message, delay) = will.storedMessage
+            wills.append([
+                .text(client.string), .bytea(try StoredMessageCodec.encode(message)), .bigint(delay.map { Int64($0) }),
+                .bigint(will.publishAt?.millisecondsSinceEpoch),
+            ])
+        }
+        statements.add(rows: noWills, "DELETE FROM starling.wills WHERE client IN (", ")", single: true)
+        statements.add(
+            rows: wills, "INSERT INTO starling.wills (client, message, delay, publish_at) VALUES ",
+            " ON CONFLICT (client) DO UPDATE SET message = excluded.message, delay = excluded.delay, publish_at = excluded.publish_at")
+
+        var retained: [[Value]] = []
+        var unretained: [[Value]] = []
+        for (topic, message) in batch.retained {
+            if let message {
+                retained.append([
+                    .text(topic.string), .bytea(try StoredMessageCodec.encode(message)), .text(message.publisher),
+                    .bigint(message.expiresAt?.millisecondsSinceEpoch),
+                ])
+            } else {
+                unretained.append([.text(topic.string)])
+            }
+        }
+        statements.add(rows: unretained, "DELETE FROM starling.retained WHERE topic IN (", ")", single: true)
+        statements.add(
+            rows: retained, "INSERT INTO starling.retained (topic, message, publisher, expires_at) VALUES ",
+            " ON CONFLICT (topic) DO UPDATE SET message = excluded.message, publisher = excluded.publisher, expires_at = excluded.expires_at")
+        return statements.queries
+    }
+
+    /// A bound value, typed so that a NULL has its column's type.
+    enum Value {
+        case text(String?)
+        case bigint(Int64?)
+        case integer(Int32?)
+        case smallint(Int16)
+        case boolean(Bool)
+        case bytea(ByteBuffer)
+        case integers([Int32]?)
+
+        func append(to bindings: inout PostgresBindings) {
+            switch self {
+            case .text(let value): bindings.append(value)
+            case .bigint(let value): bindings.append(value)
+            case .integer(let value): bindings.append(value)
+            case .smallint(let value): bindings.append(value)
+            case .boolean(let value): bindings.append(value)
+            case .bytea(let value): bindings.append(value)
+            case .integers(let value): bindings.append(value)
+            }
+        }
+    }
+
+    /// Multi-row statements, each within the bound on bind parameters.
+    struct StatementList {
+        var queries: [PostgresQuery] = []
+
+        /// `prefix row, row, … suffix` for `rows`: each row `($1, $2, …)`, or `$n` for `single` values.
+        mutating func add(rows: [[Value]], _ prefix: String, _ suffix: String, single: Bool = false) {
+            guard let width = rows.first?.count else { return }
+            let perStatement = max(1, PostgresBrokerStore.bindsPerStatement / width)
+            var start = 0
+            while start < rows.count {
+                let end = min(rows.count, start + perStatement)
+                var sql = prefix
+                var bindings = PostgresBindings(capacity: (end - start) * width)
+                var parameter = 0
+                for index in start..<end {
+                    if index > start { sql += ", " }
+                    if !single { sql += "(" }
+                    for (column, value) in rows[index].enumerated() {
+                        parameter += 1
+                        if column > 0 { sql += ", " }
+                        sql += "$\(parameter)"
+                        value.append(to: &bindings)
+                    }
+                    if !single { sql += ")" }
+                }
+                sql += suffix
+                queries.append(PostgresQuery(unsafeSQL: sql, binds: bindings))
+                start = end
+            }
+        }
+    }
+}

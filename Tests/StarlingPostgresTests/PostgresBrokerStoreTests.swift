@@ -1,0 +1,132 @@
+import Logging
+import MQTT
+import NIOCore
+import PostgresNIO
+import StarlingBroker
+@testable import StarlingPostgres
+import StarlingTesting
+import Testing
+
+@Suite(.enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
+struct PostgresBrokerStoreTests {
+    /// What every store must do, on a new database each time.
+    @Test func keepsWhatTheBrokerCommits() async throws {
+        for check in [
+            BrokerStoreConformance.everythingCommittedIsLoaded, BrokerStoreConformance.aBatchIsAppliedInOrder,
+            BrokerStoreConformance.equivalentSpellingsAreDifferentKeys, BrokerStoreConformance.willsRoundTrip,
+        ] {
+            try await PostgresTestDatabase.withDatabase { url in
+                try await check { try await PostgresBrokerStore.open(url: url) }
+            }
+        }
+    }
+
+    /// A batch larger than one statement's bound on parameters is split and still applied whole.
+    @Test func aLargeBatchIsWrittenWhole() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let store = try await PostgresBrokerStore.open(url: url)
+            var changes: [StoreChange] = [.sessionSaved(clientIdentifier: "a", expiryInterval: 60, expiresAt: nil)]
+            for sequence in 1...5_000 {
+                let message = StoredMessage(topic: "t/\(sequence)", payload: ByteBuffer(string: "\(sequence)"), qos: .atLeastOnce, retain: false)
+                changes.append(.deliveryAdded(clientIdentifier: "a", StoredDelivery(sequence: UInt64(sequence), message: message, qos: .atLeastOnce, retain: false)))
+            }
+            try await store.commit(changes)
+            let state = try await store.load()
+            try await store.close()
+            #expect(state.sessions.first?.deliveries.map(\.sequence) == (1...5_000).map { UInt64($0) })
+            #expect(state.sessions.first?.deliveries.last?.message.payload == ByteBuffer(string: "5000"))
+        }
+    }
+
+    /// The schema is versioned: a second open of the same database migrates nothing and keeps what is there, and
+    /// a database whose schema is newer than this broker's is refused with a clear error.
+    @Test func theSchemaIsVersioned() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let store = try await PostgresBrokerStore.open(url: url)
+            try await store.commit([.sessionSaved(clientIdentifier: "a", expiryInterval: 60, expiresAt: nil)])
+            try await store.close()
+            let again = try await PostgresBrokerStore.open(url: url)
+            #expect(try await again.load().sessions.map(\.clientIdentifier) == ["a"])
+            try await again.close()
+
+            try await PostgresTestDatabase.run(url, "UPDATE starling.schema_version SET version = \(PostgresStoreSchema.version + 1)")
+            let error = await #expect(throws: PostgresStoreError.self) { try await PostgresBrokerStore.open(url: url) }
+            #expect(error?.kind == .newerSchema(PostgresStoreSchema.version + 1))
+            #expect(error?.description.contains("newer") == true)
+        }
+    }
+
+    /// Brokers starting together on one new database: the migration runs once, and each of them opens.
+    @Test func storesOpeningTogetherMigrateOnce() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        let store = try await PostgresBrokerStore.open(url: url)
+                        try await store.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// A server that is not there is a clear error at open, not a hang.
+    @Test func anUnreachableServerIsAClearError() async throws {
+        let url = try PostgresURL("postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable")
+        let error = await #expect(throws: PostgresStoreError.self) { try await PostgresBrokerStore.open(url: url) }
+        #expect(error?.kind == .unreachable)
+        #expect(error?.description.contains("127.0.0.1:1") == true)
+        #expect(error?.description.contains("secret") == false)
+    }
+
+    /// Persistent sessions and retained messages kept in PostgreSQL outlive the broker: a queued QoS 1 message
+    /// and a retained one are delivered by the next broker on the same database.
+    @Test func aBrokerOnPostgreSQLKeepsSessionsAcrossRestarts() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let sessionExpiry: Properties = [.sessionExpiryInterval(3_600)]
+            try await TestBroker.with(store: try await PostgresBrokerStore.open(url: url)) { broker in
+                let subscriber = try await broker.client("keeper", cleanStart: false, properties: sessionExpiry)
+                try await subscriber.subscribe("kept/#", qos: .atLeastOnce)
+                try await subscriber.disconnect()
+                let publisher = try await broker.client("publisher")
+                for index in 1...3 {
+                    try await publisher.publishQoS1("kept/\(index)", "message \(index)", packetIdentifier: UInt16(index))
+                }
+                _ = try await publisher.publishQoS1("retained", "kept", packetIdentifier: 9, retain: true)
+            }
+            try await TestBroker.with(store: try await PostgresBrokerStore.open(url: url)) { broker in
+                let (subscriber, connAck) = try await broker.connect("keeper", cleanStart: false, properties: sessionExpiry)
+                #expect(connAck.sessionPresent)
+                for index in 1...3 {
+                    let delivered = try await subscriber.expectPublish()
+                    #expect(delivered.payloadString == "message \(index)")
+                    try await subscriber.send(.pubAck(AcknowledgementPacket(packetIdentifier: delivered.packetIdentifier!)))
+                }
+                let late = try await broker.client("late")
+                try await late.subscribe("retained")
+                #expect(try await late.expectPublish().payloadString == "kept")
+            }
+        }
+    }
+
+    @Test func urlsAreReadAsLibpqReadsThem() throws {
+        let full = try PostgresURL("postgresql://user:p%40ss@db.example:6543/mqtt?sslmode=require")
+        #expect(full.host == "db.example")
+        #expect(full.port == 6543)
+        #expect(full.username == "user")
+        #expect(full.password == "p@ss")
+        #expect(full.database == "mqtt")
+        #expect(full.sslMode == .require)
+        #expect(full.description == "postgres://user@db.example:6543/mqtt")
+        let plain = try PostgresURL("postgres://127.0.0.1")
+        #expect(plain.port == 5432)
+        #expect(plain.username == "postgres")
+        #expect(plain.sslMode == .prefer)
+        #expect(plain.database == nil)
+        let socket = try PostgresURL("postgres:///starling?host=/run/postgresql")
+        #expect(socket.socketFolder == "/run/postgresql")
+        #expect(throws: PostgresURL.Invalid.self) { try PostgresURL("mysql://localhost/x") }
+        #expect(throws: PostgresURL.Invalid.self) { try PostgresURL("postgres://h/db?sslmode=verify-full") }
+    }
+}
