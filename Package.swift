@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
         .library(name: "StarlingSQLite", targets: ["StarlingSQLite"]),
         .library(name: "StarlingPostgres", targets: ["StarlingPostgres"]),
+        .library(name: "StarlingCluster", targets: ["StarlingCluster"]),
         .library(name: "StarlingTesting", targets: ["StarlingTesting"]),
         .library(name: "StarlingOperations", targets: ["StarlingOperations"]),
         .library(name: "StarlingBridge", targets: ["StarlingBridge"]),
@@ -163,6 +164,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Several brokers as one, on PostgreSQL: membership, routes and the links between nodes.
+        .target(
+            name: "StarlingCluster",
+            dependencies: [
+                "MQTT",
+                "StarlingBroker",
+                "StarlingClient",
+                "StarlingPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The client library.
         .target(
             name: "StarlingClient",
@@ -220,6 +238,7 @@ let package = Package(
                 "StarlingBench",
                 "StarlingSQLite",
                 "StarlingPostgres",
+                "StarlingCluster",
                 "StarlingOperations",
                 "StarlingBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -333,6 +352,8 @@ let package = Package(
                 "MQTT",
                 "StarlingBroker",
                 "StarlingPostgres",
+                "StarlingCluster",
+                "StarlingClient",
                 "StarlingTesting",
                 "StarlingTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -92,7 +92,7 @@ final class BrokerCore: Sendable {
         let loops = eventLoops.enumerated().map {
             BrokerLoop(
                 index: $0.offset, eventLoop: $0.element, loopCount: eventLoops.count, configuration: configuration, logger: logger,
-                pendingSubscriptionChanges: pending, deliveryDuration: deliveryDuration)
+                pendingSubscriptionChanges: pending, deliveryDuration: deliveryDuration, cluster: hooks.cluster)
         }
         self.loops = loops
         self.sessions = LocalSessionRegistry(loops: loops, maximumSessions: configuration.limits.maximumSessions)

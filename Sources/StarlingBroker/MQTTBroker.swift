@@ -212,6 +212,36 @@ public final class MQTTBroker: Service, Sendable {
         }.get()
     }
 
+    /// Publishes a message another node of the cluster forwarded (`ClusterRouting`): to this node's subscribers
+    /// only, never over another link. The future succeeds once the message is as safe as a client's PUBACK would
+    /// say: routed and, for QoS 1 and 2 with `Durability.everyAck`, committed to the store for every persistent
+    /// session it reached; it fails with `BrokerError.notStored` when that commit failed (send it again). The
+    /// messages of one node go through one event loop, in the order given.
+    public func forward(_ message: Message, fromClusterNode node: String) -> EventLoopFuture<Void> {
+        var hasher = Hasher()
+        hasher.combine(node)
+        let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
+        let core = self.core
+        var forwarded = message
+        forwarded.removeTransportProperties()
+        forwarded.fromClusterNode = true
+        let message = forwarded
+        return loop.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            _ = core.publish(message, on: loop)
+            guard message.qos != .atMostOnce, let changes = loop.storeChanges, changes.holdsAcknowledgements else {
+                loop.flush()
+                return loop.eventLoop.makeSucceededVoidFuture()
+            }
+            let ticket = changes.currentTicket
+            loop.flush()
+            let promise = loop.eventLoop.makePromise(of: Void.self)
+            changes.whenCommitted(ticket) { failed in
+                if failed { promise.fail(BrokerError.notStored) } else { promise.succeed() }
+            }
+            return promise.futureResult
+        }
+    }
+
     /// Publishes `payload` on `topic` from inside the application, as if a client had published it: delivered to
     /// each subscriber at no more than its subscription's QoS, kept as the topic's retained message when
     /// `retain`. A Message Expiry Interval in `properties` makes the message expire that many seconds from now;
@@ -272,4 +302,6 @@ public final class MQTTBroker: Service, Sendable {
 public enum BrokerError: Error, Sendable, Hashable {
     /// A channel given to `handle(_:)` runs on an event loop outside the broker's group.
     case foreignEventLoop
+    /// The store could not commit what a publish needed kept.
+    case notStored
 }

@@ -26,6 +26,8 @@ public struct Message: Sendable, Hashable {
     /// not expire. `init` does not derive it from a Message Expiry Interval in `properties`: give both (as
     /// `MQTTBroker.publish(topic:payload:qos:retain:properties:)` does), or the message never expires.
     public var expiry: NIODeadline?
+    /// Forwarded here by another node of a cluster: it goes to this node's subscribers only.
+    var fromClusterNode = false
 
     /// A message from the embedding application: QoS 0, not retained, without properties, publisher or expiry
     /// unless given. A Topic Alias or Subscription Identifier in `properties` is dropped: those belong to one

@@ -13,7 +13,10 @@ import StarlingBroker
 /// acknowledgements waiting for them, so that publishers send again) and the next batch tries again.
 public final class PostgresBrokerStore: BrokerStore {
     public let url: PostgresURL
-    private let client: PostgresClient
+    /// The cluster node whose sessions this store keeps; "" for a broker on its own.
+    public let node: String
+    /// The connection pool, shared with the cluster's own queries.
+    public let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
     /// Bind parameters per statement, within PostgreSQL's bound of 65,535.
@@ -21,23 +24,21 @@ public final class PostgresBrokerStore: BrokerStore {
     /// Taken by the transaction that migrates the schema: "STRL".
     private static let migrationLock: Int64 = 0x5354_524C
 
-    private init(url: PostgresURL, client: PostgresClient, running: Task<Void, Never>, logger: Logger) {
+    private init(url: PostgresURL, node: String, client: PostgresClient, running: Task<Void, Never>, logger: Logger) {
         self.url = url
+        self.node = node
         self.client = client
         self.running = running
         self.logger = logger
     }
 
     /// Connects to the database at `url` and brings the store's schema up to date; throws `PostgresStoreError`
-    /// with the server's own words when it cannot.
-    public static func open(url: PostgresURL, logger: Logger = Logger(label: "starling.postgres")) async throws -> PostgresBrokerStore {
-        do {
-            try await migrate(url, logger: logger)
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch {
-            throw PostgresStoreError(kind: .unreachable, url: url, detail: describe(error))
-        }
+    /// with the server's own words when it cannot. `node` names the cluster node whose sessions it keeps: nodes
+    /// share the database and keep their sessions apart; retained messages are one set for all of them.
+    public static func open(
+        url: PostgresURL, node: String = "", logger: Logger = Logger(label: "starling.postgres")
+    ) async throws -> PostgresBrokerStore {
+        try await prepareSchema(url: url, logger: logger)
         var configuration = url.clientConfiguration
         // The writer commits one batch at a time; loading and the cluster's queries may use a second.
         configuration.options.maximumConnections = 4
@@ -48,11 +49,11 @@ public final class PostgresBrokerStore: BrokerStore {
         background.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         let running = Task { await client.run() }
-        return PostgresBrokerStore(url: url, client: client, running: running, logger: logger)
+        return PostgresBrokerStore(url: url, node: node, client: client, running: running, logger: logger)
     }
 
     /// An error's own words: `PSQLError`'s description hides the server's message.
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         if let error = error as? PostgresTransactionError {
             return (error.closureError ?? error.beginError ?? error.commitError).map(describe) ?? "\(error)"
         }
@@ -62,6 +63,17 @@ public final class PostgresBrokerStore: BrokerStore {
             return "\(error.code)"
         }
         return "\(error)"
+    }
+
+    /// Creates or migrates the store's and the cluster's tables; throws `PostgresStoreError`.
+    public static func prepareSchema(url: PostgresURL, logger: Logger) async throws {
+        do {
+            try await migrate(url, logger: logger)
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError(kind: .unreachable, url: url, detail: describe(error))
+        }
     }
 
     /// Creates or migrates the schema on a connection of its own, so that a server that cannot be used is an
@@ -109,24 +121,33 @@ public final class PostgresBrokerStore: BrokerStore {
         }
     }
 
+    private var nodeBinding: PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(node)
+        return bindings
+    }
+
     private func load(_ connection: PostgresConnection) async throws -> StoredState {
         // Rows of sessions deleted in a batch committed before rows a slower loop recorded for them.
         for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
             try await connection.query(
-                PostgresQuery(unsafeSQL: "DELETE FROM starling.\(table) t WHERE NOT EXISTS (SELECT 1 FROM starling.sessions s WHERE s.client = t.client)"),
-                logger: logger)
+                PostgresQuery(
+                    unsafeSQL: """
+                        DELETE FROM starling.\(table) t WHERE t.node = $1
+                        AND NOT EXISTS (SELECT 1 FROM starling.sessions s WHERE s.node = t.node AND s.client = t.client)
+                        """, binds: nodeBinding), logger: logger)
         }
         var sessions: [ExactString: StoredSession] = [:]
         var order: [ExactString] = []
         let sessionRows = try await connection.query(
-            "SELECT client, expiry_interval, expires_at FROM starling.sessions ORDER BY client COLLATE \"C\"", logger: logger)
+            "SELECT client, expiry_interval, expires_at FROM starling.sessions WHERE node = \(node) ORDER BY client COLLATE \"C\"", logger: logger)
         for try await (client, interval, expiresAt) in sessionRows.decode((String, Int64, Int64?).self) {
             sessions[ExactString(client)] = StoredSession(
                 clientIdentifier: client, expiryInterval: UInt32(clamping: interval), expiresAt: expiresAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
             order.append(ExactString(client))
         }
         let subscriptionRows = try await connection.query(
-            "SELECT client, filter, options, identifier FROM starling.subscriptions", logger: logger)
+            "SELECT client, filter, options, identifier FROM starling.subscriptions WHERE node = \(node)", logger: logger)
         for try await (client, filter, options, identifier) in subscriptionRows.decode((String, String, Int32, Int32?).self) {
             sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
                 topicFilter: filter, options: StoredSubscription.options(fromValue: Int(options)), identifier: identifier.map { Int($0) }))
@@ -134,7 +155,7 @@ public final class PostgresBrokerStore: BrokerStore {
         let deliveryRows = try await connection.query(
             """
             SELECT client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released
-            FROM starling.deliveries ORDER BY client, sequence
+            FROM starling.deliveries WHERE node = \(node) ORDER BY client, sequence
             """, logger: logger)
         for try await (client, sequence, bytes, publisher, expiresAt, qos, retain, identifiers, share, released) in deliveryRows.decode(
             (String, Int64, ByteBuffer, String?, Int64?, Int16, Bool, [Int32]?, String?, Bool).self)
@@ -144,11 +165,11 @@ public final class PostgresBrokerStore: BrokerStore {
                 sequence: UInt64(sequence), message: message, qos: QoS(rawValue: UInt8(clamping: qos)) ?? .atLeastOnce, retain: retain,
                 subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share, released: released))
         }
-        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2", logger: logger)
+        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2 WHERE node = \(node)", logger: logger)
         for try await (client, identifier) in receivedRows.decode((String, Int32).self) {
             sessions[ExactString(client)]?.receivedQoS2.append(UInt16(clamping: identifier))
         }
-        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills", logger: logger)
+        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills WHERE node = \(node)", logger: logger)
         for try await (client, bytes, delay, publishAt) in willRows.decode((String, ByteBuffer, Int64?, Int64?).self) {
             sessions[ExactString(client)]?.will = StoredWill(
                 storedMessage: try decode(bytes, publisher: nil, expiresAt: nil), delay: delay.map { UInt32(clamping: $0) },
@@ -174,7 +195,7 @@ public final class PostgresBrokerStore: BrokerStore {
     public func commit(_ changes: [StoreChange]) async throws {
         let batch = StoreBatch(changes)
         guard !batch.isEmpty else { return }
-        let statements = try Self.statements(for: batch)
+        let statements = try Self.statements(for: batch, node: node)
         do {
             try await client.withTransaction(logger: logger) { connection in
                 for statement in statements { try await connection.query(statement, logger: logger) }
@@ -193,35 +214,36 @@ public final class PostgresBrokerStore: BrokerStore {
 
     /// The statements that write `batch`, in the order that keeps it right: deleted sessions first, then removals
     /// before additions.
-    static func statements(for batch: StoreBatch) throws -> [PostgresQuery] {
+    static func statements(for batch: StoreBatch, node: String) throws -> [PostgresQuery] {
         var statements = StatementList()
-        let deleted = batch.deletedSessions.map { [Value.text($0.string)] }
+        let node = Value.text(node)
+        let deleted = batch.deletedSessions.map { [node, Value.text($0.string)] }
         for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
-            statements.add(rows: deleted, "DELETE FROM starling.\(table) WHERE client IN (", ")", single: true)
+            statements.add(rows: deleted, "DELETE FROM starling.\(table) WHERE (node, client) IN (VALUES ", ")")
         }
         statements.add(
             rows: batch.sessions.map { client, saved in
-                [.text(client.string), .bigint(Int64(saved.expiryInterval)), .bigint(saved.expiresAt?.millisecondsSinceEpoch)]
+                [node, .text(client.string), .bigint(Int64(saved.expiryInterval)), .bigint(saved.expiresAt?.millisecondsSinceEpoch)]
             },
-            "INSERT INTO starling.sessions (client, expiry_interval, expires_at) VALUES ",
-            " ON CONFLICT (client) DO UPDATE SET expiry_interval = excluded.expiry_interval, expires_at = excluded.expires_at")
+            "INSERT INTO starling.sessions (node, client, expiry_interval, expires_at) VALUES ",
+            " ON CONFLICT (node, client) DO UPDATE SET expiry_interval = excluded.expiry_interval, expires_at = excluded.expires_at")
 
         var savedSubscriptions: [[Value]] = []
         var deletedSubscriptions: [[Value]] = []
         for (key, subscription) in batch.subscriptions {
             if let subscription {
                 savedSubscriptions.append([
-                    .text(key.client.string), .text(key.filter.string), .integer(Int32(subscription.optionsValue)),
+                    node, .text(key.client.string), .text(key.filter.string), .integer(Int32(subscription.optionsValue)),
                     .integer(subscription.identifier.map { Int32(clamping: $0) }),
                 ])
             } else {
-                deletedSubscriptions.append([.text(key.client.string), .text(key.filter.string)])
+                deletedSubscriptions.append([node, .text(key.client.string), .text(key.filter.string)])
             }
         }
-        statements.add(rows: deletedSubscriptions, "DELETE FROM starling.subscriptions WHERE (client, filter) IN (VALUES ", ")")
+        statements.add(rows: deletedSubscriptions, "DELETE FROM starling.subscriptions WHERE (node, client, filter) IN (VALUES ", ")")
         statements.add(
-            rows: savedSubscriptions, "INSERT INTO starling.subscriptions (client, filter, options, identifier) VALUES ",
-            " ON CONFLICT (client, filter) DO UPDATE SET options = excluded.options, identifier = excluded.identifier")
+            rows: savedSubscriptions, "INSERT INTO starling.subscriptions (node, client, filter, options, identifier) VALUES ",
+            " ON CONFLICT (node, client, filter) DO UPDATE SET options = excluded.options, identifier = excluded.identifier")
 
         var added: [[Value]] = []
         var released: [[Value]] = []
@@ -231,25 +253,25 @@ public final class PostgresBrokerStore: BrokerStore {
             case .added(let delivery):
                 let message = delivery.message
                 added.append([
-                    .text(key.client.string), .bigint(Int64(delivery.sequence)), .bytea(try StoredMessageCodec.encode(message)),
+                    node, .text(key.client.string), .bigint(Int64(delivery.sequence)), .bytea(try StoredMessageCodec.encode(message)),
                     .text(message.publisher), .bigint(message.expiresAt?.millisecondsSinceEpoch), .smallint(Int16(delivery.qos.rawValue)),
                     .boolean(delivery.retain),
                     .integers(delivery.subscriptionIdentifiers.isEmpty ? nil : delivery.subscriptionIdentifiers.map { Int32(clamping: $0) }),
                     .text(delivery.share), .boolean(delivery.released),
                 ])
             case .released:
-                released.append([.text(key.client.string), .bigint(Int64(key.sequence))])
+                released.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
             case .removed:
-                removed.append([.text(key.client.string), .bigint(Int64(key.sequence))])
+                removed.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
             }
         }
-        statements.add(rows: removed, "DELETE FROM starling.deliveries WHERE (client, sequence) IN (VALUES ", ")")
-        statements.add(rows: released, "UPDATE starling.deliveries SET released = true WHERE (client, sequence) IN (VALUES ", ")")
+        statements.add(rows: removed, "DELETE FROM starling.deliveries WHERE (node, client, sequence) IN (VALUES ", ")")
+        statements.add(rows: released, "UPDATE starling.deliveries SET released = true WHERE (node, client, sequence) IN (VALUES ", ")")
         statements.add(
             rows: added,
-            "INSERT INTO starling.deliveries (client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released) VALUES ",
+            "INSERT INTO starling.deliveries (node, client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released) VALUES ",
             """
-             ON CONFLICT (client, sequence) DO UPDATE SET message = excluded.message, publisher = excluded.publisher,
+             ON CONFLICT (node, client, sequence) DO UPDATE SET message = excluded.message, publisher = excluded.publisher,
              expires_at = excluded.expires_at, qos = excluded.qos, retain = excluded.retain,
              subscription_identifiers = excluded.subscription_identifiers, share = excluded.share, released = excluded.released
             """)
@@ -257,29 +279,29 @@ public final class PostgresBrokerStore: BrokerStore {
         var received: [[Value]] = []
         var releasedQoS2: [[Value]] = []
         for (key, isReceived) in batch.receivedQoS2 {
-            let row: [Value] = [.text(key.client.string), .integer(Int32(key.packetIdentifier))]
+            let row: [Value] = [node, .text(key.client.string), .integer(Int32(key.packetIdentifier))]
             if isReceived { received.append(row) } else { releasedQoS2.append(row) }
         }
-        statements.add(rows: releasedQoS2, "DELETE FROM starling.received_qos2 WHERE (client, packet_identifier) IN (VALUES ", ")")
-        statements.add(rows: received, "INSERT INTO starling.received_qos2 (client, packet_identifier) VALUES ", " ON CONFLICT DO NOTHING")
+        statements.add(rows: releasedQoS2, "DELETE FROM starling.received_qos2 WHERE (node, client, packet_identifier) IN (VALUES ", ")")
+        statements.add(rows: received, "INSERT INTO starling.received_qos2 (node, client, packet_identifier) VALUES ", " ON CONFLICT DO NOTHING")
 
         var wills: [[Value]] = []
         var noWills: [[Value]] = []
         for (client, will) in batch.wills {
             guard let will else {
-                noWills.append([.text(client.string)])
+                noWills.append([node, .text(client.string)])
                 continue
             }
             let (message, delay) = will.storedMessage
             wills.append([
-                .text(client.string), .bytea(try StoredMessageCodec.encode(message)), .bigint(delay.map { Int64($0) }),
+                node, .text(client.string), .bytea(try StoredMessageCodec.encode(message)), .bigint(delay.map { Int64($0) }),
                 .bigint(will.publishAt?.millisecondsSinceEpoch),
             ])
         }
-        statements.add(rows: noWills, "DELETE FROM starling.wills WHERE client IN (", ")", single: true)
+        statements.add(rows: noWills, "DELETE FROM starling.wills WHERE (node, client) IN (VALUES ", ")")
         statements.add(
-            rows: wills, "INSERT INTO starling.wills (client, message, delay, publish_at) VALUES ",
-            " ON CONFLICT (client) DO UPDATE SET message = excluded.message, delay = excluded.delay, publish_at = excluded.publish_at")
+            rows: wills, "INSERT INTO starling.wills (node, client, message, delay, publish_at) VALUES ",
+            " ON CONFLICT (node, client) DO UPDATE SET message = excluded.message, delay = excluded.delay, publish_at = excluded.publish_at")
 
         var retained: [[Value]] = []
         var unretained: [[Value]] = []

@@ -61,6 +61,46 @@ enum PostgresStoreSchema {
             )
             """,
         ],
+        [
+            // Each node of a cluster keeps its own sessions: the node's name is part of every session row's key
+            // ('' for a broker on its own). Retained messages stay one set for the whole cluster.
+            "ALTER TABLE starling.sessions ADD COLUMN node text NOT NULL DEFAULT ''",
+            "ALTER TABLE starling.sessions DROP CONSTRAINT sessions_pkey, ADD PRIMARY KEY (node, client)",
+            "ALTER TABLE starling.subscriptions ADD COLUMN node text NOT NULL DEFAULT ''",
+            "ALTER TABLE starling.subscriptions DROP CONSTRAINT subscriptions_pkey, ADD PRIMARY KEY (node, client, filter)",
+            "ALTER TABLE starling.deliveries ADD COLUMN node text NOT NULL DEFAULT ''",
+            "ALTER TABLE starling.deliveries DROP CONSTRAINT deliveries_pkey, ADD PRIMARY KEY (node, client, sequence)",
+            "ALTER TABLE starling.received_qos2 ADD COLUMN node text NOT NULL DEFAULT ''",
+            "ALTER TABLE starling.received_qos2 DROP CONSTRAINT received_qos2_pkey, ADD PRIMARY KEY (node, client, packet_identifier)",
+            "ALTER TABLE starling.wills ADD COLUMN node text NOT NULL DEFAULT ''",
+            "ALTER TABLE starling.wills DROP CONSTRAINT wills_pkey, ADD PRIMARY KEY (node, client)",
+            // The cluster's members, each writing only its own row.
+            """
+            CREATE TABLE starling.cluster_nodes (
+                name text PRIMARY KEY,
+                address text NOT NULL,
+                incarnation bigint NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                heartbeat_at timestamptz NOT NULL DEFAULT now(),
+                leaving boolean NOT NULL DEFAULT false
+            )
+            """,
+            // The topic filters each node's clients subscribe to, written only by that node.
+            """
+            CREATE TABLE starling.cluster_routes (
+                node text NOT NULL,
+                filter text NOT NULL,
+                PRIMARY KEY (node, filter)
+            )
+            """,
+            // What a node's link proves to another node: made by the first node, read by the others.
+            """
+            CREATE TABLE starling.cluster_secret (
+                only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+                secret text NOT NULL
+            )
+            """,
+        ],
     ]
 
     static var version: Int { migrations.count }

@@ -25,14 +25,17 @@ public struct BrokerHooks: Sendable {
     /// the connections it was written to, one message in 64 on each event loop). Nil records nothing. Counters
     /// and gauges are not pushed here: `MQTTBroker.statistics()` gathers them when asked.
     public var metrics: (any MetricsFactory)?
+    /// The cluster this broker is a node of; nil for a broker on its own.
+    public var cluster: (any ClusterRouting)?
 
     /// Hooks with the given extension points, none by default, and `timeout` (5 seconds by default) for each
     /// answer.
     public init(
         preConnect: (any PreConnectCheck)? = nil, publishAuthorizer: (any PublishAuthorizer)? = nil,
         subscribeAuthorizer: (any SubscribeAuthorizer)? = nil, observer: (any BrokerObserver)? = nil,
-        timeout: TimeAmount = .seconds(5), metrics: (any MetricsFactory)? = nil
+        timeout: TimeAmount = .seconds(5), metrics: (any MetricsFactory)? = nil, cluster: (any ClusterRouting)? = nil
     ) {
+        self.cluster = cluster
         self.preConnect = preConnect
         self.publishAuthorizer = publishAuthorizer
         self.subscribeAuthorizer = subscribeAuthorizer

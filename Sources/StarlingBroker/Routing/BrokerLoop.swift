@@ -18,6 +18,8 @@ final class BrokerLoop: @unchecked Sendable {
     weak var core: BrokerCore?
     /// Where sampled delivery times go (`BrokerHooks.metrics`); nil times nothing.
     let deliveryDuration: CoreMetrics.Timer?
+    /// The cluster's routing (`BrokerHooks.cluster`); nil on a broker on its own.
+    let cluster: (any ClusterRouting)?
     /// Messages read until the next one is timed.
     @exclusivity(unchecked) private var deliverySampleCountdown: UInt8 = 64
     /// When the message being timed was read (uptime nanoseconds); 0 when none is.
@@ -56,9 +58,11 @@ final class BrokerLoop: @unchecked Sendable {
 
     init(
         index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger,
-        pendingSubscriptionChanges: PendingSubscriptionChanges, deliveryDuration: CoreMetrics.Timer? = nil
+        pendingSubscriptionChanges: PendingSubscriptionChanges, deliveryDuration: CoreMetrics.Timer? = nil,
+        cluster: (any ClusterRouting)? = nil
     ) {
         self.index = index
+        self.cluster = cluster
         self.deliveryDuration = deliveryDuration
         self.pendingSubscriptionChanges = pendingSubscriptionChanges
         self.eventLoop = eventLoop
@@ -134,6 +138,12 @@ final class BrokerLoop: @unchecked Sendable {
         // No Local: never back to the publisher's own connection (MQTT-3.8.3-3).
         let subscription = subscriber.subscription
         if subscription.noLocal, let publisher = message.publisher, publisher.hasSameBytes(as: subscriber.session.clientIdentifier) {
+            return false
+        }
+        // A cluster link takes only what its node wants, and nothing that came from another node.
+        if let cluster, subscriber.session.clientIdentifier.isClusterLink,
+            message.fromClusterNode || !cluster.forwards(topic: message.topic, toLink: subscriber.session.clientIdentifier)
+        {
             return false
         }
         let delivery = Delivery(

@@ -61,6 +61,7 @@ enum SessionAttachment {
                 clientIdentifier: setup.clientIdentifier, userName: userName, protocolVersion: connection.version,
                 remoteAddress: connection.remoteAddress)
         }
+        if setup.isClusterLink { return }
         if let control = core.accessControl {
             connection.guardState.access = ConnectionAccess(control: control, userName: userName, clientIdentifier: setup.clientIdentifier)
         }

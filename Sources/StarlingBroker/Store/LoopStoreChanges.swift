@@ -14,6 +14,8 @@ final class LoopStoreChanges {
     private(set) var committedTicket: UInt64 = 0
     private var handOffScheduled = false
     private var waiting: [ConnectionHandler] = []
+    /// In-process publishes waiting for a commit: the ticket, and what to call with whether it failed.
+    private var waitingPublishes: [(ticket: UInt64, done: (Bool) -> Void)] = []
 
     init(loop: BrokerLoop, writer: StoreWriter) {
         self.loop = loop
@@ -50,8 +52,19 @@ final class LoopStoreChanges {
         waiting.append(connection)
     }
 
+    /// Calls `done` once the batch `ticket` is committed, with whether the commit failed.
+    func whenCommitted(_ ticket: UInt64, _ done: @escaping (Bool) -> Void) {
+        if committedTicket >= ticket { return done(false) }
+        waitingPublishes.append((ticket, done))
+    }
+
     func committed(through ticket: UInt64, failed: Bool) {
         committedTicket = max(committedTicket, ticket)
+        if !waitingPublishes.isEmpty {
+            let due = waitingPublishes.filter { $0.ticket <= committedTicket }
+            waitingPublishes.removeAll { $0.ticket <= committedTicket }
+            for publish in due { publish.done(failed) }
+        }
         guard !waiting.isEmpty else { return }
         let connections = waiting
         waiting.removeAll(keepingCapacity: true)

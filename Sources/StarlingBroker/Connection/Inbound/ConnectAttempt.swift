@@ -83,6 +83,20 @@ struct ConnectAttempt {
     private func authenticate() {
         let connect = setup.connect
         let core = connection.core
+        if setup.clientIdentifier.isClusterLink {
+            let password = connect.password.map { Array($0.readableBytesView) }
+            guard let cluster = core.hooks.cluster,
+                cluster.admitsLink(clientIdentifier: setup.clientIdentifier, userName: connect.userName, password: password)
+            else {
+                connection.logger.warning("client refused: its identifier is reserved for cluster links", metadata: ["client": "\(setup.clientIdentifier)"])
+                connection.refuse(.clientIdentifierNotValid, reasonString: "client identifiers starting with \(clusterLinkPrefix) are the cluster's")
+                return
+            }
+            var attempt = self
+            attempt.setup.isClusterLink = true
+            attempt.enter()
+            return
+        }
         // A verified client certificate, a user name or an enhanced authentication method each say who it is.
         let anonymous = connect.userName == nil && connection.clientCertificate == nil
             && (connection.version != .v5 || connect.properties.authenticationMethod == nil)

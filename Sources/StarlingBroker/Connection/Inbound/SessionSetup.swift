@@ -11,6 +11,8 @@ struct SessionSetup {
     var authenticationData: ByteBuffer?
     /// Who the client is for the ACL and the hooks: the CONNECT's User Name, or the one the authenticator named.
     var userName: String?
+    /// Another cluster node's link (`ClusterRouting`): no ACL, no publish limits.
+    var isClusterLink = false
 
     init(connect: ConnectPacket, terms: ConnectNegotiation.Terms) {
         self.connect = connect

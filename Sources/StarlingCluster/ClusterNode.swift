@@ -1,0 +1,381 @@
+import Atomics
+import Logging
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ServiceLifecycle
+import StarlingBroker
+import StarlingClient
+import StarlingPostgres
+
+/// This broker as one node of a cluster on PostgreSQL, run as a `Service` beside its `MQTTBroker` (given to the
+/// broker as `BrokerHooks.cluster`, then `attach`ed to it).
+///
+/// Every `heartbeat` the node says it is alive (`starling.cluster_nodes`), writes the topic filters its clients
+/// subscribe to (`starling.cluster_routes`, its own rows only) and reads the other nodes' rows. To each other
+/// node that is alive it keeps a link: a client of that node's broker, identified as `$cluster/` and this node's
+/// name, with a persistent session subscribed to `#`. That node delivers to the link only the messages whose
+/// topics this node's clients subscribe to (`ClusterRouting.forwards`), durably queued in the link's session
+/// until this node has them; this node publishes each to its own subscribers and acknowledges it once it is as
+/// safe here as a client's PUBACK says. So a message crosses at most one link, and a QoS 1 or 2 message
+/// acknowledged to its publisher is either delivered or durably queued for every node that wants it.
+public final class ClusterNode: ClusterRouting, Service {
+    public let configuration: ClusterConfiguration
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let state: NIOLockedValueBox<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    struct State {
+        var broker: MQTTBroker?
+        /// Where other nodes reach this one: the configuration's, unless `attach` gave one.
+        var address: String
+        /// What the links prove: read from the database at start.
+        var secret: [UInt8]?
+        var peers: [String: Peer] = [:]
+        /// The filters this node last wrote as its routes.
+        var written: Set<String> = []
+        var links: [String: Task<Void, Never>] = [:]
+    }
+
+    struct Peer {
+        var address: String
+        var alive: Bool
+        var routes: RouteSet
+        var linked = false
+        var forwardedFrom = ManagedAtomic<UInt64>(0)
+    }
+
+    public init(configuration: ClusterConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "starling.cluster")) {
+        self.configuration = configuration
+        self.state = NIOLockedValueBox(State(address: configuration.address))
+        self.group = eventLoopGroup
+        var logger = logger
+        logger[metadataKey: "node"] = "\(configuration.node)"
+        self.logger = logger
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The broker this node serves, before `run()`; `address`, when given, replaces the configuration's (a
+    /// listener bound to port 0 is known only once it runs).
+    public func attach(_ broker: MQTTBroker, address: String? = nil) {
+        state.withLockedValue { state in
+            state.broker = broker
+            if let address { state.address = address }
+        }
+    }
+
+    /// Where other nodes reach this one.
+    public var address: String { state.withLockedValue { $0.address } }
+
+    /// The link client identifier of the node `name`.
+    public static func linkClientIdentifier(of name: String) -> String { clusterLinkPrefix + name }
+
+    // MARK: ClusterRouting
+
+    public func forwards(topic: String, toLink linkClientIdentifier: String) -> Bool {
+        let name = linkClientIdentifier.dropFirst(clusterLinkPrefix.count)
+        return state.withLockedValue { state in
+            guard let peer = state.peers[String(name)], peer.alive else { return false }
+            return peer.routes.matches(topic)
+        }
+    }
+
+    public func admitsLink(clientIdentifier: String, userName: String?, password: [UInt8]?) -> Bool {
+        guard userName == "$cluster", let password, let secret = state.withLockedValue({ $0.secret }), password.count == secret.count else {
+            return false
+        }
+        // Compared in constant time.
+        var difference: UInt8 = 0
+        for (a, b) in zip(password, secret) { difference |= a ^ b }
+        return difference == 0
+    }
+
+    // MARK: What the node sees
+
+    /// Every node of the cluster, this one first.
+    public func nodes() -> [NodeStatus] {
+        state.withLockedValue { state in
+            var nodes = [NodeStatus(
+                name: configuration.node, address: state.address, alive: true, isSelf: true, linked: false,
+                routes: state.written.count, forwardedFrom: 0)]
+            for (name, peer) in state.peers.sorted(by: { $0.key < $1.key }) {
+                nodes.append(NodeStatus(
+                    name: name, address: peer.address, alive: peer.alive, isSelf: false, linked: peer.linked, routes: peer.routes.count,
+                    forwardedFrom: peer.forwardedFrom.load(ordering: .relaxed)))
+            }
+            return nodes
+        }
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        guard let broker = state.withLockedValue({ $0.broker }) else {
+            throw ClusterError.notAttached
+        }
+        try await PostgresBrokerStore.prepareSchema(url: configuration.url, logger: logger)
+        var clientConfiguration = configuration.url.clientConfiguration
+        clientConfiguration.options.maximumConnections = 2
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let database = PostgresClient(configuration: clientConfiguration, backgroundLogger: background)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await database.run() }
+            // A subscription made here is written at once rather than at the next heartbeat.
+            tasks.addTask { [wake] in
+                for await event in broker.events() {
+                    switch event {
+                    case .subscribed, .unsubscribed, .clientDisconnected: wake.yield()
+                    default: break
+                    }
+                }
+            }
+            defer {
+                tasks.cancelAll()
+                for link in state.withLockedValue({ $0.links.values }) { link.cancel() }
+            }
+            try await join(database)
+            logger.notice("joined the cluster", metadata: ["address": "\(address)"])
+            try? await cancelWhenGracefulShutdown {
+                try await self.keepUp(database, broker: broker)
+            }
+            await leave(database)
+        }
+    }
+
+    private func join(_ database: PostgresClient) async throws {
+        var secret = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in secret.indices { secret[index] = generator.next() }
+        let made = secret.map { String($0, radix: 16) }.joined()
+        try await database.query("INSERT INTO starling.cluster_secret (secret) VALUES (\(made)) ON CONFLICT DO NOTHING", logger: logger)
+        var stored: String?
+        for try await value in try await database.query("SELECT secret FROM starling.cluster_secret", logger: logger).decode(String.self) {
+            stored = value
+        }
+        guard let stored else { throw ClusterError.noSecret }
+        state.withLockedValue { $0.secret = Array(stored.utf8) }
+        let incarnation = WallClockTime.now().millisecondsSinceEpoch
+        try await database.query(
+            """
+            INSERT INTO starling.cluster_nodes (name, address, incarnation) VALUES (\(configuration.node), \(address), \(incarnation))
+            ON CONFLICT (name) DO UPDATE SET address = excluded.address, incarnation = excluded.incarnation,
+            started_at = now(), heartbeat_at = now(), leaving = false
+            """, logger: logger)
+    }
+
+    private func keepUp(_ database: PostgresClient, broker: MQTTBroker) async throws {
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                try await beat(database, broker: broker)
+                if failing {
+                    logger.notice("the cluster's database is back")
+                    failing = false
+                }
+            } catch {
+                if Task.isCancelled { return }
+                if !failing {
+                    // Said once per outage: local traffic goes on, forwarding follows the last routes known.
+                    logger.error("the cluster's database cannot be reached", metadata: ["error": "\(PostgresBrokerStore.describe(error))"])
+                    failing = true
+                }
+            }
+            // The next heartbeat, or sooner when a local subscription changed.
+            await withTaskGroup(of: Void.self) { waiting in
+                waiting.addTask { [wakes] in
+                    for await _ in wakes { return }
+                }
+                waiting.addTask { [heartbeat = configuration.heartbeat] in try? await Task.sleep(for: heartbeat) }
+                await waiting.next()
+                waiting.cancelAll()
+            }
+        }
+    }
+
+    /// One heartbeat: alive, own routes written, the others' read, links started and stopped.
+    private func beat(_ database: PostgresClient, broker: MQTTBroker) async throws {
+        try await database.query("UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(configuration.node)", logger: logger)
+        var filters = Set<String>()
+        for client in await broker.clients() where !client.clientIdentifier.hasPrefix(clusterLinkPrefix) {
+            for subscription in client.subscriptions { filters.insert(RouteSet.routedFilter(subscription.topicFilter)) }
+        }
+        let written = state.withLockedValue { $0.written }
+        let added = filters.subtracting(written)
+        let removed = written.subtracting(filters)
+        if !added.isEmpty || !removed.isEmpty {
+            try await database.withTransaction(logger: logger) { connection in
+                if !removed.isEmpty {
+                    try await connection.query(
+                        "DELETE FROM starling.cluster_routes WHERE node = \(configuration.node) AND filter = ANY(\(Array(removed)))", logger: logger)
+                }
+                if !added.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO starling.cluster_routes (node, filter) SELECT \(configuration.node), unnest(\(Array(added)))
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                }
+            }
+            state.withLockedValue { $0.written = filters }
+        }
+        let timeout = Int64(configuration.nodeTimeout.components.seconds * 1000 + configuration.nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
+        var seen: [String: (address: String, alive: Bool)] = [:]
+        let nodeRows = try await database.query(
+            """
+            SELECT name, address, NOT leaving AND heartbeat_at > now() - make_interval(secs => \(Double(timeout) / 1000))
+            FROM starling.cluster_nodes WHERE name <> \(configuration.node)
+            """, logger: logger)
+        for try await (name, address, alive) in nodeRows.decode((String, String, Bool).self) { seen[name] = (address, alive) }
+        var routes: [String: [String]] = [:]
+        for try await (node, filter) in try await database.query(
+            "SELECT node, filter FROM starling.cluster_routes WHERE node <> \(configuration.node)", logger: logger
+        ).decode((String, String).self) {
+            routes[node, default: []].append(filter)
+        }
+        let (start, stop) = state.withLockedValue { state -> ([(String, String)], [Task<Void, Never>]) in
+            for (name, node) in seen {
+                let routeSet = RouteSet(routes[name] ?? [])
+                if state.peers[name] == nil {
+                    state.peers[name] = Peer(address: node.address, alive: node.alive, routes: routeSet)
+                } else {
+                    state.peers[name]!.address = node.address
+                    state.peers[name]!.alive = node.alive
+                    state.peers[name]!.routes = routeSet
+                }
+            }
+            for name in state.peers.keys where seen[name] == nil { state.peers.removeValue(forKey: name) }
+            var start: [(String, String)] = []
+            var stop: [Task<Void, Never>] = []
+            for (name, peer) in state.peers where peer.alive && state.links[name] == nil { start.append((name, peer.address)) }
+            for (name, link) in state.links where state.peers[name]?.alive != true {
+                stop.append(link)
+                state.links.removeValue(forKey: name)
+            }
+            return (start, stop)
+        }
+        for link in stop { link.cancel() }
+        for (name, address) in start {
+            let link = Task { await self.keepLinked(to: name, address: address, broker: broker) }
+            state.withLockedValue { $0.links[name] = link }
+        }
+    }
+
+    private func leave(_ database: PostgresClient) async {
+        // Another node's links stop at once rather than after the node timeout.
+        _ = try? await database.query("UPDATE starling.cluster_nodes SET leaving = true WHERE name = \(configuration.node)", logger: logger)
+        _ = try? await database.query("DELETE FROM starling.cluster_routes WHERE node = \(configuration.node)", logger: logger)
+        logger.notice("left the cluster")
+    }
+
+    // MARK: Links
+
+    /// Keeps this node's link to the node `name` up until cancelled, connecting again after a delay that grows.
+    private func keepLinked(to name: String, address: String, broker: MQTTBroker) async {
+        var failures = 0
+        var generator = SystemRandomNumberGenerator()
+        let retry = ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(5), multiplier: 2, jitter: 0.25)
+        while !Task.isCancelled {
+            do {
+                try await link(to: name, address: address, broker: broker)
+                failures = 0
+            } catch is CancellationError {
+                break
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("link to node down", metadata: ["peer": "\(name)", "error": "\(error)"]) }
+            }
+            state.withLockedValue { $0.peers[name]?.linked = false }
+            guard !Task.isCancelled else { break }
+            try? await Task.sleep(nanoseconds: UInt64(retry.delay(beforeAttempt: max(1, failures), using: &generator).nanoseconds))
+        }
+    }
+
+    private func link(to name: String, address: String, broker: MQTTBroker) async throws {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ClusterError.badAddress(address)
+        }
+        let host = String(address[..<colon]).trimmingCharacters(in: ["[", "]"])
+        let secret = String(decoding: state.withLockedValue { $0.secret } ?? [], as: UTF8.self)
+        var settings = MQTTClientConfiguration(
+            host: host, port: port, protocolVersion: .v5, clientIdentifier: Self.linkClientIdentifier(of: configuration.node),
+            cleanStart: false, sessionExpiryInterval: 86_400, keepAlive: 30, userName: "$cluster",
+            password: secret)
+        settings.reconnect = .disabled
+        settings.acknowledgesManually = true
+        settings.receiveMaximum = 1_000
+        settings.messageBufferLimit = 2_000
+        let client = MQTTClient(configuration: settings, eventLoopGroup: group.next(), logger: logger)
+        let events = client.connectionEvents()
+        // Made before connecting, so that what the resumed session sends right after CONNACK is not missed.
+        let pending = client.makeSubscription(
+            to: [SubscribePacket.Subscription(
+                topicFilter: "#", options: SubscriptionOptions(qos: .exactlyOnce, retainAsPublished: true, retainHandling: .doNotSend))],
+            receivingUnclaimed: true)
+        let counter = state.withLockedValue { $0.peers[name]?.forwardedFrom }
+        let logger = self.logger
+        try await withTaskCancellationHandler {
+            try await client.withConnection { client in
+                let messages = try await pending.acknowledged()
+                state.withLockedValue { $0.peers[name]?.linked = true }
+                logger.notice("linked to node", metadata: ["peer": "\(name)", "address": "\(address)"])
+                await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask {
+                        for await event in events { if case .disconnected = event { return } }
+                    }
+                    tasks.addTask {
+                        for try await message in messages {
+                            let expiry = message.properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
+                            let forwarded = Message(
+                                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                                properties: message.properties, expiry: expiry)
+                            broker.forward(forwarded, fromClusterNode: name).whenComplete { result in
+                                switch result {
+                                case .success:
+                                    client.acknowledge(message)
+                                    counter?.wrappingIncrement(ordering: .relaxed)
+                                case .failure(let error):
+                                    // Not acknowledged: the link starts again and the other node sends it again.
+                                    logger.warning("forwarded message not stored; relinking", metadata: ["peer": "\(name)", "error": "\(error)"])
+                                    client.beginDisconnect()
+                                }
+                            }
+                        }
+                    }
+                    _ = try? await tasks.next()
+                    tasks.cancelAll()
+                }
+                await client.disconnect()
+            }
+        } onCancel: {
+            client.beginDisconnect()
+        }
+        throw ClusterError.linkLost(name)
+    }
+}
+
+/// Why a node stops or relinks.
+public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `run()` before `attach(_:)`.
+    case notAttached
+    /// The cluster's secret could not be read.
+    case noSecret
+    /// A node's address is not `host:port`.
+    case badAddress(String)
+    /// The link to a node was lost; the node links again.
+    case linkLost(String)
+
+    public var description: String {
+        switch self {
+        case .notAttached: "the cluster node was run before a broker was attached to it"
+        case .noSecret: "the cluster's secret could not be read from the database"
+        case .badAddress(let address): "a node's address, \(address), is not host:port"
+        case .linkLost(let name): "the link to node \(name) was lost"
+        }
+    }
+}

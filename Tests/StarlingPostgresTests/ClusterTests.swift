@@ -1,0 +1,110 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import StarlingCluster
+import StarlingPostgres
+import StarlingTesting
+import Testing
+
+@Suite(.enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
+struct ClusterTests {
+    /// Any client, any node: a message published on one node reaches the matching subscribers of every node,
+    /// exactly once each, at the QoS of each subscription, and nothing comes back over another link.
+    @Test(arguments: [QoS.atMostOnce, .atLeastOnce, .exactlyOnce])
+    func aMessageReachesSubscribersOnEveryNode(qos: QoS) async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 3) { cluster in
+                var subscribers: [RawClient] = []
+                for index in 0..<3 {
+                    let subscriber = try await cluster[index].client("sub\(index)")
+                    _ = try await subscriber.subscribe("room/+/temperature", qos: qos)
+                    subscribers.append(subscriber)
+                }
+                for index in 0..<3 { try await cluster.waitUntilLinked(routesOf: index) }
+                let publisher = try await cluster[0].client("publisher")
+                for sequence in 1...20 {
+                    try await publisher.send(.publish(PublishPacket(
+                        topic: "room/\(sequence)/temperature", payload: ByteBuffer(string: "\(sequence)"), qos: qos,
+                        packetIdentifier: qos == .atMostOnce ? nil : UInt16(sequence))))
+                    switch qos {
+                    case .atMostOnce: break
+                    case .atLeastOnce: _ = try await publisher.expectPubAck()
+                    case .exactlyOnce:
+                        _ = try await publisher.expectPubRec()
+                        try await publisher.send(.pubRel(AcknowledgementPacket(packetIdentifier: UInt16(sequence))))
+                        _ = try await publisher.expectPubComp()
+                    }
+                }
+                for (index, subscriber) in subscribers.enumerated() {
+                    let received = try await Self.receive(20, from: subscriber)
+                    #expect(received.allSatisfy { $0.qos == qos }, "node \(index)")
+                    // In order per publisher and topic, each once.
+                    #expect(received.map(\.payloadString) == (1...20).map { "\($0)" }, "node \(index)")
+                }
+                // Nothing more: no copy came back over a link.
+                let marker = try await cluster[1].client("marker")
+                try await marker.publish("room/end/temperature", "end")
+                for subscriber in subscribers {
+                    // A PUBREL of the last message may come first.
+                    let last = try await Self.receive(1, from: subscriber)
+                    #expect(last.map(\.payloadString) == ["end"])
+                }
+            }
+        }
+    }
+
+    /// Reads `count` PUBLISH packets, acknowledging each as its QoS asks (PUBACK; PUBREC, then PUBCOMP for the
+    /// PUBREL that follows, whenever it comes).
+    static func receive(_ count: Int, from client: RawClient) async throws -> [PublishPacket] {
+        var received: [PublishPacket] = []
+        while received.count < count {
+            switch try await client.nextPacket() {
+            case .publish(let publish):
+                received.append(publish)
+                switch publish.qos {
+                case .atMostOnce: break
+                case .atLeastOnce: try await client.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+                case .exactlyOnce: try await client.send(.pubRec(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
+                }
+            case .pubRel(let release):
+                try await client.send(.pubComp(AcknowledgementPacket(packetIdentifier: release.packetIdentifier)))
+            case let other:
+                throw RawClient.Failure(description: "expected PUBLISH or PUBREL, got \(other)")
+            }
+        }
+        return received
+    }
+
+    /// Two nodes keep their sessions apart in one database: each loads only its own.
+    @Test func nodesKeepTheirSessionsApart() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let a = try await PostgresBrokerStore.open(url: url, node: "a")
+            let b = try await PostgresBrokerStore.open(url: url, node: "b")
+            try await a.commit([.sessionSaved(clientIdentifier: "same", expiryInterval: 60, expiresAt: nil)])
+            try await b.commit([.sessionSaved(clientIdentifier: "same", expiryInterval: 30, expiresAt: nil)])
+            try await b.commit([.sessionSaved(clientIdentifier: "only-b", expiryInterval: 30, expiresAt: nil)])
+            #expect(try await a.load().sessions.map(\.expiryInterval) == [60])
+            #expect(try await b.load().sessions.map(\.clientIdentifier) == ["only-b", "same"])
+            try await a.close()
+            try await b.close()
+        }
+    }
+
+    /// `$cluster/` client identifiers belong to the nodes' links: a client without the cluster's secret is refused.
+    @Test func aClientCannotPoseAsALink() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 1) { cluster in
+                let client = try await cluster[0].open()
+                try await client.send(.connect(ConnectPacket(
+                    protocolVersion: .v5, clientIdentifier: "$cluster/intruder", userName: "$cluster", password: ByteBuffer(string: "guess"))))
+                #expect(try await client.expectConnAck().reasonCode == .clientIdentifierNotValid)
+            }
+            // A broker on its own refuses them too.
+            try await TestBroker.with { broker in
+                let client = try await broker.open()
+                try await client.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "$cluster/n1")))
+                #expect(try await client.expectConnAck().reasonCode == .clientIdentifierNotValid)
+            }
+        }
+    }
+}
