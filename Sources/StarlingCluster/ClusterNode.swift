@@ -23,14 +23,24 @@ import StarlingPostgres
 /// acknowledged to its publisher is either delivered or durably queued for every node that wants it.
 public final class ClusterNode: ClusterRouting, Service {
     public let configuration: ClusterConfiguration
-    private let logger: Logger
+    let logger: Logger
+    /// For the pool and the listener, whose own notices are not the operator's business.
+    let quietLogger: Logger
     private let group: any EventLoopGroup
     private let state: NIOLockedValueBox<State>
-    private let wake: AsyncStream<Void>.Continuation
+    let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
+    let gate = LinkGate()
+    /// Claims waiting for another node to hand a session over, by generation and client identifier.
+    let releases = NIOLockedValueBox<[String: AsyncStream<Bool>.Continuation]>([:])
 
     struct State {
         var broker: MQTTBroker?
+        var store: PostgresBrokerStore?
+        /// The database while the node runs.
+        var database: PostgresClient?
+        /// Filters of sessions handed over to a node, forwarded to it until its own routes say so.
+        var moved: [String: (filters: Set<String>, until: ContinuousClock.Instant)] = [:]
         /// Where other nodes reach this one: the configuration's, unless `attach` gave one.
         var address: String
         /// What the links prove: read from the database at start.
@@ -57,31 +67,58 @@ public final class ClusterNode: ClusterRouting, Service {
         var logger = logger
         logger[metadataKey: "node"] = "\(configuration.node)"
         self.logger = logger
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        self.quietLogger = quiet
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The broker this node serves, before `run()`; `address`, when given, replaces the configuration's (a
     /// listener bound to port 0 is known only once it runs).
-    public func attach(_ broker: MQTTBroker, address: String? = nil) {
+    ///
+    /// `store`, the broker's store when it keeps its sessions in the cluster's database, is where sessions move
+    /// between nodes; without it, a session does not follow its client to another node.
+    public func attach(_ broker: MQTTBroker, store: PostgresBrokerStore?, address: String? = nil) {
         state.withLockedValue { state in
             state.broker = broker
+            state.store = store
             if let address { state.address = address }
         }
     }
 
     /// Where other nodes reach this one.
     public var address: String { state.withLockedValue { $0.address } }
+    var broker: MQTTBroker? { state.withLockedValue { $0.broker } }
+    var store: PostgresBrokerStore? { state.withLockedValue { $0.store } }
+    var running: PostgresClient? { state.withLockedValue { $0.database } }
+
+    func isAlive(_ node: String) -> Bool {
+        state.withLockedValue { $0.peers[node]?.alive ?? false }
+    }
+
+    /// Sends what is published here to `filters` to the node `name` for a while, whatever its routes say.
+    func movedRoutes(_ filters: [String], to name: String) {
+        let until = ContinuousClock.now + configuration.nodeTimeout
+        state.withLockedValue { state in
+            var moved = state.moved[name]?.filters ?? []
+            moved.formUnion(filters)
+            state.moved[name] = (moved, until)
+        }
+    }
 
     /// The link client identifier of the node `name`.
     public static func linkClientIdentifier(of name: String) -> String { clusterLinkPrefix + name }
 
     // MARK: ClusterRouting
 
-    public func forwards(topic: String, toLink linkClientIdentifier: String) -> Bool {
+    public func forwards(topic: String, retain: Bool, toLink linkClientIdentifier: String) -> Bool {
         let name = linkClientIdentifier.dropFirst(clusterLinkPrefix.count)
         return state.withLockedValue { state in
             guard let peer = state.peers[String(name)], peer.alive else { return false }
-            return peer.routes.matches(topic)
+            // Every node keeps every retained message, so that its own subscribers get them when they subscribe.
+            if retain || peer.routes.matches(topic) { return true }
+            guard let moved = state.moved[String(name)], !moved.filters.isEmpty else { return false }
+            return moved.filters.contains { TopicFilter.matches(filter: $0, topic: topic) }
         }
     }
 
@@ -120,12 +157,11 @@ public final class ClusterNode: ClusterRouting, Service {
         }
         try await PostgresBrokerStore.prepareSchema(url: configuration.url, logger: logger)
         var clientConfiguration = configuration.url.clientConfiguration
-        clientConfiguration.options.maximumConnections = 2
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)
-        let database = PostgresClient(configuration: clientConfiguration, backgroundLogger: background)
+        clientConfiguration.options.maximumConnections = 4
+        let database = PostgresClient(configuration: clientConfiguration, backgroundLogger: quietLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await database.run() }
+            tasks.addTask { await self.listen(database) }
             // A subscription made here is written at once rather than at the next heartbeat.
             tasks.addTask { [wake] in
                 for await event in broker.events() {
@@ -140,6 +176,8 @@ public final class ClusterNode: ClusterRouting, Service {
                 for link in state.withLockedValue({ $0.links.values }) { link.cancel() }
             }
             try await join(database)
+            state.withLockedValue { $0.database = database }
+            defer { state.withLockedValue { $0.database = nil } }
             logger.notice("joined the cluster", metadata: ["address": "\(address)"])
             try? await cancelWhenGracefulShutdown {
                 try await self.keepUp(database, broker: broker)
@@ -223,6 +261,8 @@ public final class ClusterNode: ClusterRouting, Service {
                 }
             }
             state.withLockedValue { $0.written = filters }
+            // The other nodes read the routes now rather than at their next heartbeat.
+            _ = try? await database.query("SELECT pg_notify(\(Self.channel), 'routes')", logger: logger)
         }
         let timeout = Int64(configuration.nodeTimeout.components.seconds * 1000 + configuration.nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
         var seen: [String: (address: String, alive: Bool)] = [:]
@@ -250,6 +290,8 @@ public final class ClusterNode: ClusterRouting, Service {
                 }
             }
             for name in state.peers.keys where seen[name] == nil { state.peers.removeValue(forKey: name) }
+            let now = ContinuousClock.now
+            state.moved = state.moved.filter { $0.value.until > now }
             var start: [(String, String)] = []
             var stop: [Task<Void, Never>] = []
             for (name, peer) in state.peers where peer.alive && state.links[name] == nil { start.append((name, peer.address)) }
@@ -330,6 +372,7 @@ public final class ClusterNode: ClusterRouting, Service {
                     }
                     tasks.addTask {
                         for try await message in messages {
+                            await self.gate.pass()
                             let expiry = message.properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
                             let forwarded = Message(
                                 topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,

@@ -30,6 +30,10 @@ public enum ConfigurationLoader {
         for (name, value) in environment where name.hasPrefix(ConfigurationSource.environmentPrefix) {
             environmentVariables[String(name.dropFirst(ConfigurationSource.environmentPrefix.count))] = value
         }
+        // STARLING_CLUSTER is short for STARLING_CLUSTER_URL.
+        if let url = environmentVariables.removeValue(forKey: "CLUSTER"), environmentVariables["CLUSTER_URL"] == nil {
+            environmentVariables["CLUSTER_URL"] = url
+        }
         sources.append(ConfigurationSource(
             kind: .environment, snapshot: EnvironmentVariablesProvider(environmentVariables: environmentVariables).snapshot()))
 
@@ -134,7 +138,7 @@ public enum ConfigurationLoader {
     }
 
     /// `STARLING_` variables that are not settings: the interop scripts' path to the binary.
-    static let ignoredEnvironmentVariables: Set<String> = ["STARLING_CLI"]
+    static let ignoredEnvironmentVariables: Set<String> = ["STARLING_CLI", "STARLING_CLUSTER"]
 
     private static func unprefixedEnvironmentName(of key: String) -> String {
         String(ConfigurationSource.environmentName(of: key).dropFirst(ConfigurationSource.environmentPrefix.count))

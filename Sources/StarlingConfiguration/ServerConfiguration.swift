@@ -40,6 +40,8 @@ public struct ServerConfiguration: Sendable {
     public var clientIdentifierSeparator = "-"
     /// The operations listener (metrics, admin API, dashboard); off while `http.port` is nil.
     public var http = HTTPSettings()
+    /// The `cluster` section: the broker as one node of several on one PostgreSQL database; off while `url` is nil.
+    public var cluster = ClusterSettings()
     /// Bridges to other brokers, from the `bridges` section of the file.
     public var bridges: [NamedBridge] = []
     /// What the configuration did not stop the broker for but an operator should hear about.
@@ -47,6 +49,19 @@ public struct ServerConfiguration: Sendable {
 
     public init(broker: BrokerConfiguration = BrokerConfiguration(listeners: [])) {
         self.broker = broker
+    }
+
+    /// The `cluster` section.
+    public struct ClusterSettings: Sendable {
+        /// The `postgres://` URL of the database the nodes share; nil: no cluster.
+        public var url: String?
+        /// This node's name, unique in the cluster; the host name when not given.
+        public var node: String?
+        /// `host:port` where the other nodes reach this node's MQTT listener; the first plain listener's when not
+        /// given (127.0.0.1 for one on every address).
+        public var address: String?
+        /// Seconds without a heartbeat after which a node is taken as gone.
+        public var nodeTimeout: Double? = 10
     }
 
     /// The `http` section: where the operations listener listens and who may use it.

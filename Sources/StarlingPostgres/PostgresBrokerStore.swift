@@ -128,8 +128,13 @@ public final class PostgresBrokerStore: BrokerStore {
     }
 
     private func load(_ connection: PostgresConnection) async throws -> StoredState {
+        try await load(connection, client: nil)
+    }
+
+    /// What `load` reads, or only the session of `client` (and no retained message) when one is named.
+    private func load(_ connection: PostgresConnection, client only: String?) async throws -> StoredState {
         // Rows of sessions deleted in a batch committed before rows a slower loop recorded for them.
-        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
+        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] where only == nil {
             try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
@@ -140,14 +145,16 @@ public final class PostgresBrokerStore: BrokerStore {
         var sessions: [ExactString: StoredSession] = [:]
         var order: [ExactString] = []
         let sessionRows = try await connection.query(
-            "SELECT client, expiry_interval, expires_at FROM starling.sessions WHERE node = \(node) ORDER BY client COLLATE \"C\"", logger: logger)
+            "SELECT client, expiry_interval, expires_at FROM starling.sessions WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only)) ORDER BY client COLLATE \"C\"",
+            logger: logger)
         for try await (client, interval, expiresAt) in sessionRows.decode((String, Int64, Int64?).self) {
             sessions[ExactString(client)] = StoredSession(
                 clientIdentifier: client, expiryInterval: UInt32(clamping: interval), expiresAt: expiresAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
             order.append(ExactString(client))
         }
         let subscriptionRows = try await connection.query(
-            "SELECT client, filter, options, identifier FROM starling.subscriptions WHERE node = \(node)", logger: logger)
+            "SELECT client, filter, options, identifier FROM starling.subscriptions WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+            logger: logger)
         for try await (client, filter, options, identifier) in subscriptionRows.decode((String, String, Int32, Int32?).self) {
             sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
                 topicFilter: filter, options: StoredSubscription.options(fromValue: Int(options)), identifier: identifier.map { Int($0) }))
@@ -155,7 +162,7 @@ public final class PostgresBrokerStore: BrokerStore {
         let deliveryRows = try await connection.query(
             """
             SELECT client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released
-            FROM starling.deliveries WHERE node = \(node) ORDER BY client, sequence
+            FROM starling.deliveries WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only)) ORDER BY client, sequence
             """, logger: logger)
         for try await (client, sequence, bytes, publisher, expiresAt, qos, retain, identifiers, share, released) in deliveryRows.decode(
             (String, Int64, ByteBuffer, String?, Int64?, Int16, Bool, [Int32]?, String?, Bool).self)
@@ -165,17 +172,20 @@ public final class PostgresBrokerStore: BrokerStore {
                 sequence: UInt64(sequence), message: message, qos: QoS(rawValue: UInt8(clamping: qos)) ?? .atLeastOnce, retain: retain,
                 subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share, released: released))
         }
-        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2 WHERE node = \(node)", logger: logger)
+        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2 WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+            logger: logger)
         for try await (client, identifier) in receivedRows.decode((String, Int32).self) {
             sessions[ExactString(client)]?.receivedQoS2.append(UInt16(clamping: identifier))
         }
-        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills WHERE node = \(node)", logger: logger)
+        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+            logger: logger)
         for try await (client, bytes, delay, publishAt) in willRows.decode((String, ByteBuffer, Int64?, Int64?).self) {
             sessions[ExactString(client)]?.will = StoredWill(
                 storedMessage: try decode(bytes, publisher: nil, expiresAt: nil), delay: delay.map { UInt32(clamping: $0) },
                 publishAt: publishAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
         }
         var retained: [StoredMessage] = []
+        guard only == nil else { return StoredState(sessions: order.compactMap { sessions[$0] }) }
         let retainedRows = try await connection.query(
             "SELECT message, publisher, expires_at FROM starling.retained ORDER BY topic COLLATE \"C\"", logger: logger)
         for try await (bytes, publisher, expiresAt) in retainedRows.decode((ByteBuffer, String?, Int64?).self) {
@@ -190,6 +200,38 @@ public final class PostgresBrokerStore: BrokerStore {
         } catch {
             throw PostgresStoreError(kind: .corruptRecord, url: url, detail: "a stored message does not decode: \(error)")
         }
+    }
+
+    /// Moves the session of `client` that the node `other` kept to this store's node, in one transaction (any
+    /// rows this node still had for it go first), and returns it as moved; nil when `other` kept none. With
+    /// `discard`, the other node's rows are deleted instead and nil returned: a clean start.
+    public func takeSession(_ client: String, from other: String, discard: Bool = false) async throws -> StoredSession? {
+        do {
+            return try await self.client.withTransaction(logger: logger) { connection in
+                for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2", binds: Self.bindings(node, client)),
+                        logger: logger)
+                    let move = discard
+                        ? "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2"
+                        : "UPDATE starling.\(table) SET node = $3 WHERE node = $1 AND client = $2"
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: move, binds: discard ? Self.bindings(other, client) : Self.bindings(other, client, node)),
+                        logger: logger)
+                }
+                guard !discard else { return nil }
+                return try await load(connection, client: client).sessions.first
+            }
+        } catch let error as PostgresTransactionError {
+            if let stored = error.closureError as? PostgresStoreError { throw stored }
+            throw PostgresStoreError(kind: .commitFailed, url: url, detail: Self.describe(error))
+        }
+    }
+
+    private static func bindings(_ values: String...) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values { bindings.append(value) }
+        return bindings
     }
 
     public func commit(_ changes: [StoreChange]) async throws {

@@ -101,6 +101,17 @@ enum PostgresStoreSchema {
             )
             """,
         ],
+        [
+            // Which node holds each client identifier's session; the generation rises with every claim, so that
+            // of two nodes racing for one client the later claim wins.
+            """
+            CREATE TABLE starling.cluster_clients (
+                client text PRIMARY KEY,
+                node text NOT NULL,
+                generation bigint NOT NULL
+            )
+            """,
+        ],
     ]
 
     static var version: Int { migrations.count }

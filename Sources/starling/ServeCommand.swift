@@ -10,6 +10,7 @@ import Metrics
 import StarlingBridge
 import StarlingConfiguration
 import StarlingOperations
+import StarlingCluster
 import StarlingPostgres
 import StarlingSQLite
 
@@ -168,6 +169,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("store-url"), help: "Keep sessions and retained messages in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of --data-dir.")
     var storeURL: String?
 
+    @Option(name: .long, help: "Run as one node of a cluster whose nodes share this PostgreSQL database (postgres://…); STARLING_CLUSTER says the same.")
+    var cluster: String?
+
+    @Option(name: .long, help: "This node's name in the cluster, unique among its nodes (default: the host name).")
+    var node: String?
+
+    @Option(name: .long, help: "HOST:PORT where the other nodes reach this node's MQTT listener (default: the first plain listener's, 127.0.0.1 for one on every address).")
+    var clusterAddress: String?
+
     @Option(name: .long, help: "every-ack: acknowledge QoS 1/2 messages once committed to disk; periodic: acknowledge at once, commit every --durability-interval-ms (default: every-ack).")
     var durability: String?
 
@@ -188,6 +198,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The store the settings name: PostgreSQL with `store_url`, else SQLite in the data directory.
     static func openStore(_ settings: ServerConfiguration, logger: Logger) async throws -> (store: any BrokerStore, place: String) {
+        if let cluster = settings.cluster.url {
+            // A node keeps its sessions in the cluster's database, under its name.
+            let url = try PostgresURL(cluster)
+            let node = settings.cluster.node ?? Self.hostName
+            return (try await PostgresBrokerStore.open(url: url, node: node, logger: logger), "\(url) (node \(node))")
+        }
         if let storeURL = settings.storeURL {
             let url = try PostgresURL(storeURL)
             return (try await PostgresBrokerStore.open(url: url, logger: logger), "\(url)")
@@ -197,6 +213,13 @@ struct ServeCommand: AsyncParsableCommand {
         // Said in full at start: a relative data directory is relative to wherever the broker was started.
         let path = relative.hasPrefix("/") ? relative : URL(fileURLWithPath: relative).standardizedFileURL.path
         return (try await SQLiteBrokerStore.open(path: path, logger: logger), path)
+    }
+
+    /// This machine's name, a node's name unless one is given.
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "starling" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The flags given, by configuration key: one line per setting.
@@ -248,6 +271,9 @@ struct ServeCommand: AsyncParsableCommand {
             // Left off, the flag must not override the file.
             ("memory", memory ? true : nil),
             ("store_url", storeURL),
+            ("cluster.url", cluster),
+            ("cluster.node", node),
+            ("cluster.address", clusterAddress),
             ("durability", durability),
             ("durability_interval_ms", durabilityIntervalMs),
             ("http.port", httpPort),
@@ -331,11 +357,31 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let boundAddresses = BoundAddresses()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads == 0 ? System.coreCount : settings.threads)
+        var clusterNode: ClusterNode?
+        if let url = settings.cluster.url {
+            let plain = configuration.listeners.firstIndex { if case .tcp = $0.transport { true } else { false } }
+            guard settings.cluster.address != nil || plain != nil else {
+                logger.critical("configuration error: a cluster node needs a plain MQTT listener (protocol mqtt) or cluster.address")
+                throw ExitCode(78)
+            }
+            var cluster = ClusterConfiguration(url: try PostgresURL(url), node: settings.cluster.node ?? Self.hostName, address: settings.cluster.address ?? "")
+            cluster.nodeTimeout = .milliseconds(Int64((settings.cluster.nodeTimeout ?? 10) * 1000))
+            clusterNode = ClusterNode(configuration: cluster, eventLoopGroup: group, logger: logger)
+        }
         let broker = MQTTBroker(
             configuration: configuration, authenticator: securityFiles.passwords, accessControl: securityFiles.accessControl,
-            store: store, hooks: BrokerHooks(metrics: operations == nil ? nil : metrics.factory), eventLoopGroup: group, logger: logger,
-            onServerRunning: { boundAddresses.set($0) })
+            store: store, hooks: BrokerHooks(metrics: operations == nil ? nil : metrics.factory, cluster: clusterNode), eventLoopGroup: group,
+            logger: logger, onServerRunning: { boundAddresses.set($0) })
         var running: [any Service] = [broker]
+        if let clusterNode {
+            let plain = configuration.listeners.firstIndex { if case .tcp = $0.transport { true } else { false } }
+            let host = plain.map { configuration.listeners[$0].host }.map { $0 == "0.0.0.0" ? "127.0.0.1" : $0 == "::" ? "::1" : $0 }
+            running.append(ClusterService(node: clusterNode, broker: broker, store: store as? PostgresBrokerStore) {
+                if let given = settings.cluster.address { return given }
+                let port = try await boundAddresses.get()[plain!].port ?? 0
+                return host!.contains(":") ? "[\(host!)]:\(port)" : "\(host!):\(port)"
+            })
+        }
         var bridges: [MQTTBridge] = []
         if let bridgeListener {
             let host = configuration.listeners[bridgeListener].host
@@ -407,5 +453,18 @@ final class BoundAddresses: Sendable {
             let waiter = state.withLockedValue { $0.waiters.removeValue(forKey: identifier) }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+}
+
+/// A cluster node run beside its broker, once the broker's listener is bound (its address is the node's).
+struct ClusterService: Service {
+    let node: ClusterNode
+    let broker: MQTTBroker
+    let store: PostgresBrokerStore?
+    let address: @Sendable () async throws -> String
+
+    func run() async throws {
+        node.attach(broker, store: store, address: try await address())
+        try await node.run()
     }
 }

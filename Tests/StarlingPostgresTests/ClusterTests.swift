@@ -108,3 +108,103 @@ struct ClusterTests {
         }
     }
 }
+
+extension ClusterTests {
+    /// A retained message set on one node is served by every node, to subscribers that come later; clearing it
+    /// on another node clears it everywhere.
+    @Test func retainedMessagesAreServedByEveryNode() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 3) { cluster in
+                try await cluster.waitUntilLinked()
+                let publisher = try await cluster[0].client("publisher")
+                _ = try await publisher.publishQoS1("status/door", "open", retain: true)
+                for index in 1..<3 {
+                    try await TestCluster.waitUntil("node \(index) keeps the retained message") {
+                        try cluster[index].broker.retainedMessage(topic: "status/door")?.payload == ByteBuffer(string: "open")
+                    }
+                    let late = try await cluster[index].client("late\(index)")
+                    _ = try await late.subscribe("status/#", qos: .atLeastOnce)
+                    let publish = try await late.expectPublish()
+                    #expect(publish.payloadString == "open")
+                    #expect(publish.retain)
+                }
+                let clearer = try await cluster[2].client("clearer")
+                _ = try await clearer.publishQoS1("status/door", "", retain: true)
+                for index in 0..<3 {
+                    try await TestCluster.waitUntil("node \(index) forgets the retained message") {
+                        try cluster[index].broker.retainedMessage(topic: "status/door") == nil
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension ClusterTests {
+    static let persistent: Properties = [.sessionExpiryInterval(3_600)]
+
+    /// One session per client identifier in the cluster: a client that comes back on another node finds its
+    /// session there (Session Present), with its subscriptions and the QoS 1 messages queued for it while it was
+    /// away, in order; and messages published afterwards reach it on its new node.
+    @Test func aSessionFollowsItsClientToAnotherNode() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 3) { cluster in
+                let first = try await cluster[0].client("roamer", cleanStart: false, properties: Self.persistent)
+                _ = try await first.subscribe("alerts/#", qos: .atLeastOnce)
+                try await first.disconnect()
+                try await cluster.waitUntilLinked(routesOf: 0)
+                let publisher = try await cluster[2].client("publisher")
+                for sequence in 1...5 {
+                    _ = try await publisher.publishQoS1("alerts/\(sequence)", "queued \(sequence)", packetIdentifier: UInt16(sequence))
+                }
+                let (second, connAck) = try await cluster[1].connect("roamer", cleanStart: false, properties: Self.persistent)
+                #expect(connAck.sessionPresent)
+                let queued = try await Self.receive(5, from: second)
+                #expect(queued.map(\.payloadString) == (1...5).map { "queued \($0)" })
+                // The session is on the second node now: the first keeps nothing of it.
+                #expect(await cluster[0].broker.client("roamer") == nil)
+                try await cluster.waitUntilLinked(routesOf: 1)
+                _ = try await publisher.publishQoS1("alerts/after", "after the move", packetIdentifier: 9)
+                #expect(try await Self.receive(1, from: second).map(\.payloadString) == ["after the move"])
+            }
+        }
+    }
+
+    /// A client connected to one node that connects to another is taken over: the old connection is told
+    /// 0x8E Session taken over and closed, and the new one resumes the session.
+    @Test func aConnectionOnAnotherNodeIsTakenOver() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 2) { cluster in
+                try await cluster.waitUntilLinked()
+                let old = try await cluster[0].client("twin", cleanStart: false, properties: Self.persistent)
+                _ = try await old.subscribe("twin/#", qos: .atLeastOnce)
+                let (new, connAck) = try await cluster[1].connect("twin", cleanStart: false, properties: Self.persistent)
+                #expect(connAck.sessionPresent)
+                guard case .disconnect(let disconnect) = try await old.nextPacket() else {
+                    Issue.record("the old connection was not told")
+                    return
+                }
+                #expect(disconnect.reasonCode == .sessionTakenOver)
+                try await old.expectClosed()
+                #expect(await cluster[1].broker.client("twin")?.subscriptions.map(\.topicFilter) == ["twin/#"])
+                try await new.disconnect()
+            }
+        }
+    }
+
+    /// A clean start on another node discards the session the first node held.
+    @Test func aCleanStartOnAnotherNodeDiscardsTheSession() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 2) { cluster in
+                try await cluster.waitUntilLinked()
+                let old = try await cluster[0].client("fresh", cleanStart: false, properties: Self.persistent)
+                _ = try await old.subscribe("fresh/#", qos: .atLeastOnce)
+                try await old.disconnect()
+                let (_, connAck) = try await cluster[1].connect("fresh", cleanStart: true, properties: Self.persistent)
+                #expect(!connAck.sessionPresent)
+                #expect(await cluster[0].broker.client("fresh") == nil)
+                #expect(await cluster[1].broker.client("fresh")?.subscriptions.isEmpty == true)
+            }
+        }
+    }
+}

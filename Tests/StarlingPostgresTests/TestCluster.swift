@@ -51,10 +51,9 @@ final class TestCluster: Sendable {
         let cluster = ClusterNode(configuration: configuration, logger: TestBroker.quietLogger)
         var brokerConfiguration = TestBroker.defaultConfiguration
         configure(&brokerConfiguration)
-        let broker = try await TestBroker(
-            configuration: brokerConfiguration, store: try await PostgresBrokerStore.open(url: url, node: name),
-            hooks: BrokerHooks(cluster: cluster))
-        cluster.attach(broker.broker, address: "127.0.0.1:\(broker.port)")
+        let store = try await PostgresBrokerStore.open(url: url, node: name)
+        let broker = try await TestBroker(configuration: brokerConfiguration, store: store, hooks: BrokerHooks(cluster: cluster))
+        cluster.attach(broker.broker, store: store, address: "127.0.0.1:\(broker.port)")
         let task = Task { try await cluster.run() }
         return Node(name: name, broker: broker, cluster: cluster, task: task)
     }

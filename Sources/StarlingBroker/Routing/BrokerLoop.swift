@@ -142,7 +142,7 @@ final class BrokerLoop: @unchecked Sendable {
         }
         // A cluster link takes only what its node wants, and nothing that came from another node.
         if let cluster, subscriber.session.clientIdentifier.isClusterLink,
-            message.fromClusterNode || !cluster.forwards(topic: message.topic, toLink: subscriber.session.clientIdentifier)
+            message.fromClusterNode || !cluster.forwards(topic: message.topic, retain: message.retain, toLink: subscriber.session.clientIdentifier)
         {
             return false
         }

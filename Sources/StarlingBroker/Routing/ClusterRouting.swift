@@ -7,10 +7,23 @@
 /// published on to each node that wants it. Identifiers starting with `linkPrefix` are the cluster's: a client
 /// that uses one is refused unless `admitsLink` lets it in, and a link is then under no ACL or publish limit.
 public protocol ClusterRouting: Sendable {
-    /// Whether a message published on this node to `topic` goes over the link `linkClientIdentifier`.
-    func forwards(topic: String, toLink linkClientIdentifier: String) -> Bool
+    /// Whether a message published on this node to `topic` goes over the link `linkClientIdentifier`; `retain`
+    /// is its RETAIN flag as published (every node keeps the retained messages).
+    func forwards(topic: String, retain: Bool, toLink linkClientIdentifier: String) -> Bool
     /// Whether a client connecting as `linkClientIdentifier` with these credentials is another node's link.
     func admitsLink(clientIdentifier: String, userName: String?, password: [UInt8]?) -> Bool
+    /// Makes this node the one that holds the session of `clientIdentifier`, before a CONNECT claims it here:
+    /// when another node holds it, that node hands it over (`MQTTBroker.handOver`) and this one adopts it
+    /// (`MQTTBroker.adopt`) before answering. Called off the event loops; the CONNECT waits for the answer.
+    func claim(clientIdentifier: String, cleanStart: Bool) async -> ClusterClaim
+}
+
+/// What a cluster answers a CONNECT's claim on a session.
+public enum ClusterClaim: Sendable, Hashable {
+    /// The session, if there is one, is on this node now.
+    case granted
+    /// The CONNECT is refused with `reason` (0x88 Server unavailable, say, while the cluster cannot be asked).
+    case refused(ReasonCode, String)
 }
 
 /// The client identifiers of cluster links start with this.

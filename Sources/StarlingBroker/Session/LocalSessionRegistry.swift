@@ -146,6 +146,59 @@ final class LocalSessionRegistry: SessionRegistry {
         }
     }
 
+    /// Lets another cluster node take the session of `clientIdentifier` over (the cluster's counterpart of `take`):
+    /// its connection is told 0x8E Session taken over and closed; a session that is not resumed ends here (its
+    /// will as for a local take-over); one that is resumed leaves this broker without ending: its pending will
+    /// is dropped (MQTT-3.1.3-9), its subscriptions leave every loop's tree, and what was recorded for it is
+    /// committed before `done` is called, so that its stored rows are whole when they move. `done` gets whether
+    /// there was a session to hand over.
+    func handOver(_ clientIdentifier: String, resume: Bool, _ done: @escaping @Sendable (Bool) -> Void) {
+        guard let previous = session(for: clientIdentifier) else { return done(false) }
+        let loop = loops[previous.homeIndex.load(ordering: .acquiring)]
+        loop.eventLoop.execute { [self] in
+            let resume = resume && previous.expiryInterval > 0
+            if let connection = previous.connection { SessionAttachment.takeOver(from: connection, resuming: resume) }
+            guard previous.isAlive else { return done(false) }
+            guard resume else {
+                end(previous, loop: loop)
+                return done(false)
+            }
+            previous.connection = nil
+            previous.relieveCongestion(loop: loop)
+            previous.expiryTask?.cancel()
+            previous.expiryTask = nil
+            previous.willTask?.cancel()
+            previous.willTask = nil
+            if previous.will != nil, previous.isStored.load(ordering: .relaxed) {
+                loop.storeChanges?.append(.willDeleted(clientIdentifier: clientIdentifier))
+            }
+            previous.will = nil
+            previous.isAlive = false
+            sessions.withLockedValue { sessions in
+                let key = ExactString(clientIdentifier)
+                if sessions[key] === previous { sessions.removeValue(forKey: key) }
+            }
+            let filters = previous.subscriptions.keys.map { TopicFilter(validated: $0.string) }
+            // Out of every tree first, so that no loop records a delivery for it after the commit below.
+            let removals = loops.map { replica in
+                replica.eventLoop.submit { for filter in filters { replica.subscriptions.remove(filter, session: previous) } }
+            }
+            EventLoopFuture.andAllComplete(removals, on: loop.eventLoop).whenComplete { _ in
+                let commits = self.loops.map { replica in
+                    replica.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                        guard let changes = replica.storeChanges else { return replica.eventLoop.makeSucceededVoidFuture() }
+                        let ticket = changes.currentTicket
+                        changes.handOff()
+                        let promise = replica.eventLoop.makePromise(of: Void.self)
+                        changes.whenCommitted(ticket) { _ in promise.succeed() }
+                        return promise.futureResult
+                    }
+                }
+                EventLoopFuture.andAllComplete(commits, on: loop.eventLoop).whenComplete { _ in done(true) }
+            }
+        }
+    }
+
     /// The connection of `session` is gone: publish or schedule its will (none after a normal DISCONNECT,
     /// MQTT-3.1.2-10), then end the session or start its expiry.
     func connectionLost(_ session: Session, willDiscarded: Bool, loop: BrokerLoop) {

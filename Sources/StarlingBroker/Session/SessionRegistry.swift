@@ -25,6 +25,9 @@ protocol SessionRegistry: AnyObject, Sendable {
     func end(_ session: Session, loop: BrokerLoop)
     /// Publishes the will of `session` now and forgets it.
     func publishWill(of session: Session, loop: BrokerLoop)
+    /// Lets another cluster node take the session of `clientIdentifier` over; `done` says whether it was resumed
+    /// there, its stored rows whole.
+    func handOver(_ clientIdentifier: String, resume: Bool, _ done: @escaping @Sendable (Bool) -> Void)
 }
 
 /// What a CONNECT's claim on a session comes to.

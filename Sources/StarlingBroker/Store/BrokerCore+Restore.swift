@@ -8,7 +8,12 @@ extension BrokerCore {
     /// was connected when the broker went down, as on any connection lost without DISCONNECT. Runs before any
     /// listener is bound.
     func restore(from store: any BrokerStore) async throws {
-        let state = try await store.load()
+        try await adopt(try await store.load(), store: store)
+    }
+
+    /// Takes up `state` as `restore` does: at start, or while running for sessions another cluster node handed
+    /// over (then a session of the same client identifier that is here already is kept instead).
+    func adopt(_ state: StoredState, store: any BrokerStore) async throws {
         let now = NIODeadline.now()
         let wallNow = WallClockTime.now()
         let topicLimits = configuration.limits.topicLimits
@@ -30,6 +35,10 @@ extension BrokerCore {
         var restored: [(session: Session, expiresAt: WallClockTime?, willAt: WallClockTime?)] = []
         var endedWithWill: [Session] = []
         for stored in state.sessions {
+            if sessions.session(for: stored.clientIdentifier) != nil {
+                logger.warning("a session handed over is here already; the one here is kept", metadata: ["client": "\(stored.clientIdentifier)"])
+                continue
+            }
             if let expiresAt = stored.expiresAt, expiresAt <= wallNow {
                 changes.append(.sessionDeleted(clientIdentifier: stored.clientIdentifier))
                 if let will = stored.will {

@@ -139,6 +139,31 @@ struct ConnectAttempt {
         connection.machine.admitted()
         connection.pause()
         let connection = self.connection
+        if let cluster = connection.core.hooks.cluster, !setup.isClusterLink {
+            // The cluster first: another node may hold the session, and hand it over.
+            let clientIdentifier = setup.clientIdentifier
+            let cleanStart = setup.connect.cleanStart
+            let loop = connection.loop.eventLoop
+            Task {
+                let claim = await cluster.claim(clientIdentifier: clientIdentifier, cleanStart: cleanStart)
+                loop.execute {
+                    guard connection.state == .connecting else { return }
+                    switch claim {
+                    case .granted:
+                        Self.claimLocally(setup, on: connection)
+                    case .refused(let reason, let why):
+                        connection.logger.warning("connection refused by the cluster", metadata: ["reason": "\(why)"])
+                        connection.refuse(reason, reasonString: why)
+                    }
+                }
+            }
+            return
+        }
+        Self.claimLocally(setup, on: connection)
+    }
+
+    /// Claims the session from this broker's registry and attaches it.
+    private static func claimLocally(_ setup: SessionSetup, on connection: ConnectionHandler) {
         connection.core.sessions.claim(setup.clientIdentifier, cleanStart: setup.connect.cleanStart, on: connection.loop) { claim in
             switch claim {
             case .granted(let session, let present):

@@ -1,0 +1,138 @@
+import Logging
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+import PostgresNIO
+import StarlingBroker
+import StarlingPostgres
+
+/// One session per client identifier in the whole cluster: a CONNECT here claims the identifier in
+/// `starling.cluster_clients`; when another node held it, that node hands the session over (told through
+/// PostgreSQL's NOTIFY, answered the same way) and its stored rows move here in one transaction, or, when that
+/// node is gone, they move without asking it.
+extension ClusterNode {
+    static let channel = "starling_cluster"
+    /// How long a claim waits for the node that holds the session to answer.
+    static let releaseTimeout: Duration = .seconds(5)
+
+    public func claim(clientIdentifier: String, cleanStart: Bool) async -> ClusterClaim {
+        guard let database = running else { return .granted }
+        let me = configuration.node
+        do {
+            let (previous, generation) = try await database.withTransaction(logger: logger) { connection -> (String?, Int64) in
+                var previous: String?
+                for try await holder in try await connection.query(
+                    "SELECT node FROM starling.cluster_clients WHERE client = \(clientIdentifier) FOR UPDATE", logger: logger
+                ).decode(String.self) {
+                    previous = holder
+                }
+                var generation: Int64 = 0
+                for try await claimed in try await connection.query(
+                    """
+                    INSERT INTO starling.cluster_clients (client, node, generation) VALUES (\(clientIdentifier), \(me), 1)
+                    ON CONFLICT (client) DO UPDATE SET node = excluded.node, generation = starling.cluster_clients.generation + 1
+                    RETURNING generation
+                    """, logger: logger
+                ).decode(Int64.self) {
+                    generation = claimed
+                }
+                return (previous, generation)
+            }
+            guard let previous, previous != me else { return .granted }
+            gate.close()
+            defer { gate.open() }
+            if isAlive(previous) {
+                let answered = await askRelease(of: clientIdentifier, from: previous, resume: !cleanStart, generation: generation, database)
+                if !answered {
+                    logger.warning("the node holding a session did not hand it over in time; taking it", metadata: [
+                        "client": "\(clientIdentifier)", "peer": "\(previous)",
+                    ])
+                }
+            }
+            if let store {
+                if let session = try await store.takeSession(clientIdentifier, from: previous, discard: cleanStart), let broker {
+                    try await broker.adopt([session])
+                }
+            }
+            wake.yield()
+            return .granted
+        } catch {
+            logger.warning("a session claim could not reach the cluster's database", metadata: [
+                "client": "\(clientIdentifier)", "error": "\(PostgresBrokerStore.describe(error))",
+            ])
+            // A clean start needs nothing from another node; a session to resume may be on another node.
+            return cleanStart
+                ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
+        }
+    }
+
+    /// Asks `holder` to hand the session over and waits for its answer; false when none came in time.
+    private func askRelease(of client: String, from holder: String, resume: Bool, generation: Int64, _ database: PostgresClient) async -> Bool {
+        let key = "\(generation)\t\(client)"
+        let answer = AsyncStream<Bool>.makeStream(of: Bool.self)
+        releases.withLockedValue { $0[key] = answer.continuation }
+        defer { _ = releases.withLockedValue { $0.removeValue(forKey: key) } }
+        let request = ["release", holder, configuration.node, resume ? "1" : "0", "\(generation)", client].joined(separator: "\t")
+        do {
+            try await database.query("SELECT pg_notify(\(Self.channel), \(request))", logger: logger)
+        } catch {
+            return false
+        }
+        return await withTaskGroup(of: Bool.self) { waiting in
+            waiting.addTask {
+                for await released in answer.stream { return released }
+                return false
+            }
+            waiting.addTask {
+                try? await Task.sleep(for: Self.releaseTimeout)
+                return false
+            }
+            let first = await waiting.next() ?? false
+            answer.continuation.finish()
+            waiting.cancelAll()
+            return first
+        }
+    }
+
+    /// A notification on the cluster's channel: a request to hand a session over, an answer to one, or word
+    /// that routes changed.
+    func received(_ payload: String, _ database: PostgresClient) async {
+        let fields = payload.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+        switch fields.first {
+        case "release" where fields.count == 6 && fields[1] == configuration.node:
+            let (to, resume, generation, client) = (fields[2], fields[3] == "1", fields[4], fields[5])
+            if resume, let subscriptions = await broker?.client(client)?.subscriptions {
+                // Until the other node's routes say so, what is published here for the session goes to it.
+                movedRoutes(subscriptions.map { RouteSet.routedFilter($0.topicFilter) }, to: to)
+            }
+            _ = await broker?.handOver(clientIdentifier: client, resume: resume)
+            wake.yield()
+            let answer = ["released", to, generation, client].joined(separator: "\t")
+            _ = try? await database.query("SELECT pg_notify(\(Self.channel), \(answer))", logger: logger)
+        case "released" where fields.count == 4 && fields[1] == configuration.node:
+            let key = "\(fields[2])\t\(fields[3])"
+            _ = releases.withLockedValue { $0[key]?.yield(true) }
+        case "routes":
+            wake.yield()
+        default:
+            break
+        }
+    }
+
+    /// Listens on the cluster's channel on a connection of its own, again after each loss, until cancelled.
+    func listen(_ database: PostgresClient) async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(
+                    configuration: try configuration.url.connectionConfiguration(), id: 7, logger: quietLogger)
+                do {
+                    try await connection.listen(on: Self.channel) { notifications in
+                        for try await notification in notifications { await received(notification.payload, database) }
+                    }
+                } catch {}
+                try? await connection.close()
+            } catch {}
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}
