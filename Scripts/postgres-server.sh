@@ -28,7 +28,7 @@ start)
     || { cat "$dir/initdb.log" >&2; exit 1; }
   # fsync stays on: the store's tests kill brokers and count on commits being durable.
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c max_connections=200" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c max_connections=500" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
   as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres starling
   echo "export STARLING_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/starling"

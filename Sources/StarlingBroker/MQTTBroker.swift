@@ -212,55 +212,6 @@ public final class MQTTBroker: Service, Sendable {
         }.get()
     }
 
-    /// Publishes a message another node of the cluster forwarded (`ClusterRouting`): to this node's subscribers
-    /// only, never over another link. The future succeeds once the message is as safe as a client's PUBACK would
-    /// say: routed and, for QoS 1 and 2 with `Durability.everyAck`, committed to the store for every persistent
-    /// session it reached; it fails with `BrokerError.notStored` when that commit failed (send it again). The
-    /// messages of one node go through one event loop, in the order given.
-    public func forward(_ message: Message, fromClusterNode node: String) -> EventLoopFuture<Void> {
-        var hasher = Hasher()
-        hasher.combine(node)
-        let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
-        let core = self.core
-        var forwarded = message
-        forwarded.removeTransportProperties()
-        forwarded.fromClusterNode = true
-        let message = forwarded
-        return loop.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            _ = core.publish(message, on: loop)
-            guard message.qos != .atMostOnce, let changes = loop.storeChanges, changes.holdsAcknowledgements else {
-                loop.flush()
-                return loop.eventLoop.makeSucceededVoidFuture()
-            }
-            let ticket = changes.currentTicket
-            loop.flush()
-            let promise = loop.eventLoop.makePromise(of: Void.self)
-            changes.whenCommitted(ticket) { failed in
-                if failed { promise.fail(BrokerError.notStored) } else { promise.succeed() }
-            }
-            return promise.futureResult
-        }
-    }
-
-    /// Another cluster node takes the session of `clientIdentifier` over: its connection here is told 0x8E Session
-    /// taken over and closed. When `resume`, the session leaves this broker without ending (its pending will is
-    /// dropped, as for a client back in time) and the call returns true once everything recorded for it is
-    /// committed to the store, for the other node to take its rows; otherwise it ends here, and the call returns
-    /// false. False, too, when there is no such session.
-    public func handOver(clientIdentifier: String, resume: Bool) async -> Bool {
-        await withCheckedContinuation { continuation in
-            core.sessions.handOver(clientIdentifier, resume: resume) { continuation.resume(returning: $0) }
-        }
-    }
-
-    /// Takes up sessions another cluster node handed over, as they were stored there: their subscriptions,
-    /// queued and in-flight messages, expiry and will, as a restart from the store would. A client identifier
-    /// that has a session here already keeps that one. Needs a store.
-    public func adopt(_ sessions: [StoredSession]) async throws {
-        guard let store = core.writer?.store else { return }
-        try await core.adopt(StoredState(sessions: sessions), store: store)
-    }
-
     /// Publishes `payload` on `topic` from inside the application, as if a client had published it: delivered to
     /// each subscriber at no more than its subscription's QoS, kept as the topic's retained message when
     /// `retain`. A Message Expiry Interval in `properties` makes the message expire that many seconds from now;

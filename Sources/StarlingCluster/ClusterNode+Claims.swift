@@ -41,20 +41,31 @@ extension ClusterNode {
             guard let previous, previous != me else { return .granted }
             gate.close()
             defer { gate.open() }
-            if isAlive(previous) {
+            switch try await status(of: previous, database) {
+            case .alive:
                 let answered = await askRelease(of: clientIdentifier, from: previous, resume: !cleanStart, generation: generation, database)
-                if !answered {
-                    logger.warning("the node holding a session did not hand it over in time; taking it", metadata: [
+                guard answered else {
+                    logger.warning("the node holding a session did not hand it over in time", metadata: [
                         "client": "\(clientIdentifier)", "peer": "\(previous)",
                     ])
+                    return .refused(.serverUnavailable, "the node holding this session does not answer: try again")
                 }
+            case .gone:
+                // Its sessions are taken up first (here or by another node), so that what the others queued for
+                // it reaches this session once, after it is here.
+                if let broker { try await reap(previous, database, broker: broker) }
+                guard try await waitUntilReaped(previous, database) else {
+                    return .refused(.serverUnavailable, "the node that held this session is being replaced: try again")
+                }
+            case .reaped, .unknown:
+                break
             }
             if let store {
                 if let session = try await store.takeSession(clientIdentifier, from: previous, discard: cleanStart), let broker {
                     try await broker.adopt([session])
                 }
             }
-            wake.yield()
+            doorbell.ring()
             return .granted
         } catch {
             logger.warning("a session claim could not reach the cluster's database", metadata: [
@@ -64,6 +75,32 @@ extension ClusterNode {
             return cleanStart
                 ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
         }
+    }
+
+    /// What the database says of a node.
+    enum Standing {
+        case alive, gone, reaped, unknown
+    }
+
+    /// What the database says of the node `name` now.
+    func status(of name: String, _ database: PostgresClient) async throws -> Standing {
+        let timeout = Double(configuration.nodeTimeout.components.seconds) + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
+        for try await (fresh, reaped) in try await database.query(
+            "SELECT heartbeat_at > now() - make_interval(secs => \(timeout)), reaped FROM starling.cluster_nodes WHERE name = \(name)",
+            logger: logger
+        ).decode((Bool, Bool).self) {
+            return reaped ? .reaped : fresh ? .alive : .gone
+        }
+        return .unknown
+    }
+
+    private func waitUntilReaped(_ name: String, _ database: PostgresClient) async throws -> Bool {
+        let deadline = ContinuousClock.now + configuration.nodeTimeout * 2
+        while ContinuousClock.now < deadline {
+            if case .reaped = try await status(of: name, database) { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 
     /// Asks `holder` to hand the session over and waits for its answer; false when none came in time.
@@ -106,14 +143,14 @@ extension ClusterNode {
                 movedRoutes(subscriptions.map { RouteSet.routedFilter($0.topicFilter) }, to: to)
             }
             _ = await broker?.handOver(clientIdentifier: client, resume: resume)
-            wake.yield()
+            doorbell.ring()
             let answer = ["released", to, generation, client].joined(separator: "\t")
             _ = try? await database.query("SELECT pg_notify(\(Self.channel), \(answer))", logger: logger)
         case "released" where fields.count == 4 && fields[1] == configuration.node:
             let key = "\(fields[2])\t\(fields[3])"
             _ = releases.withLockedValue { $0[key]?.yield(true) }
         case "routes":
-            wake.yield()
+            doorbell.ring()
         default:
             break
         }
@@ -121,18 +158,31 @@ extension ClusterNode {
 
     /// Listens on the cluster's channel on a connection of its own, again after each loss, until cancelled.
     func listen(_ database: PostgresClient) async {
-        while !Task.isCancelled {
-            do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: try configuration.url.connectionConfiguration(), id: 7, logger: quietLogger)
+        let current = NIOLockedValueBox<PostgresConnection?>(nil)
+        await withTaskCancellationHandler {
+            while !Task.isCancelled {
                 do {
-                    try await connection.listen(on: Self.channel) { notifications in
-                        for try await notification in notifications { await received(notification.payload, database) }
+                    let connection = try await PostgresConnection.connect(
+                        configuration: try configuration.url.connectionConfiguration(), id: 7, logger: quietLogger)
+                    current.withLockedValue { $0 = connection }
+                    // Cancelled while connecting: the handler below found no connection to close.
+                    if Task.isCancelled {
+                        try? await connection.close()
+                        return
                     }
+                    do {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            for try await notification in notifications { await received(notification.payload, database) }
+                        }
+                    } catch {}
+                    current.withLockedValue { $0 = nil }
+                    try? await connection.close()
                 } catch {}
-                try? await connection.close()
-            } catch {}
-            try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        } onCancel: {
+            // The notifications end only when their connection does.
+            _ = current.withLockedValue { $0 }?.close() as EventLoopFuture<Void>?
         }
     }
 }

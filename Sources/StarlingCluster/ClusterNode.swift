@@ -28,8 +28,8 @@ public final class ClusterNode: ClusterRouting, Service {
     let quietLogger: Logger
     private let group: any EventLoopGroup
     private let state: NIOLockedValueBox<State>
-    let wake: AsyncStream<Void>.Continuation
-    private let wakes: AsyncStream<Void>
+    /// Rung when the routes should be written or read before the next heartbeat.
+    let doorbell = Doorbell()
     let gate = LinkGate()
     /// Claims waiting for another node to hand a session over, by generation and client identifier.
     let releases = NIOLockedValueBox<[String: AsyncStream<Bool>.Continuation]>([:])
@@ -49,11 +49,17 @@ public final class ClusterNode: ClusterRouting, Service {
         /// The filters this node last wrote as its routes.
         var written: Set<String> = []
         var links: [String: Task<Void, Never>] = [:]
+        /// The node that took this one as gone, once this one learns of it.
+        var replacedBy: String?
+        /// Gone nodes whose queues this node has sent on.
+        var redirected: Set<String> = []
     }
 
     struct Peer {
         var address: String
         var alive: Bool
+        /// Gone, and its sessions taken up by another node: nothing is queued for it any more.
+        var reaped = false
         var routes: RouteSet
         var linked = false
         var forwardedFrom = ManagedAtomic<UInt64>(0)
@@ -70,7 +76,6 @@ public final class ClusterNode: ClusterRouting, Service {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .error)
         self.quietLogger = quiet
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The broker this node serves, before `run()`; `address`, when given, replaces the configuration's (a
@@ -114,7 +119,9 @@ public final class ClusterNode: ClusterRouting, Service {
     public func forwards(topic: String, retain: Bool, toLink linkClientIdentifier: String) -> Bool {
         let name = linkClientIdentifier.dropFirst(clusterLinkPrefix.count)
         return state.withLockedValue { state in
-            guard let peer = state.peers[String(name)], peer.alive else { return false }
+            // A node that stopped answering still gets what it wants, queued here for it until another node has
+            // taken its sessions up; then this node sends the queue on to where they are.
+            guard let peer = state.peers[String(name)], !peer.reaped else { return false }
             // Every node keeps every retained message, so that its own subscribers get them when they subscribe.
             if retain || peer.routes.matches(topic) { return true }
             guard let moved = state.moved[String(name)], !moved.filters.isEmpty else { return false }
@@ -157,16 +164,18 @@ public final class ClusterNode: ClusterRouting, Service {
         }
         try await PostgresBrokerStore.prepareSchema(url: configuration.url, logger: logger)
         var clientConfiguration = configuration.url.clientConfiguration
-        clientConfiguration.options.maximumConnections = 4
+        clientConfiguration.options.maximumConnections = 3
         let database = PostgresClient(configuration: clientConfiguration, backgroundLogger: quietLogger)
+        // The pool outlives everything below, leaving included, whatever cancels the node: it ends last.
+        let pool = Task { await database.run() }
+        defer { pool.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { await database.run() }
             tasks.addTask { await self.listen(database) }
             // A subscription made here is written at once rather than at the next heartbeat.
-            tasks.addTask { [wake] in
+            tasks.addTask { [doorbell] in
                 for await event in broker.events() {
                     switch event {
-                    case .subscribed, .unsubscribed, .clientDisconnected: wake.yield()
+                    case .subscribed, .unsubscribed, .clientDisconnected: doorbell.ring()
                     default: break
                     }
                 }
@@ -176,13 +185,18 @@ public final class ClusterNode: ClusterRouting, Service {
                 for link in state.withLockedValue({ $0.links.values }) { link.cancel() }
             }
             try await join(database)
+            // Its own task, so that nothing a beat waits for (a gone node's sessions, a slow query) delays it.
+            tasks.addTask { try await self.keepAlive(database) }
             state.withLockedValue { $0.database = database }
             defer { state.withLockedValue { $0.database = nil } }
             logger.notice("joined the cluster", metadata: ["address": "\(address)"])
-            try? await cancelWhenGracefulShutdown {
-                try await self.keepUp(database, broker: broker)
-            }
-            await leave(database)
+            do {
+                try await cancelWhenGracefulShutdown { try await self.keepUp(database, broker: broker) }
+            } catch let error as ClusterError {
+                throw error
+            } catch {}
+            // Not cancelled with the node: the others hear at once that it left.
+            await Task { await self.leave(database) }.value
         }
     }
 
@@ -203,13 +217,40 @@ public final class ClusterNode: ClusterRouting, Service {
             """
             INSERT INTO starling.cluster_nodes (name, address, incarnation) VALUES (\(configuration.node), \(address), \(incarnation))
             ON CONFLICT (name) DO UPDATE SET address = excluded.address, incarnation = excluded.incarnation,
-            started_at = now(), heartbeat_at = now(), leaving = false
+            started_at = now(), heartbeat_at = now(), leaving = false, reaped_by = NULL, reaped = false
             """, logger: logger)
+    }
+
+    /// Says this node is alive every heartbeat. A node that finds it was taken as gone (its heartbeat stalled
+    /// beyond the node timeout, and another node took its sessions up) stops: the sessions it still holds are
+    /// another node's now, and it must not write them. `ClusterError.replaced` ends `run()`.
+    private func keepAlive(_ database: PostgresClient) async throws {
+        while !Task.isCancelled {
+            do {
+                for try await reapedBy in try await database.query(
+                    "UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(configuration.node) RETURNING reaped_by",
+                    logger: logger
+                ).decode(String?.self) {
+                    if let reapedBy {
+                        logger.critical("this node was taken as gone and its sessions taken up by another node: stopping", metadata: ["by": "\(reapedBy)"])
+                        state.withLockedValue { $0.replacedBy = reapedBy }
+                        doorbell.ring()
+                        throw ClusterError.replaced(reapedBy)
+                    }
+                }
+            } catch let error as ClusterError {
+                throw error
+            } catch {
+                if Task.isCancelled { return }
+            }
+            try? await Task.sleep(for: configuration.heartbeat)
+        }
     }
 
     private func keepUp(_ database: PostgresClient, broker: MQTTBroker) async throws {
         var failing = false
         while !Task.isCancelled {
+            if let replacedBy = state.withLockedValue({ $0.replacedBy }) { throw ClusterError.replaced(replacedBy) }
             do {
                 try await beat(database, broker: broker)
                 if failing {
@@ -224,68 +265,47 @@ public final class ClusterNode: ClusterRouting, Service {
                     failing = true
                 }
             }
-            // The next heartbeat, or sooner when a local subscription changed.
-            await withTaskGroup(of: Void.self) { waiting in
-                waiting.addTask { [wakes] in
-                    for await _ in wakes { return }
-                }
-                waiting.addTask { [heartbeat = configuration.heartbeat] in try? await Task.sleep(for: heartbeat) }
-                await waiting.next()
-                waiting.cancelAll()
-            }
+            // The next heartbeat, or sooner when a local subscription changed; a storm of subscriptions is taken
+            // a few at a time rather than one beat each.
+            try? await Task.sleep(for: .milliseconds(5))
+            await doorbell.wait(upTo: configuration.heartbeat)
         }
     }
 
     /// One heartbeat: alive, own routes written, the others' read, links started and stopped.
     private func beat(_ database: PostgresClient, broker: MQTTBroker) async throws {
-        try await database.query("UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(configuration.node)", logger: logger)
-        var filters = Set<String>()
-        for client in await broker.clients() where !client.clientIdentifier.hasPrefix(clusterLinkPrefix) {
-            for subscription in client.subscriptions { filters.insert(RouteSet.routedFilter(subscription.topicFilter)) }
-        }
-        let written = state.withLockedValue { $0.written }
-        let added = filters.subtracting(written)
-        let removed = written.subtracting(filters)
-        if !added.isEmpty || !removed.isEmpty {
-            try await database.withTransaction(logger: logger) { connection in
-                if !removed.isEmpty {
-                    try await connection.query(
-                        "DELETE FROM starling.cluster_routes WHERE node = \(configuration.node) AND filter = ANY(\(Array(removed)))", logger: logger)
-                }
-                if !added.isEmpty {
-                    try await connection.query(
-                        """
-                        INSERT INTO starling.cluster_routes (node, filter) SELECT \(configuration.node), unnest(\(Array(added)))
-                        ON CONFLICT DO NOTHING
-                        """, logger: logger)
-                }
-            }
-            state.withLockedValue { $0.written = filters }
-            // The other nodes read the routes now rather than at their next heartbeat.
-            _ = try? await database.query("SELECT pg_notify(\(Self.channel), 'routes')", logger: logger)
-        }
-        let timeout = Int64(configuration.nodeTimeout.components.seconds * 1000 + configuration.nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
-        var seen: [String: (address: String, alive: Bool)] = [:]
-        let nodeRows = try await database.query(
-            """
-            SELECT name, address, NOT leaving AND heartbeat_at > now() - make_interval(secs => \(Double(timeout) / 1000))
-            FROM starling.cluster_nodes WHERE name <> \(configuration.node)
-            """, logger: logger)
-        for try await (name, address, alive) in nodeRows.decode((String, String, Bool).self) { seen[name] = (address, alive) }
+        try await writeRoutes(database, broker: broker)
+        let timeout = Double(configuration.nodeTimeout.components.seconds) + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
+        var seen: [String: (address: String, alive: Bool, reaped: Bool)] = [:]
         var routes: [String: [String]] = [:]
-        for try await (node, filter) in try await database.query(
-            "SELECT node, filter FROM starling.cluster_routes WHERE node <> \(configuration.node)", logger: logger
-        ).decode((String, String).self) {
-            routes[node, default: []].append(filter)
+        // One snapshot: a node's being gone and the routes of the node that took its sessions up are seen together.
+        try await database.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+            let nodeRows = try await connection.query(
+                """
+                SELECT name, address, NOT leaving AND heartbeat_at > now() - make_interval(secs => \(timeout)), reaped
+                FROM starling.cluster_nodes WHERE name <> \(configuration.node)
+                """, logger: logger)
+            for try await (name, address, alive, isReaped) in nodeRows.decode((String, String, Bool, Bool).self) {
+                seen[name] = (address, alive, isReaped)
+            }
+            for try await (node, filter) in try await connection.query(
+                "SELECT node, filter FROM starling.cluster_routes WHERE node <> \(configuration.node)", logger: logger
+            ).decode((String, String).self) {
+                routes[node, default: []].append(filter)
+            }
         }
+        let dead = seen.filter { !$0.value.alive && !$0.value.reaped }.map(\.key)
+        let reaped = seen.filter { $0.value.reaped }.map(\.key)
         let (start, stop) = state.withLockedValue { state -> ([(String, String)], [Task<Void, Never>]) in
             for (name, node) in seen {
                 let routeSet = RouteSet(routes[name] ?? [])
                 if state.peers[name] == nil {
-                    state.peers[name] = Peer(address: node.address, alive: node.alive, routes: routeSet)
+                    state.peers[name] = Peer(address: node.address, alive: node.alive, reaped: node.reaped, routes: routeSet)
                 } else {
                     state.peers[name]!.address = node.address
                     state.peers[name]!.alive = node.alive
+                    state.peers[name]!.reaped = node.reaped
                     state.peers[name]!.routes = routeSet
                 }
             }
@@ -305,6 +325,49 @@ public final class ClusterNode: ClusterRouting, Service {
         for (name, address) in start {
             let link = Task { await self.keepLinked(to: name, address: address, broker: broker) }
             state.withLockedValue { $0.links[name] = link }
+        }
+        for name in dead { try await reap(name, database, broker: broker) }
+        // Read after the routes the reaping node wrote: what was queued here for a node that is gone goes where its
+        // sessions are now.
+        let redirect = state.withLockedValue { state -> [String] in
+            state.redirected.formIntersection(reaped)
+            return reaped.filter { !state.redirected.contains($0) }
+        }
+        for name in redirect {
+            try await redirectQueues(of: name, broker: broker)
+            state.withLockedValue { _ = $0.redirected.insert(name) }
+        }
+    }
+
+    /// Writes the filters this node's clients subscribe to as its routes, when they changed, and tells the others.
+    ///
+    /// `with`, when given, is run in the same transaction, whether the routes changed or not.
+    func writeRoutes(_ database: PostgresClient, broker: MQTTBroker, with also: PostgresQuery? = nil) async throws {
+        var filters = Set<String>()
+        for client in await broker.clients() where !client.clientIdentifier.hasPrefix(clusterLinkPrefix) {
+            for subscription in client.subscriptions { filters.insert(RouteSet.routedFilter(subscription.topicFilter)) }
+        }
+        let written = state.withLockedValue { $0.written }
+        let added = filters.subtracting(written)
+        let removed = written.subtracting(filters)
+        if !added.isEmpty || !removed.isEmpty || also != nil {
+            try await database.withTransaction(logger: logger) { connection in
+                if let also { try await connection.query(also, logger: logger) }
+                if !removed.isEmpty {
+                    try await connection.query(
+                        "DELETE FROM starling.cluster_routes WHERE node = \(configuration.node) AND filter = ANY(\(Array(removed)))", logger: logger)
+                }
+                if !added.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO starling.cluster_routes (node, filter) SELECT \(configuration.node), unnest(\(Array(added)))
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                }
+            }
+            state.withLockedValue { $0.written = filters }
+            // The other nodes read the routes now rather than at their next heartbeat.
+            _ = try? await database.query("SELECT pg_notify(\(Self.channel), 'routes')", logger: logger)
         }
     }
 
@@ -412,6 +475,8 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
     case badAddress(String)
     /// The link to a node was lost; the node links again.
     case linkLost(String)
+    /// This node was taken as gone by the named node, which took its sessions up.
+    case replaced(String)
 
     public var description: String {
         switch self {
@@ -419,6 +484,7 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noSecret: "the cluster's secret could not be read from the database"
         case .badAddress(let address): "a node's address, \(address), is not host:port"
         case .linkLost(let name): "the link to node \(name) was lost"
+        case .replaced(let name): "this node was taken as gone by node \(name), which took its sessions up"
         }
     }
 }

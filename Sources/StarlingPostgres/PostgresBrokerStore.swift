@@ -41,7 +41,7 @@ public final class PostgresBrokerStore: BrokerStore {
         try await prepareSchema(url: url, logger: logger)
         var configuration = url.clientConfiguration
         // The writer commits one batch at a time; loading and the cluster's queries may use a second.
-        configuration.options.maximumConnections = 4
+        configuration.options.maximumConnections = 2
         configuration.options.connectTimeout = .seconds(5)
         // The pool's own notices (a lease asked for before run() began, each failed reconnection) are not the
         // operator's business: the store logs what fails in its own words.

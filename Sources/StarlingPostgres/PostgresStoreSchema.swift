@@ -111,6 +111,8 @@ enum PostgresStoreSchema {
                 generation bigint NOT NULL
             )
             """,
+            // A node that died: the node that took its sessions up, and whether it is done.
+            "ALTER TABLE starling.cluster_nodes ADD COLUMN reaped_by text, ADD COLUMN reaped boolean NOT NULL DEFAULT false",
         ],
     ]
 

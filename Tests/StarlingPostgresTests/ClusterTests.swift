@@ -6,7 +6,8 @@ import StarlingPostgres
 import StarlingTesting
 import Testing
 
-@Suite(.enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
+/// Serialized: each test runs three nodes, each with its own connections to the database.
+@Suite(.serialized, .enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
 struct ClusterTests {
     /// Any client, any node: a message published on one node reaches the matching subscribers of every node,
     /// exactly once each, at the QoS of each subscription, and nothing comes back over another link.

@@ -47,7 +47,7 @@ final class TestCluster: Sendable {
     static func start(_ url: PostgresURL, name: String, _ configure: (inout BrokerConfiguration) -> Void = { _ in }) async throws -> Node {
         var configuration = ClusterConfiguration(url: url, node: name, address: "127.0.0.1:0")
         configuration.heartbeat = .milliseconds(100)
-        configuration.nodeTimeout = .seconds(2)
+        configuration.nodeTimeout = .seconds(5)
         let cluster = ClusterNode(configuration: configuration, logger: TestBroker.quietLogger)
         var brokerConfiguration = TestBroker.defaultConfiguration
         configure(&brokerConfiguration)

@@ -1,0 +1,86 @@
+import MQTT
+import NIOCore
+
+/// What a cluster node (`ClusterRouting`) asks of its broker: publishing what other nodes forward, handing
+/// sessions over and taking them up, and giving back what was queued for a node that is gone.
+extension MQTTBroker {
+    /// Publishes a message another node of the cluster forwarded (`ClusterRouting`): to this node's subscribers
+    /// only, never over another link. The future succeeds once the message is as safe as a client's PUBACK would
+    /// say: routed and, for QoS 1 and 2 with `Durability.everyAck`, committed to the store for every persistent
+    /// session it reached; it fails with `BrokerError.notStored` when that commit failed (send it again). The
+    /// messages of one node go through one event loop, in the order given.
+    public func forward(_ message: Message, fromClusterNode node: String) -> EventLoopFuture<Void> {
+        var hasher = Hasher()
+        hasher.combine(node)
+        let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
+        let core = self.core
+        var forwarded = message
+        forwarded.removeTransportProperties()
+        forwarded.fromClusterNode = true
+        let message = forwarded
+        return loop.eventLoop.flatSubmit { Self.publishDurably([message], on: loop, core: core) }
+    }
+
+    /// Publishes `messages` in order on `loop`; the future succeeds once the last is as safe as a PUBACK says.
+    private static func publishDurably(_ messages: [Message], on loop: BrokerLoop, core: BrokerCore) -> EventLoopFuture<Void> {
+        for message in messages { _ = core.publish(message, on: loop) }
+        guard messages.contains(where: { $0.qos != .atMostOnce }), let changes = loop.storeChanges, changes.holdsAcknowledgements else {
+            loop.flush()
+            return loop.eventLoop.makeSucceededVoidFuture()
+        }
+        let ticket = changes.currentTicket
+        loop.flush()
+        let promise = loop.eventLoop.makePromise(of: Void.self)
+        changes.whenCommitted(ticket) { failed in
+            if failed { promise.fail(BrokerError.notStored) } else { promise.succeed() }
+        }
+        return promise.futureResult
+    }
+
+    /// Publishes again, as if published here, the messages the session of `clientIdentifier` has not delivered
+    /// (in flight and not yet released, then queued, in order), and then ends the session: a cluster node does so
+    /// with its link to a node that is gone, so that what was queued for that node's clients reaches them where
+    /// they are now. Returns how many were published; throws `BrokerError.notStored` when they could not be
+    /// committed (the session then stays).
+    @discardableResult
+    public func republishUndelivered(ofSession clientIdentifier: String) async throws -> Int {
+        guard let session = core.sessions.session(for: clientIdentifier) else { return 0 }
+        let core = self.core
+        let loop = core.loops[session.homeIndex.load(ordering: .acquiring)]
+        let messages = try await loop.eventLoop.submit { () -> [Message] in
+            guard session.isAlive else { return [] }
+            var messages = session.inflight.values.filter { !$0.released }.map(\.delivery.message)
+            for delivery in session.queue { messages.append(delivery.message) }
+            return messages
+        }.get()
+        try await loop.eventLoop.flatSubmit { Self.publishDurably(messages, on: loop, core: core) }.get()
+        try await loop.eventLoop.submit {
+            if let connection = session.connection, connection.state == .connected {
+                session.expiryInterval = 0
+                connection.disconnect(reason: .administrativeAction)
+            }
+            core.sessions.end(session, loop: loop)
+            loop.flush()
+        }.get()
+        return messages.count
+    }
+
+    /// Another cluster node takes the session of `clientIdentifier` over: its connection here is told 0x8E Session
+    /// taken over and closed. When `resume`, the session leaves this broker without ending (its pending will is
+    /// dropped, as for a client back in time) and the call returns true once everything recorded for it is
+    /// committed to the store, for the other node to take its rows; otherwise it ends here, and the call returns
+    /// false. False, too, when there is no such session.
+    public func handOver(clientIdentifier: String, resume: Bool) async -> Bool {
+        await withCheckedContinuation { continuation in
+            core.sessions.handOver(clientIdentifier, resume: resume) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Takes up sessions another cluster node handed over, as they were stored there: their subscriptions,
+    /// queued and in-flight messages, expiry and will, as a restart from the store would. A client identifier
+    /// that has a session here already keeps that one. Needs a store.
+    public func adopt(_ sessions: [StoredSession]) async throws {
+        guard let store = core.writer?.store else { return }
+        try await core.adopt(StoredState(sessions: sessions), store: store)
+    }
+}
