@@ -189,8 +189,10 @@ run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
 # The same with its state in PostgreSQL, when a server is given (.ci/run starts one).
 if [[ -n "${STARLING_TEST_POSTGRES_URL:-}" ]]; then
   run_check "persistence/postgres-sigkill-loop" 150 bash "$CHECKS/crash_postgres.sh" "$STARLING"
+  # Three nodes as one broker, one of them killed with SIGKILL under load.
+  run_check "cluster/three-nodes" 240 bash "$CHECKS/cluster.sh" "$STARLING"
 else
-  echo "(persistence/postgres-sigkill-loop not run: no STARLING_TEST_POSTGRES_URL)"
+  echo "(persistence/postgres-sigkill-loop and cluster/three-nodes not run: no STARLING_TEST_POSTGRES_URL)"
 fi
 
 # Another broker of its own, with a password file and an ACL, on another free port.

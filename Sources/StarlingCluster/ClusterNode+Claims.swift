@@ -19,54 +19,48 @@ extension ClusterNode {
         guard let database = running else { return .granted }
         let me = configuration.node
         do {
-            let (previous, generation) = try await database.withTransaction(logger: logger) { connection -> (String?, Int64) in
-                var previous: String?
-                for try await holder in try await connection.query(
-                    "SELECT node FROM starling.cluster_clients WHERE client = \(clientIdentifier) FOR UPDATE", logger: logger
-                ).decode(String.self) {
-                    previous = holder
+            // The holder is dealt with first (asked to hand the session over, or replaced when gone), and only
+            // then is the identifier taken: a claim that cannot finish leaves it where it was, with a node that
+            // routes for it. A holder that changed meanwhile is dealt with in turn.
+            for _ in 0..<4 {
+                let holder = try await holder(of: clientIdentifier, database)
+                if let holder, holder != me {
+                    switch try await status(of: holder, database) {
+                    case .alive:
+                        gate.close()
+                        let answered = await askRelease(of: clientIdentifier, from: holder, resume: !cleanStart, database)
+                        gate.open()
+                        if !answered {
+                            guard case .gone = try await status(of: holder, database) else {
+                                logger.warning("the node holding a session did not hand it over in time", metadata: [
+                                    "client": "\(clientIdentifier)", "peer": "\(holder)",
+                                ])
+                                return .refused(.serverUnavailable, "the node holding this session does not answer: try again")
+                            }
+                            try await replace(holder, database)
+                            continue
+                        }
+                    case .gone:
+                        // Its sessions are taken up first (here or by another node), so that what the others queued
+                        // for it reaches this session once, after it is here; this one then moves from there.
+                        try await replace(holder, database)
+                        continue
+                    case .reaped, .unknown:
+                        break
+                    }
                 }
-                var generation: Int64 = 0
-                for try await claimed in try await connection.query(
-                    """
-                    INSERT INTO starling.cluster_clients (client, node, generation) VALUES (\(clientIdentifier), \(me), 1)
-                    ON CONFLICT (client) DO UPDATE SET node = excluded.node, generation = starling.cluster_clients.generation + 1
-                    RETURNING generation
-                    """, logger: logger
-                ).decode(Int64.self) {
-                    generation = claimed
+                guard try await take(clientIdentifier, from: holder, database) else { continue }
+                if let holder, holder != me, let store {
+                    gate.close()
+                    defer { gate.open() }
+                    if let session = try await store.takeSession(clientIdentifier, from: holder, discard: cleanStart), let broker {
+                        try await broker.adopt([session])
+                    }
                 }
-                return (previous, generation)
+                doorbell.ring()
+                return .granted
             }
-            guard let previous, previous != me else { return .granted }
-            gate.close()
-            defer { gate.open() }
-            switch try await status(of: previous, database) {
-            case .alive:
-                let answered = await askRelease(of: clientIdentifier, from: previous, resume: !cleanStart, generation: generation, database)
-                guard answered else {
-                    logger.warning("the node holding a session did not hand it over in time", metadata: [
-                        "client": "\(clientIdentifier)", "peer": "\(previous)",
-                    ])
-                    return .refused(.serverUnavailable, "the node holding this session does not answer: try again")
-                }
-            case .gone:
-                // Its sessions are taken up first (here or by another node), so that what the others queued for
-                // it reaches this session once, after it is here.
-                if let broker { try await reap(previous, database, broker: broker) }
-                guard try await waitUntilReaped(previous, database) else {
-                    return .refused(.serverUnavailable, "the node that held this session is being replaced: try again")
-                }
-            case .reaped, .unknown:
-                break
-            }
-            if let store {
-                if let session = try await store.takeSession(clientIdentifier, from: previous, discard: cleanStart), let broker {
-                    try await broker.adopt([session])
-                }
-            }
-            doorbell.ring()
-            return .granted
+            return .refused(.serverUnavailable, "the session is moving between nodes: try again")
         } catch {
             logger.warning("a session claim could not reach the cluster's database", metadata: [
                 "client": "\(clientIdentifier)", "error": "\(PostgresBrokerStore.describe(error))",
@@ -75,6 +69,43 @@ extension ClusterNode {
             return cleanStart
                 ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
         }
+    }
+
+    /// The node that holds the session of `client`, if any.
+    private func holder(of client: String, _ database: PostgresClient) async throws -> String? {
+        for try await node in try await database.query(
+            "SELECT node FROM starling.cluster_clients WHERE client = \(client)", logger: logger
+        ).decode(String.self) {
+            return node
+        }
+        return nil
+    }
+
+    /// Makes this node the holder of `client`, if `expected` still holds it; false when another node does now.
+    private func take(_ client: String, from expected: String?, _ database: PostgresClient) async throws -> Bool {
+        let me = configuration.node
+        return try await database.withTransaction(logger: logger) { connection -> Bool in
+            var current: String?
+            for try await node in try await connection.query(
+                "SELECT node FROM starling.cluster_clients WHERE client = \(client) FOR UPDATE", logger: logger
+            ).decode(String.self) {
+                current = node
+            }
+            guard current == expected || current == me else { return false }
+            try await connection.query(
+                """
+                INSERT INTO starling.cluster_clients (client, node, generation) VALUES (\(client), \(me), 1)
+                ON CONFLICT (client) DO UPDATE SET node = excluded.node, generation = starling.cluster_clients.generation + 1
+                """, logger: logger)
+            return true
+        }
+    }
+
+    /// Takes the gone node `name`'s sessions up, here or by whichever node marks it first, and waits until that
+    /// is done.
+    private func replace(_ name: String, _ database: PostgresClient) async throws {
+        if let broker { try await reap(name, database, broker: broker) }
+        guard try await waitUntilReaped(name, database) else { throw ClusterError.notReplaced(name) }
     }
 
     /// What the database says of a node.
@@ -104,12 +135,13 @@ extension ClusterNode {
     }
 
     /// Asks `holder` to hand the session over and waits for its answer; false when none came in time.
-    private func askRelease(of client: String, from holder: String, resume: Bool, generation: Int64, _ database: PostgresClient) async -> Bool {
-        let key = "\(generation)\t\(client)"
+    private func askRelease(of client: String, from holder: String, resume: Bool, _ database: PostgresClient) async -> Bool {
+        let token = UInt64.random(in: 1...UInt64.max)
+        let key = "\(token)\t\(client)"
         let answer = AsyncStream<Bool>.makeStream(of: Bool.self)
         releases.withLockedValue { $0[key] = answer.continuation }
         defer { _ = releases.withLockedValue { $0.removeValue(forKey: key) } }
-        let request = ["release", holder, configuration.node, resume ? "1" : "0", "\(generation)", client].joined(separator: "\t")
+        let request = ["release", holder, configuration.node, resume ? "1" : "0", "\(token)", client].joined(separator: "\t")
         do {
             try await database.query("SELECT pg_notify(\(Self.channel), \(request))", logger: logger)
         } catch {
@@ -137,14 +169,14 @@ extension ClusterNode {
         let fields = payload.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
         switch fields.first {
         case "release" where fields.count == 6 && fields[1] == configuration.node:
-            let (to, resume, generation, client) = (fields[2], fields[3] == "1", fields[4], fields[5])
+            let (to, resume, token, client) = (fields[2], fields[3] == "1", fields[4], fields[5])
             if resume, let subscriptions = await broker?.client(client)?.subscriptions {
                 // Until the other node's routes say so, what is published here for the session goes to it.
                 movedRoutes(subscriptions.map { RouteSet.routedFilter($0.topicFilter) }, to: to)
             }
             _ = await broker?.handOver(clientIdentifier: client, resume: resume)
             doorbell.ring()
-            let answer = ["released", to, generation, client].joined(separator: "\t")
+            let answer = ["released", to, token, client].joined(separator: "\t")
             _ = try? await database.query("SELECT pg_notify(\(Self.channel), \(answer))", logger: logger)
         case "released" where fields.count == 4 && fields[1] == configuration.node:
             let key = "\(fields[2])\t\(fields[3])"

@@ -477,6 +477,8 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
     case linkLost(String)
     /// This node was taken as gone by the named node, which took its sessions up.
     case replaced(String)
+    /// A gone node's sessions were not taken up in time.
+    case notReplaced(String)
 
     public var description: String {
         switch self {
@@ -485,6 +487,7 @@ public enum ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badAddress(let address): "a node's address, \(address), is not host:port"
         case .linkLost(let name): "the link to node \(name) was lost"
         case .replaced(let name): "this node was taken as gone by node \(name), which took its sessions up"
+        case .notReplaced(let name): "the sessions of node \(name), which is gone, were not taken up in time"
         }
     }
 }

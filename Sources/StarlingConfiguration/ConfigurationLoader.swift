@@ -138,7 +138,9 @@ public enum ConfigurationLoader {
     }
 
     /// `STARLING_` variables that are not settings: the interop scripts' path to the binary.
-    static let ignoredEnvironmentVariables: Set<String> = ["STARLING_CLI", "STARLING_CLUSTER"]
+    static let ignoredEnvironmentVariables: Set<String> = [
+        "STARLING_CLI", "STARLING_CLUSTER", "STARLING_TEST_POSTGRES_URL", "STARLING_TEST_POSTGRES_DIR",
+    ]
 
     private static func unprefixedEnvironmentName(of key: String) -> String {
         String(ConfigurationSource.environmentName(of: key).dropFirst(ConfigurationSource.environmentPrefix.count))

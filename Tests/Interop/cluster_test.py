@@ -1,0 +1,290 @@
+"""Three `starling` nodes as one broker on a PostgreSQL database, with real clients:
+
+- mosquitto_pub on one node, mosquitto_sub on another;
+- paho-mqtt QoS 0, 1 and 2 across nodes, each message once;
+- a persistent session that moves to another node with the QoS 1 messages queued for it;
+- a retained message set on one node, read on another;
+- SIGKILL of a node while QoS 1 and QoS 2 publishers on another node publish to persistent subscribers on it:
+  the subscribers move to a third node and get every acknowledged message (QoS 2 ones at most once but for
+  those in flight on the killed node's link at the kill, counted), and the will of a client of the killed node
+  is published by a survivor.
+
+    python3 cluster_test.py --starling PATH --postgres postgres://…/DATABASE   (an empty database)
+
+Prints what it saw; exits 0 when everything holds, otherwise prints the reason as its last line and exits 1.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from crash_test import CheckFailed, Publisher, Subscriber, check, connect, free_port, make_client
+
+HOST = "127.0.0.1"
+NODE_TIMEOUT = 3
+
+
+class Node:
+    """One `starling serve` of the cluster."""
+
+    def __init__(self, starling, name, url, log):
+        self.starling, self.name, self.url, self.log = starling, name, url, log
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        environment = dict(os.environ, STARLING_CLUSTER_NODE_TIMEOUT=str(NODE_TIMEOUT))
+        self.process = subprocess.Popen(
+            ["timeout", "-s", "KILL", "600", self.starling, "--host", HOST, "--port", str(self.port), "--cluster", self.url,
+             "--node", self.name, "--log-level", "notice", "--threads", "2", "--max-queued", "1000000"],
+            stdout=self.log, stderr=self.log, env=environment)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            check(self.process.poll() is None, f"node {self.name} exited with status {self.process.returncode} at start")
+            try:
+                import socket
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise CheckFailed(f"node {self.name} did not accept connections within 30 s")
+
+    def kill(self):
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        for child in children:
+            try:
+                os.kill(int(child), 9)
+            except ProcessLookupError:
+                pass
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.kill()
+
+
+def paho(client_id, v5=True, clean=True):
+    client = make_client(client_id, v5, persistent=not clean)
+    received = []
+    lock = threading.Lock()
+    connected = threading.Event()
+
+    def on_message(_client, _userdata, message):
+        with lock:
+            received.append((message.topic, message.payload.decode(), message.qos, message.retain))
+
+    client.on_message = on_message
+    client.on_connect = lambda *_: connected.set()
+    return client, received, lock, connected
+
+
+def wait_for(what, condition, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise CheckFailed(f"{what}: not within {seconds} s")
+
+
+def routes_settle():
+    # A subscription reaches the other nodes' routes within a heartbeat (1 s) or at once through NOTIFY.
+    time.sleep(1.5)
+
+
+def mosquitto_across_nodes(nodes):
+    topic = f"cluster/mosquitto/{uuid.uuid4().hex[:8]}"
+    sub = subprocess.Popen(["mosquitto_sub", "-h", HOST, "-p", str(nodes[1].port), "-t", topic, "-C", "3", "-W", "30", "-q", "1"],
+                           stdout=subprocess.PIPE, text=True)
+    routes_settle()
+    for number in range(3):
+        subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(nodes[0].port), "-t", topic, "-m", f"m{number}", "-q", "1"],
+                       check=True, timeout=10)
+    output, _ = sub.communicate(timeout=40)
+    check(output.split() == ["m0", "m1", "m2"], f"mosquitto_sub on node 2 got {output.split()} from node 1")
+    print("mosquitto_pub on one node, mosquitto_sub on another: 3 of 3")
+
+
+def paho_across_nodes(nodes):
+    for qos in (0, 1, 2):
+        topic = f"cluster/paho/{qos}/{uuid.uuid4().hex[:8]}"
+        subscriber, received, lock, connected = paho(f"cluster-sub-{uuid.uuid4().hex[:8]}")
+        subscriber.connect(HOST, nodes[2].port)
+        subscriber.loop_start()
+        wait_for("subscriber connected", connected.is_set)
+        subscriber.subscribe(topic + "/#", qos=qos)
+        routes_settle()
+        publisher, _, _, pub_connected = paho(f"cluster-pub-{uuid.uuid4().hex[:8]}")
+        publisher.connect(HOST, nodes[0].port)
+        publisher.loop_start()
+        wait_for("publisher connected", pub_connected.is_set)
+        for number in range(50):
+            publisher.publish(f"{topic}/{number % 5}", f"{number}", qos=qos).wait_for_publish(10)
+        wait_for(f"50 QoS {qos} messages across nodes", lambda: len(received) >= 50)
+        time.sleep(0.3)
+        with lock:
+            payloads = [int(payload) for _, payload, _, _ in received]
+        check(sorted(payloads) == list(range(50)), f"QoS {qos}: got {len(payloads)} messages, not 50 each once")
+        check(payloads == sorted(payloads), f"QoS {qos}: out of order")
+        for client in (publisher, subscriber):
+            client.disconnect()
+            client.loop_stop()
+    print("paho QoS 0, 1, 2 from node 1 to node 3: 50 each, once each, in order")
+
+
+def session_moves(nodes):
+    client_id = f"cluster-roamer-{uuid.uuid4().hex[:8]}"
+    topic = f"cluster/roam/{uuid.uuid4().hex[:8]}"
+    first, _, _, connected = paho(client_id, v5=False, clean=False)
+    first.connect(HOST, nodes[0].port)
+    first.loop_start()
+    wait_for("roamer connected", connected.is_set)
+    first.subscribe(topic, qos=1)
+    routes_settle()
+    first.disconnect()
+    first.loop_stop()
+    publisher, _, _, pub_connected = paho(f"cluster-pub-{uuid.uuid4().hex[:8]}")
+    publisher.connect(HOST, nodes[2].port)
+    publisher.loop_start()
+    wait_for("publisher connected", pub_connected.is_set)
+    for number in range(10):
+        publisher.publish(topic, f"queued {number}", qos=1).wait_for_publish(10)
+    publisher.disconnect()
+    publisher.loop_stop()
+
+    second, received, lock, _ = paho(client_id, v5=False, clean=False)
+    present = []
+    second.on_connect = lambda _c, _u, flags, _rc, _p: present.append(flags.session_present)
+    second.connect(HOST, nodes[1].port)
+    second.loop_start()
+    wait_for("the roamer's queued messages on node 2", lambda: len(received) >= 10)
+    time.sleep(0.3)
+    second.disconnect()
+    second.loop_stop()
+    check(present == [True], f"session present {present} on node 2")
+    with lock:
+        payloads = [payload for _, payload, _, _ in received]
+    check(payloads == [f"queued {number}" for number in range(10)], f"the moved session delivered {payloads}")
+    print("a persistent session moved from node 1 to node 2 with its 10 queued QoS 1 messages, in order")
+
+
+def retained_across_nodes(nodes):
+    topic = f"cluster/retained/{uuid.uuid4().hex[:8]}"
+    subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(nodes[0].port), "-t", topic, "-m", "kept", "-r", "-q", "1"],
+                   check=True, timeout=10)
+    output = ""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and output != "kept":
+        output = subprocess.run(["mosquitto_sub", "-h", HOST, "-p", str(nodes[2].port), "-t", topic, "-C", "1", "-W", "2"],
+                                capture_output=True, text=True).stdout.strip()
+    check(output == "kept", f"the retained message set on node 1 read on node 3: {output!r}")
+    print("a retained message set on node 1 is served by node 3")
+
+
+def node_killed(nodes):
+    """SIGKILL of node 1 with persistent subscribers and a will client on it, publishers on node 2."""
+    stamp = uuid.uuid4().hex[:6]
+    q1 = Subscriber("q1-311", f"kill/{stamp}/q1", 1, v5=False, port=nodes[0].port)
+    q2 = Subscriber("q2-v5", f"kill/{stamp}/q2", 2, v5=True, port=nodes[0].port)
+    for subscriber in (q1, q2):
+        check(subscriber.subscribed.wait(10), f"{subscriber.name} did not subscribe on node 1")
+    will_topic = f"kill/{stamp}/will"
+    watcher, watched, watch_lock, watcher_connected = paho(f"cluster-watcher-{stamp}")
+    watcher.connect(HOST, nodes[2].port)
+    watcher.loop_start()
+    wait_for("watcher connected", watcher_connected.is_set)
+    watcher.subscribe(will_topic, qos=1)
+    willing = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cluster-willing-{stamp}", protocol=mqtt.MQTTv5)
+    willing.will_set(will_topic, "node 1 is gone", qos=1)
+    expiry = Properties(PacketTypes.CONNECT)
+    expiry.SessionExpiryInterval = 3600
+    willing.connect(HOST, nodes[0].port, keepalive=60, clean_start=True, properties=expiry)
+    willing.loop_start()
+    routes_settle()
+
+    publishers = [Publisher("p1", q1.topic, 1, True, nodes[1].port), Publisher("p2", q2.topic, 2, True, nodes[1].port)]
+    time.sleep(1.5)
+    killed_at = time.monotonic()
+    nodes[0].kill()
+    # paho would reconnect to the dead node: the subscribers move to node 3 with their sessions.
+    for subscriber in (q1, q2):
+        subscriber.client.loop_stop()
+        subscriber.port = nodes[2].port
+        connect(subscriber.client, nodes[2].port, subscriber.v5, clean_start=False)
+    time.sleep(4)
+    for publisher in publishers:
+        publisher.stop_publishing()
+    for publisher in publishers:
+        publisher.finish()
+
+    def complete():
+        return all(set(publisher.acked) <= set(subscriber.snapshot()) for publisher, subscriber in zip(publishers, (q1, q2)))
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not complete():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    for publisher, subscriber in zip(publishers, (q1, q2)):
+        got = subscriber.snapshot()
+        lost = [payload for payload in publisher.acked if payload not in got]
+        duplicated = sum(count - 1 for count in got.values() if count > 1)
+        print(f"{subscriber.name}: {len(publisher.acked)} acknowledged, {len(got)} distinct received, "
+              f"{len(lost)} acknowledged but lost, {duplicated} duplicated")
+        check(not lost, f"{subscriber.name}: {len(lost)} acknowledged messages lost, such as {sorted(lost)[:3]}")
+        if subscriber.qos == 2:
+            # Known gap (docs/CLUSTER.md): the QoS 2 messages the killed node had stored but not yet confirmed over
+            # its link at the moment of the kill (about one commit and one round trip) are delivered again.
+            # Bounded here so that the window cannot silently grow.
+            check(duplicated <= 100, f"{subscriber.name}: {duplicated} QoS 2 messages delivered twice, beyond the known window")
+    wait_for("the will of node 1's client", lambda: any(payload == "node 1 is gone" for _, payload, _, _ in watched),
+             seconds=NODE_TIMEOUT + 20)
+    print(f"the will of a client of the killed node was published by a survivor "
+          f"{time.monotonic() - killed_at:.1f} s after the kill (node timeout {NODE_TIMEOUT} s)")
+    for client in (watcher, willing):
+        client.loop_stop()
+    for subscriber in (q1, q2):
+        subscriber.client.disconnect()
+        subscriber.client.loop_stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--starling", required=True)
+    parser.add_argument("--postgres", required=True, help="the postgres:// URL of an empty database")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="starling-cluster-") as work:
+        log = open(os.path.join(work, "nodes.log"), "ab")
+        nodes = [Node(os.path.abspath(args.starling), f"n{index}", args.postgres, log) for index in (1, 2, 3)]
+        try:
+            for node in nodes:
+                node.start()
+            time.sleep(2)
+            mosquitto_across_nodes(nodes)
+            paho_across_nodes(nodes)
+            session_moves(nodes)
+            retained_across_nodes(nodes)
+            node_killed(nodes)
+        except (CheckFailed, subprocess.SubprocessError) as failure:
+            log.flush()
+            with open(os.path.join(work, "nodes.log"), "rb") as f:
+                tail = f.read().decode(errors="replace").splitlines()[-25:]
+            print("-- nodes' output (last lines):\n" + "\n".join(tail))
+            print(failure)
+            sys.exit(1)
+        finally:
+            for node in nodes:
+                node.stop()
+
+
+if __name__ == "__main__":
+    main()
