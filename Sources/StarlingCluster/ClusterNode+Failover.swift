@@ -12,6 +12,7 @@ import StarlingPostgres
 /// now goes where those sessions are.
 extension ClusterNode {
     func reap(_ name: String, _ database: PostgresClient, broker: MQTTBroker) async throws {
+        guard judgesOthers else { return }
         let timeout = Double(configuration.nodeTimeout.components.seconds)
             + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
         var won = false

@@ -51,6 +51,8 @@ public final class ClusterNode: ClusterRouting, Service {
         var links: [String: Task<Void, Never>] = [:]
         /// The node that took this one as gone, once this one learns of it.
         var replacedBy: String?
+        /// Since when this node's heartbeats have been reaching the database without a break; nil while they fail.
+        var healthySince: ContinuousClock.Instant?
         /// Gone nodes whose queues this node has sent on.
         var redirected: Set<String> = []
     }
@@ -93,6 +95,14 @@ public final class ClusterNode: ClusterRouting, Service {
 
     /// Where other nodes reach this one.
     public var address: String { state.withLockedValue { $0.address } }
+
+    /// Whether this node may take another as gone: only once its own heartbeats have reached the database for a
+    /// whole node timeout, so that after the database comes back the others have had time to say they are alive.
+    var judgesOthers: Bool {
+        state.withLockedValue { state in
+            state.healthySince.map { ContinuousClock.now - $0 >= configuration.nodeTimeout } ?? false
+        }
+    }
     var broker: MQTTBroker? { state.withLockedValue { $0.broker } }
     var store: PostgresBrokerStore? { state.withLockedValue { $0.store } }
     var running: PostgresClient? { state.withLockedValue { $0.database } }
@@ -231,6 +241,7 @@ public final class ClusterNode: ClusterRouting, Service {
                     "UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(configuration.node) RETURNING reaped_by",
                     logger: logger
                 ).decode(String?.self) {
+                    state.withLockedValue { $0.healthySince = $0.healthySince ?? .now }
                     if let reapedBy {
                         logger.critical("this node was taken as gone and its sessions taken up by another node: stopping", metadata: ["by": "\(reapedBy)"])
                         state.withLockedValue { $0.replacedBy = reapedBy }
@@ -242,6 +253,7 @@ public final class ClusterNode: ClusterRouting, Service {
                 throw error
             } catch {
                 if Task.isCancelled { return }
+                state.withLockedValue { $0.healthySince = nil }
             }
             try? await Task.sleep(for: configuration.heartbeat)
         }

@@ -9,6 +9,8 @@ import StarlingBroker
 struct AdminAPI: Sendable {
     let broker: MQTTBroker
     let bridges: @Sendable () -> [BridgeStatus]
+    /// Nil for a broker on its own.
+    let nodes: (@Sendable () -> [ClusterMemberStatus])?
     let history: StatsHistory
     let historyInterval: Duration
     let maximumBodyBytes: Int
@@ -17,7 +19,7 @@ struct AdminAPI: Sendable {
     static let declared: [(path: String, methods: [HTTPRequest.Method])] = [
         ("stats", [.get]), ("stats/history", [.get]), ("clients", [.get]), ("clients/{id}", [.get, .delete]),
         ("subscriptions", [.get]), ("topics", [.get]), ("retained", [.get]), ("retained/**", [.get, .delete]),
-        ("publish", [.post]), ("openapi.json", [.get]), ("bridges", [.get]),
+        ("publish", [.post]), ("openapi.json", [.get]), ("bridges", [.get]), ("nodes", [.get]),
     ]
 
     /// Answers the methods a path does not declare with 405, as HTTP asks, rather than the router's 404.
@@ -42,6 +44,13 @@ struct AdminAPI: Sendable {
         group.get("bridges") { _, _ in
             BridgesBody(bridges: bridges().map {
                 BridgesBody.Bridge(name: $0.name, up: $0.isUp, forwardedOut: $0.forwardedOut, forwardedIn: $0.forwardedIn)
+            })
+        }
+        group.get("nodes") { _, _ in
+            NodesBody(clustered: nodes != nil, nodes: (nodes?() ?? []).map {
+                NodesBody.Node(
+                    name: $0.name, address: $0.address, alive: $0.isAlive, self: $0.isSelf, linked: $0.isLinked, routes: $0.routes,
+                    forwardedFrom: $0.forwardedFrom)
             })
         }
         group.get("clients", use: listClients)

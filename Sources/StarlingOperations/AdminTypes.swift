@@ -222,3 +222,18 @@ struct BridgesBody: ResponseEncodable {
 
     var bridges: [Bridge]
 }
+
+struct NodesBody: ResponseEncodable {
+    struct Node: Codable {
+        var name: String
+        var address: String
+        var alive: Bool
+        var `self`: Bool
+        var linked: Bool
+        var routes: Int
+        var forwardedFrom: UInt64
+    }
+
+    var clustered: Bool
+    var nodes: [Node]
+}

@@ -108,6 +108,20 @@ final class BrokerMetricsExporter: Sendable {
         }
     }
 
+    /// The cluster's metrics: nodes alive and gone, and messages each other node forwarded here (its name is a
+    /// label; a cluster has few nodes).
+    func update(_ nodes: [ClusterMemberStatus]) {
+        let alive = nodes.filter(\.isAlive).count
+        gauge("starling_cluster_nodes", "Nodes of the cluster as this node sees them, itself included.", Double(alive), [("state", "alive")])
+        gauge("starling_cluster_nodes", "Nodes of the cluster as this node sees them, itself included.", Double(nodes.count - alive), [("state", "gone")])
+        for node in nodes where !node.isSelf {
+            counter(
+                "starling_cluster_forwarded_messages_total", "Messages another node of the cluster forwarded to this one.", node.forwardedFrom,
+                [("node", node.name)])
+            gauge("starling_cluster_link_up", "1 while this node's link to another node is connected, else 0.", node.isLinked ? 1 : 0, [("node", node.name)])
+        }
+    }
+
     /// `bad_user_name_or_password` for 0x86.
     private static func label(_ reason: ReasonCode) -> String {
         let name = ReasonCode.names[reason.rawValue] ?? "unknown"

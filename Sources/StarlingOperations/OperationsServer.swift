@@ -26,17 +26,20 @@ public struct OperationsServer: Service {
     private let logger: Logger
     private let onServerRunning: @Sendable (SocketAddress) async -> Void
     private let bridges: @Sendable () -> [BridgeStatus]
+    private let nodes: (@Sendable () -> [ClusterMemberStatus])?
 
     /// - Parameters:
     ///   - bridges: the state of the broker's bridges to other brokers, asked at each scrape and request.
+    ///   - nodes: the cluster's nodes as this one sees them, for a broker that is a node of one.
     ///   - onServerRunning: called once the listener is bound, with its address (useful with port 0).
     public init(
         broker: MQTTBroker, configuration: OperationsConfiguration, metrics: OperationsMetrics = OperationsMetrics(),
-        bridges: @escaping @Sendable () -> [BridgeStatus] = { [] },
+        bridges: @escaping @Sendable () -> [BridgeStatus] = { [] }, nodes: (@Sendable () -> [ClusterMemberStatus])? = nil,
         logger: Logger = Logger(label: "starling.http"), onServerRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
     ) {
         self.broker = broker
         self.bridges = bridges
+        self.nodes = nodes
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
@@ -117,9 +120,11 @@ public struct OperationsServer: Service {
             return Self.json(#"{"status":"ready"}"#)
         }
         let bridges = self.bridges
+        let nodes = self.nodes
         router.get("metrics") { _, _ in
             exporter.update(try await broker.statistics())
             exporter.update(bridges())
+            if let nodes { exporter.update(nodes()) }
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
             return Response(
@@ -131,7 +136,7 @@ public struct OperationsServer: Service {
         let api = router.group("api/v1")
         api.get("openapi.json") { _, _ in try Self.serve(assets["openapi.json"]) }
         AdminAPI(
-            broker: broker, bridges: bridges, history: history, historyInterval: configuration.historyInterval,
+            broker: broker, bridges: bridges, nodes: nodes, history: history, historyInterval: configuration.historyInterval,
             maximumBodyBytes: configuration.maximumBodyBytes)
             .add(to: api)
         AdminAPI.refuseUndeclaredMethods(on: api)

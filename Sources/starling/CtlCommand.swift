@@ -17,7 +17,7 @@ struct CtlCommand: AsyncParsableCommand {
             starling ctl retained [--pattern F]  retained messages
             Exit status: 0 on success, 1 when the broker cannot be reached or refuses, 64 for bad arguments.
             """,
-        subcommands: [Stats.self, Clients.self, Client.self, Kick.self, Retained.self]
+        subcommands: [Stats.self, Clients.self, Client.self, Kick.self, Retained.self, Nodes.self]
     )
 
     struct Connection: ParsableArguments {
@@ -46,6 +46,30 @@ struct CtlCommand: AsyncParsableCommand {
         var limit = 100
 
         var query: [(String, String)] { [("offset", "\(offset)"), ("limit", "\(limit)")] }
+    }
+
+    struct Nodes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The nodes of the cluster, as the node asked sees them.")
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await AdminRequest.run(connection, .GET, "/api/v1/nodes") { json in
+                guard json["clustered"] as? Bool == true else { return "not a cluster: this broker runs on its own" }
+                let nodes = json["nodes"] as? [[String: Any]] ?? []
+                var lines = ["NODE            ADDRESS                 STATE   LINK  ROUTES  FORWARDED HERE"]
+                for node in nodes {
+                    let name = "\(node["name"] ?? "?")" + (node["self"] as? Bool == true ? " *" : "")
+                    let state = node["alive"] as? Bool == true ? "alive" : "gone"
+                    let link = node["self"] as? Bool == true ? "-" : node["linked"] as? Bool == true ? "up" : "down"
+                    lines.append(
+                        name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                            + "\(node["address"] ?? "?")".padding(toLength: 24, withPad: " ", startingAt: 0)
+                            + state.padding(toLength: 8, withPad: " ", startingAt: 0) + link.padding(toLength: 6, withPad: " ", startingAt: 0)
+                            + "\(node["routes"] ?? 0)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(node["forwardedFrom"] ?? 0)")
+                }
+                return lines.joined(separator: "\n")
+            }
+        }
     }
 
     struct Stats: AsyncParsableCommand {

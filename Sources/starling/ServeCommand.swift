@@ -395,11 +395,15 @@ struct ServeCommand: AsyncParsableCommand {
         running += bridges as [any Service]
         if let operations {
             let linked = bridges
+            var nodes: (@Sendable () -> [ClusterMemberStatus])?
+            if let cluster = clusterNode {
+                nodes = { cluster.nodes().map(ClusterMemberStatus.init) }
+            }
             running.append(OperationsServer(
                 broker: broker, configuration: operations, metrics: metrics,
                 bridges: {
                     linked.map { BridgeStatus(name: $0.name, isUp: $0.isUp, forwardedOut: $0.forwarded.out, forwardedIn: $0.forwarded.in) }
-                }, logger: logger))
+                }, nodes: nodes, logger: logger))
         }
         let services = ServiceGroup(
             configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -466,5 +470,14 @@ struct ClusterService: Service {
     func run() async throws {
         node.attach(broker, store: store, address: try await address())
         try await node.run()
+    }
+}
+
+extension ClusterMemberStatus {
+    /// A node as the cluster sees it, as the operations listener shows it.
+    init(_ node: NodeStatus) {
+        self.init(
+            name: node.name, address: node.address, isAlive: node.alive, isSelf: node.isSelf, isLinked: node.linked, routes: node.routes,
+            forwardedFrom: node.forwardedFrom)
     }
 }

@@ -39,13 +39,14 @@ class Node:
     def __init__(self, starling, name, url, log):
         self.starling, self.name, self.url, self.log = starling, name, url, log
         self.port = free_port()
+        self.http_port = free_port()
         self.process = None
 
     def start(self):
         environment = dict(os.environ, STARLING_CLUSTER_NODE_TIMEOUT=str(NODE_TIMEOUT))
         self.process = subprocess.Popen(
             ["timeout", "-s", "KILL", "600", self.starling, "--host", HOST, "--port", str(self.port), "--cluster", self.url,
-             "--node", self.name, "--log-level", "notice", "--threads", "2", "--max-queued", "1000000"],
+             "--node", self.name, "--http-port", str(self.http_port), "--log-level", "notice", "--threads", "2", "--max-queued", "1000000"],
             stdout=self.log, stderr=self.log, env=environment)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -100,6 +101,28 @@ def wait_for(what, condition, seconds=20):
 def routes_settle():
     # A subscription reaches the other nodes' routes within a heartbeat (1 s) or at once through NOTIFY.
     time.sleep(1.5)
+
+
+def nodes_listed(nodes):
+    """`starling ctl nodes` on each node lists the three, itself marked, all alive and linked."""
+    import json
+    for node in nodes:
+        def listed():
+            output = subprocess.run([node.starling, "ctl", "nodes", "--http", f"http://{HOST}:{node.http_port}", "--json"],
+                                    capture_output=True, text=True, timeout=10).stdout
+            try:
+                return json.loads(output)
+            except ValueError:
+                return {}
+        wait_for(f"node {node.name} listing three nodes, alive and linked",
+                 lambda: (lambda body: body.get("clustered") and len(body.get("nodes", [])) == 3
+                          and all(n["alive"] and (n["self"] or n["linked"]) for n in body["nodes"]))(listed()))
+        body = listed()
+        check(body["nodes"][0]["name"] == node.name and body["nodes"][0]["self"], f"node {node.name} does not list itself first")
+    text = subprocess.run([nodes[0].starling, "ctl", "nodes", "--http", f"http://{HOST}:{nodes[0].http_port}"],
+                          capture_output=True, text=True, timeout=10).stdout
+    check("n1 *" in text and "n3" in text, f"starling ctl nodes printed: {text!r}")
+    print("starling ctl nodes on each node: three nodes, alive and linked")
 
 
 def mosquitto_across_nodes(nodes):
@@ -268,7 +291,7 @@ def main():
         try:
             for node in nodes:
                 node.start()
-            time.sleep(2)
+            nodes_listed(nodes)
             mosquitto_across_nodes(nodes)
             paho_across_nodes(nodes)
             session_moves(nodes)

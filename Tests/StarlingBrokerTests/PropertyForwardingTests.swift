@@ -57,7 +57,8 @@ import Testing
             #expect(received.topic == "exp/long")
             let remaining = try #require(received.properties.messageExpiryInterval)
             #expect(remaining < 100)
-            #expect(remaining >= 97)
+            // Counted down by the time spent (1.2 s here, a few seconds on a loaded machine), not reset.
+            #expect(remaining >= 90)
         }
     }
 

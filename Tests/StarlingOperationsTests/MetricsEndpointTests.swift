@@ -89,6 +89,35 @@ import Testing
         }
     }
 
+    /// A cluster's nodes show in /metrics and in the admin API; a broker on its own says it is not a cluster.
+    @Test func clusterNodesAreShown() async throws {
+        let nodes: @Sendable () -> [ClusterMemberStatus] = {
+            [
+                ClusterMemberStatus(name: "a", address: "10.0.0.1:1883", isAlive: true, isSelf: true, isLinked: false, routes: 3, forwardedFrom: 0),
+                ClusterMemberStatus(name: "b", address: "10.0.0.2:1883", isAlive: true, isSelf: false, isLinked: true, routes: 1, forwardedFrom: 42),
+                ClusterMemberStatus(name: "c", address: "10.0.0.3:1883", isAlive: false, isSelf: false, isLinked: false, routes: 0, forwardedFrom: 5),
+            ]
+        }
+        try await OperationsHarness.with(nodes: nodes) { operations in
+            let samples = Self.samples(try await operations.request("/metrics").body)
+            #expect(samples[#"starling_cluster_nodes{state="alive"}"#] == 2)
+            #expect(samples[#"starling_cluster_nodes{state="gone"}"#] == 1)
+            #expect(samples[#"starling_cluster_forwarded_messages_total{node="b"}"#] == 42)
+            #expect(samples[#"starling_cluster_link_up{node="c"}"#] == 0)
+            let body = try await operations.request("/api/v1/nodes").json
+            #expect(body["clustered"] as? Bool == true)
+            let listed = body["nodes"] as? [[String: Any]]
+            #expect(listed?.map { $0["name"] as? String } == ["a", "b", "c"])
+            #expect(listed?.first?["self"] as? Bool == true)
+            #expect(listed?[1]["forwardedFrom"] as? Int == 42)
+        }
+        try await OperationsHarness.with { operations in
+            let body = try await operations.request("/api/v1/nodes").json
+            #expect(body["clustered"] as? Bool == false)
+            #expect((body["nodes"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     /// One message in 64 is timed from its read to the flush after it was written.
     @Test func deliveriesAreTimed() async throws {
         try await OperationsHarness.with { operations in

@@ -32,6 +32,7 @@ struct OperationsHarness: Sendable {
     static func with<T: Sendable>(
         configuration: OperationsConfiguration = OperationsConfiguration(host: "127.0.0.1", port: 0),
         authenticator: (any ConnectionAuthenticator)? = nil, bridges: @escaping @Sendable () -> [BridgeStatus] = { [] },
+        nodes: (@Sendable () -> [ClusterMemberStatus])? = nil,
         _ configure: (inout BrokerConfiguration) -> Void = { _ in },
         _ body: (OperationsHarness) async throws -> T
     ) async throws -> T {
@@ -39,7 +40,7 @@ struct OperationsHarness: Sendable {
         return try await TestBroker.with(authenticator: authenticator, hooks: BrokerHooks(metrics: metrics.factory), configure) { broker in
             try await run({ running in
                 OperationsServer(
-                    broker: broker.broker, configuration: configuration, metrics: metrics, bridges: bridges, logger: TestBroker.quietLogger,
+                    broker: broker.broker, configuration: configuration, metrics: metrics, bridges: bridges, nodes: nodes, logger: TestBroker.quietLogger,
                     onServerRunning: running)
             }) { port, http in
                 try await body(OperationsHarness(broker: broker, port: port, http: http))

@@ -1,0 +1,26 @@
+/// A node of the cluster the broker is a node of, as the operations listener shows it: `/metrics` and
+/// `GET /api/v1/nodes`.
+public struct ClusterMemberStatus: Sendable, Hashable {
+    public var name: String
+    /// Where its MQTT listener is reached, `host:port`.
+    public var address: String
+    public var isAlive: Bool
+    /// Whether it is the node answering.
+    public var isSelf: Bool
+    /// Whether the answering node's link to it is connected.
+    public var isLinked: Bool
+    /// Topic filters its clients subscribe to.
+    public var routes: Int
+    /// Messages it forwarded to the answering node since that node started.
+    public var forwardedFrom: UInt64
+
+    public init(name: String, address: String, isAlive: Bool, isSelf: Bool, isLinked: Bool, routes: Int, forwardedFrom: UInt64) {
+        self.name = name
+        self.address = address
+        self.isAlive = isAlive
+        self.isSelf = isSelf
+        self.isLinked = isLinked
+        self.routes = routes
+        self.forwardedFrom = forwardedFrom
+    }
+}
