@@ -186,11 +186,13 @@ fi
 
 # A broker of its own, killed with SIGKILL again and again: what it acknowledged must survive.
 run_check "persistence/sigkill-loop" 150 bash "$CHECKS/crash.sh" "$STARLING"
-# The same with its state in PostgreSQL, when a server is given (.ci/run starts one).
+# The same with its state in PostgreSQL, when a server is given (.ci/run starts one), on a new database.
 if [[ -n "${STARLING_TEST_POSTGRES_URL:-}" ]]; then
-  run_check "persistence/postgres-sigkill-loop" 150 bash "$CHECKS/crash_postgres.sh" "$STARLING"
+  run_check "persistence/postgres-sigkill-loop" 150 bash "$CHECKS/with_postgres_database.sh" \
+    python3 "$CHECKS/crash_test.py" --starling "$STARLING" --kills 10 --seconds 60 --store-url
   # Three nodes as one broker, one of them killed with SIGKILL under load.
-  run_check "cluster/three-nodes" 240 bash "$CHECKS/cluster.sh" "$STARLING"
+  run_check "cluster/three-nodes" 240 bash "$CHECKS/with_postgres_database.sh" \
+    python3 "$CHECKS/cluster_test.py" --starling "$STARLING" --postgres
 else
   echo "(persistence/postgres-sigkill-loop and cluster/three-nodes not run: no STARLING_TEST_POSTGRES_URL)"
 fi

@@ -152,14 +152,14 @@ public final class ClusterNode: ClusterRouting, Service {
     // MARK: What the node sees
 
     /// Every node of the cluster, this one first.
-    public func nodes() -> [NodeStatus] {
+    public func nodes() -> [ClusterMember] {
         state.withLockedValue { state in
-            var nodes = [NodeStatus(
-                name: configuration.node, address: state.address, alive: true, isSelf: true, linked: false,
+            var nodes = [ClusterMember(
+                name: configuration.node, address: state.address, isAlive: true, isSelf: true, isLinked: false,
                 routes: state.written.count, forwardedFrom: 0)]
             for (name, peer) in state.peers.sorted(by: { $0.key < $1.key }) {
-                nodes.append(NodeStatus(
-                    name: name, address: peer.address, alive: peer.alive, isSelf: false, linked: peer.linked, routes: peer.routes.count,
+                nodes.append(ClusterMember(
+                    name: name, address: peer.address, isAlive: peer.alive, isSelf: false, isLinked: peer.linked, routes: peer.routes.count,
                     forwardedFrom: peer.forwardedFrom.load(ordering: .relaxed)))
             }
             return nodes

@@ -10,7 +10,7 @@ struct AdminAPI: Sendable {
     let broker: MQTTBroker
     let bridges: @Sendable () -> [BridgeStatus]
     /// Nil for a broker on its own.
-    let nodes: (@Sendable () -> [ClusterMemberStatus])?
+    let nodes: (@Sendable () -> [ClusterMember])?
     let history: StatsHistory
     let historyInterval: Duration
     let maximumBodyBytes: Int

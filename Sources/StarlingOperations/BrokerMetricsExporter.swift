@@ -110,7 +110,7 @@ final class BrokerMetricsExporter: Sendable {
 
     /// The cluster's metrics: nodes alive and gone, and messages each other node forwarded here (its name is a
     /// label; a cluster has few nodes).
-    func update(_ nodes: [ClusterMemberStatus]) {
+    func update(_ nodes: [ClusterMember]) {
         let alive = nodes.filter(\.isAlive).count
         gauge("starling_cluster_nodes", "Nodes of the cluster as this node sees them, itself included.", Double(alive), [("state", "alive")])
         gauge("starling_cluster_nodes", "Nodes of the cluster as this node sees them, itself included.", Double(nodes.count - alive), [("state", "gone")])

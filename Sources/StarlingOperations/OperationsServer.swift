@@ -26,7 +26,7 @@ public struct OperationsServer: Service {
     private let logger: Logger
     private let onServerRunning: @Sendable (SocketAddress) async -> Void
     private let bridges: @Sendable () -> [BridgeStatus]
-    private let nodes: (@Sendable () -> [ClusterMemberStatus])?
+    private let nodes: (@Sendable () -> [ClusterMember])?
 
     /// - Parameters:
     ///   - bridges: the state of the broker's bridges to other brokers, asked at each scrape and request.
@@ -34,7 +34,7 @@ public struct OperationsServer: Service {
     ///   - onServerRunning: called once the listener is bound, with its address (useful with port 0).
     public init(
         broker: MQTTBroker, configuration: OperationsConfiguration, metrics: OperationsMetrics = OperationsMetrics(),
-        bridges: @escaping @Sendable () -> [BridgeStatus] = { [] }, nodes: (@Sendable () -> [ClusterMemberStatus])? = nil,
+        bridges: @escaping @Sendable () -> [BridgeStatus] = { [] }, nodes: (@Sendable () -> [ClusterMember])? = nil,
         logger: Logger = Logger(label: "starling.http"), onServerRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
     ) {
         self.broker = broker

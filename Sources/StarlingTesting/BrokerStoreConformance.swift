@@ -138,7 +138,8 @@ public enum BrokerStoreConformance {
             "retained \(state.retained.map(\.topic))")
     }
 
-    static func will(delay: UInt32?, publishAt: WallClockTime?) -> StoredWill {
+    /// A will with a user property, a content type and a Message Expiry Interval, and the delay and due time given.
+    public static func will(delay: UInt32?, publishAt: WallClockTime?) -> StoredWill {
         var properties: Properties = [.userProperty("k", "v"), .contentType("text/plain"), .messageExpiryInterval(60)]
         if let delay { properties.append(.willDelayInterval(delay)) }
         return StoredWill(

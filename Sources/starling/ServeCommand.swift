@@ -395,9 +395,9 @@ struct ServeCommand: AsyncParsableCommand {
         running += bridges as [any Service]
         if let operations {
             let linked = bridges
-            var nodes: (@Sendable () -> [ClusterMemberStatus])?
+            var nodes: (@Sendable () -> [ClusterMember])?
             if let cluster = clusterNode {
-                nodes = { cluster.nodes().map(ClusterMemberStatus.init) }
+                nodes = { cluster.nodes() }
             }
             running.append(OperationsServer(
                 broker: broker, configuration: operations, metrics: metrics,
@@ -470,14 +470,5 @@ struct ClusterService: Service {
     func run() async throws {
         node.attach(broker, store: store, address: try await address())
         try await node.run()
-    }
-}
-
-extension ClusterMemberStatus {
-    /// A node as the cluster sees it, as the operations listener shows it.
-    init(_ node: NodeStatus) {
-        self.init(
-            name: node.name, address: node.address, isAlive: node.alive, isSelf: node.isSelf, isLinked: node.linked, routes: node.routes,
-            forwardedFrom: node.forwardedFrom)
     }
 }

@@ -11,11 +11,14 @@
 
     python3 cluster_test.py --starling PATH --postgres postgres://…/DATABASE   (an empty database)
 
+Scripts/interop.sh runs it through with_postgres_database.sh.
+
 Prints what it saw; exits 0 when everything holds, otherwise prints the reason as its last line and exits 1.
 """
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,51 +30,36 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from crash_test import CheckFailed, Publisher, Subscriber, check, connect, free_port, make_client
+from crash_test import Broker, CheckFailed, Publisher, Subscriber, check, connect, free_port, make_client
 
 HOST = "127.0.0.1"
 NODE_TIMEOUT = 3
 
 
-class Node:
-    """One `starling serve` of the cluster."""
+class Node(Broker):
+    """One `starling serve` of the cluster; killed as `Broker` kills."""
 
     def __init__(self, starling, name, url, log):
-        self.starling, self.name, self.url, self.log = starling, name, url, log
-        self.port = free_port()
+        super().__init__(starling, None, free_port(), log)
+        self.name, self.url = name, url
         self.http_port = free_port()
-        self.process = None
 
     def start(self):
         environment = dict(os.environ, STARLING_CLUSTER_NODE_TIMEOUT=str(NODE_TIMEOUT))
         self.process = subprocess.Popen(
             ["timeout", "-s", "KILL", "600", self.starling, "--host", HOST, "--port", str(self.port), "--cluster", self.url,
-             "--node", self.name, "--http-port", str(self.http_port), "--log-level", "notice", "--threads", "2", "--max-queued", "1000000"],
+             "--node", self.name, "--http-port", str(self.http_port), "--log-level", "notice", "--threads", "2",
+             "--max-queued", "1000000"],
             stdout=self.log, stderr=self.log, env=environment)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            check(self.process.poll() is None, f"node {self.name} exited with status {self.process.returncode} at start")
-            try:
-                import socket
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise CheckFailed(f"node {self.name} did not accept connections within 30 s")
+        wait_for(f"node {self.name} accepting connections", self.accepts, seconds=30)
 
-    def kill(self):
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-        for child in children:
-            try:
-                os.kill(int(child), 9)
-            except ProcessLookupError:
-                pass
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.kill()
+    def accepts(self):
+        check(self.process.poll() is None, f"node {self.name} exited with status {self.process.returncode} at start")
+        try:
+            with socket.create_connection((HOST, self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
 
 def paho(client_id, v5=True, clean=True):

@@ -91,11 +91,11 @@ import Testing
 
     /// A cluster's nodes show in /metrics and in the admin API; a broker on its own says it is not a cluster.
     @Test func clusterNodesAreShown() async throws {
-        let nodes: @Sendable () -> [ClusterMemberStatus] = {
+        let nodes: @Sendable () -> [ClusterMember] = {
             [
-                ClusterMemberStatus(name: "a", address: "10.0.0.1:1883", isAlive: true, isSelf: true, isLinked: false, routes: 3, forwardedFrom: 0),
-                ClusterMemberStatus(name: "b", address: "10.0.0.2:1883", isAlive: true, isSelf: false, isLinked: true, routes: 1, forwardedFrom: 42),
-                ClusterMemberStatus(name: "c", address: "10.0.0.3:1883", isAlive: false, isSelf: false, isLinked: false, routes: 0, forwardedFrom: 5),
+                ClusterMember(name: "a", address: "10.0.0.1:1883", isAlive: true, isSelf: true, isLinked: false, routes: 3, forwardedFrom: 0),
+                ClusterMember(name: "b", address: "10.0.0.2:1883", isAlive: true, isSelf: false, isLinked: true, routes: 1, forwardedFrom: 42),
+                ClusterMember(name: "c", address: "10.0.0.3:1883", isAlive: false, isSelf: false, isLinked: false, routes: 0, forwardedFrom: 5),
             ]
         }
         try await OperationsHarness.with(nodes: nodes) { operations in

@@ -32,7 +32,7 @@ struct OperationsHarness: Sendable {
     static func with<T: Sendable>(
         configuration: OperationsConfiguration = OperationsConfiguration(host: "127.0.0.1", port: 0),
         authenticator: (any ConnectionAuthenticator)? = nil, bridges: @escaping @Sendable () -> [BridgeStatus] = { [] },
-        nodes: (@Sendable () -> [ClusterMemberStatus])? = nil,
+        nodes: (@Sendable () -> [ClusterMember])? = nil,
         _ configure: (inout BrokerConfiguration) -> Void = { _ in },
         _ body: (OperationsHarness) async throws -> T
     ) async throws -> T {

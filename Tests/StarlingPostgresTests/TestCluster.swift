@@ -72,7 +72,7 @@ final class TestCluster: Sendable {
         try await Self.waitUntil("the nodes linked", timeout: timeout) {
             nodes.allSatisfy { node in
                 let seen = node.cluster.nodes().filter { !$0.isSelf }
-                return seen.count == nodes.count - 1 && seen.allSatisfy { $0.alive && $0.linked }
+                return seen.count == nodes.count - 1 && seen.allSatisfy { $0.isAlive && $0.isLinked }
                     && (index == nil || node.name == nodes[index!].name
                         || seen.first { $0.name == nodes[index!].name }.map { $0.routes >= routes } == true)
             }

@@ -27,14 +27,6 @@ import Testing
         }
     }
 
-    static func will(delay: UInt32?, publishAt: WallClockTime?) -> StoredWill {
-        var properties: Properties = [.userProperty("k", "v"), .contentType("text/plain"), .messageExpiryInterval(60)]
-        if let delay { properties.append(.willDelayInterval(delay)) }
-        return StoredWill(
-            topic: "wills/a", payload: ByteBuffer(string: "gone"), qos: .exactlyOnce, retain: true, properties: properties,
-            publishAt: publishAt)
-    }
-
     /// A database of schema version 1 (before wills were stored) is migrated in place: what it held is still
     /// there, and wills can be stored.
     @Test func aVersion1DatabaseIsMigrated() async throws {
@@ -51,7 +43,7 @@ import Testing
 
             let store = try await SQLiteBrokerStore.open(path: path)
             #expect(try await store.load().sessions == [StoredSession(clientIdentifier: "a", expiryInterval: 60)])
-            try await store.commit([.willSaved(clientIdentifier: "a", Self.will(delay: 5, publishAt: nil))])
+            try await store.commit([.willSaved(clientIdentifier: "a", BrokerStoreConformance.will(delay: 5, publishAt: nil))])
             try await store.close()
 
             let check = try await SQLiteConnection.open(storage: .file(path: path))
@@ -61,7 +53,7 @@ import Testing
             let reopened = try await SQLiteBrokerStore.open(path: path)
             let state = try await reopened.load()
             try await reopened.close()
-            #expect(state.sessions.first?.will == Self.will(delay: 5, publishAt: nil))
+            #expect(state.sessions.first?.will == BrokerStoreConformance.will(delay: 5, publishAt: nil))
         }
     }
 

@@ -1,6 +1,6 @@
-/// A node of the cluster the broker is a node of, as the operations listener shows it: `/metrics` and
-/// `GET /api/v1/nodes`.
-public struct ClusterMemberStatus: Sendable, Hashable {
+/// A node of a cluster as another node (or itself) sees it: what `ClusterNode.nodes()` answers, and what the
+/// operations listener shows in `/metrics` and `GET /api/v1/nodes`.
+public struct ClusterMember: Sendable, Hashable {
     public var name: String
     /// Where its MQTT listener is reached, `host:port`.
     public var address: String
@@ -11,7 +11,7 @@ public struct ClusterMemberStatus: Sendable, Hashable {
     public var isLinked: Bool
     /// Topic filters its clients subscribe to.
     public var routes: Int
-    /// Messages it forwarded to the answering node since that node started.
+    /// Messages it forwarded to the node answering since that node started.
     public var forwardedFrom: UInt64
 
     public init(name: String, address: String, isAlive: Bool, isSelf: Bool, isLinked: Bool, routes: Int, forwardedFrom: UInt64) {
