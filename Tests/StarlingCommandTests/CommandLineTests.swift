@@ -123,17 +123,19 @@ struct CommandLineTests {
             "-days", "1", "-subj", "/CN=localhost",
         ])
         #expect(made.status == 0, "\(made.errors)")
-        let reserved = try ReservedPort()
-        let port = reserved.port
-        reserved.release()
+        // Port 0, and the port read from the broker's own line: a port reserved and released first could be taken
+        // by another test's broker meanwhile, and the client would then talk to that one.
         let configuration = """
             listeners:
-              secure: {host: 127.0.0.1, port: \(port), protocol: mqtts, tls: {certificate: \(folder)/cert.pem, key: \(folder)/key.pem}}
+              secure: {host: 127.0.0.1, port: 0, protocol: mqtts, tls: {certificate: \(folder)/cert.pem, key: \(folder)/key.pem}}
             """
         try configuration.write(toFile: "\(folder)/starling.yaml", atomically: true, encoding: .utf8)
         // A Starling TLS listener: it answers a plain CONNECT with a TLS alert.
         let broker = try Self.start(["serve", "--config", "\(folder)/starling.yaml", "--memory"])
-        _ = await ChildProcess.read(broker.standardError, until: "listening")
+        let started = await ChildProcess.read(broker.standardError, until: "listening")
+        let address = try #require(started.range(of: "mqtts://127.0.0.1:"), "no address in: \(started)")
+        let port = String(started[address.upperBound...].prefix { $0.isNumber })
+        try #require(!port.isEmpty && port != "0", "no port in: \(started)")
         let refused = try await Self.run(["pub", "-h", "127.0.0.1", "-p", "\(port)", "-t", "a", "-m", "b"])
         broker.signal(SIGTERM)
         _ = await broker.exitStatus()
