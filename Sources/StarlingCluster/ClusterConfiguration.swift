@@ -19,3 +19,10 @@ public struct ClusterConfiguration: Sendable, Hashable {
         self.address = address
     }
 }
+
+extension ClusterConfiguration {
+    /// `nodeTimeout` in seconds, as the database's intervals take it.
+    var nodeTimeoutSeconds: Double {
+        Double(nodeTimeout.components.seconds) + Double(nodeTimeout.components.attoseconds) / 1e18
+    }
+}

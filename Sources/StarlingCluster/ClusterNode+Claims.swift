@@ -115,7 +115,7 @@ extension ClusterNode {
 
     /// What the database says of the node `name` now.
     func status(of name: String, _ database: PostgresClient) async throws -> Standing {
-        let timeout = Double(configuration.nodeTimeout.components.seconds) + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
+        let timeout = configuration.nodeTimeoutSeconds
         for try await (fresh, reaped) in try await database.query(
             "SELECT heartbeat_at > now() - make_interval(secs => \(timeout)), reaped FROM starling.cluster_nodes WHERE name = \(name)",
             logger: logger

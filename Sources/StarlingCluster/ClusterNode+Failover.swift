@@ -13,8 +13,7 @@ import StarlingPostgres
 extension ClusterNode {
     func reap(_ name: String, _ database: PostgresClient, broker: MQTTBroker) async throws {
         guard judgesOthers else { return }
-        let timeout = Double(configuration.nodeTimeout.components.seconds)
-            + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
+        let timeout = configuration.nodeTimeoutSeconds
         var won = false
         for try await _ in try await database.query(
             """

@@ -107,10 +107,6 @@ public final class ClusterNode: ClusterRouting, Service {
     var store: PostgresBrokerStore? { state.withLockedValue { $0.store } }
     var running: PostgresClient? { state.withLockedValue { $0.database } }
 
-    func isAlive(_ node: String) -> Bool {
-        state.withLockedValue { $0.peers[node]?.alive ?? false }
-    }
-
     /// Sends what is published here to `filters` to the node `name` for a while, whatever its routes say.
     func movedRoutes(_ filters: [String], to name: String) {
         let until = ContinuousClock.now + configuration.nodeTimeout
@@ -287,7 +283,7 @@ public final class ClusterNode: ClusterRouting, Service {
     /// One heartbeat: alive, own routes written, the others' read, links started and stopped.
     private func beat(_ database: PostgresClient, broker: MQTTBroker) async throws {
         try await writeRoutes(database, broker: broker)
-        let timeout = Double(configuration.nodeTimeout.components.seconds) + Double(configuration.nodeTimeout.components.attoseconds) / 1e18
+        let timeout = configuration.nodeTimeoutSeconds
         var seen: [String: (address: String, alive: Bool, reaped: Bool)] = [:]
         var routes: [String: [String]] = [:]
         // One snapshot: a node's being gone and the routes of the node that took its sessions up are seen together.
