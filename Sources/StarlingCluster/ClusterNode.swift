@@ -31,6 +31,8 @@ public final class ClusterNode: ClusterRouting, Service {
     /// Rung when the routes should be written or read before the next heartbeat.
     let doorbell = Doorbell()
     let gate = LinkGate()
+    /// What the links brought in, so that nothing they send again is published twice.
+    let taken = TakenDeliveries()
     /// Claims waiting for another node to hand a session over, by generation and client identifier.
     let releases = NIOLockedValueBox<[String: AsyncStream<Bool>.Continuation]>([:])
 
@@ -342,7 +344,7 @@ public final class ClusterNode: ClusterRouting, Service {
             return reaped.filter { !state.redirected.contains($0) }
         }
         for name in redirect {
-            try await redirectQueues(of: name, broker: broker)
+            try await redirectQueues(of: name, database, broker: broker)
             state.withLockedValue { _ = $0.redirected.insert(name) }
         }
     }
@@ -432,39 +434,64 @@ public final class ClusterNode: ClusterRouting, Service {
             receivingUnclaimed: true)
         let counter = state.withLockedValue { $0.peers[name]?.forwardedFrom }
         let logger = self.logger
+        let taken = self.taken
+        // What this node took from the link before it last stopped: the other node may send it again.
+        if let database = running {
+            for try await sequence in try await database.query(
+                "SELECT sequence FROM starling.cluster_taken WHERE node = \(name) AND client = \(Self.linkClientIdentifier(of: configuration.node))",
+                logger: logger
+            ).decode(Int64.self) {
+                _ = taken.take(UInt64(sequence), from: name)
+            }
+        }
         try await withTaskCancellationHandler {
             try await client.withConnection { client in
                 let messages = try await pending.acknowledged()
                 state.withLockedValue { $0.peers[name]?.linked = true }
                 logger.notice("linked to node", metadata: ["peer": "\(name)", "address": "\(address)"])
-                await withThrowingTaskGroup(of: Void.self) { tasks in
-                    tasks.addTask {
-                        for await event in events { if case .disconnected = event { return } }
-                    }
-                    tasks.addTask {
-                        for try await message in messages {
-                            await self.gate.pass()
-                            let expiry = message.properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
-                            let forwarded = Message(
-                                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
-                                properties: message.properties, expiry: expiry)
-                            broker.forward(forwarded, fromClusterNode: name).whenComplete { result in
-                                switch result {
-                                case .success:
-                                    client.acknowledge(message)
-                                    counter?.wrappingIncrement(ordering: .relaxed)
-                                case .failure(let error):
-                                    // Not acknowledged: the link starts again and the other node sends it again.
-                                    logger.warning("forwarded message not stored; relinking", metadata: ["peer": "\(name)", "error": "\(error)"])
-                                    client.beginDisconnect()
-                                }
+                // Read by a task that the link's cancellation does not reach: a subscription whose reader is
+                // cancelled unsubscribes, and the other node would stop queueing for this one while it is down. It
+                // ends after the client.
+                let reader = Task {
+                    defer { client.beginDisconnect() }
+                    for try await message in messages {
+                        await self.gate.pass()
+                        var properties = message.properties
+                        var stamped: UInt64?
+                        properties.elements.removeAll { property in
+                            guard case .userProperty(clusterSequenceProperty, let value) = property else { return false }
+                            stamped = UInt64(value)
+                            return true
+                        }
+                        let sequence = stamped
+                        if let sequence, !taken.take(sequence, from: name) {
+                            // Taken here already: the other node had not heard so when its link dropped.
+                            client.acknowledge(message)
+                            continue
+                        }
+                        let expiry = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
+                        let forwarded = Message(
+                            topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                            properties: properties, expiry: expiry)
+                        broker.forward(forwarded, fromClusterNode: name, sequence: sequence).whenComplete { result in
+                            switch result {
+                            case .success:
+                                client.acknowledge(message)
+                                counter?.wrappingIncrement(ordering: .relaxed)
+                            case .failure(let error):
+                                if let sequence { taken.forget(sequence, from: name) }
+                                // Not acknowledged: the link starts again and the other node sends it again.
+                                logger.warning("forwarded message not stored; relinking", metadata: ["peer": "\(name)", "error": "\(error)"])
+                                client.beginDisconnect()
                             }
                         }
                     }
-                    _ = try? await tasks.next()
-                    tasks.cancelAll()
                 }
+                for await event in events { if case .disconnected = event { break } }
                 await client.disconnect()
+                // Ended now, so that nothing it waits for keeps the link; the client sends nothing more.
+                reader.cancel()
+                _ = await reader.result
             }
         } onCancel: {
             client.beginDisconnect()

@@ -258,11 +258,16 @@ public final class PostgresBrokerStore: BrokerStore {
     /// before additions.
     static func statements(for batch: StoreBatch, node: String) throws -> [PostgresQuery] {
         var statements = StatementList()
+        let linkOfNode = Value.text(clusterLinkPrefix + node)
         let node = Value.text(node)
         let deleted = batch.deletedSessions.map { [node, Value.text($0.string)] }
         for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
             statements.add(rows: deleted, "DELETE FROM starling.\(table) WHERE (node, client) IN (VALUES ", ")")
         }
+        // Only link sessions have deliveries another node takes.
+        statements.add(
+            rows: batch.deletedSessions.filter { $0.string.hasPrefix(clusterLinkPrefix) }.map { [node, Value.text($0.string)] },
+            "DELETE FROM starling.cluster_taken WHERE (node, client) IN (VALUES ", ")")
         statements.add(
             rows: batch.sessions.map { client, saved in
                 [node, .text(client.string), .bigint(Int64(saved.expiryInterval)), .bigint(saved.expiresAt?.millisecondsSinceEpoch)]
@@ -290,6 +295,7 @@ public final class PostgresBrokerStore: BrokerStore {
         var added: [[Value]] = []
         var released: [[Value]] = []
         var removed: [[Value]] = []
+        var removedFromLinks: [[Value]] = []
         for (key, change) in batch.deliveries {
             switch change {
             case .added(let delivery):
@@ -305,9 +311,15 @@ public final class PostgresBrokerStore: BrokerStore {
                 released.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
             case .removed:
                 removed.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
+                if key.client.string.hasPrefix(clusterLinkPrefix) { removedFromLinks.append(removed[removed.count - 1]) }
             }
         }
         statements.add(rows: removed, "DELETE FROM starling.deliveries WHERE (node, client, sequence) IN (VALUES ", ")")
+        statements.add(
+            rows: removedFromLinks, "DELETE FROM starling.cluster_taken WHERE (node, client, sequence) IN (VALUES ", ")")
+        statements.add(
+            rows: batch.clusterTaken.map { [.text($0.node), linkOfNode, .bigint(Int64(bitPattern: $0.sequence))] },
+            "INSERT INTO starling.cluster_taken (node, client, sequence) VALUES ", " ON CONFLICT DO NOTHING")
         statements.add(rows: released, "UPDATE starling.deliveries SET released = true WHERE (node, client, sequence) IN (VALUES ", ")")
         statements.add(
             rows: added,

@@ -114,6 +114,19 @@ enum PostgresStoreSchema {
             // A node that died: the node that took its sessions up, and whether it is done.
             "ALTER TABLE starling.cluster_nodes ADD COLUMN reaped_by text, ADD COLUMN reaped boolean NOT NULL DEFAULT false",
         ],
+        [
+            // Which of a node's deliveries to a link session (`node`, `client`, `sequence`, as in deliveries) the
+            // link's node has taken, written by that node in the commit that publishes them there: neither node
+            // sends them again when the other dies. Deleted with the delivery.
+            """
+            CREATE TABLE starling.cluster_taken (
+                node text NOT NULL,
+                client text NOT NULL,
+                sequence bigint NOT NULL,
+                PRIMARY KEY (node, client, sequence)
+            )
+            """,
+        ],
     ]
 
     static var version: Int { migrations.count }

@@ -21,6 +21,35 @@ struct PostgresBrokerStoreTests {
         }
     }
 
+    /// A node records the deliveries it took from another node's link session in that node's name, in the commit
+    /// that publishes them; the record goes with the delivery, even one added and removed within one batch, and
+    /// with the link's session.
+    @Test func takenLinkDeliveriesAreRecordedUntilTheDeliveryGoes() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let a = try await PostgresBrokerStore.open(url: url, node: "a")
+            let b = try await PostgresBrokerStore.open(url: url, node: "b")
+            let link = clusterLinkPrefix + "b"
+            let message = StoredMessage(topic: "t", payload: ByteBuffer(string: "m"), qos: .exactlyOnce, retain: false)
+            func delivery(_ sequence: UInt64) -> StoreChange {
+                .deliveryAdded(clientIdentifier: link, StoredDelivery(sequence: sequence, message: message, qos: .exactlyOnce, retain: false))
+            }
+            let taken = "SELECT sequence FROM starling.cluster_taken WHERE node = 'a' AND client = '\(link)' ORDER BY sequence"
+            try await a.commit([.sessionSaved(clientIdentifier: link, expiryInterval: 60, expiresAt: nil), delivery(1), delivery(2)])
+            try await b.commit([.clusterDeliveryTaken(node: "a", sequence: 1), .clusterDeliveryTaken(node: "a", sequence: 2)])
+            try await b.commit([.clusterDeliveryTaken(node: "a", sequence: 3)])
+            #expect(try await PostgresTestDatabase.integers(url, taken) == [1, 2, 3])
+
+            try await a.commit([.deliveryRemoved(clientIdentifier: link, sequence: 1)])
+            try await a.commit([delivery(3), .deliveryRemoved(clientIdentifier: link, sequence: 3)])
+            #expect(try await PostgresTestDatabase.integers(url, taken) == [2])
+
+            try await a.commit([.sessionDeleted(clientIdentifier: link)])
+            #expect(try await PostgresTestDatabase.integers(url, taken) == [])
+            try await a.close()
+            try await b.close()
+        }
+    }
+
     /// A batch larger than one statement's bound on parameters is split and still applied whole.
     @Test func aLargeBatchIsWrittenWhole() async throws {
         try await PostgresTestDatabase.withDatabase { url in

@@ -45,4 +45,25 @@ enum PostgresTestDatabase {
     static func run(_ url: PostgresURL, _ sql: String) async throws {
         try await administer(url, sql)
     }
+
+    /// The first column of every row `sql` returns.
+    static func column<Value: PostgresDecodable>(_ url: PostgresURL, _ sql: String, as _: Value.Type = Value.self) async throws -> [Value] {
+        let logger = Logger(label: "test.postgres")
+        let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
+        do {
+            var values: [Value] = []
+            for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Value.self) {
+                values.append(value)
+            }
+            try await connection.close()
+            return values
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    static func integers(_ url: PostgresURL, _ sql: String) async throws -> [Int64] { try await column(url, sql) }
+
+    static func strings(_ url: PostgresURL, _ sql: String) async throws -> [String] { try await column(url, sql) }
 }

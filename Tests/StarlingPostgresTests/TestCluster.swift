@@ -64,6 +64,29 @@ final class TestCluster: Sendable {
         await node.broker.shutdown()
     }
 
+    /// Ends node `index` as if its process were killed: the database keeps its routes, and says it did not leave,
+    /// so that the others go on queueing for it until its heartbeat is older than the node timeout. Returns once
+    /// every other node sees it with its routes again.
+    func die(_ index: Int) async throws {
+        let node = nodes[index]
+        let routes = node.cluster.nodes().first { $0.isSelf }?.routes ?? 0
+        let filters = try await PostgresTestDatabase.strings(
+            url, "SELECT filter FROM starling.cluster_routes WHERE node = '\(node.name)'")
+        await Self.stop(node)
+        // Leaving said so and took the routes away; a killed node does neither.
+        try await PostgresTestDatabase.run(url, "UPDATE starling.cluster_nodes SET leaving = false WHERE name = '\(node.name)'")
+        for filter in filters {
+            try await PostgresTestDatabase.run(
+                url, "INSERT INTO starling.cluster_routes (node, filter) VALUES ('\(node.name)', '\(filter)')")
+        }
+        try await Self.waitUntil("the others see \(node.name) with its routes") {
+            nodes.allSatisfy { other in
+                other.name == node.name
+                    || other.cluster.nodes().first { $0.name == node.name }.map { $0.isAlive && $0.routes == routes } == true
+            }
+        }
+    }
+
     subscript(_ index: Int) -> TestBroker { nodes[index].broker }
 
     /// Waits until every node sees every other alive and linked, and sees at least `routes` filters of the node

@@ -29,6 +29,10 @@ public enum ClusterClaim: Sendable, Hashable {
 /// The client identifiers of cluster links start with this.
 public let clusterLinkPrefix = "$cluster/"
 
+/// The user property by which a message sent over a cluster link carries the sequence number of its delivery to
+/// the link's session, for the receiving node to record it taken (`StoreChange.clusterDeliveryTaken`).
+public let clusterSequenceProperty = "$cluster/sequence"
+
 extension String {
     /// Whether this is a cluster link's client identifier; the first byte alone answers for nearly every client.
     var isClusterLink: Bool {

@@ -9,7 +9,10 @@ extension MQTTBroker {
     /// say: routed and, for QoS 1 and 2 with `Durability.everyAck`, committed to the store for every persistent
     /// session it reached; it fails with `BrokerError.notStored` when that commit failed (send it again). The
     /// messages of one node go through one event loop, in the order given.
-    public func forward(_ message: Message, fromClusterNode node: String) -> EventLoopFuture<Void> {
+    ///
+    /// `sequence`, the number of the message's delivery to this node's link session on `node`
+    /// (`clusterSequenceProperty`), is recorded taken in the same commit (`StoreChange.clusterDeliveryTaken`).
+    public func forward(_ message: Message, fromClusterNode node: String, sequence: UInt64? = nil) -> EventLoopFuture<Void> {
         var hasher = Hasher()
         hasher.combine(node)
         let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
@@ -18,7 +21,12 @@ extension MQTTBroker {
         forwarded.removeTransportProperties()
         forwarded.fromClusterNode = true
         let message = forwarded
-        return loop.eventLoop.flatSubmit { Self.publishDurably([message], on: loop, core: core) }
+        return loop.eventLoop.flatSubmit {
+            if let sequence, message.qos != .atMostOnce {
+                loop.storeChanges?.append(.clusterDeliveryTaken(node: node, sequence: sequence))
+            }
+            return Self.publishDurably([message], on: loop, core: core)
+        }
     }
 
     /// Publishes `messages` in order on `loop`; the future succeeds once the last is as safe as a PUBACK says.
@@ -42,16 +50,18 @@ extension MQTTBroker {
     /// with its link to a node that is gone, so that what was queued for that node's clients reaches them where
     /// they are now. Returns how many were published; throws `BrokerError.notStored` when they could not be
     /// committed (the session then stays).
+    ///
+    /// `excluding`: the sequence numbers of deliveries not to publish again (the other node had taken them).
     @discardableResult
-    public func republishUndelivered(ofSession clientIdentifier: String) async throws -> Int {
+    public func republishUndelivered(ofSession clientIdentifier: String, excluding: Set<UInt64> = []) async throws -> Int {
         guard let session = core.sessions.session(for: clientIdentifier) else { return 0 }
         let core = self.core
         let loop = core.loops[session.homeIndex.load(ordering: .acquiring)]
         let messages = try await loop.eventLoop.submit { () -> [Message] in
             guard session.isAlive else { return [] }
-            var messages = session.inflight.values.filter { !$0.released }.map(\.delivery.message)
-            for delivery in session.queue { messages.append(delivery.message) }
-            return messages
+            var deliveries = session.inflight.values.filter { !$0.released }.map(\.delivery).sorted { $0.sequence < $1.sequence }
+            deliveries.append(contentsOf: session.queue)
+            return deliveries.filter { $0.sequence == 0 || !excluding.contains($0.sequence) }.map(\.message)
         }.get()
         try await loop.eventLoop.flatSubmit { Self.publishDurably(messages, on: loop, core: core) }.get()
         try await loop.eventLoop.submit {
@@ -79,8 +89,13 @@ extension MQTTBroker {
     /// Takes up sessions another cluster node handed over, as they were stored there: their subscriptions,
     /// queued and in-flight messages, expiry and will, as a restart from the store would. A client identifier
     /// that has a session here already keeps that one. Needs a store.
-    public func adopt(_ sessions: [StoredSession]) async throws {
+    ///
+    /// `closingLink`, for the sessions of a node that is gone: the client identifier of that node's link. On each
+    /// event loop the link stops taking messages at the moment the sessions start to, so that a message published
+    /// here meanwhile goes either into the link's queue, which `republishUndelivered` then sends on, or to the
+    /// sessions: never both.
+    public func adopt(_ sessions: [StoredSession], closingLink: String? = nil) async throws {
         guard let store = core.writer?.store else { return }
-        try await core.adopt(StoredState(sessions: sessions), store: store)
+        try await core.adopt(StoredState(sessions: sessions), store: store, closing: closingLink)
     }
 }

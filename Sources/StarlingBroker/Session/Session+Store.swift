@@ -41,7 +41,8 @@ extension Session {
         }
         // Deliveries sent but not committed before the crash may have left their packet identifiers with the client;
         // new ones start half the identifier space away from them.
-        nextSequence.store(highest + 1 + 32_768, ordering: .relaxed)
+        nextSequence.store(
+            clientIdentifier.isClusterLink ? max(highest + 1 + 32_768, Self.linkSequenceFloor()) : highest + 1 + 32_768, ordering: .relaxed)
         receivedQoS2 = Set(stored.receivedQoS2)
     }
 }

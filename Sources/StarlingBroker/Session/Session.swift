@@ -122,6 +122,15 @@ final class Session: @unchecked Sendable {
     init(clientIdentifier: String, homeIndex: Int) {
         self.clientIdentifier = clientIdentifier
         self.homeIndex = Atomic(homeIndex)
+        if clientIdentifier.isClusterLink { nextSequence.store(Self.linkSequenceFloor(), ordering: .relaxed) }
+    }
+
+    /// Where a cluster link session's sequence numbers start: the node at the other end records which it has taken
+    /// by sequence number, so a link session never numbers two deliveries alike, across restarts too. 2^20 numbers
+    /// a millisecond: a restart later starts above any number used before unless the session took over a million
+    /// deliveries a second on average since it started.
+    static func linkSequenceFloor() -> UInt64 {
+        UInt64(max(0, WallClockTime.now().millisecondsSinceEpoch)) << 20
     }
 
     /// What a group should hand to another member now that this session ends (4.8.2): the QoS 1 messages in flight

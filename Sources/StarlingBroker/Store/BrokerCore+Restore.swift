@@ -13,7 +13,10 @@ extension BrokerCore {
 
     /// Takes up `state` as `restore` does: at start, or while running for sessions another cluster node handed
     /// over (then a session of the same client identifier that is here already is kept instead).
-    func adopt(_ state: StoredState, store: any BrokerStore) async throws {
+    ///
+    /// `closing`, a session here whose subscriptions leave every loop's tree at the moment the adopted ones join
+    /// it: each message routed meanwhile reaches one or the other, never both.
+    func adopt(_ state: StoredState, store: any BrokerStore, closing: String? = nil) async throws {
         let now = NIODeadline.now()
         let wallNow = WallClockTime.now()
         let topicLimits = configuration.limits.topicLimits
@@ -91,9 +94,20 @@ extension BrokerCore {
                     TopicTree.Subscriber(session: entry.session, options: record.options, identifier: record.identifier)))
             }
         }
-        if !entries.isEmpty {
+        var closed: (session: Session, filters: [TopicFilter])?
+        if let closing, let session = sessions.session(for: closing) {
+            let filters = try await loops[session.homeIndex.load(ordering: .acquiring)].eventLoop.submit {
+                session.subscriptions.keys.map { TopicFilter(validated: $0.string) }
+            }.get()
+            closed = (session, filters)
+        }
+        if !entries.isEmpty || closed != nil {
             let inserted = entries
+            let removed = closed
             try await updateSubscriptions(on: loops[0].eventLoop) { tree in
+                if let removed {
+                    for filter in removed.filters { _ = tree.remove(filter, session: removed.session) }
+                }
                 for entry in inserted { tree.insert(entry.filter, entry.subscriber) }
             }.get()
         }

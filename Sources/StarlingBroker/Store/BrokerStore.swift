@@ -47,6 +47,10 @@ public enum StoreChange: Sendable, Hashable {
     /// Removes the retained message of `topic`: a retained PUBLISH with an empty payload cleared it
     /// (MQTT-3.3.1-6), or it expired.
     case retainedDeleted(topic: String)
+    /// A QoS 1 or 2 message the cluster node `node` sent over its link to this node (the delivery `sequence` of
+    /// that link's session there) was published here, in the same commit: a store the nodes share keeps the
+    /// record, so that neither node sends the message again when the other dies. Other stores ignore it.
+    case clusterDeliveryTaken(node: String, sequence: UInt64)
 }
 
 /// What a store holds, as read at start.

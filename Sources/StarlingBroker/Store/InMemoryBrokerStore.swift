@@ -89,6 +89,8 @@ public final class InMemoryBrokerStore: BrokerStore {
             state.retained[ExactString(message.topic)] = message
         case .retainedDeleted(let topic):
             state.retained.removeValue(forKey: ExactString(topic))
+        case .clusterDeliveryTaken:
+            break
         }
     }
 }

@@ -53,11 +53,14 @@ public struct StoreBatch: Sendable {
     public var wills: OrderedDictionary<ExactString, StoredWill?> = [:]
     /// nil: deleted.
     public var retained: OrderedDictionary<ExactString, StoredMessage?> = [:]
+    /// Messages other cluster nodes sent over their links to this one, taken: the sending node and the sequence
+    /// number of the delivery there.
+    public var clusterTaken: [(node: String, sequence: UInt64)] = []
 
     /// Whether the batch changes nothing.
     public var isEmpty: Bool {
         deletedSessions.isEmpty && sessions.isEmpty && subscriptions.isEmpty && deliveries.isEmpty && receivedQoS2.isEmpty
-            && wills.isEmpty && retained.isEmpty
+            && wills.isEmpty && retained.isEmpty && clusterTaken.isEmpty
     }
 
     /// Folds `change` into the batch.
@@ -95,8 +98,9 @@ public struct StoreBatch: Sendable {
         case .deliveryRemoved(let identifier, let sequence):
             let client = ExactString(identifier)
             let key = DeliveryKey(client: client, sequence: sequence)
-            if case .added = deliveries[key] {
-                // Sequence numbers are not reused while a row has them, so there is no row to delete.
+            if case .added = deliveries[key], !identifier.isClusterLink {
+                // Sequence numbers are not reused while a row has them, so there is no row to delete. A link
+                // session's delivery may have a record of its being taken by the other node all the same.
                 deliveries.removeValue(forKey: key)
             } else {
                 deliveries[key] = .removed
@@ -122,6 +126,8 @@ public struct StoreBatch: Sendable {
             retained[ExactString(message.topic)] = .some(message)
         case .retainedDeleted(let topic):
             retained[ExactString(topic)] = .some(nil)
+        case .clusterDeliveryTaken(let node, let sequence):
+            clusterTaken.append((node, sequence))
         }
     }
 }

@@ -92,6 +92,7 @@ struct ConnectAttempt {
                 connection.refuse(.clientIdentifierNotValid, reasonString: "client identifiers starting with \(clusterLinkPrefix) are the cluster's")
                 return
             }
+            connection.writer.stampsLinkSequence = true
             var attempt = self
             attempt.setup.isClusterLink = true
             attempt.enter()

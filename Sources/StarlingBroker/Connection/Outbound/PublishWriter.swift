@@ -11,6 +11,9 @@ struct PublishWriter {
     var clientMaximumPacketSize = Int.max
     /// 5.0: whether reason strings and user properties may be sent on acknowledgements (MQTT-3.1.2-29).
     var problemInformation = true
+    /// For a cluster link: each stored delivery carries its sequence number (`clusterSequenceProperty`), by which
+    /// the other node records it taken.
+    var stampsLinkSequence = false
 
     /// The PUBLISH that carries `delivery` to the client, or nil when it is larger than the client takes
     /// (MQTT-3.1.2-25: then it is discarded for this client as if it had been delivered).
@@ -23,6 +26,9 @@ struct PublishWriter {
         if version == .v5 {
             properties = delivery.message.forwardedProperties(at: now)
             for identifier in delivery.subscriptionIdentifiers { properties.append(.subscriptionIdentifier(identifier)) }
+            if stampsLinkSequence && delivery.sequence != 0 {
+                properties.append(.userProperty(clusterSequenceProperty, String(delivery.sequence)))
+            }
             switch outgoingAliases?.resolve(topic) {
             case .known(let alias):
                 properties.append(.topicAlias(alias))
