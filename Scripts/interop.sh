@@ -193,8 +193,10 @@ if [[ -n "${STARLING_TEST_POSTGRES_URL:-}" ]]; then
   # Three nodes as one broker, one of them killed with SIGKILL under load.
   run_check "cluster/three-nodes" 240 bash "$CHECKS/with_postgres_database.sh" \
     python3 "$CHECKS/cluster_test.py" --starling "$STARLING" --postgres
+  # Two nodes on a PostgreSQL server of the check's own, stopped and started again under load.
+  run_check "cluster/postgres-restart" 180 python3 "$CHECKS/cluster_database_restart_test.py" --starling "$STARLING"
 else
-  echo "(persistence/postgres-sigkill-loop and cluster/three-nodes not run: no STARLING_TEST_POSTGRES_URL)"
+  echo "(persistence/postgres-sigkill-loop and the cluster checks not run: no STARLING_TEST_POSTGRES_URL)"
 fi
 
 # Another broker of its own, with a password file and an ACL, on another free port.

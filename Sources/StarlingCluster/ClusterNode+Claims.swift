@@ -17,13 +17,18 @@ extension ClusterNode {
 
     public func claim(clientIdentifier: String, cleanStart: Bool) async -> ClusterClaim {
         guard let database = running else { return .granted }
+        // Known unreachable: answered at once, as below when a query fails.
+        if databaseSilent { return Self.withoutDatabase(cleanStart: cleanStart) }
         let me = configuration.node
         do {
             // The holder is dealt with first (asked to hand the session over, or replaced when gone), and only
             // then is the identifier taken: a claim that cannot finish leaves it where it was, with a node that
             // routes for it. A holder that changed meanwhile is dealt with in turn.
-            for _ in 0..<4 {
-                let holder = try await holder(of: clientIdentifier, database)
+            for attempt in 0..<4 {
+                // The first query bounded: a database that went down since the last heartbeat is not waited for.
+                let holder = attempt == 0
+                    ? try await DatabaseSilence.answer { try await self.holder(of: clientIdentifier, database) }
+                    : try await holder(of: clientIdentifier, database)
                 if let holder, holder != me {
                     switch try await status(of: holder, database) {
                     case .alive:
@@ -65,10 +70,14 @@ extension ClusterNode {
             logger.warning("a session claim could not reach the cluster's database", metadata: [
                 "client": "\(clientIdentifier)", "error": "\(PostgresBrokerStore.describe(error))",
             ])
-            // A clean start needs nothing from another node; a session to resume may be on another node.
-            return cleanStart
-                ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
+            return Self.withoutDatabase(cleanStart: cleanStart)
         }
+    }
+
+    /// The answer to a claim while the database cannot be reached: a clean start needs nothing from another node;
+    /// a session to resume may be on another node.
+    static func withoutDatabase(cleanStart: Bool) -> ClusterClaim {
+        cleanStart ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
     }
 
     /// The node that holds the session of `client`, if any.

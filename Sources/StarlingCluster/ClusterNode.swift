@@ -55,6 +55,8 @@ public final class ClusterNode: ClusterRouting, Service {
         var replacedBy: String?
         /// Since when this node's heartbeats have been reaching the database without a break; nil while they fail.
         var healthySince: ContinuousClock.Instant?
+        /// The last heartbeat failed or went unanswered: claims answer at once rather than wait for the database.
+        var databaseSilent = false
         /// Gone nodes whose queues this node has sent on.
         var redirected: Set<String> = []
     }
@@ -105,6 +107,8 @@ public final class ClusterNode: ClusterRouting, Service {
             state.healthySince.map { ContinuousClock.now - $0 >= configuration.nodeTimeout } ?? false
         }
     }
+    /// Whether the last heartbeat failed or went unanswered.
+    var databaseSilent: Bool { state.withLockedValue { $0.databaseSilent } }
     var broker: MQTTBroker? { state.withLockedValue { $0.broker } }
     var store: PostgresBrokerStore? { state.withLockedValue { $0.store } }
     var running: PostgresClient? { state.withLockedValue { $0.database } }
@@ -233,12 +237,22 @@ public final class ClusterNode: ClusterRouting, Service {
     /// beyond the node timeout, and another node took its sessions up) stops: the sessions it still holds are
     /// another node's now, and it must not write them. `ClusterError.replaced` ends `run()`.
     private func keepAlive(_ database: PostgresClient) async throws {
+        let (node, logger) = (configuration.node, logger)
         while !Task.isCancelled {
             do {
-                for try await reapedBy in try await database.query(
-                    "UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(configuration.node) RETURNING reaped_by",
-                    logger: logger
-                ).decode(String?.self) {
+                // Bounded, so that a database gone silent is known within a beat or two (`databaseSilent`).
+                // The row's reaped_by, nil when there is no row.
+                let row: String?? = try await DatabaseSilence.answer {
+                    for try await reapedBy in try await database.query(
+                        "UPDATE starling.cluster_nodes SET heartbeat_at = now() WHERE name = \(node) RETURNING reaped_by",
+                        logger: logger
+                    ).decode(String?.self) {
+                        return .some(reapedBy)
+                    }
+                    return nil
+                }
+                state.withLockedValue { $0.databaseSilent = false }
+                if let reapedBy = row {
                     state.withLockedValue { $0.healthySince = $0.healthySince ?? .now }
                     if let reapedBy {
                         logger.critical("this node was taken as gone and its sessions taken up by another node: stopping", metadata: ["by": "\(reapedBy)"])
@@ -251,7 +265,10 @@ public final class ClusterNode: ClusterRouting, Service {
                 throw error
             } catch {
                 if Task.isCancelled { return }
-                state.withLockedValue { $0.healthySince = nil }
+                state.withLockedValue {
+                    $0.healthySince = nil
+                    $0.databaseSilent = true
+                }
             }
             try? await Task.sleep(for: configuration.heartbeat)
         }

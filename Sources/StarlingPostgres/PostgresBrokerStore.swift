@@ -1,5 +1,6 @@
 import Logging
 import MQTT
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import StarlingBroker
@@ -10,25 +11,50 @@ import StarlingBroker
 /// and applied under an advisory lock, so that brokers starting together do not race.
 ///
 /// The client reconnects by itself: while the server is unreachable, commits fail (the broker refuses the
-/// acknowledgements waiting for them, so that publishers send again) and the next batch tries again.
+/// acknowledgements waiting for them, so that publishers send again) and the next batch tries again. A commit
+/// that no connection begins within `connectionLimit`, or that does not end within as long again, fails too,
+/// and the pool is replaced by a new one: after the server restarts, a pool can be left waiting on connections
+/// that will never answer.
 public final class PostgresBrokerStore: BrokerStore {
     public let url: PostgresURL
     /// The cluster node whose sessions this store keeps; "" for a broker on its own.
     public let node: String
-    /// The connection pool, shared with the cluster's own queries.
-    public let client: PostgresClient
-    private let running: Task<Void, Never>
+    private let pool: NIOLockedValueBox<Pool>
     private let logger: Logger
+    /// How long a commit waits for a connection to begin it.
+    static let connectionLimit: Duration = .seconds(5)
     /// Bind parameters per statement, within PostgreSQL's bound of 65,535.
     private static let bindsPerStatement = 16_384
     /// Taken by the transaction that migrates the schema: "STRL".
     private static let migrationLock: Int64 = 0x5354_524C
 
-    private init(url: PostgresURL, node: String, client: PostgresClient, running: Task<Void, Never>, logger: Logger) {
+    /// A connection pool and the task that runs it.
+    private struct Pool: Sendable {
+        let client: PostgresClient
+        let running: Task<Void, Never>
+
+        init(url: PostgresURL, logger: Logger) {
+            var configuration = url.clientConfiguration
+            // The writer commits one batch at a time; loading and the cluster's session moves may use a second.
+            configuration.options.maximumConnections = 2
+            configuration.options.connectTimeout = .seconds(5)
+            // The pool's own notices (a lease asked for before run() began, each failed reconnection) are not the
+            // operator's business: the store logs what fails in its own words.
+            var background = logger
+            background.logLevel = max(logger.logLevel, .error)
+            let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+            self.client = client
+            self.running = Task { await client.run() }
+        }
+    }
+
+    /// The connection pool.
+    public var client: PostgresClient { pool.withLockedValue { $0.client } }
+
+    private init(url: PostgresURL, node: String, logger: Logger) {
         self.url = url
         self.node = node
-        self.client = client
-        self.running = running
+        self.pool = NIOLockedValueBox(Pool(url: url, logger: logger))
         self.logger = logger
     }
 
@@ -39,17 +65,7 @@ public final class PostgresBrokerStore: BrokerStore {
         url: PostgresURL, node: String = "", logger: Logger = Logger(label: "starling.postgres")
     ) async throws -> PostgresBrokerStore {
         try await prepareSchema(url: url, logger: logger)
-        var configuration = url.clientConfiguration
-        // The writer commits one batch at a time; loading and the cluster's queries may use a second.
-        configuration.options.maximumConnections = 2
-        configuration.options.connectTimeout = .seconds(5)
-        // The pool's own notices (a lease asked for before run() began, each failed reconnection) are not the
-        // operator's business: the store logs what fails in its own words.
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        let running = Task { await client.run() }
-        return PostgresBrokerStore(url: url, node: node, client: client, running: running, logger: logger)
+        return PostgresBrokerStore(url: url, node: node, logger: logger)
     }
 
     /// An error's own words: `PSQLError`'s description hides the server's message.
@@ -238,16 +254,53 @@ public final class PostgresBrokerStore: BrokerStore {
         let batch = StoreBatch(changes)
         guard !batch.isEmpty else { return }
         let statements = try Self.statements(for: batch, node: node)
-        do {
-            try await client.withTransaction(logger: logger) { connection in
-                for statement in statements { try await connection.query(statement, logger: logger) }
+        let (client, logger) = (self.client, self.logger)
+        let outcome = CommitOutcome()
+        let transaction = Task {
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    // Given up on before it began: nothing of it is written.
+                    guard outcome.begin() else { throw CancellationError() }
+                    for statement in statements { try await connection.query(statement, logger: logger) }
+                }
+                outcome.finish(nil)
+            } catch {
+                outcome.finish(error)
             }
-        } catch {
+        }
+        let timer = Task {
+            // First for a connection to begin it, then for it to end: a commit takes milliseconds.
+            for evenBegun in [false, true] {
+                guard (try? await Task.sleep(for: Self.connectionLimit)) != nil else { return }
+                if outcome.abandon(evenBegun: evenBegun) {
+                    // The task waits on the old pool until it is gone, and ends with it.
+                    transaction.cancel()
+                    replacePool(client)
+                    return
+                }
+            }
+        }
+        defer { timer.cancel() }
+        if let error = await outcome.result() {
             throw PostgresStoreError(kind: .commitFailed, url: url, detail: Self.describe(error))
         }
     }
 
+    /// Replaces the pool `stuck`, if it is still the current one, by a new one, and shuts it down.
+    private func replacePool(_ stuck: PostgresClient) {
+        let old = pool.withLockedValue { pool -> Pool? in
+            guard pool.client === stuck else { return nil }
+            let old = pool
+            pool = Pool(url: url, logger: logger)
+            return old
+        }
+        guard let old else { return }
+        logger.warning("the database did not take a commit within \(Self.connectionLimit): new connections replace the pool's")
+        old.running.cancel()
+    }
+
     public func close() async throws {
+        let running = pool.withLockedValue { $0.running }
         running.cancel()
         await running.value
     }
