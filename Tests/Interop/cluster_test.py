@@ -221,6 +221,11 @@ def node_killed(nodes):
     expiry.SessionExpiryInterval = 3600
     willing.connect(HOST, nodes[0].port, keepalive=60, clean_start=True, properties=expiry)
     willing.loop_start()
+    # A session that ends with its connection: its will, too, is published by a survivor.
+    fleeting = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cluster-fleeting-{stamp}", protocol=mqtt.MQTTv5)
+    fleeting.will_set(will_topic, "node 1's clean-session client is gone", qos=1)
+    fleeting.connect(HOST, nodes[0].port, keepalive=60, clean_start=True)
+    fleeting.loop_start()
     routes_settle()
 
     publishers = [Publisher("p1", q1.topic, 1, True, nodes[1].port), Publisher("p2", q2.topic, 2, True, nodes[1].port)]
@@ -256,11 +261,12 @@ def node_killed(nodes):
             # Exactly once across the kill: neither what the killed node took from a link before it died nor what
             # was published while its sessions were taken up comes again.
             check(duplicated == 0, f"{subscriber.name}: {duplicated} QoS 2 messages delivered twice")
-    wait_for("the will of node 1's client", lambda: any(payload == "node 1 is gone" for _, payload, _, _ in watched),
-             seconds=NODE_TIMEOUT + 20)
-    print(f"the will of a client of the killed node was published by a survivor "
+    for payload_wanted in ("node 1 is gone", "node 1's clean-session client is gone"):
+        wait_for(f"the will {payload_wanted!r}", lambda: any(payload == payload_wanted for _, payload, _, _ in watched),
+                 seconds=NODE_TIMEOUT + 20)
+    print(f"the wills of two clients of the killed node (one with a clean session) were published by a survivor "
           f"{time.monotonic() - killed_at:.1f} s after the kill (node timeout {NODE_TIMEOUT} s)")
-    for client in (watcher, willing):
+    for client in (watcher, willing, fleeting):
         client.loop_stop()
     for subscriber in (q1, q2):
         subscriber.client.disconnect()

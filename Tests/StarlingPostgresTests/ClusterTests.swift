@@ -303,3 +303,49 @@ extension ClusterTests {
         }
     }
 }
+
+extension ClusterTests {
+    /// A node that dies with a client connected whose session ends with its connection (Clean Start, no expiry)
+    /// leaves that session and its will in the database (as the next test shows it writes them): the node that
+    /// takes its sessions up publishes the will, and the session ends. The rows are written here as the dead
+    /// node's commit would have (a node stopped in-process publishes its clients' wills itself).
+    @Test func theWillOfACleanSessionOnADeadNodeIsPublished() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 2) { cluster in
+                let watcher = try await cluster[0].client("watcher")
+                _ = try await watcher.subscribe("gone/#", qos: .atLeastOnce)
+                try await cluster.waitUntilLinked(routesOf: 0)
+                try await cluster.die(1)
+                let dead = try await PostgresBrokerStore.open(url: url, node: "n2")
+                try await dead.commit([
+                    .sessionSaved(clientIdentifier: "clean", expiryInterval: 0, expiresAt: nil),
+                    .willSaved(clientIdentifier: "clean", StoredWill(topic: "gone/clean", payload: ByteBuffer(string: "n2's client is gone"), qos: .atLeastOnce)),
+                ])
+                try await dead.close()
+                #expect(try await Self.receive(1, from: watcher).map(\.payloadString) == ["n2's client is gone"])
+                try await TestCluster.waitUntil("the taken-up session ended") {
+                    try await PostgresTestDatabase.integers(url, "SELECT count(*) FROM starling.sessions WHERE client = 'clean'") == [0]
+                }
+            }
+        }
+    }
+
+    /// In a cluster, a client whose session ends with its connection has its will stored while it is connected,
+    /// and a normal DISCONNECT takes it away again.
+    @Test func aCleanSessionsStoredWillGoesWithANormalDisconnect() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 1) { cluster in
+                let will = ConnectPacket.Will(topic: "gone/clean", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce, retain: false)
+                let client = try await cluster[0].client("clean", cleanStart: true, will: will)
+                try await TestCluster.waitUntil("the clean session's will stored") {
+                    try await PostgresTestDatabase.integers(url, "SELECT count(*) FROM starling.wills WHERE client = 'clean'") == [1]
+                }
+                try await client.disconnect()
+                try await TestCluster.waitUntil("the clean session's rows gone") {
+                    try await PostgresTestDatabase.integers(url, "SELECT count(*) FROM starling.sessions WHERE client = 'clean'") == [0]
+                }
+                #expect(try await PostgresTestDatabase.integers(url, "SELECT count(*) FROM starling.wills WHERE client = 'clean'") == [0])
+            }
+        }
+    }
+}

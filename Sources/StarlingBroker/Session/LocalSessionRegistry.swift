@@ -169,7 +169,7 @@ final class LocalSessionRegistry: SessionRegistry {
             previous.expiryTask = nil
             previous.willTask?.cancel()
             previous.willTask = nil
-            if previous.will != nil, previous.isStored.load(ordering: .relaxed) {
+            if previous.will != nil, previous.isStored.load(ordering: .relaxed) || previous.isWillStored.load(ordering: .relaxed) {
                 loop.storeChanges?.append(.willDeleted(clientIdentifier: clientIdentifier))
             }
             previous.will = nil
@@ -244,7 +244,8 @@ final class LocalSessionRegistry: SessionRegistry {
     func end(_ session: Session, loop: BrokerLoop) {
         guard session.isAlive else { return }
         session.isAlive = false
-        if let storeChanges = loop.storeChanges, session.isStored.exchange(false, ordering: .relaxed) {
+        let wasStored = session.isStored.exchange(false, ordering: .relaxed)
+        if let storeChanges = loop.storeChanges, wasStored || session.isWillStored.exchange(false, ordering: .relaxed) {
             storeChanges.append(.sessionDeleted(clientIdentifier: session.clientIdentifier))
             // Handed off now, before a new session of the same client can record itself from another loop.
             storeChanges.handOff()
@@ -288,7 +289,7 @@ final class LocalSessionRegistry: SessionRegistry {
     func publishWill(of session: Session, loop: BrokerLoop) {
         guard let will = session.will else { return }
         session.will = nil
-        if let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) {
+        if let storeChanges = loop.storeChanges, session.isStored.load(ordering: .relaxed) || session.isWillStored.load(ordering: .relaxed) {
             storeChanges.append(.willDeleted(clientIdentifier: session.clientIdentifier))
         }
         var properties = will.properties

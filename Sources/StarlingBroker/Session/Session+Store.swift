@@ -50,16 +50,26 @@ extension Session {
 /// What a session's changes record in the store, on its loop.
 extension Session {
     /// The session is stored while it outlives its connection (Session Expiry Interval above 0, or Clean Session 0).
-    func recordAttached(in storeChanges: LoopStoreChanges?) {
+    /// `keepingWill` (a cluster): a session that ends with its connection is stored too when it has a will, with
+    /// its will and nothing else (`isWillStored`).
+    func recordAttached(in storeChanges: LoopStoreChanges?, keepingWill: Bool = false) {
         guard let storeChanges else { return }
         if expiryInterval > 0 {
             isStored.store(true, ordering: .relaxed)
+            isWillStored.store(false, ordering: .relaxed)
             storeChanges.append(savedChange(disconnectedAt: nil))
             // Replaces the will of an earlier connection, which a reconnect cancelled (MQTT-3.1.3-9) or which went out.
             storeChanges.append(
                 will.map { .willSaved(clientIdentifier: clientIdentifier, StoredWill($0, publishAt: nil)) }
                     ?? .willDeleted(clientIdentifier: clientIdentifier))
-        } else if isStored.exchange(false, ordering: .relaxed) {
+            return
+        }
+        let wasStored = isStored.exchange(false, ordering: .relaxed)
+        if keepingWill, let will {
+            isWillStored.store(true, ordering: .relaxed)
+            storeChanges.append(savedChange(disconnectedAt: nil))
+            storeChanges.append(.willSaved(clientIdentifier: clientIdentifier, StoredWill(will, publishAt: nil)))
+        } else if wasStored || isWillStored.exchange(false, ordering: .relaxed) {
             storeChanges.append(.sessionDeleted(clientIdentifier: clientIdentifier))
         }
     }

@@ -35,6 +35,9 @@ final class Session: @unchecked Sendable {
     @exclusivity(unchecked) var isAlive = true
     /// Whether the session is stored: read by the loops that route to it, set on its own loop.
     let isStored = Atomic(false)
+    /// In a cluster, a session that ends with its connection but has a will: only it and its will are stored,
+    /// so that another node publishes the will should this one die. Set and read on its own loop.
+    let isWillStored = Atomic(false)
     /// Whether its client is connected and its queue reached `FlowControl.highWater`: read by the loops that
     /// route to it, whose publishers then wait; set on its own loop, cleared through `CongestionWaiters`.
     let isCongested = Atomic(false)

@@ -24,7 +24,7 @@ enum SessionAttachment {
             session.sendWindow = max(setup.terms.sendWindow, min(wider, receiveMaximum))
         }
         connection.session = session
-        session.recordAttached(in: loop.storeChanges)
+        session.recordAttached(in: loop.storeChanges, keepingWill: core.hooks.cluster != nil)
         guard connection.machine.sessionAttached() else {
             // The socket closed while the session was being set up.
             detach(session, from: connection)
