@@ -26,6 +26,12 @@ public struct BenchOptions: Sendable {
     public var scenario: Scenario = .fanin
     public var host = "127.0.0.1"
     public var port = 1883
+    /// More brokers (the nodes of a cluster, say) beside `host` and `port`: publisher i connects to broker
+    /// i mod N and subscriber j to broker N - 1 - (j mod N), counting `host` as broker 0, so that with two brokers
+    /// one publisher and one subscriber are on different ones.
+    public var moreBrokers: [(host: String, port: Int)] = []
+    /// With `moreBrokers`, how long subscriptions get to reach the other brokers before publishing starts.
+    public var routesSettle: Duration = .milliseconds(1_500)
     /// TLS for every connection, or nil for plain TCP.
     public var tls: TLSConfiguration?
     public var version: ProtocolVersion = .v3_1_1

@@ -31,6 +31,8 @@ private struct Run {
     let origin: NIODeadline
     /// The broker's address, resolved once rather than for each of possibly thousands of connections.
     let address: SocketAddress
+    /// Every broker's address, `address` first (`BenchOptions.moreBrokers`).
+    let addresses: [SocketAddress]
 
     init(options: BenchOptions, group: MultiThreadedEventLoopGroup, progress: (@Sendable (BenchProgress) -> Void)?) throws {
         self.options = options
@@ -44,6 +46,7 @@ private struct Run {
         self.runTag = String(origin % 1_000_000, radix: 36)
         self.sslContext = try options.tls.map { try NIOSSLContext(configuration: $0) }
         self.address = try SocketAddress.makeAddressResolvingHost(options.host, port: options.port)
+        self.addresses = try [address] + options.moreBrokers.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) }
     }
 
     struct Shape {
@@ -139,6 +142,11 @@ private struct Run {
 
         let subscribers = handlers.filter { if case .subscriber = $0.role { true } else { false } }
         let publishers = handlers.filter { if case .publisher = $0.role { true } else { false } }
+        if !options.moreBrokers.isEmpty, !subscribers.isEmpty, !publishers.isEmpty {
+            // The nodes of a cluster learn each other's subscriptions within a heartbeat (1 s by default): what
+            // is published sooner may find no subscriber there yet.
+            try await Task.sleep(for: options.routesSettle)
+        }
         let runDeadline = NIODeadline.now() + options.timeout
         var reporter = ProgressReporter(progress: progress, origin: .now())
         let publishStart = NIODeadline.now()
@@ -416,7 +424,12 @@ private struct Run {
             #endif
         }
         let sslContext = sslContext
-        let host = options.host
+        let broker: Int
+        switch handler.role {
+        case .publisher(_, let publisher, _): broker = Int(publisher) % addresses.count
+        case .subscriber, .idle: broker = addresses.count - 1 - index % addresses.count
+        }
+        let host = broker == 0 ? options.host : options.moreBrokers[broker - 1].host
         return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let sslContext {
@@ -426,7 +439,7 @@ private struct Run {
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
         }
-        .connect(to: address)
+        .connect(to: addresses[broker])
         .flatMap { channel in
             // A broker that accepts the socket but never answers must not hold the run.
             let timeout = eventLoop.scheduleTask(in: .seconds(10)) { handler.connected.fail(BenchError.handshakeTimedOut) }

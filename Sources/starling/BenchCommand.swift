@@ -31,8 +31,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .long], help: "Broker port (default 1883, 8883 with TLS).")
     var port: Int?
 
-    @Option(name: [.customShort("L"), .long], help: "Broker URL, mqtt://[user[:password]@]host:port or mqtts://…, instead of --host and --port.")
-    var url: String?
+    @Option(name: [.customShort("L"), .long], help: ArgumentHelp(
+        "Broker URL, mqtt://[user[:password]@]host:port or mqtts://…, instead of --host and --port.",
+        discussion: "Repeated (the nodes of a cluster, say): publisher i connects to the (i mod N)th, subscriber j to the (N - 1 - j mod N)th, so that with two URLs a publisher and a subscriber are on different brokers."))
+    var url: [String] = []
 
     @Option(name: [.customShort("u"), .customLong("username")], help: "User name every connection gives.")
     var userName: String?
@@ -145,13 +147,21 @@ struct BenchCommand: AsyncParsableCommand {
         options.scenario = scenario
         var useTLS = tls
         options.host = host
-        if let url {
-            guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts", "tcp", "ssl"].contains(scheme) else {
-                throw ValidationError("URL must look like mqtt://host:port or mqtts://host:port")
+        if let url = url.first {
+            var brokers: [(host: String, port: Int)] = []
+            for url in self.url {
+                guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts", "tcp", "ssl"].contains(scheme) else {
+                    throw ValidationError("URL must look like mqtt://host:port or mqtts://host:port")
+                }
+                useTLS = useTLS || scheme == "mqtts" || scheme == "ssl"
+                brokers.append((parsed.host ?? host, parsed.port ?? (useTLS ? 8883 : 1883)))
             }
-            useTLS = useTLS || scheme == "mqtts" || scheme == "ssl"
-            options.host = parsed.host ?? host
-            options.port = parsed.port ?? (useTLS ? 8883 : 1883)
+            guard let parsed = URLComponents(string: url) else { throw ValidationError("URL must look like mqtt://host:port") }
+            (options.host, options.port) = brokers[0]
+            options.moreBrokers = Array(brokers.dropFirst())
+            if !options.moreBrokers.isEmpty, scenario == .conn {
+                throw ValidationError("conn connects to one broker: give -L once")
+            }
             // mqtt://user:pass@host, as mosquitto_pub -L takes them; -u and --pw win.
             options.userName = parsed.user?.removingPercentEncoding
             options.password = parsed.password?.removingPercentEncoding
@@ -200,7 +210,8 @@ struct BenchCommand: AsyncParsableCommand {
             print(BenchSummary.table(result))
         }
         if let report {
-            let title = "starling bench \(scenario.rawValue) — \(options.host):\(options.port)"
+            let brokers = ([(options.host, options.port)] + options.moreBrokers).map { "\($0.0):\($0.1)" }.joined(separator: ", ")
+            let title = "starling bench \(scenario.rawValue) — \(brokers)"
             try BenchReport.html(result, title: title).write(toFile: report, atomically: true, encoding: .utf8)
         }
         if result.lost > 0 || result.duplicates > 0 { throw ExitCode(3) }
