@@ -10,24 +10,15 @@ Each round takes the session over with SUBSCRIPTIONS topic filters in it (defaul
 200) take-overs, each waiting at most 10 s.
 """
 
+import os
 import socket
 import struct
 import sys
 import time
 import uuid
 
-
-def encode(first_byte, body):
-    length, encoded = len(body), b""
-    while True:
-        digit, length = length % 128, length // 128
-        encoded += bytes([digit | (0x80 if length else 0)])
-        if not length:
-            return bytes([first_byte]) + encoded + body
-
-
-def string(data):
-    return struct.pack("!H", len(data)) + data
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Interop"))
+from crash_test import encode_packet as encode, mqtt_string as string  # noqa: E402
 
 
 def read_packet(sock):

@@ -22,7 +22,7 @@ import time
 import uuid
 
 import cluster_test
-from cluster_test import Node, wait_for
+from cluster_test import Node, fail_with_log, tally, wait_for
 from crash_test import CheckFailed, Publisher, Subscriber, check, encode_packet, mqtt_string
 
 HOST = "127.0.0.1"
@@ -108,9 +108,7 @@ def restart_under_load(nodes, server_dir):
         return set(publisher.acked) <= set(subscriber.snapshot())
 
     wait_for("every acknowledged message at the subscriber", complete, seconds=60)
-    got = subscriber.snapshot()
-    lost = [payload for payload in publisher.acked if payload not in got]
-    duplicated = sum(count - 1 for count in got.values() if count > 1)
+    got, lost, duplicated = tally(publisher, subscriber)
     print(f"{len(publisher.acked)} acknowledged, {publisher.refused} refused, {len(got)} distinct received, "
           f"{len(lost)} acknowledged but lost, {duplicated} duplicated")
     check(not lost, f"{len(lost)} acknowledged messages lost, such as {sorted(lost)[:3]}")
@@ -138,12 +136,7 @@ def main():
                 node.start()
             restart_under_load(nodes, server_dir)
         except (CheckFailed, subprocess.SubprocessError, OSError) as failure:
-            log.flush()
-            with open(os.path.join(work, "nodes.log"), "rb") as f:
-                tail = f.read().decode(errors="replace").splitlines()[-60:]
-            print("-- nodes' output (last lines):\n" + "\n".join(tail))
-            print(failure)
-            sys.exit(1)
+            fail_with_log(failure, log, work, lines=40)
         finally:
             for node in nodes:
                 node.stop()

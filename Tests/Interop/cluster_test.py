@@ -251,9 +251,7 @@ def node_killed(nodes):
         time.sleep(0.2)
     time.sleep(0.5)
     for publisher, subscriber in zip(publishers, (q1, q2)):
-        got = subscriber.snapshot()
-        lost = [payload for payload in publisher.acked if payload not in got]
-        duplicated = sum(count - 1 for count in got.values() if count > 1)
+        got, lost, duplicated = tally(publisher, subscriber)
         print(f"{subscriber.name}: {len(publisher.acked)} acknowledged, {len(got)} distinct received, "
               f"{len(lost)} acknowledged but lost, {duplicated} duplicated")
         check(not lost, f"{subscriber.name}: {len(lost)} acknowledged messages lost, such as {sorted(lost)[:3]}")
@@ -271,6 +269,24 @@ def node_killed(nodes):
     for subscriber in (q1, q2):
         subscriber.client.disconnect()
         subscriber.client.loop_stop()
+
+
+def tally(publisher, subscriber):
+    """What `subscriber` received (payload: count), the payloads `publisher` had acknowledged that it did not
+    receive, and how many copies beyond the first it received."""
+    got = subscriber.snapshot()
+    lost = [payload for payload in publisher.acked if payload not in got]
+    return got, lost, sum(count - 1 for count in got.values() if count > 1)
+
+
+def fail_with_log(failure, log, work, lines=25):
+    """Prints the last lines the nodes wrote to `log` (work/nodes.log), then `failure`, and exits 1."""
+    log.flush()
+    with open(os.path.join(work, "nodes.log"), "rb") as f:
+        tail = f.read().decode(errors="replace").splitlines()[-lines:]
+    print("-- nodes' output (last lines):\n" + "\n".join(tail))
+    print(failure)
+    sys.exit(1)
 
 
 def main():
@@ -291,12 +307,7 @@ def main():
             retained_across_nodes(nodes)
             node_killed(nodes)
         except (CheckFailed, subprocess.SubprocessError) as failure:
-            log.flush()
-            with open(os.path.join(work, "nodes.log"), "rb") as f:
-                tail = f.read().decode(errors="replace").splitlines()[-25:]
-            print("-- nodes' output (last lines):\n" + "\n".join(tail))
-            print(failure)
-            sys.exit(1)
+            fail_with_log(failure, log, work)
         finally:
             for node in nodes:
                 node.stop()
