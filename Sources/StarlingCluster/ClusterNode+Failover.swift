@@ -29,7 +29,7 @@ extension ClusterNode {
         var clients: [String] = []
         for try await client in try await database.query(
             "SELECT client FROM starling.sessions WHERE node = \(name)", logger: logger
-        ).decode(String.self) where !client.hasPrefix(clusterLinkPrefix) {
+        ).decode(String.self) where !client.isClusterLink {
             // Its links' sessions are each for the node they name, which takes what is queued in it.
             clients.append(client)
         }
@@ -101,7 +101,7 @@ extension ClusterNode {
     }
 
     /// The sequence numbers of the deliveries of `node` to its link session `client` that the link's node took.
-    private func takenSequences(node: String, client: String, _ database: PostgresClient) async throws -> Set<UInt64> {
+    func takenSequences(node: String, client: String, _ database: PostgresClient) async throws -> Set<UInt64> {
         var sequences = Set<UInt64>()
         for try await sequence in try await database.query(
             "SELECT sequence FROM starling.cluster_taken WHERE node = \(node) AND client = \(client)", logger: logger

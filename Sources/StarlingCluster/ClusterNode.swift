@@ -371,7 +371,7 @@ public final class ClusterNode: ClusterRouting, Service {
     /// `with`, when given, is run in the same transaction, whether the routes changed or not.
     func writeRoutes(_ database: PostgresClient, broker: MQTTBroker, with also: PostgresQuery? = nil) async throws {
         var filters = Set<String>()
-        for client in await broker.clients() where !client.clientIdentifier.hasPrefix(clusterLinkPrefix) {
+        for client in await broker.clients() where !client.clientIdentifier.isClusterLink {
             for subscription in client.subscriptions { filters.insert(RouteSet.routedFilter(subscription.topicFilter)) }
         }
         let written = state.withLockedValue { $0.written }
@@ -454,11 +454,8 @@ public final class ClusterNode: ClusterRouting, Service {
         let taken = self.taken
         // What this node took from the link before it last stopped: the other node may send it again.
         if let database = running {
-            for try await sequence in try await database.query(
-                "SELECT sequence FROM starling.cluster_taken WHERE node = \(name) AND client = \(Self.linkClientIdentifier(of: configuration.node))",
-                logger: logger
-            ).decode(Int64.self) {
-                _ = taken.take(UInt64(sequence), from: name)
+            for sequence in try await takenSequences(node: name, client: Self.linkClientIdentifier(of: configuration.node), database) {
+                _ = taken.take(sequence, from: name)
             }
         }
         try await withTaskCancellationHandler {

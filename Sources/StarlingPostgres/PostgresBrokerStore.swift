@@ -319,7 +319,7 @@ public final class PostgresBrokerStore: BrokerStore {
         }
         // Only link sessions have deliveries another node takes.
         statements.add(
-            rows: batch.deletedSessions.filter { $0.string.hasPrefix(clusterLinkPrefix) }.map { [node, Value.text($0.string)] },
+            rows: batch.deletedSessions.filter { $0.string.isClusterLink }.map { [node, Value.text($0.string)] },
             "DELETE FROM starling.cluster_taken WHERE (node, client) IN (VALUES ", ")")
         statements.add(
             rows: batch.sessions.map { client, saved in
@@ -364,7 +364,7 @@ public final class PostgresBrokerStore: BrokerStore {
                 released.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
             case .removed:
                 removed.append([node, .text(key.client.string), .bigint(Int64(key.sequence))])
-                if key.client.string.hasPrefix(clusterLinkPrefix) { removedFromLinks.append(removed[removed.count - 1]) }
+                if key.client.string.isClusterLink { removedFromLinks.append(removed[removed.count - 1]) }
             }
         }
         statements.add(rows: removed, "DELETE FROM starling.deliveries WHERE (node, client, sequence) IN (VALUES ", ")")

@@ -147,24 +147,25 @@ struct BenchCommand: AsyncParsableCommand {
         options.scenario = scenario
         var useTLS = tls
         options.host = host
-        if let url = url.first {
+        if !url.isEmpty {
             var brokers: [(host: String, port: Int)] = []
+            var first: URLComponents?
             for url in self.url {
                 guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts", "tcp", "ssl"].contains(scheme) else {
                     throw ValidationError("URL must look like mqtt://host:port or mqtts://host:port")
                 }
                 useTLS = useTLS || scheme == "mqtts" || scheme == "ssl"
                 brokers.append((parsed.host ?? host, parsed.port ?? (useTLS ? 8883 : 1883)))
+                first = first ?? parsed
             }
-            guard let parsed = URLComponents(string: url) else { throw ValidationError("URL must look like mqtt://host:port") }
             (options.host, options.port) = brokers[0]
             options.moreBrokers = Array(brokers.dropFirst())
             if !options.moreBrokers.isEmpty, scenario == .conn {
                 throw ValidationError("conn connects to one broker: give -L once")
             }
             // mqtt://user:pass@host, as mosquitto_pub -L takes them; -u and --pw win.
-            options.userName = parsed.user?.removingPercentEncoding
-            options.password = parsed.password?.removingPercentEncoding
+            options.userName = first?.user?.removingPercentEncoding
+            options.password = first?.password?.removingPercentEncoding
         } else {
             options.port = port ?? (useTLS ? 8883 : 1883)
         }

@@ -35,7 +35,7 @@ public let clusterSequenceProperty = "$cluster/sequence"
 
 extension String {
     /// Whether this is a cluster link's client identifier; the first byte alone answers for nearly every client.
-    var isClusterLink: Bool {
+    public var isClusterLink: Bool {
         utf8.first == UInt8(ascii: "$") && hasPrefix(clusterLinkPrefix)
     }
 }
