@@ -192,7 +192,7 @@ if [[ -n "${STARLING_TEST_POSTGRES_URL:-}" ]]; then
     python3 "$CHECKS/crash_test.py" --starling "$STARLING" --kills 10 --seconds 60 --store-url
   # Three nodes as one broker, one of them killed with SIGKILL under load.
   run_check "cluster/three-nodes" 240 bash "$CHECKS/with_postgres_database.sh" \
-    python3 "$CHECKS/cluster_test.py" --starling "$STARLING" --postgres
+    python3 "$CHECKS/cluster_test.py" --starling "$STARLING" --screenshots "$ROOT/artifacts/cluster" --postgres
   # Two nodes on a PostgreSQL server of the check's own, stopped and started again under load.
   run_check "cluster/postgres-restart" 180 python3 "$CHECKS/cluster_database_restart_test.py" --starling "$STARLING"
 else

@@ -53,6 +53,25 @@ public struct Message: Sendable, Hashable {
         properties.remove(.subscriptionIdentifier)
     }
 
+    /// The message as it goes over a cluster link whose node is to deliver it to the groups of `shares`.
+    func stamped(shares: [String]) -> Message {
+        guard !shares.isEmpty else { return self }
+        var stamped = self
+        for share in shares { stamped.properties.append(.userProperty(clusterShareProperty, share)) }
+        return stamped
+    }
+
+    /// The message without what a cluster link added to it (`clusterShareProperty`).
+    func removingClusterStamps() -> Message {
+        guard !properties.isEmpty else { return self }
+        var message = self
+        message.properties.elements.removeAll { property in
+            if case .userProperty(clusterShareProperty, _) = property { return true }
+            return false
+        }
+        return message
+    }
+
     /// Builds the message a PUBLISH carries; `now` anchors the Message Expiry Interval, and is read only when
     /// there is one.
     init(publish: PublishPacket, topic: String, publisher: String, now: @autoclosure () -> NIODeadline) {

@@ -181,7 +181,7 @@ extension ClusterNode {
             let (to, resume, token, client) = (fields[2], fields[3] == "1", fields[4], fields[5])
             if resume, let subscriptions = await broker?.client(client)?.subscriptions {
                 // Until the other node's routes say so, what is published here for the session goes to it.
-                movedRoutes(subscriptions.map { RouteSet.routedFilter($0.topicFilter) }, to: to)
+                movedRoutes(subscriptions.map(\.topicFilter), to: to)
             }
             _ = await broker?.handOver(clientIdentifier: client, resume: resume)
             doorbell.ring()

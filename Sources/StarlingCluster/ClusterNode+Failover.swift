@@ -88,10 +88,12 @@ extension ClusterNode {
             var message = delivery.message
             message.qos = delivery.qos
             let expiry = message.expiresAt.map { now + .milliseconds($0.millisecondsSinceEpoch - wallNow.millisecondsSinceEpoch) }
+            var properties = message.properties
+            let stamps = LinkStamps(taking: &properties)
             try await broker.forward(
                 Message(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
-                    properties: message.properties, publisher: message.publisher, expiry: expiry),
-                fromClusterNode: name
+                    properties: properties, publisher: message.publisher, expiry: expiry),
+                fromClusterNode: name, shares: stamps.shares
             ).get()
             sent += 1
         }

@@ -17,7 +17,7 @@ import StarlingPostgres
 /// subscribe to (`starling.cluster_routes`, its own rows only) and reads the other nodes' rows. To each other
 /// node that is alive it keeps a link: a client of that node's broker, identified as `$cluster/` and this node's
 /// name, with a persistent session subscribed to `#`. That node delivers to the link only the messages whose
-/// topics this node's clients subscribe to (`ClusterRouting.forwards`), durably queued in the link's session
+/// topics this node's clients subscribe to (`ClusterRouting.forwarding`), durably queued in the link's session
 /// until this node has them; this node publishes each to its own subscribers and acknowledges it once it is as
 /// safe here as a client's PUBACK says. So a message crosses at most one link, and a QoS 1 or 2 message
 /// acknowledged to its publisher is either delivered or durably queued for every node that wants it.
@@ -42,7 +42,7 @@ public final class ClusterNode: ClusterRouting, Service {
         /// The database while the node runs.
         var database: PostgresClient?
         /// Filters of sessions handed over to a node, forwarded to it until its own routes say so.
-        var moved: [String: (filters: Set<String>, until: ContinuousClock.Instant)] = [:]
+        var moved: [String: (filters: Set<String>, routes: RouteSet, until: ContinuousClock.Instant)] = [:]
         /// Where other nodes reach this one: the configuration's, unless `attach` gave one.
         var address: String
         /// What the links prove: read from the database at start.
@@ -59,9 +59,13 @@ public final class ClusterNode: ClusterRouting, Service {
         var databaseSilent = false
         /// Gone nodes whose queues this node has sent on.
         var redirected: Set<String> = []
+        /// Which of the nodes with members of a shared subscription's group gets the next message, in turn.
+        var shareTurn = 0
     }
 
     struct Peer {
+        /// The client identifier of its link to this node.
+        let link: String
         var address: String
         var alive: Bool
         /// Gone, and its sessions taken up by another node: nothing is queued for it any more.
@@ -119,7 +123,7 @@ public final class ClusterNode: ClusterRouting, Service {
         state.withLockedValue { state in
             var moved = state.moved[name]?.filters ?? []
             moved.formUnion(filters)
-            state.moved[name] = (moved, until)
+            state.moved[name] = (moved, RouteSet(moved), until)
         }
     }
 
@@ -128,16 +132,39 @@ public final class ClusterNode: ClusterRouting, Service {
 
     // MARK: ClusterRouting
 
-    public func forwards(topic: String, retain: Bool, toLink linkClientIdentifier: String) -> Bool {
-        let name = linkClientIdentifier.dropFirst(clusterLinkPrefix.count)
-        return state.withLockedValue { state in
-            // A node that stopped answering still gets what it wants, queued here for it until another node has
-            // taken its sessions up; then this node sends the queue on to where they are.
-            guard let peer = state.peers[String(name)], !peer.reaped else { return false }
-            // Every node keeps every retained message, so that its own subscribers get them when they subscribe.
-            if retain || peer.routes.matches(topic) { return true }
-            guard let moved = state.moved[String(name)], !moved.filters.isEmpty else { return false }
-            return moved.filters.contains { TopicFilter.matches(filter: $0, topic: topic) }
+    public func forwarding(topic: String, retain: Bool, localShares: [String]) -> ClusterForwarding {
+        state.withLockedValue { state in
+            var links: [ClusterForwarding.Link] = []
+            // The nodes with members of each shared group that has no connected member here.
+            var candidates: [String: [(name: String, alive: Bool)]] = [:]
+            for (name, peer) in state.peers {
+                // A node that stopped answering still gets what it wants, queued here for it until another node
+                // has taken its sessions up; then this node sends the queue on to where they are.
+                guard !peer.reaped else { continue }
+                let moved = state.moved[name]?.routes
+                // Every node keeps every retained message, so that its own subscribers get them when they subscribe.
+                if retain || peer.routes.matches(topic) || moved?.matches(topic) == true {
+                    links.append(ClusterForwarding.Link(clientIdentifier: peer.link))
+                }
+                for share in peer.routes.shares(matching: topic) + (moved?.shares(matching: topic) ?? [])
+                where !localShares.contains(where: { $0.hasSameBytes(as: share) }) {
+                    candidates[share, default: []].append((name, peer.alive))
+                }
+            }
+            for (share, nodes) in candidates {
+                // A node that is alive rather than one whose sessions wait to be taken up, in turn.
+                let alive = nodes.filter(\.alive)
+                let pool = Set((alive.isEmpty ? nodes : alive).map(\.name)).sorted()
+                let chosen = pool[state.shareTurn % pool.count]
+                state.shareTurn &+= 1
+                guard let link = state.peers[chosen]?.link else { continue }
+                if let index = links.firstIndex(where: { $0.clientIdentifier == link }) {
+                    links[index].shares.append(share)
+                } else {
+                    links.append(ClusterForwarding.Link(clientIdentifier: link, shares: [share]))
+                }
+            }
+            return ClusterForwarding(links: links)
         }
     }
 
@@ -328,7 +355,7 @@ public final class ClusterNode: ClusterRouting, Service {
             for (name, node) in seen {
                 let routeSet = RouteSet(routes[name] ?? [])
                 if state.peers[name] == nil {
-                    state.peers[name] = Peer(address: node.address, alive: node.alive, reaped: node.reaped, routes: routeSet)
+                    state.peers[name] = Peer(link: Self.linkClientIdentifier(of: name), address: node.address, alive: node.alive, reaped: node.reaped, routes: routeSet)
                 } else {
                     state.peers[name]!.address = node.address
                     state.peers[name]!.alive = node.alive
@@ -372,7 +399,7 @@ public final class ClusterNode: ClusterRouting, Service {
     func writeRoutes(_ database: PostgresClient, broker: MQTTBroker, with also: PostgresQuery? = nil) async throws {
         var filters = Set<String>()
         for client in await broker.clients() where !client.clientIdentifier.isClusterLink {
-            for subscription in client.subscriptions { filters.insert(RouteSet.routedFilter(subscription.topicFilter)) }
+            for subscription in client.subscriptions { filters.insert(subscription.topicFilter) }
         }
         let written = state.withLockedValue { $0.written }
         let added = filters.subtracting(written)
@@ -471,13 +498,8 @@ public final class ClusterNode: ClusterRouting, Service {
                     for try await message in messages {
                         await self.gate.pass()
                         var properties = message.properties
-                        var stamped: UInt64?
-                        properties.elements.removeAll { property in
-                            guard case .userProperty(clusterSequenceProperty, let value) = property else { return false }
-                            stamped = UInt64(value)
-                            return true
-                        }
-                        let sequence = stamped
+                        let stamps = LinkStamps(taking: &properties)
+                        let sequence = stamps.sequence
                         if let sequence, !taken.take(sequence, from: name) {
                             // Taken here already: the other node had not heard so when its link dropped.
                             client.acknowledge(message)
@@ -487,7 +509,7 @@ public final class ClusterNode: ClusterRouting, Service {
                         let forwarded = Message(
                             topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                             properties: properties, expiry: expiry)
-                        broker.forward(forwarded, fromClusterNode: name, sequence: sequence).whenComplete { result in
+                        broker.forward(forwarded, fromClusterNode: name, sequence: sequence, shares: stamps.shares).whenComplete { result in
                             switch result {
                             case .success:
                                 client.acknowledge(message)

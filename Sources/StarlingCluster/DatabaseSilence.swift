@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+
 /// A PostgreSQL server that is down makes a query wait for a connection (until the pool's circuit breaker trips, a
 /// minute on) rather than fail. Where the cluster must know sooner (a heartbeat, a client's CONNECT) it gives up
 /// after a limit, with this error.
@@ -7,19 +9,62 @@ struct DatabaseSilence: Error, CustomStringConvertible {
 
     var description: String { "the cluster's database did not answer within \(Self.limit)" }
 
-    /// Runs `body`, cancelled and thrown `DatabaseSilence` when it takes longer than `limit`.
+    /// Runs `body`, thrown `DatabaseSilence` when it takes longer than `limit`. The caller does not wait for a
+    /// `body` that ignores its cancellation (a query on a connection that no longer answers does): it is
+    /// cancelled and left to end by itself.
     static func answer<Value: Sendable>(
         within limit: Duration = Self.limit, _ body: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
-        try await withThrowingTaskGroup(of: Value?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
+        let outcome = FirstOutcome<Value>()
+        let work = Task {
+            do {
+                outcome.settle(.success(try await body()))
+            } catch {
+                outcome.settle(.failure(error))
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw DatabaseSilence() }
-            return value
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            outcome.settle(.failure(DatabaseSilence()))
+        }
+        defer {
+            work.cancel()
+            timer.cancel()
+        }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            outcome.settle(.failure(CancellationError()))
+        }
+    }
+}
+
+/// The first of several outcomes to arrive; the later ones are ignored.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    private struct State {
+        var result: Result<Value, any Error>?
+        var waiter: CheckedContinuation<Value, any Error>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    func settle(_ result: Result<Value, any Error>) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Value, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let settled = state.withLockedValue { state -> Result<Value, any Error>? in
+                if state.result == nil { state.waiter = continuation }
+                return state.result
+            }
+            if let settled { continuation.resume(with: settled) }
         }
     }
 }

@@ -55,6 +55,12 @@ final class BrokerLoop: @unchecked Sendable {
     /// The first congested session (not the publisher's own) that the message being routed went to; the
     /// publishing connection takes it after routing and waits for it (see `FlowControl`).
     @exclusivity(unchecked) private var congestedSession: Session?
+    /// Where the message being routed goes beyond this node, in a cluster: set for each message published here
+    /// before it is delivered, and read only for such a message.
+    private var forwarding: ClusterForwarding?
+    /// While a message from another node is routed: the shared subscriptions whose groups take it here
+    /// (`clusterShareProperty`). Kept here rather than in `Message`, which every delivery copies.
+    var assignedShares: [String] = []
 
     init(
         index: Int, eventLoop: any EventLoop, loopCount: Int, configuration: BrokerConfiguration, logger: Logger,
@@ -84,6 +90,7 @@ final class BrokerLoop: @unchecked Sendable {
         // Emptied afterwards, not before: a session kept here would outlive its client until the next message.
         defer { matches.removeAll(keepingCapacity: true) }
         let mayRepeatSessions = subscriptions.match(message.topic, publisher: message.publisher, into: &matches)
+        if let cluster { planForwarding(message, cluster) }
         switch matches.count {
         case 0:
             return 0
@@ -141,10 +148,11 @@ final class BrokerLoop: @unchecked Sendable {
             return false
         }
         // A cluster link takes only what its node wants, and nothing that came from another node.
-        if let cluster, subscriber.session.clientIdentifier.isClusterLink,
-            message.fromClusterNode || !cluster.forwards(topic: message.topic, retain: message.retain, toLink: subscriber.session.clientIdentifier)
-        {
-            return false
+        if cluster != nil, subscriber.session.clientIdentifier.isClusterLink {
+            guard !message.fromClusterNode, let shares = forwarding?.shares(forLink: subscriber.session.clientIdentifier) else { return false }
+            deliver(Delivery(message: message.stamped(shares: shares), qos: message.qos, retain: message.retain, subscriptionIdentifiers: []),
+                to: subscriber.session)
+            return true
         }
         let delivery = Delivery(
             message: message, qos: min(message.qos, subscription.qos),
@@ -152,6 +160,38 @@ final class BrokerLoop: @unchecked Sendable {
             subscriptionIdentifiers: identifiers, share: subscriber.share)
         deliver(delivery, to: subscriber.session)
         return true
+    }
+
+    /// Asks the cluster where `message` goes beyond this node (`forwarding`), and keeps in `matches` only the
+    /// shared groups that take it here: for a message from another node, those it was given to there; for one
+    /// published here, those with a connected member here, and those with none that no other node takes.
+    private func planForwarding(_ message: Message, _ cluster: any ClusterRouting) {
+        if message.fromClusterNode {
+            guard matches.contains(where: { $0.share != nil }) else { return }
+            matches.removeAll { subscriber in
+                guard let share = subscriber.share else { return false }
+                return !assignedShares.contains { $0.hasSameBytes(as: share.rawValue) }
+            }
+            return
+        }
+        var localShares: [String] = []
+        var waitingShares = false
+        // A group's member is a connected one whenever the group has one (`TopicTree.choose`).
+        for subscriber in matches where subscriber.share != nil {
+            if subscriber.session.isConnected.load(ordering: .relaxed) {
+                localShares.append(subscriber.share!.rawValue)
+            } else {
+                waitingShares = true
+            }
+        }
+        let plan = cluster.forwarding(topic: message.topic, retain: message.retain, localShares: localShares)
+        if waitingShares {
+            matches.removeAll { subscriber in
+                guard let share = subscriber.share, !subscriber.session.isConnected.load(ordering: .relaxed) else { return false }
+                return plan.givesAway(share.rawValue)
+            }
+        }
+        forwarding = plan
     }
 
     /// Gives the deliveries a shared subscription's member left unfinished when its session ended to other
@@ -181,12 +221,23 @@ final class BrokerLoop: @unchecked Sendable {
     func handOverSharedDeliveries(of session: Session) {
         eventLoop.preconditionInEventLoop()
         session.handOverSharedDeliveries { delivery in
-            guard let share = delivery.share,
-                let member = subscriptions.sharedMember(
-                    of: share, publisher: delivery.message.publisher, excluding: session, connectedOnly: true)
+            guard let share = delivery.share else { return false }
+            if let member = subscriptions.sharedMember(
+                of: share, publisher: delivery.message.publisher, excluding: session, connectedOnly: true)
+            {
+                storeChanges?.recordRemoval(delivery, for: session)
+                deliver(delivery, to: member, share: share)
+                return true
+            }
+            // None here: a member on another node of the cluster, if there is one.
+            guard let cluster, let core,
+                let link = cluster.forwarding(topic: delivery.message.topic, retain: false, localShares: []).links
+                    .first(where: { link in link.shares.contains { $0.hasSameBytes(as: share.rawValue) } }),
+                let linkSession = core.sessions.session(for: link.clientIdentifier)
             else { return false }
             storeChanges?.recordRemoval(delivery, for: session)
-            deliver(delivery, to: member, share: share)
+            let message = delivery.message.stamped(shares: [share.rawValue])
+            deliver(Delivery(message: message, qos: message.qos, retain: message.retain, subscriptionIdentifiers: []), to: linkSession)
             return true
         }
         flush()

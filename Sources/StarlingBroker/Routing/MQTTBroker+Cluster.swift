@@ -12,7 +12,10 @@ extension MQTTBroker {
     ///
     /// `sequence`, the number of the message's delivery to this node's link session on `node`
     /// (`clusterSequenceProperty`), is recorded taken in the same commit (`StoreChange.clusterDeliveryTaken`).
-    public func forward(_ message: Message, fromClusterNode node: String, sequence: UInt64? = nil) -> EventLoopFuture<Void> {
+    ///
+    /// `shares`: the shared subscriptions (`$share/GROUP/FILTER`) whose groups the other node gave the message to
+    /// (`clusterShareProperty`); no other group here gets it.
+    public func forward(_ message: Message, fromClusterNode node: String, sequence: UInt64? = nil, shares: [String] = []) -> EventLoopFuture<Void> {
         var hasher = Hasher()
         hasher.combine(node)
         let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
@@ -25,6 +28,9 @@ extension MQTTBroker {
             if let sequence, message.qos != .atMostOnce {
                 loop.storeChanges?.append(.clusterDeliveryTaken(node: node, sequence: sequence))
             }
+            // Routed before publishDurably returns.
+            loop.assignedShares = shares
+            defer { loop.assignedShares = [] }
             return Self.publishDurably([message], on: loop, core: core)
         }
     }
@@ -61,7 +67,8 @@ extension MQTTBroker {
             guard session.isAlive else { return [] }
             var deliveries = session.inflight.values.filter { !$0.released }.map(\.delivery).sorted { $0.sequence < $1.sequence }
             deliveries.append(contentsOf: session.queue)
-            return deliveries.filter { $0.sequence == 0 || !excluding.contains($0.sequence) }.map(\.message)
+            // Routed afresh: the groups the gone node was to deliver to are chosen again.
+            return deliveries.filter { $0.sequence == 0 || !excluding.contains($0.sequence) }.map { $0.message.removingClusterStamps() }
         }.get()
         try await loop.eventLoop.flatSubmit { Self.publishDurably(messages, on: loop, core: core) }.get()
         try await loop.eventLoop.submit {

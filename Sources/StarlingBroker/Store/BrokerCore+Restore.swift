@@ -111,6 +111,17 @@ extension BrokerCore {
                 for entry in inserted { tree.insert(entry.filter, entry.subscriber) }
             }.get()
         }
+        if closing != nil {
+            // Their node is gone with their clients: what their shared subscriptions had not finished goes to a
+            // connected member of the group, here or on another node (4.8.2), as for any client that leaves.
+            for entry in restored {
+                let session = entry.session
+                let loop = loops[session.homeIndex.load(ordering: .acquiring)]
+                try await loop.eventLoop.submit {
+                    if session.connection == nil { loop.handOverSharedDeliveries(of: session) }
+                }.get()
+            }
+        }
         for entry in restored where entry.expiresAt != nil || entry.willAt != nil {
             let session = entry.session
             let loop = loops[session.homeIndex.load(ordering: .acquiring)]

@@ -299,6 +299,7 @@
       while (stats.samples.length > 2 && stats.samples[0].t < oldest) stats.samples.shift();
       renderStats(s);
       drawCharts();
+      pollNodes();
       setLive(true);
       if (stats.failing) {
         stats.failing = false;
@@ -348,6 +349,31 @@
     const nonzero = reasons.filter((r) => r[0] > 0);
     $('stat-drops-sub').textContent = nonzero.length ? nonzero.map((r) => `${fmtInt(r[0])} ${r[1]}`).join(' · ') : 'none so far';
     $('stat-drops-sub').title = reasons.map((r) => `${r[1]}: ${fmtInt(r[0])}`).join('\n');
+  }
+
+  // The cluster's nodes as this node sees them; the card stays hidden on a broker on its own.
+  async function pollNodes() {
+    try {
+      renderNodes(await api('/nodes'));
+    } catch (error) {
+      // Reported by the statistics' poll, which fails the same way.
+    }
+  }
+
+  function renderNodes(body) {
+    const card = $('nodes-card');
+    card.hidden = !body.clustered;
+    if (!body.clustered) return;
+    const alive = body.nodes.filter((n) => n.alive).length;
+    $('nodes-summary').textContent = `${fmtInt(alive)} of ${fmtInt(body.nodes.length)} alive`;
+    setRows($('nodes-body'), body.nodes.map((n) => el('tr', { 'data-node': n.name },
+      el('td', null, el('strong', { text: n.name })),
+      el('td', { class: 'mono', text: n.address }),
+      el('td', null,
+        n.self ? badge('this node', 'info') : (n.alive ? badge('alive', 'ok') : badge('gone', 'bad')),
+        !n.self && n.alive ? [' ', n.linked ? badge('linked', 'ok') : badge('not linked', 'muted')] : null),
+      el('td', { class: 'num', text: fmtInt(n.routes) }),
+      el('td', { class: 'num', text: n.self ? '—' : fmtInt(n.forwardedFrom) }))), 5, 'No nodes');
   }
 
   function ratePoints() {

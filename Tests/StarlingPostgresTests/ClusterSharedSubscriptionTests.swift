@@ -1,0 +1,80 @@
+import MQTT
+import NIOCore
+import StarlingBroker
+import StarlingCluster
+import StarlingPostgres
+import StarlingTesting
+import Testing
+
+/// Shared subscriptions whose groups have members on several nodes.
+@Suite(.serialized, .enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
+struct ClusterSharedSubscriptionTests {
+    /// A group with members on two other nodes gets each message once in the whole cluster, the nodes taking turns;
+    /// once the publisher's node has a member, that member takes every message.
+    @Test func aGroupAcrossNodesGetsEachMessageOnce() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 3) { cluster in
+                var members: [RawClient] = []
+                for index in 1...2 {
+                    let member = try await cluster[index].client("member\(index)")
+                    _ = try await member.subscribe("$share/workers/job/+", qos: .atLeastOnce)
+                    members.append(member)
+                }
+                for index in 1...2 { try await cluster.waitUntilLinked(routesOf: index) }
+                let publisher = try await cluster[0].client("publisher")
+                for sequence in 1...20 {
+                    _ = try await publisher.publishQoS1("job/\(sequence)", "\(sequence)", packetIdentifier: UInt16(sequence))
+                }
+                let first = try await ClusterTests.receive(10, from: members[0]).map(\.payloadString)
+                let second = try await ClusterTests.receive(10, from: members[1]).map(\.payloadString)
+                #expect(Set(first + second) == Set((1...20).map(String.init)))
+
+                let local = try await cluster[0].client("member0")
+                _ = try await local.subscribe("$share/workers/job/+", qos: .atLeastOnce)
+                for sequence in 21...30 {
+                    _ = try await publisher.publishQoS1("job/\(sequence)", "\(sequence)", packetIdentifier: UInt16(sequence))
+                }
+                #expect(try await ClusterTests.receive(10, from: local).map(\.payloadString) == (21...30).map(String.init))
+                // Nothing more came to the other members: a marker published on each one's node comes next.
+                for (index, member) in members.enumerated() {
+                    let marker = try await cluster[index + 1].client("marker\(index)")
+                    _ = try await marker.publishQoS1("job/marker", "marker \(index)")
+                    #expect(try await ClusterTests.receive(1, from: member).map(\.payloadString) == ["marker \(index)"])
+                }
+            }
+        }
+    }
+
+    /// A member's node that goes away: the messages its member had not acknowledged go to a member on another node.
+    @Test func whatAGoneMemberLeftGoesToAMemberOnAnotherNode() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 2) { cluster in
+                let gone = try await cluster[1].client("gone", cleanStart: false, properties: ClusterTests.persistent)
+                _ = try await gone.subscribe("$share/workers/task/#", qos: .atLeastOnce)
+                try await cluster.waitUntilLinked(routesOf: 1)
+                let publisher = try await cluster[0].client("publisher")
+                for sequence in 1...3 {
+                    _ = try await publisher.publishQoS1("task/\(sequence)", "\(sequence)", packetIdentifier: UInt16(sequence))
+                }
+                // Received, never acknowledged.
+                for sequence in 1...3 {
+                    guard case .publish(let publish) = try await gone.nextPacket() else { throw RawClient.Failure(description: "expected PUBLISH") }
+                    #expect(publish.payloadString == "\(sequence)")
+                }
+                let member = try await cluster[0].client("member")
+                _ = try await member.subscribe("$share/workers/task/#", qos: .atLeastOnce)
+                try await cluster.waitUntilLinked(routesOf: 0)
+                try await cluster.die(1)
+                // Straight from the node as it stops, or from its stored session once the other takes it up.
+                guard case .publish(let first) = try await member.nextPacket(timeout: .seconds(40)) else {
+                    throw RawClient.Failure(description: "expected PUBLISH")
+                }
+                try await member.send(.pubAck(AcknowledgementPacket(packetIdentifier: first.packetIdentifier!)))
+                let handed = try await [first.payloadString] + ClusterTests.receive(2, from: member).map(\.payloadString)
+                #expect(handed.sorted() == ["1", "2", "3"])
+                _ = try await publisher.publishQoS1("task/marker", "marker", packetIdentifier: 9)
+                #expect(try await ClusterTests.receive(1, from: member).map(\.payloadString) == ["marker"])
+            }
+        }
+    }
+}
