@@ -18,11 +18,31 @@ final class BenchRawConnections: @unchecked Sendable {
         var connected = 0
         var failures = 0
         var firstError: String?
+        /// CONNACKs that said Session Present.
+        var sessionsPresent = 0
+        /// PUBLISH packets received by connections waiting for one (`AfterConnAck.awaitPublish`).
+        var publishesReceived = 0
+        /// When the last connection was done (`now()`).
+        var lastDoneAt: UInt64 = 0
     }
 
-    private enum Phase {
+    /// What each connection does after its CONNACK before it counts as connected.
+    enum AfterConnAck: Sendable {
+        case nothing
+        /// Sends this SUBSCRIBE and waits for its SUBACK.
+        case subscribe([UInt8])
+        /// Sends this QoS 1 PUBLISH and waits for its PUBACK.
+        case publish([UInt8])
+        /// Waits for a PUBLISH (a message its resumed session had queued), acknowledging it at QoS 1.
+        case awaitPublish
+    }
+
+    fileprivate enum Phase {
         case connecting
         case awaitingConnAck
+        case awaitingSubAck
+        case awaitingPubAck
+        case awaitingPublish
         case connected
         case closed
     }
@@ -40,12 +60,16 @@ final class BenchRawConnections: @unchecked Sendable {
     private let version: ProtocolVersion
     private let window: Int
     private let keepAlive: UInt16
+    private let afterConnAck: AfterConnAck
     private var connections: [Connection]
     private let epoll: CInt
     static let handshakeTimeout: UInt64 = 10_000_000_000
 
     /// `connects` holds each connection's encoded CONNECT; `address` must be IPv4.
-    init?(address: SocketAddress, sourceAddresses: Int, connects: [[UInt8]], version: ProtocolVersion, window: Int, keepAlive: UInt16) {
+    init?(
+        address: SocketAddress, sourceAddresses: Int, connects: [[UInt8]], version: ProtocolVersion, window: Int, keepAlive: UInt16,
+        afterConnAck: AfterConnAck = .nothing
+    ) {
         guard case .v4(let v4) = address else { return nil }
         let epoll = epoll_create1(CInt(EPOLL_CLOEXEC))
         guard epoll >= 0 else { return nil }
@@ -55,6 +79,7 @@ final class BenchRawConnections: @unchecked Sendable {
         self.version = version
         self.window = max(1, window)
         self.keepAlive = keepAlive
+        self.afterConnAck = afterConnAck
         self.connections = Array(repeating: Connection(), count: connects.count)
         self.epoll = epoll
         thread.start()
@@ -87,7 +112,7 @@ final class BenchRawConnections: @unchecked Sendable {
         let start = Self.now()
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         func fail(_ index: Int, _ reason: String) {
-            if connections[index].phase == .connecting || connections[index].phase == .awaitingConnAck { pending -= 1 }
+            if connections[index].phase.isPending { pending -= 1 }
             dispose(index)
             outcome.failures += 1
             if outcome.firstError == nil { outcome.firstError = reason }
@@ -119,13 +144,14 @@ final class BenchRawConnections: @unchecked Sendable {
                     switch connections[index].phase {
                     case .connecting:
                         if let error = finishConnect(index, events: event.events) { fail(index, error) }
-                    case .awaitingConnAck:
-                        switch readConnAck(index) {
+                    case .awaitingConnAck, .awaitingSubAck, .awaitingPubAck, .awaitingPublish:
+                        switch advance(index, &outcome) {
                         case .none: break
                         case .some(.success):
                             connections[index].phase = .connected
                             pending -= 1
                             outcome.connected += 1
+                            outcome.lastDoneAt = Self.now()
                         case .some(.failure(let error)): fail(index, error.description)
                         }
                     case .connected, .closed:
@@ -134,8 +160,10 @@ final class BenchRawConnections: @unchecked Sendable {
                 }
             }
             let now = Self.now()
-            for index in 0..<next where connections[index].phase == .connecting || connections[index].phase == .awaitingConnAck {
-                if now - connections[index].started > Self.handshakeTimeout { fail(index, "no CONNACK within 10 seconds") }
+            for index in 0..<next where connections[index].phase.isPending {
+                if now - connections[index].started > Self.handshakeTimeout {
+                    fail(index, connections[index].phase == .awaitingPublish ? "no PUBLISH within 10 seconds" : "no CONNACK within 10 seconds")
+                }
             }
         }
         return outcome
@@ -242,16 +270,68 @@ final class BenchRawConnections: @unchecked Sendable {
         let description: String
     }
 
-    /// Reads what came; nil while the CONNACK is incomplete.
-    private func readConnAck(_ index: Int) -> Result<Void, Refusal>? {
-        var scratch = [UInt8](repeating: 0, count: 256)
+    /// Reads what came and takes the connection's handshake as far as it goes: nil while it waits for more.
+    private func advance(_ index: Int, _ outcome: inout Outcome) -> Result<Void, Refusal>? {
+        var scratch = [UInt8](repeating: 0, count: 4096)
         let count = scratch.withUnsafeMutableBytes { read(connections[index].descriptor, $0.baseAddress, $0.count) }
         if count < 0 && (errno == EAGAIN || errno == EINTR) { return nil }
-        guard count > 0 else { return .failure(Refusal(description: "the broker closed the connection before CONNACK")) }
+        guard count > 0 else { return .failure(Refusal(description: "the broker closed the connection during the handshake")) }
         connections[index].received += scratch.prefix(count)
-        let bytes = connections[index].received
+        while true {
+            let packet: (type: UInt8, body: ArraySlice<UInt8>)
+            switch Self.firstPacket(in: connections[index].received) {
+            case .none: return nil
+            case .some(.failure(let refusal)): return .failure(refusal)
+            case .some(.success(let first)): packet = first
+            }
+            connections[index].received.removeFirst(packet.body.endIndex)
+            let body = packet.body
+            switch connections[index].phase {
+            case .awaitingConnAck:
+                guard packet.type >> 4 == 2 else { return .failure(Refusal(description: "the broker answered CONNECT with packet type \(packet.type >> 4)")) }
+                guard body.count >= 2 else { return .failure(Refusal(description: "malformed CONNACK")) }
+                let code = body[body.startIndex + 1]
+                let reason = version == .v5 ? ReasonCode(rawValue: code) : BenchConnection.reasonCode(ofReturnCode: code)
+                if reason.isFailure { return .failure(Refusal(description: "the broker refused the connection: \(reason)")) }
+                if body[body.startIndex] & 1 == 1 { outcome.sessionsPresent += 1 }
+                switch afterConnAck {
+                case .nothing:
+                    return .success(())
+                case .subscribe(let packet), .publish(let packet):
+                    let written = packet.withUnsafeBytes { send(connections[index].descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                    guard written == packet.count else { return .failure(Refusal(description: "a packet could not be written at once")) }
+                    if case .subscribe = afterConnAck { connections[index].phase = .awaitingSubAck } else { connections[index].phase = .awaitingPubAck }
+                case .awaitPublish:
+                    connections[index].phase = .awaitingPublish
+                }
+            case .awaitingSubAck:
+                guard packet.type >> 4 == 9 else { continue }
+                guard let last = body.last, last < 0x80 else { return .failure(Refusal(description: "the broker refused the subscription")) }
+                return .success(())
+            case .awaitingPubAck:
+                guard packet.type >> 4 == 4 else { continue }
+                return .success(())
+            case .awaitingPublish:
+                guard packet.type >> 4 == 3 else { continue }
+                outcome.publishesReceived += 1
+                if (packet.type >> 1) & 3 == 1, body.count >= 2 {
+                    let topicLength = Int(body[body.startIndex]) << 8 | Int(body[body.startIndex + 1])
+                    let identifier = body.startIndex + 2 + topicLength
+                    guard identifier + 2 <= body.endIndex else { return .failure(Refusal(description: "malformed PUBLISH")) }
+                    let pubAck: [UInt8] = [0x40, 0x02, body[identifier], body[identifier + 1]]
+                    _ = pubAck.withUnsafeBytes { send(connections[index].descriptor, $0.baseAddress, 4, CInt(MSG_NOSIGNAL)) }
+                }
+                return .success(())
+            case .connecting, .connected, .closed:
+                return nil
+            }
+        }
+    }
+
+    /// The first complete packet of `bytes`: its first byte and its body (indices into `bytes`); nil while it is
+    /// incomplete.
+    private static func firstPacket(in bytes: [UInt8]) -> Result<(type: UInt8, body: ArraySlice<UInt8>), Refusal>? {
         guard bytes.count >= 2 else { return nil }
-        guard bytes[0] == 0x20 else { return .failure(Refusal(description: "the broker answered CONNECT with packet type \(bytes[0] >> 4)")) }
         // The remaining length, a variable byte integer.
         var length = 0
         var shift = 0
@@ -263,14 +343,10 @@ final class BenchRawConnections: @unchecked Sendable {
             position += 1
             if byte & 0x80 == 0 { break }
             shift += 7
-            guard shift < 28 else { return .failure(Refusal(description: "malformed CONNACK")) }
+            guard shift < 28 else { return .failure(Refusal(description: "malformed packet")) }
         }
         guard bytes.count >= position + length else { return nil }
-        guard length >= 2 else { return .failure(Refusal(description: "malformed CONNACK")) }
-        let code = bytes[position + 1]
-        let reason = version == .v5 ? ReasonCode(rawValue: code) : BenchConnection.reasonCode(ofReturnCode: code)
-        connections[index].received = []
-        return reason.isFailure ? .failure(Refusal(description: "the broker refused the connection: \(reason)")) : .success(())
+        return .success((bytes[0], bytes[position..<(position + length)]))
     }
 
     private func dispose(_ index: Int) {
@@ -288,6 +364,16 @@ final class BenchRawConnections: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
+
+extension BenchRawConnections.Phase {
+    /// Whether the connection's handshake is under way.
+    fileprivate var isPending: Bool {
+        switch self {
+        case .connecting, .awaitingConnAck, .awaitingSubAck, .awaitingPubAck, .awaitingPublish: true
+        case .connected, .closed: false
+        }
     }
 }
 

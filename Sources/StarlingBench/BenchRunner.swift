@@ -461,7 +461,7 @@ private struct Run {
 
 /// The CPU time of the load generator and of the broker at one moment, so that a run can report which side
 /// was busy between two of them.
-private struct CPUSample {
+struct CPUSample {
     let at: NIODeadline
     let generatorSeconds: Double
     let brokerSeconds: Double?

@@ -17,12 +17,14 @@ struct BenchCommand: AsyncParsableCommand {
             own topics, one wildcard subscriber), pairs (P publisher/subscriber pairs), fanout (one publisher, S \
             subscribers), latency (QoS 1 at a fixed rate, 1,000 msg/s unless --rate), sharedsub (P publishers \
             into a $share group of S members), churn (--rounds rounds of --connections short-lived connections \
-            of every kind, with the broker's memory after each round: give --broker-pid). Every run ends by itself \
+            of every kind, with the broker's memory after each round: give --broker-pid), storm (--connections \
+            clients with persistent sessions and a subscription each drop their connections, a QoS 1 message is \
+            published to them, and all reconnect at once: the time until every one has it). Every run ends by itself \
             after --count, --duration or its rounds. The exit status is 3 when a message was lost or duplicated.
             """
     )
 
-    @Argument(help: "Scenario: \(BenchOptions.Scenario.allCases.map(\.rawValue).joined(separator: ", ")), churn.")
+    @Argument(help: "Scenario: \(BenchOptions.Scenario.allCases.map(\.rawValue).joined(separator: ", ")), churn, storm.")
     var scenario: String = "fanin"
 
     @Option(name: [.customShort("h"), .long], help: "Broker host.")
@@ -64,7 +66,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("S"), .long], help: "Subscribers (sub, fanout, sharedsub).")
     var subscribers = 100
 
-    @Option(name: [.customShort("c"), .long], help: "Connections (conn), or connections per round (churn).")
+    @Option(name: [.customShort("c"), .long], help: "Connections (conn), connections per round (churn), or clients (storm).")
     var connections = 1000
 
     @Option(name: .long, help: "Rounds of connections (churn); 0 only draws the runs given with --compare.")
@@ -136,6 +138,10 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if scenario == "churn" {
             try await runChurn()
+            return
+        }
+        if scenario == "storm" {
+            try await runStorm()
             return
         }
         guard let scenario = BenchOptions.Scenario(rawValue: scenario) else {
@@ -261,6 +267,39 @@ extension BenchCommand {
                 .write(toFile: report, atomically: true, encoding: .utf8)
         }
         if result.totalFailed > 0 { throw ExitCode(3) }
+    }
+}
+
+extension BenchCommand {
+    /// The reconnect storm: every client's session resumed and its queued message delivered, against the clock.
+    func runStorm() async throws {
+        #if os(Linux)
+        var options = StormRunner.Options()
+        options.host = host
+        options.port = port ?? 1883
+        options.clients = connections
+        options.version = mqttVersion == "5" ? .v5 : .v3_1_1
+        options.window = connectConcurrency
+        options.sourceAddresses = sourceAddresses
+        options.userName = userName
+        options.password = password
+        options.brokerProcessIdentifier = brokerPid
+        let result = try await StormRunner.run(options)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            let cpu = result.brokerMicrosecondsPerClient.map { String(format: "; broker CPU %.1f µs per client", $0) } ?? ""
+            print(String(
+                format: "storm: %d clients back with their sessions and their message in %.3f s (%.0f/s); %d sessions present, %d received, %d lost, %d failed",
+                result.clients, result.seconds, result.perSecond, result.sessionsPresent, result.received, result.lost, result.failed) + cpu)
+            if let firstError = result.firstError { print("first error: \(firstError)") }
+        }
+        if result.lost > 0 || result.sessionsPresent < result.clients { throw ExitCode(3) }
+        #else
+        throw ValidationError("storm needs Linux")
+        #endif
     }
 }
 
