@@ -1,7 +1,7 @@
 import MQTT
 import NIOCore
 import StarlingBroker
-import StarlingCluster
+@testable import StarlingCluster
 import StarlingPostgres
 import StarlingTesting
 import Testing
@@ -74,6 +74,34 @@ struct ClusterSharedSubscriptionTests {
                 #expect(handed.sorted() == ["1", "2", "3"])
                 _ = try await publisher.publishQoS1("task/marker", "marker", packetIdentifier: 9)
                 #expect(try await ClusterTests.receive(1, from: member).map(\.payloadString) == ["marker"])
+            }
+        }
+    }
+}
+
+/// The link to another node.
+@Suite(.serialized, .enabled(if: PostgresTestDatabase.available, "needs STARLING_TEST_POSTGRES_URL (Scripts/postgres-server.sh start)"))
+struct ClusterLinkTests {
+    /// A link's acknowledgements each wait for a commit on its node: the link takes as many messages in flight as
+    /// it can receive (its Receive Maximum, 1,000), not `maximumInflight` (20), which would pace the traffic
+    /// between the nodes by the other node's commits.
+    @Test func aLinkTakesAsManyMessagesInFlightAsItCanReceive() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            try await TestCluster.with(url, nodes: 2) { cluster in
+                let subscriber = try await cluster[1].client("subscriber")
+                _ = try await subscriber.subscribe("burst/#", qos: .atLeastOnce)
+                try await cluster.waitUntilLinked(routesOf: 1)
+                // n2 takes nothing from its link until the gate opens: what n1 sends waits in flight.
+                cluster.nodes[1].cluster.gate.close()
+                defer { cluster.nodes[1].cluster.gate.open() }
+                let publisher = try await cluster[0].client("publisher")
+                for sequence in 1...100 {
+                    _ = try await publisher.publishQoS1("burst/\(sequence)", "\(sequence)", packetIdentifier: UInt16(sequence))
+                }
+                let link = ClusterNode.linkClientIdentifier(of: "n2")
+                try await TestCluster.waitUntil("100 messages in flight on the link") {
+                    await cluster[0].broker.client(link)?.inflight == 100
+                }
             }
         }
     }

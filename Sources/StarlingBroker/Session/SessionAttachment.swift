@@ -16,7 +16,11 @@ enum SessionAttachment {
         session.will = setup.connect.will
         session.sendWindow = setup.terms.sendWindow
         let core = connection.core
-        if core.hasWiderSendWindows.load(ordering: .relaxed),
+        if setup.isClusterLink {
+            // Another node's link: each of its acknowledgements waits for a commit on that node, so a window of
+            // `maximumInflight` would pace the whole cluster's traffic by that node's commits. As much as it takes.
+            session.sendWindow = max(setup.terms.sendWindow, Int(setup.connect.properties.receiveMaximum ?? UInt16.max))
+        } else if core.hasWiderSendWindows.load(ordering: .relaxed),
             let wider = core.widerSendWindows.withLockedValue({ $0[ExactString(setup.clientIdentifier)] })
         {
             // Still within what the client said it can take (Receive Maximum, MQTT-3.3.4-9).
