@@ -169,7 +169,7 @@ final class BrokerCore: Sendable {
                 storeChanges.recordRetained(message)
             }
         }
-        if eventSink.isListening { eventSink.emit(.published(message)) }
+        if eventSink.isListeningForPublications { eventSink.emit(.published(message)) }
         let receivers = router.route(message, on: loop)
         if let congested = loop.takeCongestedSession(), let publisher { CongestionWait.start(publisher, waitingFor: congested) }
         return receivers

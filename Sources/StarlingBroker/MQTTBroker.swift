@@ -260,9 +260,10 @@ public final class MQTTBroker: Service, Sendable {
     }
 
     /// A stream of what happens in the broker. Each call returns a new stream; events beyond `limit` unread
-    /// ones are dropped oldest first.
-    public func events(bufferingNewest limit: Int = 10_000) -> AsyncStream<BrokerEvent> {
-        core.eventSink.streams.stream(bufferingNewest: limit)
+    /// ones are dropped oldest first. Without `includingPublications`, the stream leaves out `published`, one
+    /// event per message routed, and so costs the publish path nothing.
+    public func events(bufferingNewest limit: Int = 10_000, includingPublications: Bool = true) -> AsyncStream<BrokerEvent> {
+        core.eventSink.streams.stream(bufferingNewest: limit, publications: includingPublications)
     }
 }
 

@@ -212,7 +212,8 @@ public final class ClusterNode: ClusterRouting, Service {
             tasks.addTask { await self.listen(database) }
             // A subscription made here is written at once rather than at the next heartbeat.
             tasks.addTask { [doorbell] in
-                for await event in broker.events() {
+                // Without `published`: one event per message routed, which this loop would only skip.
+                for await event in broker.events(includingPublications: false) {
                     switch event {
                     case .subscribed, .unsubscribed, .clientDisconnected: doorbell.ring()
                     default: break

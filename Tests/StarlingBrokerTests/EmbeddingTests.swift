@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOPosix
-import StarlingBroker
+@testable import StarlingBroker
 import StarlingTesting
 import Testing
 
@@ -140,6 +140,36 @@ import Testing
                 .published(clientIdentifier: "watched", topic: "news/t", payload: ByteBuffer(string: "hello"), qos: .atLeastOnce, retain: false),
                 .clientDisconnected(clientIdentifier: "watched"),
             ])
+        }
+    }
+
+    /// A stream without publications gets the rest, and a publish costs nothing when no stream takes them: the
+    /// broker makes no `published` event for it (`isListeningForPublications`).
+    @Test func eventsWithoutPublicationsLeaveThemOut() async throws {
+        try await TestBroker.with { broker in
+            let events = broker.broker.events(includingPublications: false)
+            #expect(!broker.broker.core.eventSink.isListeningForPublications)
+            let client = try await broker.client("quiet", version: .v5)
+            try await client.subscribe("ev/#")
+            try await client.publishQoS1("news/t", "hello", retain: false)
+            try await client.disconnect()
+
+            let seen = try await withTimeout {
+                var seen: [BrokerEvent] = []
+                for await event in events {
+                    seen.append(event)
+                    if case .clientDisconnected(clientIdentifier: "quiet") = event { break }
+                }
+                return seen
+            }
+            #expect(seen == [
+                .clientConnected(clientIdentifier: "quiet", version: .v5),
+                .subscribed(clientIdentifier: "quiet", topicFilters: ["ev/#"]),
+                .clientDisconnected(clientIdentifier: "quiet"),
+            ])
+            let all = broker.broker.events()
+            #expect(broker.broker.core.eventSink.isListeningForPublications)
+            _ = all
         }
     }
 

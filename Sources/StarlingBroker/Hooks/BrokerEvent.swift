@@ -23,40 +23,54 @@ public enum BrokerEvent: Sendable, Hashable {
 
 /// Fans events out to every listening `AsyncStream`; costs one atomic load when nobody listens.
 final class BrokerEventBroadcaster: Sendable {
-    private let continuations = NIOLockedValueBox<[Int: AsyncStream<BrokerEvent>.Continuation]>([:])
+    private struct Listener {
+        let continuation: AsyncStream<BrokerEvent>.Continuation
+        /// Whether it takes `published` events, one per message routed.
+        let publications: Bool
+    }
+
+    private let listeners = NIOLockedValueBox<[Int: Listener]>([:])
     private let nextIdentifier = NIOLockedValueBox(0)
     private let listening = ManagedAtomic(false)
+    private let listeningForPublications = ManagedAtomic(false)
 
     var hasListeners: Bool { listening.load(ordering: .relaxed) }
+    var hasPublicationListeners: Bool { listeningForPublications.load(ordering: .relaxed) }
 
-    func stream(bufferingNewest limit: Int) -> AsyncStream<BrokerEvent> {
+    func stream(bufferingNewest limit: Int, publications: Bool = true) -> AsyncStream<BrokerEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: BrokerEvent.self, bufferingPolicy: .bufferingNewest(limit))
         let identifier = nextIdentifier.withLockedValue { value in
             value += 1
             return value
         }
-        continuations.withLockedValue { $0[identifier] = continuation }
-        listening.store(true, ordering: .relaxed)
+        listeners.withLockedValue { listeners in
+            listeners[identifier] = Listener(continuation: continuation, publications: publications)
+            listening.store(true, ordering: .relaxed)
+            if publications { listeningForPublications.store(true, ordering: .relaxed) }
+        }
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
-            let empty = self.continuations.withLockedValue { continuations in
-                continuations.removeValue(forKey: identifier)
-                return continuations.isEmpty
+            self.listeners.withLockedValue { listeners in
+                listeners.removeValue(forKey: identifier)
+                self.listening.store(!listeners.isEmpty, ordering: .relaxed)
+                self.listeningForPublications.store(listeners.values.contains { $0.publications }, ordering: .relaxed)
             }
-            if empty { self.listening.store(false, ordering: .relaxed) }
         }
         return stream
     }
 
     func emit(_ event: BrokerEvent) {
-        let current = continuations.withLockedValue { Array($0.values) }
+        let isPublication = if case .published = event { true } else { false }
+        let current = listeners.withLockedValue { listeners in
+            listeners.values.filter { !isPublication || $0.publications }.map(\.continuation)
+        }
         for continuation in current { continuation.yield(event) }
     }
 
     func finish() {
-        let current = continuations.withLockedValue { continuations in
-            defer { continuations.removeAll() }
-            return Array(continuations.values)
+        let current = listeners.withLockedValue { listeners in
+            defer { listeners.removeAll() }
+            return listeners.values.map(\.continuation)
         }
         for continuation in current { continuation.finish() }
     }

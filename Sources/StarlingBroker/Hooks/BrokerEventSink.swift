@@ -34,6 +34,8 @@ final class BrokerEventSink: Sendable {
 
     /// Whether anybody listens: check it before making an event.
     var isListening: Bool { observer != nil || streams.hasListeners }
+    /// Whether anybody listens for published messages: check it before making a `published` event.
+    var isListeningForPublications: Bool { observer != nil || streams.hasPublicationListeners }
 
     func emit(_ event: Event) {
         observer?.emit(event)
