@@ -126,20 +126,25 @@ import Testing
             try await client.publishQoS1("news/t", "hello", retain: false)
             try await client.disconnect()
 
-            let seen = try await withTimeout {
-                var seen: [BrokerEvent] = []
-                for await event in events {
-                    seen.append(event)
-                    if case .clientDisconnected(clientIdentifier: "watched") = event { break }
-                }
-                return seen
-            }
+            let seen = try await Self.events(events, untilDisconnected: "watched")
             #expect(seen == [
                 .clientConnected(clientIdentifier: "watched", version: .v5),
                 .subscribed(clientIdentifier: "watched", topicFilters: ["ev/#"]),
                 .published(clientIdentifier: "watched", topic: "news/t", payload: ByteBuffer(string: "hello"), qos: .atLeastOnce, retain: false),
                 .clientDisconnected(clientIdentifier: "watched"),
             ])
+        }
+    }
+
+    /// The events of `stream` up to the disconnection of `clientIdentifier`.
+    static func events(_ stream: AsyncStream<BrokerEvent>, untilDisconnected clientIdentifier: String) async throws -> [BrokerEvent] {
+        try await withTimeout {
+            var seen: [BrokerEvent] = []
+            for await event in stream {
+                seen.append(event)
+                if case .clientDisconnected(clientIdentifier: clientIdentifier) = event { break }
+            }
+            return seen
         }
     }
 
@@ -154,14 +159,7 @@ import Testing
             try await client.publishQoS1("news/t", "hello", retain: false)
             try await client.disconnect()
 
-            let seen = try await withTimeout {
-                var seen: [BrokerEvent] = []
-                for await event in events {
-                    seen.append(event)
-                    if case .clientDisconnected(clientIdentifier: "quiet") = event { break }
-                }
-                return seen
-            }
+            let seen = try await Self.events(events, untilDisconnected: "quiet")
             #expect(seen == [
                 .clientConnected(clientIdentifier: "quiet", version: .v5),
                 .subscribed(clientIdentifier: "quiet", topicFilters: ["ev/#"]),
