@@ -205,8 +205,10 @@ public final class ClusterNode: ClusterRouting, Service {
         var clientConfiguration = configuration.url.clientConfiguration
         clientConfiguration.options.maximumConnections = 3
         let database = PostgresClient(configuration: clientConfiguration, backgroundLogger: quietLogger)
-        // The pool outlives everything below, leaving included, whatever cancels the node: it ends last.
-        let pool = Task { await database.run() }
+        // The pool outlives everything below, leaving included, whatever cancels the node: it ends last. Detached,
+        // so that it does not inherit the service group's graceful shutdown, which would shut it down at once, before
+        // the node could say it leaves.
+        let pool = Task.detached { await database.run() }
         defer { pool.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await self.listen(database) }
@@ -307,7 +309,8 @@ public final class ClusterNode: ClusterRouting, Service {
         while !Task.isCancelled {
             if let replacedBy = state.withLockedValue({ $0.replacedBy }) { throw ClusterError.replaced(replacedBy) }
             do {
-                try await beat(database, broker: broker)
+                // Abandoned when the node stops, even while it waits for a connection the pool does not give.
+                try await DatabaseSilence.answer(within: nil) { try await self.beat(database, broker: broker) }
                 if failing {
                     logger.notice("the cluster's database is back")
                     failing = false
@@ -427,10 +430,19 @@ public final class ClusterNode: ClusterRouting, Service {
     }
 
     private func leave(_ database: PostgresClient) async {
-        // Another node's links stop at once rather than after the node timeout.
-        _ = try? await database.query("UPDATE starling.cluster_nodes SET leaving = true WHERE name = \(configuration.node)", logger: logger)
-        _ = try? await database.query("DELETE FROM starling.cluster_routes WHERE node = \(configuration.node)", logger: logger)
-        logger.notice("left the cluster")
+        let (node, logger) = (configuration.node, logger)
+        do {
+            // Bounded: a node told to stop stops, whatever the database does. The others then see it gone after
+            // the node timeout instead of at once.
+            try await DatabaseSilence.answer(within: .seconds(5)) {
+                // Another node's links stop at once rather than after the node timeout.
+                try await database.query("UPDATE starling.cluster_nodes SET leaving = true WHERE name = \(node)", logger: logger)
+                try await database.query("DELETE FROM starling.cluster_routes WHERE node = \(node)", logger: logger)
+            }
+            logger.notice("left the cluster")
+        } catch {
+            logger.warning("left the cluster without telling the others", metadata: ["error": "\(PostgresBrokerStore.describe(error))"])
+        }
     }
 
     // MARK: Links

@@ -12,8 +12,12 @@ struct DatabaseSilence: Error, CustomStringConvertible {
     /// Runs `body`, thrown `DatabaseSilence` when it takes longer than `limit`. The caller does not wait for a
     /// `body` that ignores its cancellation (a query on a connection that no longer answers does): it is
     /// cancelled and left to end by itself.
+    ///
+    /// With no `limit`, `body` may take as long as it takes, but a cancelled caller returns at once, with
+    /// `CancellationError`, whether or not `body` heeds it: a node told to stop is not held by a query waiting for
+    /// a connection the pool will not give.
     static func answer<Value: Sendable>(
-        within limit: Duration = Self.limit, _ body: @escaping @Sendable () async throws -> Value
+        within limit: Duration? = Self.limit, _ body: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
         let outcome = FirstOutcome<Value>()
         let work = Task {
@@ -23,13 +27,15 @@ struct DatabaseSilence: Error, CustomStringConvertible {
                 outcome.settle(.failure(error))
             }
         }
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            outcome.settle(.failure(DatabaseSilence()))
+        let timer = limit.map { limit in
+            Task {
+                try? await Task.sleep(for: limit)
+                outcome.settle(.failure(DatabaseSilence()))
+            }
         }
         defer {
             work.cancel()
-            timer.cancel()
+            timer?.cancel()
         }
         return try await withTaskCancellationHandler {
             try await outcome.value()

@@ -44,7 +44,9 @@ public final class PostgresBrokerStore: BrokerStore {
             background.logLevel = max(logger.logLevel, .error)
             let client = PostgresClient(configuration: configuration, backgroundLogger: background)
             self.client = client
-            self.running = Task { await client.run() }
+            // Detached: a pool made while a service group runs (a replacement, say) must not inherit its graceful
+            // shutdown, which would end the pool before the broker's last commits.
+            self.running = Task.detached { await client.run() }
         }
     }
 

@@ -3,6 +3,7 @@ import NIOCore
 import StarlingBroker
 @testable import StarlingCluster
 import StarlingPostgres
+import ServiceLifecycle
 import StarlingTesting
 import Testing
 
@@ -103,6 +104,31 @@ struct ClusterLinkTests {
                     await cluster[0].broker.client(link)?.inflight == 100
                 }
             }
+        }
+    }
+}
+
+extension ClusterLinkTests {
+    /// A node stopped gracefully (SIGTERM, in `starling serve`: its service group's graceful shutdown) says so in
+    /// the database before it goes, so that the others stop linking to it at once rather than after the node
+    /// timeout. Its connection pool must outlive that shutdown to say it.
+    @Test func aNodeThatStopsGracefullySaysItLeaves() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            var configuration = ClusterConfiguration(url: url, node: "n1", address: "127.0.0.1:0")
+            configuration.heartbeat = .milliseconds(100)
+            let node = ClusterNode(configuration: configuration, logger: TestBroker.quietLogger)
+            let store = try await PostgresBrokerStore.open(url: url, node: "n1")
+            let broker = try await TestBroker(configuration: TestBroker.defaultConfiguration, store: store, hooks: BrokerHooks(cluster: node))
+            node.attach(broker.broker, store: store, address: "127.0.0.1:\(broker.port)")
+            let group = ServiceGroup(configuration: .init(services: [node], logger: TestBroker.quietLogger))
+            let running = Task { try await group.run() }
+            try await TestCluster.waitUntil("n1 joined") {
+                try await PostgresTestDatabase.strings(url, "SELECT name FROM starling.cluster_nodes WHERE NOT leaving") == ["n1"]
+            }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(try await PostgresTestDatabase.strings(url, "SELECT name FROM starling.cluster_nodes WHERE leaving") == ["n1"])
+            await broker.shutdown()
         }
     }
 }

@@ -15,6 +15,23 @@ struct DatabaseSilenceTests {
         }
     }
 
+    /// Without a limit, a query may take its time, but a caller that is cancelled (a node told to stop) is not
+    /// held by one deaf to it.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledCallerIsNotHeldByAQueryWithoutALimit() async throws {
+        let started = AsyncStream<Void>.makeStream()
+        let caller = Task {
+            try await DatabaseSilence.answer(within: nil) {
+                started.continuation.yield()
+                await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+                return 0
+            }
+        }
+        for await _ in started.stream { break }
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+    }
+
     @Test func anAnswerWithinTheLimitIsReturned() async throws {
         #expect(try await DatabaseSilence.answer(within: .seconds(30)) { 7 } == 7)
     }
