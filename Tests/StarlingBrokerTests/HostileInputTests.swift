@@ -124,7 +124,9 @@ import Testing
     /// packets. The pauses make each byte a separate read; they synchronise nothing.
     @Test(arguments: [ProtocolVersion.v3_1_1, .v5])
     func packetsTrickledOneByteAtATimeAreDecoded(version: ProtocolVersion) async throws {
-        try await TestBroker.with { broker in
+        // The 5 ms pauses can each take far longer beside the whole suite on 2 cores: the CONNECT must not meet
+        // the connect timeout (10 s) on the way, which is not what this test is about.
+        try await TestBroker.with({ $0.limits.connectTimeout = .seconds(300) }) { broker in
             let watcher = try await broker.client("watcher", version: version)
             try await watcher.subscribe("slow/#", qos: .atLeastOnce)
             let client = try await broker.open(version: version)
