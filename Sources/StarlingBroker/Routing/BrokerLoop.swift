@@ -188,7 +188,7 @@ final class BrokerLoop: @unchecked Sendable {
         if waitingShares {
             matches.removeAll { subscriber in
                 guard let share = subscriber.share, !subscriber.session.isConnected.load(ordering: .relaxed) else { return false }
-                return plan.givesAway(share.rawValue)
+                return plan.link(givenShare: share.rawValue) != nil
             }
         }
         forwarding = plan
@@ -231,8 +231,7 @@ final class BrokerLoop: @unchecked Sendable {
             }
             // None here: a member on another node of the cluster, if there is one.
             guard let cluster, let core,
-                let link = cluster.forwarding(topic: delivery.message.topic, retain: false, localShares: []).links
-                    .first(where: { link in link.shares.contains { $0.hasSameBytes(as: share.rawValue) } }),
+                let link = cluster.forwarding(topic: delivery.message.topic, retain: false, localShares: []).link(givenShare: share.rawValue),
                 let linkSession = core.sessions.session(for: link.clientIdentifier)
             else { return false }
             storeChanges?.recordRemoval(delivery, for: session)

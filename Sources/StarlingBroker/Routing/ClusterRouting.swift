@@ -55,9 +55,9 @@ public struct ClusterForwarding: Sendable, Hashable {
         links.first { $0.clientIdentifier.hasSameBytes(as: clientIdentifier) }?.shares
     }
 
-    /// Whether another node's member of the shared subscription `share` takes the message.
-    func givesAway(_ share: String) -> Bool {
-        links.contains { link in link.shares.contains { $0.hasSameBytes(as: share) } }
+    /// The link whose node takes the message for the shared subscription `share`, if another node does.
+    func link(givenShare share: String) -> Link? {
+        links.first { link in link.shares.contains { $0.hasSameBytes(as: share) } }
     }
 }
 
