@@ -261,10 +261,11 @@ import Testing
             try await silent.expectClosed()
             let closed = ContinuousClock.now
             // One and a half keep alives (MQTT-3.1.2-24), less a margin for the clocks; a broker that closes at one
-            // keep alive fails. The upper bound leaves a busy machine (a CI run with database-backed tests beside
-            // this one took 2.54 s) a margin; one that never closed fails at it.
+            // keep alive fails. The exact allowance is `ConnectNegotiationTests.silenceIsAllowedForOneAndAHalfKeepAlives`;
+            // here the upper bound only has to tell a broker that closes from one that never does, and leaves a
+            // machine running floods beside this test its margin (CI runs have taken 2.5 and 4.5 s).
             #expect(beforeConnect.duration(to: closed) >= .milliseconds(1_400), "closed after \(beforeConnect.duration(to: closed))")
-            #expect(connected.duration(to: closed) < .milliseconds(3_500), "closed after \(connected.duration(to: closed))")
+            #expect(connected.duration(to: closed) < .seconds(15), "closed after \(connected.duration(to: closed))")
 
             let published = try await watcher.expectPublish()
             #expect(published.topic == "will/keepalive")

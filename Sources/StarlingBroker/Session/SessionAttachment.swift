@@ -37,7 +37,7 @@ enum SessionAttachment {
         session.connection = connection
         if present { loop.counters.sessionOutcomes.resumed &+= 1 } else { loop.counters.sessionOutcomes.created &+= 1 }
         setUpGuards(setup, on: connection)
-        connection.watchIdleness(keepAlive: setup.terms.keepAlive > 0 ? .milliseconds(Int64(setup.terms.keepAlive) * 1_500) : nil)
+        connection.watchIdleness(keepAlive: setup.terms.silenceTimeout)
         let properties = version == .v5 ? core.connectNegotiation.connAckProperties(
             setup.terms, assignedIdentifier: setup.assignedIdentifier,
             requestResponseInformation: setup.connect.properties.requestResponseInformation == true,

@@ -108,6 +108,15 @@ import Testing
         #expect(negotiation.negotiate(row.connect, makeClientIdentifier: { "made" }) == row.expected)
     }
 
+    /// 3.1.1 MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22: silence is allowed for one and a half times the keep alive, and
+    /// for ever without one. The socket test (`ConnectTests`) shows the broker acts on it.
+    @Test func silenceIsAllowedForOneAndAHalfKeepAlives() {
+        #expect(Self.terms("a", keepAlive: 1).silenceTimeout == .milliseconds(1_500))
+        #expect(Self.terms("a", keepAlive: 60).silenceTimeout == .seconds(90))
+        #expect(Self.terms("a", keepAlive: .max).silenceTimeout == .milliseconds(Int64(UInt16.max) * 1_500))
+        #expect(Self.terms("a", keepAlive: 0).silenceTimeout == nil)
+    }
+
     @Test func connAckAnnouncesOnlyWhatIsOff() {
         var configuration = BrokerConfiguration()
         configuration.maximumQoS = .atLeastOnce

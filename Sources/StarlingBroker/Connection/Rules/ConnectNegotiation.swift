@@ -60,6 +60,12 @@ struct ConnectNegotiation: Sendable, Hashable {
         var sendWindow: Int
         /// 5.0: how many topic aliases the broker may use towards the client, if any.
         var outgoingTopicAliases: UInt16?
+
+        /// How long the connection may stay silent before it is closed: one and a half times the keep alive
+        /// (3.1.1 MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22); nil when there is no keep alive.
+        var silenceTimeout: TimeAmount? {
+            keepAlive > 0 ? .milliseconds(Int64(keepAlive) * 1_500) : nil
+        }
     }
 
     enum Outcome: Equatable {
