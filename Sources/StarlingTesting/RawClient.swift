@@ -166,8 +166,8 @@ public final class RawClient: Sendable {
     }
 
     /// The next packet, which must be PUBACK.
-    public func expectPubAck() async throws -> AcknowledgementPacket {
-        let packet = try await nextPacket()
+    public func expectPubAck(timeout: TimeAmount = defaultTimeout) async throws -> AcknowledgementPacket {
+        let packet = try await nextPacket(timeout: timeout)
         guard case .pubAck(let ack) = packet else { throw Failure(description: "expected PUBACK, got \(packet)") }
         return ack
     }
