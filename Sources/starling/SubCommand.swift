@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import StarlingClient
 
@@ -128,11 +129,14 @@ struct SubCommand: AsyncParsableCommand {
                 receivingUnclaimed: true)
 
         let timedOut: Bool
+        // Set before the timeout ends the connection: the connection's task may then finish first.
+        let timeoutFired = NIOLockedValueBox(false)
         do {
             timedOut = try await withThrowingTaskGroup(of: Bool.self) { group in
                 if let timeout {
                     group.addTask {
                         try await Task.sleep(for: .seconds(timeout))
+                        timeoutFired.withLockedValue { $0 = true }
                         // Before the subscription's stream is cancelled, which would unsubscribe a kept session.
                         client.beginDisconnect()
                         return true
@@ -162,7 +166,7 @@ struct SubCommand: AsyncParsableCommand {
                 }
                 let first = try await group.next()!
                 group.cancelAll()
-                return first
+                return first || timeoutFired.withLockedValue { $0 }
             }
         } catch {
             throw ClientExit.failure(error, quiet: connection.quiet)

@@ -50,6 +50,40 @@ struct PostgresBrokerStoreTests {
         }
     }
 
+    /// A delivery's optional values (publisher, expiry, subscription identifiers, shared subscription) come back as
+    /// committed, present or not, and an empty publisher is told apart from none.
+    @Test func deliveriesWithAndWithoutOptionalValuesComeBackAsCommitted() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let store = try await PostgresBrokerStore.open(url: url)
+            let expiresAt = WallClockTime.now().adding(milliseconds: 60_000)
+            func message(publisher: String?, expiresAt: WallClockTime?) -> StoredMessage {
+                StoredMessage(
+                    topic: "t", payload: ByteBuffer(string: "m"), qos: .atLeastOnce, retain: false, publisher: publisher,
+                    expiresAt: expiresAt)
+            }
+            let deliveries = [
+                StoredDelivery(sequence: 1, message: message(publisher: nil, expiresAt: nil), qos: .atLeastOnce, retain: false),
+                StoredDelivery(sequence: 2, message: message(publisher: "", expiresAt: expiresAt), qos: .atMostOnce, retain: true),
+                StoredDelivery(
+                    sequence: 3, message: message(publisher: "p", expiresAt: nil), qos: .exactlyOnce, retain: false,
+                    subscriptionIdentifiers: [1, 268_435_455], share: "$share/g/t"),
+            ]
+            try await store.commit(
+                [.sessionSaved(clientIdentifier: "a", expiryInterval: 60, expiresAt: nil)]
+                    + deliveries.map { .deliveryAdded(clientIdentifier: "a", $0) })
+            try await store.commit([.deliveryReleased(clientIdentifier: "a", sequence: 3)])
+            var state = try await store.load()
+            var released = deliveries
+            released[2].released = true
+            #expect(state.sessions.first?.deliveries == released)
+
+            try await store.commit([.deliveryRemoved(clientIdentifier: "a", sequence: 1), .deliveryRemoved(clientIdentifier: "a", sequence: 3)])
+            state = try await store.load()
+            try await store.close()
+            #expect(state.sessions.first?.deliveries == [deliveries[1]])
+        }
+    }
+
     /// A batch larger than one statement's bound on parameters is split and still applied whole.
     @Test func aLargeBatchIsWrittenWhole() async throws {
         try await PostgresTestDatabase.withDatabase { url in

@@ -47,7 +47,7 @@ enum PostgresTestDatabase {
     }
 
     /// The first column of every row `sql` returns.
-    static func column<Value: PostgresDecodable>(_ url: PostgresURL, _ sql: String, as _: Value.Type = Value.self) async throws -> [Value] {
+    static func column<Value: PostgresDecodable & Sendable>(_ url: PostgresURL, _ sql: String, as _: Value.Type = Value.self) async throws -> [Value] {
         let logger = Logger(label: "test.postgres")
         let connection = try await PostgresConnection.connect(configuration: try url.connectionConfiguration(), id: 1, logger: logger)
         do {
