@@ -60,13 +60,20 @@ extension RawClient {
         return copy!
     }
 
-    /// The PUBLISH packets received before the first whose topic `isMarker` accepts, each QoS 1 one acknowledged:
-    /// a marker published last shows that nothing more is coming.
-    public func publishes(until isMarker: (String) -> Bool) async throws -> [PublishPacket] {
+    /// The PUBLISH packets received before the `markers`th whose topic `isMarker` accepts (markers left out), each
+    /// QoS 1 one acknowledged. A marker shows that nothing more is coming from the client that published it after
+    /// its messages: the broker keeps one publisher's messages in order, but not those of several publishers with
+    /// one another, so with several publishers each publishes a marker and `markers` is their number.
+    public func publishes(until isMarker: (String) -> Bool, markers: Int = 1) async throws -> [PublishPacket] {
         var received: [PublishPacket] = []
+        var seen = 0
         while true {
             let publish = try await expectPublish()
-            if isMarker(publish.topic) { return received }
+            if isMarker(publish.topic) {
+                seen += 1
+                if seen == markers { return received }
+                continue
+            }
             received.append(publish)
             if publish.qos == .atLeastOnce, let identifier = publish.packetIdentifier {
                 try await send(.pubAck(AcknowledgementPacket(packetIdentifier: identifier)))
