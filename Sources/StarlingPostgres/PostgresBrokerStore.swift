@@ -226,17 +226,15 @@ public final class PostgresBrokerStore: BrokerStore {
     public func takeSession(_ client: String, from other: String, discard: Bool = false) async throws -> StoredSession? {
         do {
             return try await self.client.withTransaction(logger: logger) { connection in
-                for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
-                    try await connection.query(
-                        PostgresQuery(unsafeSQL: "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2", binds: Self.bindings(node, client)),
-                        logger: logger)
-                    let move = discard
-                        ? "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2"
-                        : "UPDATE starling.\(table) SET node = $3 WHERE node = $1 AND client = $2"
-                    try await connection.query(
-                        PostgresQuery(unsafeSQL: move, binds: discard ? Self.bindings(other, client) : Self.bindings(other, client, node)),
-                        logger: logger)
-                }
+                // Two statements, each over the five tables, rather than two per table: a take-over waits for each
+                // round trip, and under load each one queues behind the traffic's commits.
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: Self.sessionTables(Self.deleteRows), binds: Self.bindings(node, client)), logger: logger)
+                try await connection.query(
+                    discard
+                        ? PostgresQuery(unsafeSQL: Self.sessionTables(Self.deleteRows), binds: Self.bindings(other, client))
+                        : PostgresQuery(unsafeSQL: Self.sessionTables(Self.moveRows), binds: Self.bindings(other, client, node)),
+                    logger: logger)
                 guard !discard else { return nil }
                 return try await load(connection, client: client).sessions.first
             }
@@ -244,6 +242,27 @@ public final class PostgresBrokerStore: BrokerStore {
             if let stored = error.closureError as? PostgresStoreError { throw stored }
             throw PostgresStoreError(kind: .commitFailed, url: url, detail: Self.describe(error))
         }
+    }
+
+    /// The tables that hold a session's rows, each keyed by node and client.
+    static let sessionRowTables = ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"]
+
+    /// `statement` applied to every table of `sessionRowTables` in one statement: all but the last as
+    /// data-modifying `WITH` queries, which PostgreSQL runs whether or not their results are read.
+    static func sessionTables(_ statement: (String) -> String) -> String {
+        let tables = sessionRowTables
+        let earlier = tables.dropLast().enumerated().map { "t\($0.offset) AS (\(statement($0.element)))" }
+        return "WITH " + earlier.joined(separator: ", ") + " " + statement(tables[tables.count - 1])
+    }
+
+    /// Removes the rows of client `$2` on node `$1` from `table`.
+    static func deleteRows(_ table: String) -> String {
+        "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2"
+    }
+
+    /// Gives the rows of client `$2` on node `$1` in `table` to node `$3`.
+    static func moveRows(_ table: String) -> String {
+        "UPDATE starling.\(table) SET node = $3 WHERE node = $1 AND client = $2"
     }
 
     private static func bindings(_ values: String...) -> PostgresBindings {
@@ -316,7 +335,7 @@ public final class PostgresBrokerStore: BrokerStore {
         let linkOfNode = Value.text(clusterLinkPrefix + node)
         let node = Value.text(node)
         let deleted = batch.deletedSessions.map { [node, Value.text($0.string)] }
-        for table in ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"] {
+        for table in sessionRowTables {
             statements.add(rows: deleted, "DELETE FROM starling.\(table) WHERE (node, client) IN (VALUES ", ")")
         }
         // Only link sessions have deliveries another node takes.
