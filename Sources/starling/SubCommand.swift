@@ -128,18 +128,16 @@ struct SubCommand: AsyncParsableCommand {
                 to: topics.map { .init(topicFilter: $0, options: options) }, properties: properties[.subscribe],
                 receivingUnclaimed: true)
 
-        let timedOut: Bool
-        // Set before the timeout ends the connection: the connection's task may then finish first.
-        let timeoutFired = NIOLockedValueBox(false)
+        // Set before the timeout ends the connection, which may then finish before the timeout's task does.
+        let timedOut = NIOLockedValueBox(false)
         do {
-            timedOut = try await withThrowingTaskGroup(of: Bool.self) { group in
+            try await withThrowingTaskGroup(of: Void.self) { group in
                 if let timeout {
                     group.addTask {
                         try await Task.sleep(for: .seconds(timeout))
-                        timeoutFired.withLockedValue { $0 = true }
+                        timedOut.withLockedValue { $0 = true }
                         // Before the subscription's stream is cancelled, which would unsubscribe a kept session.
                         client.beginDisconnect()
-                        return true
                     }
                 }
                 group.addTask {
@@ -162,16 +160,14 @@ struct SubCommand: AsyncParsableCommand {
                             await client.disconnect(properties: properties[.disconnect])
                         }
                     }
-                    return false
                 }
-                let first = try await group.next()!
+                try await group.next()
                 group.cancelAll()
-                return first || timeoutFired.withLockedValue { $0 }
             }
         } catch {
             throw ClientExit.failure(error, quiet: connection.quiet)
         }
-        if timedOut {
+        if timedOut.withLockedValue({ $0 }) {
             if !connection.quiet { ClientExit.printError("Timed out") }
             throw ExitCode(Self.timedOutStatus)
         }
