@@ -220,6 +220,10 @@ import Testing
                 #expect(publish.payloadString == expected)
                 try await second.send(.pubAck(AcknowledgementPacket(packetIdentifier: publish.packetIdentifier!)))
             }
+            // The acknowledgements are handled before the broker stops: a message member-b had not acknowledged
+            // would rightly go back to member-a's stored session when member-b's session ends.
+            try await second.send(.pingReq)
+            #expect(try await second.nextPacket() == .pingResp)
         }
         try await TestBroker.with(store: store) { broker in
             let (back, connAck) = try await broker.connect("member-a", cleanStart: false, properties: [.sessionExpiryInterval(3_600)])
