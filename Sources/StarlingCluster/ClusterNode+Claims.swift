@@ -26,11 +26,11 @@ extension ClusterNode {
             // routes for it. A holder that changed meanwhile is dealt with in turn.
             for attempt in 0..<4 {
                 // The first query bounded: a database that went down since the last heartbeat is not waited for.
-                let holder = attempt == 0
+                let found = attempt == 0
                     ? try await DatabaseSilence.answer { try await self.holder(of: clientIdentifier, database) }
                     : try await holder(of: clientIdentifier, database)
-                if let holder, holder != me {
-                    switch try await status(of: holder, database) {
+                if let (holder, standing) = found, holder != me {
+                    switch standing {
                     case .alive:
                         gate.close()
                         let answered = await askRelease(of: clientIdentifier, from: holder, resume: !cleanStart, database)
@@ -54,8 +54,8 @@ extension ClusterNode {
                         break
                     }
                 }
-                guard try await take(clientIdentifier, from: holder, database) else { continue }
-                if let holder, holder != me, let store {
+                guard try await take(clientIdentifier, from: found?.node, database) else { continue }
+                if let holder = found?.node, holder != me, let store {
                     gate.close()
                     defer { gate.open() }
                     if let session = try await store.takeSession(clientIdentifier, from: holder, discard: cleanStart), let broker {
@@ -80,34 +80,37 @@ extension ClusterNode {
         cleanStart ? .granted : .refused(.serverUnavailable, "the cluster's database cannot be reached: sessions cannot be resumed now")
     }
 
-    /// The node that holds the session of `client`, if any.
-    private func holder(of client: String, _ database: PostgresClient) async throws -> String? {
-        for try await node in try await database.query(
-            "SELECT node FROM starling.cluster_clients WHERE client = \(client)", logger: logger
-        ).decode(String.self) {
-            return node
+    /// The node that holds the session of `client`, if any, and what the database says of that node: one query,
+    /// as a take-over waits for each round trip.
+    private func holder(of client: String, _ database: PostgresClient) async throws -> (node: String, standing: Standing)? {
+        let timeout = configuration.nodeTimeoutSeconds
+        for try await (node, fresh, reaped) in try await database.query(
+            """
+            SELECT c.node, n.heartbeat_at > now() - make_interval(secs => \(timeout)), n.reaped
+            FROM starling.cluster_clients c LEFT JOIN starling.cluster_nodes n ON n.name = c.node WHERE c.client = \(client)
+            """, logger: logger
+        ).decode((String, Bool?, Bool?).self) {
+            guard let fresh, let reaped else { return (node, .unknown) }
+            return (node, reaped ? .reaped : fresh ? .alive : .gone)
         }
         return nil
     }
 
     /// Makes this node the holder of `client`, if `expected` still holds it; false when another node does now.
+    /// One statement: the upsert locks the row, and its condition is checked against the row as it is then.
     private func take(_ client: String, from expected: String?, _ database: PostgresClient) async throws -> Bool {
         let me = configuration.node
-        return try await database.withTransaction(logger: logger) { connection -> Bool in
-            var current: String?
-            for try await node in try await connection.query(
-                "SELECT node FROM starling.cluster_clients WHERE client = \(client) FOR UPDATE", logger: logger
-            ).decode(String.self) {
-                current = node
-            }
-            guard current == expected || current == me else { return false }
-            try await connection.query(
-                """
-                INSERT INTO starling.cluster_clients (client, node, generation) VALUES (\(client), \(me), 1)
-                ON CONFLICT (client) DO UPDATE SET node = excluded.node, generation = starling.cluster_clients.generation + 1
-                """, logger: logger)
+        for try await _ in try await database.query(
+            """
+            INSERT INTO starling.cluster_clients (client, node, generation) VALUES (\(client), \(me), 1)
+            ON CONFLICT (client) DO UPDATE SET node = excluded.node, generation = starling.cluster_clients.generation + 1
+            WHERE starling.cluster_clients.node IS NOT DISTINCT FROM \(expected) OR starling.cluster_clients.node = \(me)
+            RETURNING node
+            """, logger: logger
+        ).decode(String.self) {
             return true
         }
+        return false
     }
 
     /// Takes the gone node `name`'s sessions up, here or by whichever node marks it first, and waits until that
