@@ -11,7 +11,9 @@ extension MQTTBroker {
     /// messages of one node go through one event loop, in the order given.
     ///
     /// `sequence`, the number of the message's delivery to this node's link session on `node`
-    /// (`clusterSequenceProperty`), is recorded taken in the same commit (`StoreChange.clusterDeliveryTaken`).
+    /// (`clusterSequenceProperty`), is recorded taken in the same commit (`StoreChange.clusterDeliveryTaken`) when
+    /// the message is QoS 2: should `node` die before it hears that this node has the message, it must not be sent
+    /// on again. A QoS 1 message may then arrive twice, as QoS 1 allows, and costs no row of its own.
     ///
     /// `shares`: the shared subscriptions (`$share/GROUP/FILTER`) whose groups the other node gave the message to
     /// (`clusterShareProperty`); no other group here gets it.
@@ -25,7 +27,7 @@ extension MQTTBroker {
         forwarded.fromClusterNode = true
         let message = forwarded
         return loop.eventLoop.flatSubmit {
-            if let sequence, message.qos != .atMostOnce {
+            if let sequence, message.qos == .exactlyOnce {
                 loop.storeChanges?.append(.clusterDeliveryTaken(node: node, sequence: sequence))
             }
             // Routed before publishDurably returns.

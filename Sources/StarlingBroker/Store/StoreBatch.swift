@@ -2,9 +2,10 @@ import MQTT
 import OrderedCollections
 
 /// The net effect of a batch of `StoreChange`s, for a database store to write as a few multi-row statements: a
-/// delivery added and acknowledged within one batch never reaches the database, and a deleted session takes the
-/// changes recorded for it before its deletion along. Client identifiers, filters and topics are keyed by their
-/// bytes, as a database's binary collation compares them: canonically equivalent ones are different rows.
+/// delivery added and acknowledged within one batch never reaches the database (but for a cluster link's QoS 2
+/// delivery, whose record of being taken goes with it), and a deleted session takes the changes recorded for it
+/// before its deletion along. Client identifiers, filters and topics are keyed by their bytes, as a database's
+/// binary collation compares them: canonically equivalent ones are different rows.
 public struct StoreBatch: Sendable {
     /// A session's subscription, by the filter's bytes.
     public struct SubscriptionKey: Hashable, Sendable {
@@ -98,9 +99,9 @@ public struct StoreBatch: Sendable {
         case .deliveryRemoved(let identifier, let sequence):
             let client = ExactString(identifier)
             let key = DeliveryKey(client: client, sequence: sequence)
-            if case .added = deliveries[key], !identifier.isClusterLink {
+            if case .added(let delivery) = deliveries[key], !(delivery.qos == .exactlyOnce && identifier.isClusterLink) {
                 // Sequence numbers are not reused while a row has them, so there is no row to delete. A link
-                // session's delivery may have a record of its being taken by the other node all the same.
+                // session's QoS 2 delivery may have a record of its being taken by the other node all the same.
                 deliveries.removeValue(forKey: key)
             } else {
                 deliveries[key] = .removed
