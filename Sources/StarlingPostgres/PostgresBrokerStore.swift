@@ -279,10 +279,18 @@ public final class PostgresBrokerStore: BrokerStore {
         let outcome = CommitOutcome()
         let transaction = Task {
             do {
-                try await client.withTransaction(logger: logger) { connection in
-                    // Given up on before it began: nothing of it is written.
-                    guard outcome.begin() else { throw CancellationError() }
-                    for statement in statements { try await connection.query(statement, logger: logger) }
+                if statements.count == 1 {
+                    // One statement is a transaction of its own.
+                    try await client.withConnection { connection in
+                        guard outcome.begin() else { throw CancellationError() }
+                        try await connection.query(statements[0], logger: logger)
+                    }
+                } else {
+                    try await client.withTransaction(logger: logger) { connection in
+                        // Given up on before it began: nothing of it is written.
+                        guard outcome.begin() else { throw CancellationError() }
+                        for statement in statements { try await connection.query(statement, logger: logger) }
+                    }
                 }
                 outcome.finish(nil)
             } catch {
@@ -447,6 +455,14 @@ public final class PostgresBrokerStore: BrokerStore {
         statements.add(
             rows: retained, "INSERT INTO starling.retained (topic, message, publisher, expires_at) VALUES ",
             " ON CONFLICT (topic) DO UPDATE SET message = excluded.message, publisher = excluded.publisher, expires_at = excluded.expires_at")
+        // Deliveries, the records of taken ones and retained messages only: no two statements can touch one row (a
+        // delivery is added, released or removed, a retained message saved or deleted; the taken records this node
+        // deletes are its own, those it adds another node's), so they go as one, a commit's one round trip.
+        if batch.deletedSessions.isEmpty, batch.sessions.isEmpty, batch.subscriptions.isEmpty, batch.receivedQoS2.isEmpty,
+            batch.wills.isEmpty, let combined = statements.combined
+        {
+            return [combined]
+        }
         return statements.queries
     }
 
@@ -475,7 +491,16 @@ public final class PostgresBrokerStore: BrokerStore {
 
     /// Multi-row statements, each within the bound on bind parameters.
     struct StatementList {
-        var queries: [PostgresQuery] = []
+        /// `prefix row, row, … suffix`: one statement's worth of rows.
+        private struct Part {
+            var rows: ArraySlice<[Value]>
+            var prefix: String
+            var suffix: String
+            var single: Bool
+            var binds: Int { rows.reduce(0) { $0 + $1.count } }
+        }
+
+        private var parts: [Part] = []
 
         /// `prefix row, row, … suffix` for `rows`: each row `($1, $2, …)`, or `$n` for `single` values.
         mutating func add(rows: [[Value]], _ prefix: String, _ suffix: String, single: Bool = false) {
@@ -484,24 +509,52 @@ public final class PostgresBrokerStore: BrokerStore {
             var start = 0
             while start < rows.count {
                 let end = min(rows.count, start + perStatement)
-                var sql = prefix
-                var bindings = PostgresBindings(capacity: (end - start) * width)
-                var parameter = 0
-                for index in start..<end {
-                    if index > start { sql += ", " }
-                    if !single { sql += "(" }
-                    for (column, value) in rows[index].enumerated() {
-                        parameter += 1
-                        if column > 0 { sql += ", " }
-                        sql += "$\(parameter)"
-                        value.append(to: &bindings)
-                    }
-                    if !single { sql += ")" }
-                }
-                sql += suffix
-                queries.append(PostgresQuery(unsafeSQL: sql, binds: bindings))
+                parts.append(Part(rows: rows[start..<end], prefix: prefix, suffix: suffix, single: single))
                 start = end
             }
+        }
+
+        /// One statement per part, in order.
+        var queries: [PostgresQuery] {
+            parts.map { part in
+                var bindings = PostgresBindings(capacity: part.binds)
+                var parameter = 0
+                let sql = Self.render(part, parameter: &parameter, bindings: &bindings)
+                return PostgresQuery(unsafeSQL: sql, binds: bindings)
+            }
+        }
+
+        /// Every part in one statement, all but the last as data-modifying `WITH` queries, when their binds fit in
+        /// one; nil otherwise. PostgreSQL runs them in no set order, on one snapshot: only for parts whose rows
+        /// cannot touch one another's.
+        var combined: PostgresQuery? {
+            guard let last = parts.last, parts.reduce(0, { $0 + $1.binds }) <= PostgresBrokerStore.bindsPerStatement else { return nil }
+            var bindings = PostgresBindings(capacity: parts.reduce(0) { $0 + $1.binds })
+            var parameter = 0
+            var sql = ""
+            for (index, part) in parts.dropLast().enumerated() {
+                sql += index == 0 ? "WITH " : ", "
+                sql += "s\(index) AS (" + Self.render(part, parameter: &parameter, bindings: &bindings) + ")"
+            }
+            if parts.count > 1 { sql += " " }
+            sql += Self.render(last, parameter: &parameter, bindings: &bindings)
+            return PostgresQuery(unsafeSQL: sql, binds: bindings)
+        }
+
+        private static func render(_ part: Part, parameter: inout Int, bindings: inout PostgresBindings) -> String {
+            var sql = part.prefix
+            for (index, row) in part.rows.enumerated() {
+                if index > 0 { sql += ", " }
+                if !part.single { sql += "(" }
+                for (column, value) in row.enumerated() {
+                    parameter += 1
+                    if column > 0 { sql += ", " }
+                    sql += "$\(parameter)"
+                    value.append(to: &bindings)
+                }
+                if !part.single { sql += ")" }
+            }
+            return sql + part.suffix
         }
     }
 }

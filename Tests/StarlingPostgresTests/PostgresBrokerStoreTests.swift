@@ -50,6 +50,40 @@ struct PostgresBrokerStoreTests {
         }
     }
 
+    /// A batch of deliveries, records of taken ones and retained messages goes as one statement, a commit's one
+    /// round trip, and writes what the statements one by one would.
+    @Test func deliveriesAndRetainedMessagesAreWrittenInOneStatement() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let a = try await PostgresBrokerStore.open(url: url, node: "a")
+            let link = clusterLinkPrefix + "b"
+            let message = StoredMessage(topic: "t", payload: ByteBuffer(string: "m"), qos: .atLeastOnce, retain: false)
+            func delivery(_ sequence: UInt64) -> StoreChange {
+                .deliveryAdded(clientIdentifier: link, StoredDelivery(sequence: sequence, message: message, qos: .exactlyOnce, retain: false))
+            }
+            let retained = StoredMessage(topic: "kept", payload: ByteBuffer(string: "r"), qos: .atMostOnce, retain: true)
+            let gone = StoredMessage(topic: "gone", payload: ByteBuffer(string: "g"), qos: .atMostOnce, retain: true)
+            try await a.commit([.sessionSaved(clientIdentifier: link, expiryInterval: 60, expiresAt: nil), delivery(1), delivery(2), .retainedSaved(gone)])
+            try await PostgresTestDatabase.run(url, "INSERT INTO starling.cluster_taken (node, client, sequence) VALUES ('a', '\(link)', 1)")
+
+            let changes: [StoreChange] = [
+                .deliveryRemoved(clientIdentifier: link, sequence: 1), .deliveryReleased(clientIdentifier: link, sequence: 2),
+                delivery(3), .clusterDeliveryTaken(node: "c", sequence: 9), .retainedSaved(retained), .retainedDeleted(topic: "gone"),
+            ]
+            #expect(try PostgresBrokerStore.statements(for: StoreBatch(changes), node: "a").count == 1)
+            try await a.commit(changes)
+
+            #expect(try await PostgresTestDatabase.integers(url, "SELECT sequence FROM starling.deliveries ORDER BY sequence") == [2, 3])
+            #expect(try await PostgresTestDatabase.integers(url, "SELECT sequence FROM starling.deliveries WHERE released") == [2])
+            #expect(try await PostgresTestDatabase.integers(url, "SELECT sequence FROM starling.cluster_taken WHERE node = 'a'") == [])
+            #expect(try await PostgresTestDatabase.integers(url, "SELECT sequence FROM starling.cluster_taken WHERE node = 'c'") == [9])
+            #expect(try await PostgresTestDatabase.column(url, "SELECT topic FROM starling.retained", as: String.self) == ["kept"])
+            // A session's own rows go statement by statement, in a transaction, as before.
+            #expect(try PostgresBrokerStore.statements(
+                for: StoreBatch([.sessionSaved(clientIdentifier: "s", expiryInterval: 1, expiresAt: nil), delivery(4)]), node: "a").count == 2)
+            try await a.close()
+        }
+    }
+
     /// A delivery's optional values (publisher, expiry, subscription identifiers, shared subscription) come back as
     /// committed, present or not, and an empty publisher is told apart from none.
     @Test func deliveriesWithAndWithoutOptionalValuesComeBackAsCommitted() async throws {
