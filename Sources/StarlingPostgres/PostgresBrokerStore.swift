@@ -220,29 +220,89 @@ public final class PostgresBrokerStore: BrokerStore {
         }
     }
 
-    /// Moves the session of `client` that the node `other` kept to this store's node, in one transaction (any
-    /// rows this node still had for it go first), and returns it as moved; nil when `other` kept none. With
-    /// `discard`, the other node's rows are deleted instead and nil returned: a clean start.
+    /// Moves the session of `client` that the node `other` kept to this store's node (any rows this node still had
+    /// for it go first) and returns it as moved; nil when `other` kept none. With `discard`, the other node's rows
+    /// are deleted instead and nil returned: a clean start.
+    ///
+    /// Two statements, each a transaction of its own: a take-over waits for each round trip, and under load each
+    /// one queues behind the traffic's commits. Between them only this node's leftovers are gone.
     public func takeSession(_ client: String, from other: String, discard: Bool = false) async throws -> StoredSession? {
         do {
-            return try await self.client.withTransaction(logger: logger) { connection in
-                // Two statements, each over the five tables, rather than two per table: a take-over waits for each
-                // round trip, and under load each one queues behind the traffic's commits.
+            guard !discard else {
+                try await self.client.query(
+                    PostgresQuery(unsafeSQL: Self.sessionTables(Self.deleteRowsOfEither), binds: Self.bindings(node, client, other)),
+                    logger: logger)
+                return nil
+            }
+            // One connection for both: the pool's others may be busy with the traffic's commits.
+            return try await self.client.withConnection { connection -> StoredSession? in
                 try await connection.query(
                     PostgresQuery(unsafeSQL: Self.sessionTables(Self.deleteRows), binds: Self.bindings(node, client)), logger: logger)
-                try await connection.query(
-                    discard
-                        ? PostgresQuery(unsafeSQL: Self.sessionTables(Self.deleteRows), binds: Self.bindings(other, client))
-                        : PostgresQuery(unsafeSQL: Self.sessionTables(Self.moveRows), binds: Self.bindings(other, client, node)),
-                    logger: logger)
-                guard !discard else { return nil }
-                return try await load(connection, client: client).sessions.first
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: Self.moveAndReturnRows, binds: Self.bindings(other, client, node)), logger: logger)
+                var session: StoredSession?
+                var subscriptions: [StoredSubscription] = []
+                var deliveries: [StoredDelivery] = []
+                var receivedQoS2: [UInt16] = []
+                var will: StoredWill?
+                for try await (kind, text, share, first, second, number, identifier, bytes, retain, released, identifiers) in rows.decode(
+                    (Int32, String?, String?, Int64?, Int64?, Int32?, Int32?, ByteBuffer?, Bool?, Bool?, [Int32]?).self)
+                {
+                    switch kind {
+                    case 0:
+                        session = StoredSession(
+                            clientIdentifier: client, expiryInterval: UInt32(clamping: first ?? 0),
+                            expiresAt: second.map { WallClockTime(millisecondsSinceEpoch: $0) })
+                    case 1:
+                        subscriptions.append(StoredSubscription(
+                            topicFilter: text ?? "", options: StoredSubscription.options(fromValue: Int(number ?? 0)),
+                            identifier: identifier.map { Int($0) }))
+                    case 2:
+                        let message = try decode(bytes ?? ByteBuffer(), publisher: text, expiresAt: second)
+                        deliveries.append(StoredDelivery(
+                            sequence: UInt64(first ?? 0), message: message, qos: QoS(rawValue: UInt8(clamping: number ?? 1)) ?? .atLeastOnce,
+                            retain: retain ?? false, subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share,
+                            released: released ?? false))
+                    case 3:
+                        receivedQoS2.append(UInt16(clamping: number ?? 0))
+                    default:
+                        will = StoredWill(
+                            storedMessage: try decode(bytes ?? ByteBuffer(), publisher: nil, expiresAt: nil), delay: first.map { UInt32(clamping: $0) },
+                            publishAt: second.map { WallClockTime(millisecondsSinceEpoch: $0) })
+                    }
+                }
+                session?.subscriptions = subscriptions
+                session?.deliveries = deliveries
+                session?.receivedQoS2 = receivedQoS2
+                session?.will = will
+                return session
             }
-        } catch let error as PostgresTransactionError {
-            if let stored = error.closureError as? PostgresStoreError { throw stored }
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
             throw PostgresStoreError(kind: .commitFailed, url: url, detail: Self.describe(error))
         }
     }
+
+    /// Gives the rows of client `$2` on node `$1` in every table of `sessionRowTables` to node `$3`, and returns
+    /// them in one shape: the kind of row (0 the session, 1 a subscription, 2 a delivery, 3 a received QoS 2
+    /// identifier, 4 the will), then text, share, two big integers, two integers, the message, two flags and the
+    /// subscription identifiers, each row using those it needs. Deliveries come in their order.
+    static let moveAndReturnRows = """
+        WITH s AS (\(moveRows("sessions")) RETURNING expiry_interval, expires_at),
+        f AS (\(moveRows("subscriptions")) RETURNING filter, options, identifier),
+        d AS (\(moveRows("deliveries")) RETURNING sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released),
+        q AS (\(moveRows("received_qos2")) RETURNING packet_identifier),
+        w AS (\(moveRows("wills")) RETURNING message, delay, publish_at)
+        SELECT 0 AS kind, NULL::text AS text, NULL::text AS share, expiry_interval::bigint AS first, expires_at::bigint AS second,
+          NULL::integer AS number, NULL::integer AS identifier, NULL::bytea AS message, NULL::boolean AS retain, NULL::boolean AS released,
+          NULL::integer[] AS identifiers FROM s
+        UNION ALL SELECT 1, filter, NULL, NULL, NULL, options, identifier, NULL, NULL, NULL, NULL FROM f
+        UNION ALL SELECT 2, publisher, share, sequence, expires_at, qos, NULL, message, retain, released, subscription_identifiers FROM d
+        UNION ALL SELECT 3, NULL, NULL, NULL, NULL, packet_identifier, NULL, NULL, NULL, NULL, NULL FROM q
+        UNION ALL SELECT 4, NULL, NULL, delay, publish_at, NULL, NULL, message, NULL, NULL, NULL FROM w
+        ORDER BY kind, first
+        """
 
     /// The tables that hold a session's rows, each keyed by node and client.
     static let sessionRowTables = ["sessions", "subscriptions", "deliveries", "received_qos2", "wills"]
@@ -258,6 +318,11 @@ public final class PostgresBrokerStore: BrokerStore {
     /// Removes the rows of client `$2` on node `$1` from `table`.
     static func deleteRows(_ table: String) -> String {
         "DELETE FROM starling.\(table) WHERE node = $1 AND client = $2"
+    }
+
+    /// Removes the rows of client `$2` on nodes `$1` and `$3` from `table`.
+    static func deleteRowsOfEither(_ table: String) -> String {
+        "DELETE FROM starling.\(table) WHERE client = $2 AND node IN ($1, $3)"
     }
 
     /// Gives the rows of client `$2` on node `$1` in `table` to node `$3`.

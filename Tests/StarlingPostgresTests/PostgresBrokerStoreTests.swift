@@ -50,6 +50,58 @@ struct PostgresBrokerStoreTests {
         }
     }
 
+    /// A session taken from another node comes with everything that node kept for it, as that node would have
+    /// loaded it; what the taking node still had for the client goes, and other clients' rows stay. A clean start
+    /// deletes both nodes' rows.
+    @Test func aSessionTakenFromAnotherNodeComesWithEverythingItHad() async throws {
+        try await PostgresTestDatabase.withDatabase { url in
+            let a = try await PostgresBrokerStore.open(url: url, node: "a")
+            let b = try await PostgresBrokerStore.open(url: url, node: "b")
+            let client = "mover"
+            let expiresAt = WallClockTime(millisecondsSinceEpoch: 1_900_000_000_000)
+            func message(_ text: String, publisher: String?, expiresAt: WallClockTime?) -> StoredMessage {
+                StoredMessage(topic: "m/\(text)", payload: ByteBuffer(string: text), qos: .exactlyOnce, retain: false, publisher: publisher, expiresAt: expiresAt)
+            }
+            try await a.commit([
+                .sessionSaved(clientIdentifier: client, expiryInterval: 3_600, expiresAt: expiresAt),
+                .subscriptionSaved(clientIdentifier: client, StoredSubscription(topicFilter: "m/#", options: SubscriptionOptions(qos: .exactlyOnce), identifier: 7)),
+                .subscriptionSaved(clientIdentifier: client, StoredSubscription(topicFilter: "n/+", options: SubscriptionOptions(qos: .atLeastOnce, noLocal: true))),
+                .deliveryAdded(clientIdentifier: client, StoredDelivery(sequence: 5, message: message("one", publisher: "p", expiresAt: expiresAt), qos: .exactlyOnce, retain: true, subscriptionIdentifiers: [7])),
+                .deliveryAdded(clientIdentifier: client, StoredDelivery(sequence: 3, message: message("two", publisher: nil, expiresAt: nil), qos: .atLeastOnce, retain: false, share: "$share/g/m/#")),
+                .deliveryReleased(clientIdentifier: client, sequence: 5),
+                .qos2Received(clientIdentifier: client, packetIdentifier: 11),
+                .qos2Received(clientIdentifier: client, packetIdentifier: 12),
+                .willSaved(clientIdentifier: client, StoredWill(topic: "will", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce, properties: [.willDelayInterval(30)], publishAt: expiresAt)),
+                .sessionSaved(clientIdentifier: "stays", expiryInterval: 60, expiresAt: nil),
+            ])
+            try await b.commit([
+                .sessionSaved(clientIdentifier: client, expiryInterval: 1, expiresAt: nil),
+                .subscriptionSaved(clientIdentifier: client, StoredSubscription(topicFilter: "stale/#", options: SubscriptionOptions())),
+            ])
+            func normalised(_ session: StoredSession?) -> StoredSession? {
+                guard var session else { return nil }
+                session.subscriptions.sort { $0.topicFilter < $1.topicFilter }
+                session.receivedQoS2.sort()
+                return session
+            }
+            let kept = try #require(try await a.load().sessions.first { $0.clientIdentifier == client })
+            #expect(kept.deliveries.map(\.sequence) == [3, 5])
+
+            let moved = try await b.takeSession(client, from: "a")
+            #expect(normalised(moved) == normalised(kept))
+            #expect(normalised(try await b.load().sessions.first { $0.clientIdentifier == client }) == normalised(kept))
+            #expect(try await a.load().sessions.map(\.clientIdentifier) == ["stays"])
+
+            try await a.commit([.sessionSaved(clientIdentifier: client, expiryInterval: 60, expiresAt: nil)])
+            #expect(try await b.takeSession(client, from: "a", discard: true) == nil)
+            #expect(try await a.load().sessions.map(\.clientIdentifier) == ["stays"])
+            #expect(try await b.load().sessions.isEmpty)
+            #expect(try await b.takeSession("nobody", from: "a") == nil)
+            try await a.close()
+            try await b.close()
+        }
+    }
+
     /// A batch of deliveries, records of taken ones and retained messages goes as one statement, a commit's one
     /// round trip, and writes what the statements one by one would.
     @Test func deliveriesAndRetainedMessagesAreWrittenInOneStatement() async throws {
