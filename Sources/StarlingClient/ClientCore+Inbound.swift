@@ -128,17 +128,29 @@ extension ClientCore {
     /// Hands a message to the live subscriptions it belongs to and to every message listener.
     /// With `acknowledgesManually`, the application is done with `message`: PUBACK or PUBREC goes out on the
     /// connection it arrived on, if that connection is still up; otherwise the broker sends the message again.
-    func acknowledge(_ message: MQTTMessage) {
+    func acknowledge(_ message: MQTTMessage, flush: Bool = true) {
         guard let identifier = message.packetIdentifier, case .connected(let connection) = state else { return }
+        let packet: Packet
         switch message.qos {
         case .atMostOnce:
             return
         case .atLeastOnce:
-            connection.channel.writeAndFlush(Packet.pubAck(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
+            packet = .pubAck(AcknowledgementPacket(packetIdentifier: identifier))
         case .exactlyOnce:
             guard session.unacknowledgedQoS2.remove(identifier) != nil else { return }
-            connection.channel.writeAndFlush(Packet.pubRec(AcknowledgementPacket(packetIdentifier: identifier)), promise: nil)
+            packet = .pubRec(AcknowledgementPacket(packetIdentifier: identifier))
         }
+        if flush {
+            connection.channel.writeAndFlush(packet, promise: nil)
+        } else {
+            connection.channel.write(packet, promise: nil)
+        }
+    }
+
+    /// Sends what `acknowledge(_:flush:)` wrote without flushing.
+    func flush() {
+        guard case .connected(let connection) = state else { return }
+        connection.channel.flush()
     }
 
     func deliver(_ message: MQTTMessage) {

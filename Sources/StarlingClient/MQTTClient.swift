@@ -237,8 +237,19 @@ public final class MQTTClient: Sendable {
     /// PUBACK (QoS 1) or PUBREC (QoS 2) goes out. Does nothing for QoS 0, or when the connection the message came
     /// on is gone (the broker then sends it again, to a persistent session).
     public func acknowledge(_ message: MQTTMessage) {
+        guard message.qos != .atMostOnce else { return }
         let core = self.core
         core.eventLoop.execute { core.value.acknowledge(message) }
+    }
+
+    /// Acknowledges each of `messages`, in order, as `acknowledge(_:)` does, with one write to the socket for all.
+    public func acknowledge(_ messages: [MQTTMessage]) {
+        guard messages.contains(where: { $0.qos != .atMostOnce }) else { return }
+        let core = self.core
+        core.eventLoop.execute {
+            for message in messages { core.value.acknowledge(message, flush: false) }
+            core.value.flush()
+        }
     }
 
     // MARK: Subscribing

@@ -506,6 +506,18 @@ public final class ClusterNode: ClusterRouting, Service {
                 // Read by a task that the link's cancellation does not reach: a subscription whose reader is
                 // cancelled unsubscribes, and the other node would stop queueing for this one while it is down. It
                 // ends after the client.
+                let inbox: ClusterInbox<LinkDelivery> = broker.clusterInbox(fromNode: name) { deliveries, result in
+                    switch result {
+                    case .success:
+                        client.acknowledge(deliveries.map(\.message))
+                        counter?.wrappingIncrement(by: UInt64(deliveries.count), ordering: .relaxed)
+                    case .failure(let error):
+                        for delivery in deliveries { if let sequence = delivery.sequence { taken.forget(sequence, from: name) } }
+                        // Not acknowledged: the link starts again and the other node sends them again.
+                        logger.warning("forwarded messages not stored; relinking", metadata: ["peer": "\(name)", "error": "\(error)"])
+                        client.beginDisconnect()
+                    }
+                }
                 let reader = Task {
                     defer { client.beginDisconnect() }
                     for try await message in messages {
@@ -522,18 +534,7 @@ public final class ClusterNode: ClusterRouting, Service {
                         let forwarded = Message(
                             topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                             properties: properties, expiry: expiry)
-                        broker.forward(forwarded, fromClusterNode: name, sequence: sequence, shares: stamps.shares).whenComplete { result in
-                            switch result {
-                            case .success:
-                                client.acknowledge(message)
-                                counter?.wrappingIncrement(ordering: .relaxed)
-                            case .failure(let error):
-                                if let sequence { taken.forget(sequence, from: name) }
-                                // Not acknowledged: the link starts again and the other node sends it again.
-                                logger.warning("forwarded message not stored; relinking", metadata: ["peer": "\(name)", "error": "\(error)"])
-                                client.beginDisconnect()
-                            }
-                        }
+                        inbox.forward(forwarded, sequence: sequence, shares: stamps.shares, token: LinkDelivery(message: message, sequence: sequence))
                     }
                 }
                 for await event in events { if case .disconnected = event { break } }
@@ -547,6 +548,12 @@ public final class ClusterNode: ClusterRouting, Service {
         }
         throw ClusterError.linkLost(name)
     }
+}
+
+/// A message a link brought, until it is acknowledged.
+private struct LinkDelivery: Sendable {
+    let message: MQTTMessage
+    let sequence: UInt64?
 }
 
 /// Why a node stops or relinks.

@@ -47,4 +47,42 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: [QoS.atLeastOnce, .exactlyOnce])
+    func severalMessagesAcknowledgedAtOnceAreAllTaken(qos: QoS) async throws {
+        try await TestBroker.with { broker in
+            var configuration = MQTTClientConfiguration(
+                host: "127.0.0.1", port: broker.port, clientIdentifier: "batch", cleanStart: false, sessionExpiryInterval: 600)
+            configuration.acknowledgesManually = true
+            configuration.reconnect = .disabled
+            let publisher = try await broker.client("publisher", version: .v5)
+            let first = MQTTClient(configuration: configuration)
+            try await first.withConnection { client in
+                let subscription = try await client.subscribe(to: "work/#", qos: qos)
+                for index in 1...3 { _ = try await publisher.publishQoS1("work/\(index)", "m", packetIdentifier: UInt16(index)) }
+                var messages = subscription.makeAsyncIterator()
+                var received: [MQTTMessage] = []
+                for _ in 1...3 { received.append(try #require(try await messages.next())) }
+                #expect(received.map(\.topic) == ["work/1", "work/2", "work/3"])
+                // The first and the third in one call; the second stays in flight.
+                client.acknowledge([received[0], received[2]])
+                let deadline = ContinuousClock.now + .seconds(20)
+                while await broker.broker.client("batch")?.inflight != 1 {
+                    guard ContinuousClock.now < deadline else { Issue.record("the acknowledgements did not arrive"); return }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            let second = MQTTClient(configuration: configuration)
+            let pending = second.makeSubscription(to: [SubscribePacket.Subscription(topicFilter: "work/#", qos: qos)], receivingUnclaimed: true)
+            try await second.withConnection { client in
+                let subscription = try await pending.acknowledged()
+                var messages = subscription.makeAsyncIterator()
+                let again = try #require(try await messages.next())
+                #expect(again.topic == "work/2")
+                client.acknowledge([again])
+                _ = try await publisher.publishQoS1("work/4", "marker", packetIdentifier: 4)
+                #expect(try await messages.next()?.topic == "work/4")
+            }
+        }
+    }
 }

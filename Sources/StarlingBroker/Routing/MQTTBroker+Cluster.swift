@@ -18,28 +18,57 @@ extension MQTTBroker {
     /// `shares`: the shared subscriptions (`$share/GROUP/FILTER`) whose groups the other node gave the message to
     /// (`clusterShareProperty`); no other group here gets it.
     public func forward(_ message: Message, fromClusterNode node: String, sequence: UInt64? = nil, shares: [String] = []) -> EventLoopFuture<Void> {
+        let loop = inboxLoop(forNode: node)
+        let core = self.core
+        let message = Self.arrivingFromCluster(message)
+        return loop.eventLoop.flatSubmit {
+            Self.route(message, fromClusterNode: node, sequence: sequence, shares: shares, on: loop, core: core)
+            return Self.afterRouting(CollectionOfOne(message), on: loop)
+        }
+    }
+
+    /// An inbox for what `node` forwards, for a link that brings many messages: the same as `forward` for each,
+    /// routed in batches (`ClusterInbox`). `done` is called on an event loop with the tokens of each batch, in
+    /// order, once its messages are as safe as a PUBACK says, or with the error of its commit.
+    public func clusterInbox<Token: Sendable>(
+        fromNode node: String, done: @escaping @Sendable ([Token], Result<Void, any Error>) -> Void
+    ) -> ClusterInbox<Token> {
+        ClusterInbox(node: node, loop: inboxLoop(forNode: node), core: core, done: done)
+    }
+
+    /// The loop that routes what `node` forwards: always the same one, so that its messages keep their order.
+    private func inboxLoop(forNode node: String) -> BrokerLoop {
         var hasher = Hasher()
         hasher.combine(node)
-        let loop = core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
-        let core = self.core
+        return core.loops[Int(UInt(bitPattern: hasher.finalize()) % UInt(core.loops.count))]
+    }
+
+    static func arrivingFromCluster(_ message: Message) -> Message {
         var forwarded = message
         forwarded.removeTransportProperties()
         forwarded.fromClusterNode = true
-        let message = forwarded
-        return loop.eventLoop.flatSubmit {
-            if let sequence, message.qos == .exactlyOnce {
-                loop.storeChanges?.append(.clusterDeliveryTaken(node: node, sequence: sequence))
-            }
-            // Routed before publishDurably returns.
-            loop.assignedShares = shares
-            defer { loop.assignedShares = [] }
-            return Self.publishDurably([message], on: loop, core: core)
+        return forwarded
+    }
+
+    /// Routes one forwarded message on `loop`, recording a QoS 2 message's `sequence` taken in the same commit.
+    static func route(_ message: Message, fromClusterNode node: String, sequence: UInt64?, shares: [String], on loop: BrokerLoop, core: BrokerCore) {
+        if let sequence, message.qos == .exactlyOnce {
+            loop.storeChanges?.append(.clusterDeliveryTaken(node: node, sequence: sequence))
         }
+        loop.assignedShares = shares
+        defer { loop.assignedShares = [] }
+        _ = core.publish(message, on: loop)
     }
 
     /// Publishes `messages` in order on `loop`; the future succeeds once the last is as safe as a PUBACK says.
     private static func publishDurably(_ messages: [Message], on loop: BrokerLoop, core: BrokerCore) -> EventLoopFuture<Void> {
         for message in messages { _ = core.publish(message, on: loop) }
+        return afterRouting(messages, on: loop)
+    }
+
+    /// Flushes what `loop` routed; the future succeeds once `messages`, routed there, are as safe as a PUBACK
+    /// says: at once unless one of them is QoS 1 or 2 and acknowledgements wait for the store's commit.
+    static func afterRouting(_ messages: some Sequence<Message>, on loop: BrokerLoop) -> EventLoopFuture<Void> {
         guard messages.contains(where: { $0.qos != .atMostOnce }), let changes = loop.storeChanges, changes.holdsAcknowledgements else {
             loop.flush()
             return loop.eventLoop.makeSucceededVoidFuture()
