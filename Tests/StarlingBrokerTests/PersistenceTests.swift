@@ -68,6 +68,49 @@ import Testing
         }
     }
 
+    /// A cluster hand-over commits what was recorded for the session it hands over, and waits for no other
+    /// session's changes: a commit held back for another session's message does not hold it up.
+    @Test func aHandOverWaitsOnlyForTheChangesOfItsOwnSession() async throws {
+        let store = GatedStore()
+        try await TestBroker.with(store: store) { broker in
+            let idle = try await broker.client("idle", cleanStart: false, properties: Self.sessionExpiry)
+            _ = try await idle.subscribe("idle/#", qos: .atLeastOnce)
+            let busy = try await broker.client("busy", cleanStart: false, properties: Self.sessionExpiry)
+            _ = try await busy.subscribe("busy", qos: .atLeastOnce)
+            store.hold()
+            let publisher = try await broker.client("publisher")
+            try await publisher.send(.publish(PublishPacket(
+                topic: "busy", payload: ByteBuffer(string: "held"), qos: .atLeastOnce, packetIdentifier: 1)))
+            #expect(try await busy.expectPublish().payloadString == "held")
+            // The message's commit is held; the idle session has nothing in it.
+            let idleHandedOver = await Self.within(.seconds(20)) { await broker.broker.handOver(clientIdentifier: "idle", resume: true) }
+            #expect(idleHandedOver == true)
+            // The busy session's delivery is in the held commit: its hand-over waits for it.
+            let busyHandOver = Task { await broker.broker.handOver(clientIdentifier: "busy", resume: true) }
+            #expect(await Self.within(.milliseconds(300)) { await busyHandOver.value } == nil)
+            store.release()
+            #expect(await busyHandOver.value == true)
+            let stored = try await store.inner.load()
+            #expect(stored.sessions.first { $0.clientIdentifier == "busy" }?.deliveries.map(\.message.topic) == ["busy"])
+        }
+    }
+
+    /// What `body` returns, or nil when it has not returned within `limit`; `body` may go on running after.
+    private static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
+        let waiter = NIOLockedValueBox<CheckedContinuation<T?, Never>?>(nil)
+        return await withCheckedContinuation { continuation in
+            waiter.withLockedValue { $0 = continuation }
+            Task {
+                let value = await body()
+                waiter.withLockedValue { $0.take() }?.resume(returning: value)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                waiter.withLockedValue { $0.take() }?.resume(returning: nil)
+            }
+        }
+    }
+
     /// Without a persistent session to route to, nothing is stored and nothing waits.
     @Test func cleanSessionsAreNotStored() async throws {
         let store = InMemoryBrokerStore()

@@ -150,8 +150,8 @@ final class LocalSessionRegistry: SessionRegistry {
     /// its connection is told 0x8E Session taken over and closed; a session that is not resumed ends here (its
     /// will as for a local take-over); one that is resumed leaves this broker without ending: its pending will
     /// is dropped (MQTT-3.1.3-9), its subscriptions leave every loop's tree, and what was recorded for it is
-    /// committed before `done` is called, so that its stored rows are whole when they move. `done` gets whether
-    /// there was a session to hand over.
+    /// committed before `done` is called, so that its stored rows are whole when they move (only that: no other
+    /// session's changes hold the hand-over up). `done` gets whether there was a session to hand over.
     func handOver(_ clientIdentifier: String, resume: Bool, _ done: @escaping @Sendable (Bool) -> Void) {
         guard let previous = session(for: clientIdentifier) else { return done(false) }
         let loop = loops[previous.homeIndex.load(ordering: .acquiring)]
@@ -186,8 +186,11 @@ final class LocalSessionRegistry: SessionRegistry {
             EventLoopFuture.andAllComplete(removals, on: loop.eventLoop).whenComplete { _ in
                 let commits = self.loops.map { replica in
                     replica.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-                        guard let changes = replica.storeChanges else { return replica.eventLoop.makeSucceededVoidFuture() }
-                        let ticket = changes.currentTicket
+                        // Only the batches that hold something of this session: a loop busy with other sessions'
+                        // messages does not hold the move up.
+                        guard let changes = replica.storeChanges, let ticket = changes.lastTicket(recordingFor: clientIdentifier) else {
+                            return replica.eventLoop.makeSucceededVoidFuture()
+                        }
                         changes.handOff()
                         let promise = replica.eventLoop.makePromise(of: Void.self)
                         changes.whenCommitted(ticket) { _ in promise.succeed() }

@@ -53,6 +53,21 @@ public enum StoreChange: Sendable, Hashable {
     case clusterDeliveryTaken(node: String, sequence: UInt64)
 }
 
+extension StoreChange {
+    /// The client whose stored session the change is to; nil for retained messages and cluster records.
+    var clientIdentifier: String? {
+        switch self {
+        case .sessionSaved(let client, _, _), .sessionDeleted(let client), .subscriptionSaved(let client, _),
+            .subscriptionDeleted(let client, _), .deliveryAdded(let client, _), .deliveryReleased(let client, _),
+            .deliveryRemoved(let client, _), .qos2Received(let client, _), .qos2Released(let client, _),
+            .willSaved(let client, _), .willDeleted(let client):
+            client
+        case .retainedSaved, .retainedDeleted, .clusterDeliveryTaken:
+            nil
+        }
+    }
+}
+
 /// What a store holds, as read at start.
 public struct StoredState: Sendable, Hashable {
     /// The persistent sessions, each with its subscriptions, deliveries and will.

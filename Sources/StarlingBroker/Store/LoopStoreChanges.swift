@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 
 /// The changes one event loop records for the store, and the acknowledgements waiting for them to be committed.
@@ -10,6 +11,8 @@ final class LoopStoreChanges {
     /// With `Durability.everyAck`, acknowledgements wait for their changes to be committed.
     let holdsAcknowledgements: Bool
     private var changes: [StoreChange] = []
+    /// The batches handed to the writer and not yet committed, for `lastTicket(recordingFor:)`.
+    private var uncommitted: Deque<(ticket: UInt64, changes: [StoreChange])> = []
     private var nextTicket: UInt64 = 1
     private(set) var committedTicket: UInt64 = 0
     private var handOffScheduled = false
@@ -43,8 +46,20 @@ final class LoopStoreChanges {
     func handOff() {
         guard !changes.isEmpty else { return }
         writer.submit(StoreWriter.Batch(loopIndex: loop.index, ticket: nextTicket, changes: changes))
+        uncommitted.append((nextTicket, changes))
         changes.removeAll(keepingCapacity: true)
         nextTicket += 1
+    }
+
+    /// The ticket of the last batch, handed off or not, that holds a change to the stored session of
+    /// `clientIdentifier` and is not committed yet; nil when there is none.
+    func lastTicket(recordingFor clientIdentifier: String) -> UInt64? {
+        if changes.contains(where: { $0.clientIdentifier?.hasSameBytes(as: clientIdentifier) == true }) { return nextTicket }
+        for batch in uncommitted.reversed()
+        where batch.changes.contains(where: { $0.clientIdentifier?.hasSameBytes(as: clientIdentifier) == true }) {
+            return batch.ticket
+        }
+        return nil
     }
 
     /// `connection` holds acknowledgements until a commit.
@@ -60,6 +75,7 @@ final class LoopStoreChanges {
 
     func committed(through ticket: UInt64, failed: Bool) {
         committedTicket = max(committedTicket, ticket)
+        while let first = uncommitted.first, first.ticket <= committedTicket { uncommitted.removeFirst() }
         if !waitingPublishes.isEmpty {
             let due = waitingPublishes.filter { $0.ticket <= committedTicket }
             waitingPublishes.removeAll { $0.ticket <= committedTicket }
