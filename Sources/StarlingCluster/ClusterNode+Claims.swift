@@ -90,8 +90,7 @@ extension ClusterNode {
             FROM starling.cluster_clients c LEFT JOIN starling.cluster_nodes n ON n.name = c.node WHERE c.client = \(client)
             """, logger: logger
         ).decode((String, Bool?, Bool?).self) {
-            guard let fresh, let reaped else { return (node, .unknown) }
-            return (node, reaped ? .reaped : fresh ? .alive : .gone)
+            return (node, Standing(fresh: fresh, reaped: reaped))
         }
         return nil
     }
@@ -123,6 +122,15 @@ extension ClusterNode {
     /// What the database says of a node.
     enum Standing {
         case alive, gone, reaped, unknown
+
+        /// From a node's row: whether its heartbeat is fresh and whether it was reaped; nil when it has no row.
+        init(fresh: Bool?, reaped: Bool?) {
+            guard let fresh, let reaped else {
+                self = .unknown
+                return
+            }
+            self = reaped ? .reaped : fresh ? .alive : .gone
+        }
     }
 
     /// What the database says of the node `name` now.
@@ -132,7 +140,7 @@ extension ClusterNode {
             "SELECT heartbeat_at > now() - make_interval(secs => \(timeout)), reaped FROM starling.cluster_nodes WHERE name = \(name)",
             logger: logger
         ).decode((Bool, Bool).self) {
-            return reaped ? .reaped : fresh ? .alive : .gone
+            return Standing(fresh: fresh, reaped: reaped)
         }
         return .unknown
     }

@@ -146,13 +146,8 @@ public final class PostgresBrokerStore: BrokerStore {
     }
 
     private func load(_ connection: PostgresConnection) async throws -> StoredState {
-        try await load(connection, client: nil)
-    }
-
-    /// What `load` reads, or only the session of `client` (and no retained message) when one is named.
-    private func load(_ connection: PostgresConnection, client only: String?) async throws -> StoredState {
         // Rows of sessions deleted in a batch committed before rows a slower loop recorded for them.
-        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] where only == nil {
+        for table in ["subscriptions", "deliveries", "received_qos2", "wills"] {
             try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
@@ -163,7 +158,7 @@ public final class PostgresBrokerStore: BrokerStore {
         var sessions: [ExactString: StoredSession] = [:]
         var order: [ExactString] = []
         let sessionRows = try await connection.query(
-            "SELECT client, expiry_interval, expires_at FROM starling.sessions WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only)) ORDER BY client COLLATE \"C\"",
+            "SELECT client, expiry_interval, expires_at FROM starling.sessions WHERE node = \(node) ORDER BY client COLLATE \"C\"",
             logger: logger)
         for try await (client, interval, expiresAt) in sessionRows.decode((String, Int64, Int64?).self) {
             sessions[ExactString(client)] = StoredSession(
@@ -171,45 +166,62 @@ public final class PostgresBrokerStore: BrokerStore {
             order.append(ExactString(client))
         }
         let subscriptionRows = try await connection.query(
-            "SELECT client, filter, options, identifier FROM starling.subscriptions WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+            "SELECT client, filter, options, identifier FROM starling.subscriptions WHERE node = \(node)",
             logger: logger)
         for try await (client, filter, options, identifier) in subscriptionRows.decode((String, String, Int32, Int32?).self) {
-            sessions[ExactString(client)]?.subscriptions.append(StoredSubscription(
-                topicFilter: filter, options: StoredSubscription.options(fromValue: Int(options)), identifier: identifier.map { Int($0) }))
+            sessions[ExactString(client)]?.subscriptions.append(Self.subscription(filter: filter, options: options, identifier: identifier))
         }
         let deliveryRows = try await connection.query(
             """
             SELECT client, sequence, message, publisher, expires_at, qos, retain, subscription_identifiers, share, released
-            FROM starling.deliveries WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only)) ORDER BY client, sequence
+            FROM starling.deliveries WHERE node = \(node) ORDER BY client, sequence
             """, logger: logger)
         for try await (client, sequence, bytes, publisher, expiresAt, qos, retain, identifiers, share, released) in deliveryRows.decode(
             (String, Int64, ByteBuffer, String?, Int64?, Int16, Bool, [Int32]?, String?, Bool).self)
         {
-            let message = try decode(bytes, publisher: publisher, expiresAt: expiresAt)
-            sessions[ExactString(client)]?.deliveries.append(StoredDelivery(
-                sequence: UInt64(sequence), message: message, qos: QoS(rawValue: UInt8(clamping: qos)) ?? .atLeastOnce, retain: retain,
-                subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share, released: released))
+            sessions[ExactString(client)]?.deliveries.append(try delivery(
+                sequence: sequence, message: bytes, publisher: publisher, expiresAt: expiresAt, qos: Int32(qos), retain: retain,
+                identifiers: identifiers, share: share, released: released))
         }
-        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2 WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+        let receivedRows = try await connection.query("SELECT client, packet_identifier FROM starling.received_qos2 WHERE node = \(node)",
             logger: logger)
         for try await (client, identifier) in receivedRows.decode((String, Int32).self) {
             sessions[ExactString(client)]?.receivedQoS2.append(UInt16(clamping: identifier))
         }
-        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills WHERE node = \(node) AND (\(only)::text IS NULL OR client = \(only))",
+        let willRows = try await connection.query("SELECT client, message, delay, publish_at FROM starling.wills WHERE node = \(node)",
             logger: logger)
         for try await (client, bytes, delay, publishAt) in willRows.decode((String, ByteBuffer, Int64?, Int64?).self) {
-            sessions[ExactString(client)]?.will = StoredWill(
-                storedMessage: try decode(bytes, publisher: nil, expiresAt: nil), delay: delay.map { UInt32(clamping: $0) },
-                publishAt: publishAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
+            sessions[ExactString(client)]?.will = try will(message: bytes, delay: delay, publishAt: publishAt)
         }
         var retained: [StoredMessage] = []
-        guard only == nil else { return StoredState(sessions: order.compactMap { sessions[$0] }) }
         let retainedRows = try await connection.query(
             "SELECT message, publisher, expires_at FROM starling.retained ORDER BY topic COLLATE \"C\"", logger: logger)
         for try await (bytes, publisher, expiresAt) in retainedRows.decode((ByteBuffer, String?, Int64?).self) {
             retained.append(try decode(bytes, publisher: publisher, expiresAt: expiresAt))
         }
         return StoredState(sessions: order.compactMap { sessions[$0] }, retained: retained)
+    }
+
+    // Rows into values, as `load` and `takeSession` read them.
+
+    private static func subscription(filter: String, options: Int32, identifier: Int32?) -> StoredSubscription {
+        StoredSubscription(topicFilter: filter, options: StoredSubscription.options(fromValue: Int(options)), identifier: identifier.map { Int($0) })
+    }
+
+    private func delivery(
+        sequence: Int64, message: ByteBuffer, publisher: String?, expiresAt: Int64?, qos: Int32, retain: Bool, identifiers: [Int32]?,
+        share: String?, released: Bool
+    ) throws -> StoredDelivery {
+        StoredDelivery(
+            sequence: UInt64(sequence), message: try decode(message, publisher: publisher, expiresAt: expiresAt),
+            qos: QoS(rawValue: UInt8(clamping: qos)) ?? .atLeastOnce, retain: retain,
+            subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share, released: released)
+    }
+
+    private func will(message: ByteBuffer, delay: Int64?, publishAt: Int64?) throws -> StoredWill {
+        StoredWill(
+            storedMessage: try decode(message, publisher: nil, expiresAt: nil), delay: delay.map { UInt32(clamping: $0) },
+            publishAt: publishAt.map { WallClockTime(millisecondsSinceEpoch: $0) })
     }
 
     private func decode(_ bytes: ByteBuffer, publisher: String?, expiresAt: Int64?) throws -> StoredMessage {
@@ -254,21 +266,15 @@ public final class PostgresBrokerStore: BrokerStore {
                             clientIdentifier: client, expiryInterval: UInt32(clamping: first ?? 0),
                             expiresAt: second.map { WallClockTime(millisecondsSinceEpoch: $0) })
                     case 1:
-                        subscriptions.append(StoredSubscription(
-                            topicFilter: text ?? "", options: StoredSubscription.options(fromValue: Int(number ?? 0)),
-                            identifier: identifier.map { Int($0) }))
+                        subscriptions.append(Self.subscription(filter: text ?? "", options: number ?? 0, identifier: identifier))
                     case 2:
-                        let message = try decode(bytes ?? ByteBuffer(), publisher: text, expiresAt: second)
-                        deliveries.append(StoredDelivery(
-                            sequence: UInt64(first ?? 0), message: message, qos: QoS(rawValue: UInt8(clamping: number ?? 1)) ?? .atLeastOnce,
-                            retain: retain ?? false, subscriptionIdentifiers: (identifiers ?? []).map { Int($0) }, share: share,
-                            released: released ?? false))
+                        deliveries.append(try delivery(
+                            sequence: first ?? 0, message: bytes ?? ByteBuffer(), publisher: text, expiresAt: second, qos: number ?? 1,
+                            retain: retain ?? false, identifiers: identifiers, share: share, released: released ?? false))
                     case 3:
                         receivedQoS2.append(UInt16(clamping: number ?? 0))
                     default:
-                        will = StoredWill(
-                            storedMessage: try decode(bytes ?? ByteBuffer(), publisher: nil, expiresAt: nil), delay: first.map { UInt32(clamping: $0) },
-                            publishAt: second.map { WallClockTime(millisecondsSinceEpoch: $0) })
+                        will = try self.will(message: bytes ?? ByteBuffer(), delay: first, publishAt: second)
                     }
                 }
                 session?.subscriptions = subscriptions
@@ -523,11 +529,7 @@ public final class PostgresBrokerStore: BrokerStore {
         // Deliveries, the records of taken ones and retained messages only: no two statements can touch one row (a
         // delivery is added, released or removed, a retained message saved or deleted; the taken records this node
         // deletes are its own, those it adds another node's), so they go as one, a commit's one round trip.
-        if batch.deletedSessions.isEmpty, batch.sessions.isEmpty, batch.subscriptions.isEmpty, batch.receivedQoS2.isEmpty,
-            batch.wills.isEmpty, let combined = statements.combined
-        {
-            return [combined]
-        }
+        if batch.changesOnlyMessages, let combined = statements.combined { return [combined] }
         return statements.queries
     }
 

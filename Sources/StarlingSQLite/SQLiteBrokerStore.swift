@@ -199,8 +199,7 @@ public final class SQLiteBrokerStore: BrokerStore {
     }
 
     public func commit(_ changes: [StoreChange]) async throws {
-        var net = StoreBatch()
-        for change in changes { net.apply(change) }
+        let net = StoreBatch(changes)
         guard !net.isEmpty else { return }
         _ = try await connection.query("BEGIN IMMEDIATE")
         do {

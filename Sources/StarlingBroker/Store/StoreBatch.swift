@@ -37,7 +37,45 @@ public struct StoreBatch: Sendable {
 
     /// The net effect of `changes`, applied in order.
     public init(_ changes: [StoreChange]) {
-        for change in changes { apply(change) }
+        // The deliveries added and removed within the batch are left out before folding, as `apply` would have
+        // them cancel out: taking each out of the ordered dictionary once added costs a shift of all after it.
+        let cancelled = Self.cancelledDeliveries(in: changes)
+        for (index, change) in changes.enumerated() where cancelled.isEmpty || !cancelled[index] { apply(change) }
+    }
+
+    /// Which of `changes` are the addition, releases and removal of one delivery: all true or all false, by
+    /// position; empty when none cancels out. A cluster link's QoS 2 delivery never does (its record of being
+    /// taken goes with its removal), and neither does a delivery whose session is deleted before its removal.
+    private static func cancelledDeliveries(in changes: [StoreChange]) -> [Bool] {
+        // Where each delivery still open was added, and released (QoS 2 only, so kept apart).
+        var added: [DeliveryKey: Int] = [:]
+        var released: [DeliveryKey: [Int]] = [:]
+        var cancelled: [Bool] = []
+        for (index, change) in changes.enumerated() {
+            switch change {
+            case .deliveryAdded(let identifier, let delivery):
+                guard !(delivery.qos == .exactlyOnce && identifier.isClusterLink) else { continue }
+                added[DeliveryKey(client: ExactString(identifier), sequence: delivery.sequence)] = index
+            case .deliveryReleased(let identifier, let sequence):
+                let key = DeliveryKey(client: ExactString(identifier), sequence: sequence)
+                if added[key] != nil { released[key, default: []].append(index) }
+            case .deliveryRemoved(let identifier, let sequence):
+                let key = DeliveryKey(client: ExactString(identifier), sequence: sequence)
+                guard let addition = added.removeValue(forKey: key) else { continue }
+                if cancelled.isEmpty { cancelled = Array(repeating: false, count: changes.count) }
+                cancelled[addition] = true
+                for position in released.removeValue(forKey: key) ?? [] { cancelled[position] = true }
+                cancelled[index] = true
+            case .sessionDeleted(let identifier):
+                // Its session's sequence numbers start again: a later change with the same key is another delivery.
+                let client = ExactString(identifier)
+                added = added.filter { $0.key.client != client }
+                released = released.filter { $0.key.client != client }
+            default:
+                continue
+            }
+        }
+        return cancelled
     }
 
     /// Deleted before anything else is written.
@@ -60,8 +98,13 @@ public struct StoreBatch: Sendable {
 
     /// Whether the batch changes nothing.
     public var isEmpty: Bool {
-        deletedSessions.isEmpty && sessions.isEmpty && subscriptions.isEmpty && deliveries.isEmpty && receivedQoS2.isEmpty
-            && wills.isEmpty && retained.isEmpty && clusterTaken.isEmpty
+        changesOnlyMessages && deliveries.isEmpty && retained.isEmpty && clusterTaken.isEmpty
+    }
+
+    /// Whether the batch changes only deliveries, retained messages and cluster records: no session, subscription,
+    /// received QoS 2 identifier or will.
+    public var changesOnlyMessages: Bool {
+        deletedSessions.isEmpty && sessions.isEmpty && subscriptions.isEmpty && receivedQoS2.isEmpty && wills.isEmpty
     }
 
     /// Folds `change` into the batch.
