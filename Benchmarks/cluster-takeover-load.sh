@@ -11,37 +11,18 @@ STARLING=$(realpath "$1")
 MQTTLOAD=$(realpath "$2")
 RATE=${3:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-SERVER=${STARLING_TEST_POSTGRES_URL:?needs STARLING_TEST_POSTGRES_URL}
-DATABASE="starling_takeover_$$"
-psql -q -X "$SERVER" -c "CREATE DATABASE $DATABASE"
-URL="${SERVER%/*}/$DATABASE"
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q -X "$SERVER" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-A=$(free_port); B=$(free_port)
-for node in "a:$A" "b:$B"; do
-  timeout 300 "$STARLING" --host 127.0.0.1 --port "${node#*:}" --cluster "$URL" --node "${node%%:*}" --log-level warning \
-    --max-queued 1000000 >"$WORK/${node%%:*}.log" 2>&1 &
-  pids+=($!)
-done
-sleep 4
+source "$HERE/cluster-lib.sh"
+start_cluster_nodes starling_takeover
 COUNT=$((RATE * 40))
 timeout 120 "$MQTTLOAD" --scenario fanin --port "$B" --only sub --pubs 4 --qos 1 --count $((COUNT * 4)) --prefix load \
   --timeout 100 --drain 5 >"$WORK/sub.txt" 2>&1 &
 sub=$!
-pids+=($sub)
+register $sub
 sleep 3   # the subscription reaches node A's routes within a heartbeat
 timeout 120 "$MQTTLOAD" --scenario fanin --port "$A" --only pub --pubs 4 --qos 1 --count "$COUNT" --rate "$RATE" \
   --prefix load --timeout 100 >"$WORK/pub.txt" 2>&1 &
 pub=$!
-pids+=($pub)
+register $pub
 sleep 3
 timeout 100 python3 "$HERE/cluster-takeover.py" "127.0.0.1:$A" "127.0.0.1:$B" 200 10
 wait "$pub" || true

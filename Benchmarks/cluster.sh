@@ -8,27 +8,8 @@ set -euo pipefail
 STARLING=$(realpath "$1")
 MQTTLOAD=$(realpath "$2")
 COUNT=${3:-100000}
-SERVER=${STARLING_TEST_POSTGRES_URL:?needs STARLING_TEST_POSTGRES_URL}
-DATABASE="starling_bench_$$"
-psql -q -X "$SERVER" -c "CREATE DATABASE $DATABASE"
-URL="${SERVER%/*}/$DATABASE"
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q -X "$SERVER" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-A=$(free_port); B=$(free_port)
-for node in "a:$A" "b:$B"; do
-  timeout 600 "$STARLING" --host 127.0.0.1 --port "${node#*:}" --cluster "$URL" --node "${node%%:*}" --log-level warning \
-    --max-queued 1000000 >"$WORK/${node%%:*}.log" 2>&1 &
-  pids+=($!)
-done
-sleep 4
+source "$(dirname "$0")/cluster-lib.sh"
+start_cluster_nodes starling_bench
 for qos in 0 1; do
   "$MQTTLOAD" --scenario fanin --port "$B" --only sub --pubs 4 --qos "$qos" --count $((COUNT * 4)) --prefix "x$qos" \
     --timeout 120 --drain 5 >"$WORK/sub$qos.txt" 2>&1 &
