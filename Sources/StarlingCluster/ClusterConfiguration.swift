@@ -12,6 +12,9 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var heartbeat: Duration = .seconds(1)
     /// A node not heard from for this long is taken as gone: no message is forwarded to it until it is back.
     public var nodeTimeout: Duration = .seconds(10)
+    /// Messages from one other node that may wait for this node's routing loop before the link from that node
+    /// stops reading (and that node holds them, bounded by its own queue limits).
+    public var linkInboxLimit: Int = 10_000
 
     public init(url: PostgresURL, node: String, address: String) {
         self.url = url

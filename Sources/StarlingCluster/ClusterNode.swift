@@ -73,6 +73,7 @@ public final class ClusterNode: ClusterRouting, Service {
         var routes: RouteSet
         var linked = false
         var forwardedFrom = ManagedAtomic<UInt64>(0)
+        var heldBack = ManagedAtomic<UInt64>(0)
     }
 
     public init(configuration: ClusterConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -189,7 +190,7 @@ public final class ClusterNode: ClusterRouting, Service {
             for (name, peer) in state.peers.sorted(by: { $0.key < $1.key }) {
                 nodes.append(ClusterMember(
                     name: name, address: peer.address, isAlive: peer.alive, isSelf: false, isLinked: peer.linked, routes: peer.routes.count,
-                    forwardedFrom: peer.forwardedFrom.load(ordering: .relaxed)))
+                    forwardedFrom: peer.forwardedFrom.load(ordering: .relaxed), heldBack: peer.heldBack.load(ordering: .relaxed)))
             }
             return nodes
         }
@@ -489,7 +490,7 @@ public final class ClusterNode: ClusterRouting, Service {
             to: [SubscribePacket.Subscription(
                 topicFilter: "#", options: SubscriptionOptions(qos: .exactlyOnce, retainAsPublished: true, retainHandling: .doNotSend))],
             receivingUnclaimed: true)
-        let counter = state.withLockedValue { $0.peers[name]?.forwardedFrom }
+        let (counter, heldBack) = state.withLockedValue { ($0.peers[name]?.forwardedFrom, $0.peers[name]?.heldBack) }
         let logger = self.logger
         let taken = self.taken
         // What this node took from the link before it last stopped: the other node may send it again.
@@ -506,7 +507,7 @@ public final class ClusterNode: ClusterRouting, Service {
                 // Read by a task that the link's cancellation does not reach: a subscription whose reader is
                 // cancelled unsubscribes, and the other node would stop queueing for this one while it is down. It
                 // ends after the client.
-                let inbox: ClusterInbox<LinkDelivery> = broker.clusterInbox(fromNode: name) { deliveries, result in
+                let inbox: ClusterInbox<LinkDelivery> = broker.clusterInbox(fromNode: name, limit: configuration.linkInboxLimit) { deliveries, result in
                     switch result {
                     case .success:
                         client.acknowledge(deliveries.map(\.message))
@@ -534,7 +535,11 @@ public final class ClusterNode: ClusterRouting, Service {
                         let forwarded = Message(
                             topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                             properties: properties, expiry: expiry)
-                        inbox.forward(forwarded, sequence: sequence, shares: stamps.shares, token: LinkDelivery(message: message, sequence: sequence))
+                        if !inbox.forward(forwarded, sequence: sequence, shares: stamps.shares, token: LinkDelivery(message: message, sequence: sequence)) {
+                            // This node routes more slowly than the other sends: the link's socket waits, not memory.
+                            heldBack?.wrappingIncrement(ordering: .relaxed)
+                            await inbox.waitForRoom()
+                        }
                     }
                 }
                 for await event in events { if case .disconnected = event { break } }

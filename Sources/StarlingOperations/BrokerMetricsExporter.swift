@@ -118,6 +118,10 @@ final class BrokerMetricsExporter: Sendable {
             counter(
                 "starling_cluster_forwarded_messages_total", "Messages another node of the cluster forwarded to this one.", node.forwardedFrom,
                 [("node", node.name)])
+            counter(
+                "starling_cluster_link_held_back_total",
+                "Times the link from another node stopped reading because this node's routing fell behind.", node.heldBack,
+                [("node", node.name)])
             gauge("starling_cluster_link_up", "1 while this node's link to another node is connected, else 0.", node.isLinked ? 1 : 0, [("node", node.name)])
         }
     }

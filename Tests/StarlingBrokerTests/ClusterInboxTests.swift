@@ -37,4 +37,25 @@ import Testing
             #expect(topics == (0..<100).map { "c/\($0)" })
         }
     }
+
+    /// Once `limit` messages wait for the loop, `forward` says so, and `waitForRoom` returns once the loop has
+    /// taken them.
+    @Test func aFullInboxHoldsItsReaderUntilTheLoopHasTakenWhatWaits() async throws {
+        try await TestBroker.with(loops: 1) { broker in
+            let inbox: ClusterInbox<Int> = broker.broker.clusterInbox(fromNode: "other", limit: 10) { _, _ in }
+            let release = DispatchSemaphore(value: 0)
+            broker.group.next().execute { release.wait() }
+            var accepted: [Bool] = []
+            for index in 0..<10 {
+                accepted.append(inbox.forward(Message(topic: "c/\(index)", payload: ByteBuffer(string: "m")), token: index))
+            }
+            #expect(accepted == Array(repeating: true, count: 9) + [false])
+            let reader = Task {
+                await inbox.waitForRoom()
+                return inbox.forward(Message(topic: "c/after", payload: ByteBuffer(string: "m")), token: 10)
+            }
+            release.signal()
+            #expect(await reader.value == true)
+        }
+    }
 }

@@ -94,7 +94,7 @@ import Testing
         let nodes: @Sendable () -> [ClusterMember] = {
             [
                 ClusterMember(name: "a", address: "10.0.0.1:1883", isAlive: true, isSelf: true, isLinked: false, routes: 3, forwardedFrom: 0),
-                ClusterMember(name: "b", address: "10.0.0.2:1883", isAlive: true, isSelf: false, isLinked: true, routes: 1, forwardedFrom: 42),
+                ClusterMember(name: "b", address: "10.0.0.2:1883", isAlive: true, isSelf: false, isLinked: true, routes: 1, forwardedFrom: 42, heldBack: 7),
                 ClusterMember(name: "c", address: "10.0.0.3:1883", isAlive: false, isSelf: false, isLinked: false, routes: 0, forwardedFrom: 5),
             ]
         }
@@ -104,6 +104,7 @@ import Testing
             #expect(samples[#"starling_cluster_nodes{state="gone"}"#] == 1)
             #expect(samples[#"starling_cluster_forwarded_messages_total{node="b"}"#] == 42)
             #expect(samples[#"starling_cluster_link_up{node="c"}"#] == 0)
+            #expect(samples[#"starling_cluster_link_held_back_total{node="b"}"#] == 7)
             let body = try await operations.request("/api/v1/nodes").json
             #expect(body["clustered"] as? Bool == true)
             let listed = body["nodes"] as? [[String: Any]]

@@ -13,8 +13,13 @@ public struct ClusterMember: Sendable, Hashable {
     public var routes: Int
     /// Messages it forwarded to the node answering since that node started.
     public var forwardedFrom: UInt64
+    /// Times the answering node's link from it stopped reading because the answering node's routing fell behind
+    /// (`ClusterConfiguration.linkInboxLimit` messages waiting).
+    public var heldBack: UInt64
 
-    public init(name: String, address: String, isAlive: Bool, isSelf: Bool, isLinked: Bool, routes: Int, forwardedFrom: UInt64) {
+    public init(
+        name: String, address: String, isAlive: Bool, isSelf: Bool, isLinked: Bool, routes: Int, forwardedFrom: UInt64, heldBack: UInt64 = 0
+    ) {
         self.name = name
         self.address = address
         self.isAlive = isAlive
@@ -22,5 +27,6 @@ public struct ClusterMember: Sendable, Hashable {
         self.isLinked = isLinked
         self.routes = routes
         self.forwardedFrom = forwardedFrom
+        self.heldBack = heldBack
     }
 }

@@ -29,11 +29,12 @@ extension MQTTBroker {
 
     /// An inbox for what `node` forwards, for a link that brings many messages: the same as `forward` for each,
     /// routed in batches (`ClusterInbox`). `done` is called on an event loop with the tokens of each batch, in
-    /// order, once its messages are as safe as a PUBACK says, or with the error of its commit.
+    /// order, once its messages are as safe as a PUBACK says, or with the error of its commit. `limit`: how many
+    /// messages may wait for the loop before the link is to stop reading (`ClusterInbox.waitForRoom`).
     public func clusterInbox<Token: Sendable>(
-        fromNode node: String, done: @escaping @Sendable ([Token], Result<Void, any Error>) -> Void
+        fromNode node: String, limit: Int = 10_000, done: @escaping @Sendable ([Token], Result<Void, any Error>) -> Void
     ) -> ClusterInbox<Token> {
-        ClusterInbox(node: node, loop: inboxLoop(forNode: node), core: core, done: done)
+        ClusterInbox(node: node, loop: inboxLoop(forNode: node), core: core, limit: limit, done: done)
     }
 
     /// The loop that routes what `node` forwards: always the same one, so that its messages keep their order.
