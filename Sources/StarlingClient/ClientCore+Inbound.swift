@@ -125,7 +125,6 @@ extension ClientCore {
             reasonString: result.properties.reasonString))
     }
 
-    /// Hands a message to the live subscriptions it belongs to and to every message listener.
     /// With `acknowledgesManually`, the application is done with `message`: PUBACK or PUBREC goes out on the
     /// connection it arrived on, if that connection is still up; otherwise the broker sends the message again.
     func acknowledge(_ message: MQTTMessage, flush: Bool = true) {
@@ -153,6 +152,7 @@ extension ClientCore {
         connection.channel.flush()
     }
 
+    /// Hands a message to the live subscriptions it belongs to and to every message listener.
     func deliver(_ message: MQTTMessage) {
         var delivered = false
         var lagging = false

@@ -123,7 +123,7 @@ extension ClusterNode {
     enum Standing {
         case alive, gone, reaped, unknown
 
-        /// From a node's row: whether its heartbeat is fresh and whether it was reaped; nil when it has no row.
+        /// From a node's row: whether its heartbeat is fresh and whether it was reaped; unknown when it has no row.
         init(fresh: Bool?, reaped: Bool?) {
             guard let fresh, let reaped else {
                 self = .unknown
